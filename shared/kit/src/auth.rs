@@ -1,0 +1,217 @@
+//! Who is calling, and may they act for this tenant? Tokens are EdDSA JWTs
+//! signed by identity and verified here, locally, against its cached key set:
+//! no round trip per call.
+
+use async_trait::async_trait;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Mutex, RwLock};
+
+use crate::error::DomainError;
+
+/// The `iss` of every Questline token.
+pub const ISSUER: &str = "questline";
+
+/// What a token lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Runs the installation: creates tenants, acts for any tenant.
+    Operator,
+    /// Programme management inside one tenant.
+    Admin,
+    /// A brand's backend: track, credit, redeem for any member of its tenant.
+    Server,
+    /// A member app: only that member's own data.
+    Member,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    /// The API client (or member) the token was issued to.
+    pub sub: String,
+    /// The tenant it acts for; empty for the operator.
+    pub tenant: String,
+    pub scopes: Vec<Scope>,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// A verified caller, with the raw token so a service can act downstream as it.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub claims: Claims,
+    pub token: String,
+}
+
+impl Caller {
+    fn has(&self, scope: Scope) -> bool {
+        self.claims.scopes.contains(&scope)
+    }
+
+    pub fn is_operator(&self) -> bool {
+        self.has(Scope::Operator)
+    }
+
+    /// Allows the call when the caller holds one of `scopes` for `tenant_id`
+    /// (the operator holds all of them everywhere).
+    pub fn require(&self, tenant_id: &str, scopes: &[Scope]) -> Result<(), DomainError> {
+        if self.is_operator() {
+            return Ok(());
+        }
+        if self.claims.tenant != tenant_id {
+            return Err(DomainError::PermissionDenied(
+                "the credential does not belong to this tenant".into(),
+            ));
+        }
+        if scopes.iter().any(|s| self.has(*s)) {
+            Ok(())
+        } else {
+            Err(DomainError::PermissionDenied(format!(
+                "requires one of the scopes {scopes:?}"
+            )))
+        }
+    }
+
+    pub fn require_admin(&self, tenant_id: &str) -> Result<(), DomainError> {
+        self.require(tenant_id, &[Scope::Admin])
+    }
+
+    /// Backend calls: a server key, or an admin acting by hand.
+    pub fn require_server(&self, tenant_id: &str) -> Result<(), DomainError> {
+        self.require(tenant_id, &[Scope::Server, Scope::Admin])
+    }
+}
+
+/// A public key of identity's key set (RFC 8037 OKP / Ed25519).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    pub kid: String,
+    /// base64url of the 32-byte Ed25519 public key (the JWK `x`).
+    pub x: String,
+}
+
+/// Where the verifier gets identity's public keys.
+#[async_trait]
+pub trait KeySource: Send + Sync {
+    async fn public_keys(&self) -> Result<Vec<PublicKey>, DomainError>;
+}
+
+/// Verifies bearer tokens; refetches the key set when it meets an unknown `kid`
+/// (key rotation), at most once per `REFRESH_EVERY`.
+pub struct TokenVerifier {
+    source: Arc<dyn KeySource>,
+    keys: RwLock<HashMap<String, DecodingKey>>,
+    last_refresh: Mutex<Option<Instant>>,
+}
+
+const REFRESH_EVERY: Duration = Duration::from_secs(5);
+
+impl TokenVerifier {
+    pub fn new(source: Arc<dyn KeySource>) -> Arc<TokenVerifier> {
+        Arc::new(TokenVerifier {
+            source,
+            keys: RwLock::new(HashMap::new()),
+            last_refresh: Mutex::new(None),
+        })
+    }
+
+    /// The caller of a gRPC request, from its `authorization: Bearer` metadata.
+    pub async fn caller<T>(&self, request: &tonic::Request<T>) -> Result<Caller, DomainError> {
+        let header = request
+            .metadata()
+            .get("authorization")
+            .ok_or_else(|| DomainError::Unauthenticated("missing authorization metadata".into()))?
+            .to_str()
+            .map_err(|_| DomainError::Unauthenticated("malformed authorization".into()))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .ok_or_else(|| DomainError::Unauthenticated("expected a Bearer token".into()))?;
+        let claims = self.verify(token).await?;
+        Ok(Caller {
+            claims,
+            token: token.to_string(),
+        })
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<Claims, DomainError> {
+        let unauthenticated = |why: &str| DomainError::Unauthenticated(format!("invalid token: {why}"));
+        let header = jsonwebtoken::decode_header(token).map_err(|_| unauthenticated("malformed"))?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(unauthenticated("unexpected algorithm"));
+        }
+        let kid = header.kid.ok_or_else(|| unauthenticated("no key id"))?;
+        let key = self.key(&kid).await?.ok_or_else(|| unauthenticated("unknown key"))?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        validation.leeway = 5;
+        jsonwebtoken::decode::<Claims>(token, &key, &validation)
+            .map(|data| data.claims)
+            .map_err(|err| match err.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => unauthenticated("expired"),
+                _ => unauthenticated("signature or claims rejected"),
+            })
+    }
+
+    async fn key(&self, kid: &str) -> Result<Option<DecodingKey>, DomainError> {
+        if let Some(key) = self.keys.read().await.get(kid) {
+            return Ok(Some(key.clone()));
+        }
+        let mut last = self.last_refresh.lock().await;
+        if last.is_some_and(|t| t.elapsed() < REFRESH_EVERY) {
+            return Ok(self.keys.read().await.get(kid).cloned());
+        }
+        let fetched = self.source.public_keys().await?;
+        *last = Some(Instant::now());
+        let mut keys = self.keys.write().await;
+        for public in fetched {
+            match DecodingKey::from_ed_components(&public.x) {
+                Ok(key) => {
+                    keys.insert(public.kid, key);
+                }
+                Err(err) => tracing::warn!(kid = %public.kid, %err, "skipping malformed public key"),
+            }
+        }
+        Ok(keys.get(kid).cloned())
+    }
+}
+
+/// Identity's key set, fetched over gRPC.
+pub struct RemoteKeys {
+    channel: tonic::transport::Channel,
+}
+
+impl RemoteKeys {
+    pub fn new(channel: tonic::transport::Channel) -> Arc<RemoteKeys> {
+        Arc::new(RemoteKeys { channel })
+    }
+}
+
+#[async_trait]
+impl KeySource for RemoteKeys {
+    async fn public_keys(&self) -> Result<Vec<PublicKey>, DomainError> {
+        use questline_proto::identity::{GetJwksRequest, identity_service_client::IdentityServiceClient};
+        let mut client = IdentityServiceClient::with_interceptor(
+            self.channel.clone(),
+            crate::client::Outgoing::default(),
+        );
+        let response = client
+            .get_jwks(GetJwksRequest {})
+            .await
+            .map_err(|status| {
+                tracing::warn!(%status, "cannot fetch identity's keys");
+                DomainError::Unavailable("cannot verify tokens: identity unreachable".into())
+            })?
+            .into_inner();
+        Ok(response
+            .keys
+            .into_iter()
+            .map(|k| PublicKey { kid: k.kid, x: k.x })
+            .collect())
+    }
+}

@@ -1,0 +1,219 @@
+//! The event bus behind one trait: in-process for `questline dev` and tests,
+//! NATS JetStream in production. Both deliver at least once; consumers make the
+//! effect exactly-once with their inbox.
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use questline_proto::events::Event;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{RwLock, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{BusKind, BusSettings};
+use crate::error::DomainError;
+
+/// What a consumer does with one event. An error means "deliver it again later".
+#[async_trait]
+pub trait EventHandler: Send + Sync + 'static {
+    async fn handle(&self, event: &Event) -> Result<(), DomainError>;
+}
+
+#[async_trait]
+pub trait EventBus: Send + Sync + 'static {
+    /// Returns once the bus has durably accepted the event.
+    async fn publish(&self, event: &Event) -> anyhow::Result<()>;
+    /// Registers the durable consumer `consumer` and delivers every event to
+    /// `handler` in the background until `shutdown`.
+    async fn subscribe(
+        &self,
+        consumer: &str,
+        handler: Arc<dyn EventHandler>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()>;
+}
+
+pub async fn connect(settings: &BusSettings) -> anyhow::Result<Arc<dyn EventBus>> {
+    Ok(match settings.kind {
+        BusKind::Memory => Arc::new(MemoryBus::default()),
+        BusKind::Nats => Arc::new(NatsBus::connect(settings).await?),
+    })
+}
+
+type Delivery = (Event, oneshot::Sender<Result<(), DomainError>>);
+
+/// In-process bus: `publish` hands the event to every subscriber and returns
+/// when all of them have handled it, so the outbox only marks an event
+/// published once its effects are committed. Only for one process.
+#[derive(Default)]
+pub struct MemoryBus {
+    subscribers: RwLock<Vec<(String, mpsc::Sender<Delivery>)>>,
+}
+
+#[async_trait]
+impl EventBus for MemoryBus {
+    async fn publish(&self, event: &Event) -> anyhow::Result<()> {
+        let subscribers = self.subscribers.read().await.clone();
+        for (consumer, sender) in subscribers {
+            let (ack, acked) = oneshot::channel();
+            sender
+                .send((event.clone(), ack))
+                .await
+                .map_err(|_| anyhow::anyhow!("consumer {consumer} has stopped"))?;
+            acked
+                .await
+                .map_err(|_| anyhow::anyhow!("consumer {consumer} dropped the event"))?
+                .map_err(|err| anyhow::anyhow!("consumer {consumer} failed: {err}"))?;
+        }
+        Ok(())
+    }
+
+    async fn subscribe(
+        &self,
+        consumer: &str,
+        handler: Arc<dyn EventHandler>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let (sender, mut deliveries) = mpsc::channel::<Delivery>(64);
+        self.subscribers
+            .write()
+            .await
+            .push((consumer.to_string(), sender));
+        let consumer = consumer.to_string();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    delivery = deliveries.recv() => {
+                        let Some((event, ack)) = delivery else { return };
+                        let result = handle_in_span(&consumer, handler.as_ref(), &event).await;
+                        let _ = ack.send(result);
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+async fn handle_in_span(
+    consumer: &str,
+    handler: &dyn EventHandler,
+    event: &Event,
+) -> Result<(), DomainError> {
+    use tracing::Instrument;
+    let span = crate::events::handling_span(consumer, event);
+    let result = handler.handle(event).instrument(span).await;
+    if let Err(err) = &result {
+        tracing::warn!(consumer, event_id = %event.event_id, %err, "event handling failed");
+    }
+    result
+}
+
+/// NATS JetStream: one stream holding `<prefix>.>`, `Nats-Msg-Id` = event id so
+/// the server drops duplicate publishes, and one durable pull consumer per service.
+///
+/// Durability note for operators: JetStream acknowledges a publish before the
+/// write is fsynced (server setting `sync_interval`, 2 minutes by default). A
+/// single-node production server should set `sync_interval: always`; a
+/// three-node cluster is safe with the default because a publish is acked only
+/// once a quorum holds it.
+pub struct NatsBus {
+    js: async_nats::jetstream::Context,
+    stream: String,
+    prefix: String,
+}
+
+impl NatsBus {
+    pub async fn connect(settings: &BusSettings) -> anyhow::Result<NatsBus> {
+        use async_nats::jetstream::stream;
+        let client = async_nats::connect(&settings.nats_url).await?;
+        let js = async_nats::jetstream::new(client);
+        js.get_or_create_stream(stream::Config {
+            name: settings.stream.clone(),
+            subjects: vec![format!("{}.>", settings.subject_prefix)],
+            storage: stream::StorageType::File,
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await?;
+        Ok(NatsBus {
+            js,
+            stream: settings.stream.clone(),
+            prefix: settings.subject_prefix.clone(),
+        })
+    }
+
+    /// Removes the stream and everything in it (tests clean up with this).
+    pub async fn delete_stream(&self) -> anyhow::Result<()> {
+        self.js.delete_stream(&self.stream).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl EventBus for NatsBus {
+    async fn publish(&self, event: &Event) -> anyhow::Result<()> {
+        let subject = format!("{}.{}.{}", self.prefix, event.tenant_id, event.r#type);
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(async_nats::header::NATS_MESSAGE_ID, event.event_id.as_str());
+        self.js
+            .publish_with_headers(subject, headers, crate::events::encode(event).into())
+            .await?
+            .await?;
+        Ok(())
+    }
+
+    async fn subscribe(
+        &self,
+        consumer: &str,
+        handler: Arc<dyn EventHandler>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        use async_nats::jetstream::{AckKind, consumer::pull};
+        let stream = self.js.get_stream(&self.stream).await?;
+        let pull_consumer = stream
+            .get_or_create_consumer(
+                consumer,
+                pull::Config {
+                    durable_name: Some(consumer.to_string()),
+                    ack_wait: Duration::from_secs(30),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let mut messages = pull_consumer.messages().await?;
+        let consumer = consumer.to_string();
+        tokio::spawn(async move {
+            loop {
+                let message = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    next = messages.next() => next,
+                };
+                let message = match message {
+                    Some(Ok(message)) => message,
+                    Some(Err(err)) => {
+                        tracing::warn!(%consumer, %err, "bus receive failed");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        continue;
+                    }
+                    None => return,
+                };
+                let ack = match crate::events::decode(&message.payload) {
+                    Ok(event) => match handle_in_span(&consumer, handler.as_ref(), &event).await {
+                        Ok(()) => AckKind::Ack,
+                        Err(_) => AckKind::Nak(Some(Duration::from_secs(1))),
+                    },
+                    Err(err) => {
+                        tracing::error!(%consumer, %err, "undecodable event dropped");
+                        AckKind::Term
+                    }
+                };
+                if let Err(err) = message.ack_with(ack).await {
+                    tracing::warn!(%consumer, %err, "bus ack failed; the event will come again");
+                }
+            }
+        });
+        Ok(())
+    }
+}

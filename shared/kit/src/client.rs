@@ -1,0 +1,45 @@
+//! Outgoing gRPC: lazy channels and the interceptor that carries the trace
+//! context and the caller's credentials on every hop.
+
+use std::time::Duration;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::transport::{Channel, Endpoint};
+
+/// A channel that connects on first use and reconnects by itself.
+pub fn channel(url: &str) -> anyhow::Result<Channel> {
+    Ok(Endpoint::from_shared(url.to_string())?
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(10))
+        .tcp_nodelay(true)
+        .connect_lazy())
+}
+
+/// Adds `traceparent` and, when set, `authorization: Bearer <token>`.
+#[derive(Clone, Default)]
+pub struct Outgoing {
+    bearer: Option<MetadataValue<Ascii>>,
+}
+
+impl Outgoing {
+    /// Acts with `token`: a service forwards its caller's token downstream.
+    pub fn bearer(token: &str) -> Outgoing {
+        Outgoing {
+            bearer: MetadataValue::try_from(format!("Bearer {token}")).ok(),
+        }
+    }
+}
+
+impl Interceptor for Outgoing {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        crate::telemetry::inject_metadata(request.metadata_mut());
+        if let Some(bearer) = &self.bearer {
+            request
+                .metadata_mut()
+                .insert("authorization", bearer.clone());
+        }
+        Ok(request)
+    }
+}
+
+pub type Intercepted = tonic::service::interceptor::InterceptedService<Channel, Outgoing>;

@@ -1,0 +1,299 @@
+//! Layered settings: built-in defaults, then an optional file, then environment
+//! variables `QUESTLINE__SECTION__KEY`. Every default works on a laptop.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The five gRPC services of the mesh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceKind {
+    Identity,
+    Ledger,
+    Mechanics,
+    Rewards,
+    Notifications,
+}
+
+impl ServiceKind {
+    pub const ALL: [ServiceKind; 5] = [
+        ServiceKind::Identity,
+        ServiceKind::Ledger,
+        ServiceKind::Mechanics,
+        ServiceKind::Rewards,
+        ServiceKind::Notifications,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceKind::Identity => "identity",
+            ServiceKind::Ledger => "ledger",
+            ServiceKind::Mechanics => "mechanics",
+            ServiceKind::Rewards => "rewards",
+            ServiceKind::Notifications => "notifications",
+        }
+    }
+
+    /// The fully-qualified gRPC service name, as health checks and reflection know it.
+    pub fn grpc_name(self) -> &'static str {
+        match self {
+            ServiceKind::Identity => "questline.identity.v1.IdentityService",
+            ServiceKind::Ledger => "questline.ledger.v1.LedgerService",
+            ServiceKind::Mechanics => "questline.mechanics.v1.MechanicsService",
+            ServiceKind::Rewards => "questline.rewards.v1.RewardsService",
+            ServiceKind::Notifications => "questline.notifications.v1.NotificationsService",
+        }
+    }
+
+    fn default_port(self) -> u16 {
+        match self {
+            ServiceKind::Identity => 50051,
+            ServiceKind::Ledger => 50052,
+            ServiceKind::Mechanics => 50053,
+            ServiceKind::Rewards => 50054,
+            ServiceKind::Notifications => 50055,
+        }
+    }
+}
+
+impl std::str::FromStr for ServiceKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ServiceKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("unknown service {s:?}"))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Where SQLite files live when a service has no `database_url`.
+    pub data_dir: String,
+    pub identity: ServiceSettings,
+    pub ledger: ServiceSettings,
+    pub mechanics: ServiceSettings,
+    pub rewards: ServiceSettings,
+    pub notifications: ServiceSettings,
+    pub gateway: GatewaySettings,
+    pub bus: BusSettings,
+    pub telemetry: TelemetrySettings,
+    pub server: ServerLimits,
+    pub auth: AuthSettings,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceSettings {
+    /// Address the service listens on.
+    pub listen: String,
+    /// `sqlite://path?mode=rwc` or `postgres://…`; empty means a SQLite file in `data_dir`.
+    pub database_url: String,
+    /// How other services reach this one; empty means `http://<listen>`.
+    pub endpoint: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GatewaySettings {
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BusKind {
+    /// In-process, for `questline dev` and tests: only works inside one process.
+    Memory,
+    /// NATS JetStream, for production.
+    Nats,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BusSettings {
+    pub kind: BusKind,
+    pub nats_url: String,
+    /// JetStream stream holding every domain event.
+    pub stream: String,
+    /// Subjects are `<subject_prefix>.<tenant>.<event type>`.
+    pub subject_prefix: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TelemetrySettings {
+    /// OTLP/gRPC collector, e.g. `http://otel-collector:4317`; empty disables export.
+    pub otlp_endpoint: String,
+    /// `tracing` filter directive, e.g. `info,questline_ledger=debug`.
+    pub log: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerLimits {
+    /// Largest gRPC message a service decodes or encodes.
+    pub max_message_bytes: usize,
+    /// Deadline applied to a call that brings none (or a longer one).
+    pub default_deadline_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthSettings {
+    /// The operator key: creates tenants. Empty disables operator access.
+    pub operator_key: String,
+    /// Lifetime of issued tokens.
+    pub token_ttl_seconds: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let svc = |kind: ServiceKind| ServiceSettings {
+            listen: format!("127.0.0.1:{}", kind.default_port()),
+            ..ServiceSettings::default()
+        };
+        Settings {
+            data_dir: "./data".into(),
+            identity: svc(ServiceKind::Identity),
+            ledger: svc(ServiceKind::Ledger),
+            mechanics: svc(ServiceKind::Mechanics),
+            rewards: svc(ServiceKind::Rewards),
+            notifications: svc(ServiceKind::Notifications),
+            gateway: GatewaySettings::default(),
+            bus: BusSettings::default(),
+            telemetry: TelemetrySettings::default(),
+            server: ServerLimits::default(),
+            auth: AuthSettings::default(),
+        }
+    }
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        GatewaySettings {
+            listen: "127.0.0.1:8080".into(),
+        }
+    }
+}
+
+impl Default for BusSettings {
+    fn default() -> Self {
+        BusSettings {
+            kind: BusKind::Memory,
+            nats_url: "nats://127.0.0.1:4222".into(),
+            stream: "QUESTLINE".into(),
+            subject_prefix: "questline".into(),
+        }
+    }
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        TelemetrySettings {
+            otlp_endpoint: String::new(),
+            log: "info".into(),
+        }
+    }
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            max_message_bytes: 4 * 1024 * 1024,
+            default_deadline_ms: 10_000,
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            operator_key: String::new(),
+            token_ttl_seconds: 900,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then `file` if given, then `QUESTLINE__…` environment variables.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+        let mut builder =
+            config::Config::builder().add_source(config::Config::try_from(&Settings::default())?);
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("QUESTLINE")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+        Ok(builder.build()?.try_deserialize()?)
+    }
+
+    pub fn service(&self, kind: ServiceKind) -> &ServiceSettings {
+        match kind {
+            ServiceKind::Identity => &self.identity,
+            ServiceKind::Ledger => &self.ledger,
+            ServiceKind::Mechanics => &self.mechanics,
+            ServiceKind::Rewards => &self.rewards,
+            ServiceKind::Notifications => &self.notifications,
+        }
+    }
+
+    pub fn service_mut(&mut self, kind: ServiceKind) -> &mut ServiceSettings {
+        match kind {
+            ServiceKind::Identity => &mut self.identity,
+            ServiceKind::Ledger => &mut self.ledger,
+            ServiceKind::Mechanics => &mut self.mechanics,
+            ServiceKind::Rewards => &mut self.rewards,
+            ServiceKind::Notifications => &mut self.notifications,
+        }
+    }
+
+    /// The database of `kind`: its own URL, or a SQLite file in `data_dir`.
+    pub fn database_url(&self, kind: ServiceKind) -> String {
+        let own = &self.service(kind).database_url;
+        if own.is_empty() {
+            let dir = self.data_dir.trim_end_matches('/');
+            format!("sqlite://{dir}/{}.db?mode=rwc", kind.name())
+        } else {
+            own.clone()
+        }
+    }
+
+    /// The URL other services use to call `kind`.
+    pub fn endpoint(&self, kind: ServiceKind) -> String {
+        let svc = self.service(kind);
+        if svc.endpoint.is_empty() {
+            format!("http://{}", svc.listen)
+        } else {
+            svc.endpoint.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_work_on_a_laptop() {
+        let s = Settings::default();
+        assert_eq!(s.endpoint(ServiceKind::Ledger), "http://127.0.0.1:50052");
+        assert_eq!(
+            s.database_url(ServiceKind::Rewards),
+            "sqlite://./data/rewards.db?mode=rwc"
+        );
+        assert_eq!(s.bus.kind, BusKind::Memory);
+    }
+
+    #[test]
+    fn service_names_round_trip() {
+        for kind in ServiceKind::ALL {
+            assert_eq!(kind.name().parse::<ServiceKind>(), Ok(kind));
+        }
+        assert!("billing".parse::<ServiceKind>().is_err());
+    }
+}

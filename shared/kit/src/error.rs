@@ -1,0 +1,296 @@
+//! Domain errors and their one mapping to gRPC statuses. Bad input is always
+//! `INVALID_ARGUMENT` with `google.rpc.BadRequest` field violations; storage and
+//! bus faults are logged here and leave as `INTERNAL`/`UNAVAILABLE` without detail.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    #[error("invalid argument: {}", describe(.0))]
+    Invalid(Vec<Violation>),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The system is not in a state that allows the call; `kind` is machine-readable,
+    /// e.g. `INSUFFICIENT_FUNDS`, and travels as a `google.rpc.PreconditionFailure`.
+    #[error("{message}")]
+    FailedPrecondition {
+        kind: &'static str,
+        subject: String,
+        message: String,
+    },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub field: String,
+    pub description: String,
+}
+
+fn describe(violations: &[Violation]) -> String {
+    violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl DomainError {
+    pub fn invalid(field: &str, description: impl Into<String>) -> Self {
+        DomainError::Invalid(vec![Violation {
+            field: field.into(),
+            description: description.into(),
+        }])
+    }
+
+    pub fn precondition(
+        kind: &'static str,
+        subject: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        DomainError::FailedPrecondition {
+            kind,
+            subject: subject.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A storage or bus fault: logged with its cause, returned without it.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        DomainError::Internal("internal error".into())
+    }
+
+    pub fn code(&self) -> Code {
+        match self {
+            DomainError::Invalid(_) => Code::InvalidArgument,
+            DomainError::Unauthenticated(_) => Code::Unauthenticated,
+            DomainError::PermissionDenied(_) => Code::PermissionDenied,
+            DomainError::NotFound(_) => Code::NotFound,
+            DomainError::AlreadyExists(_) => Code::AlreadyExists,
+            DomainError::FailedPrecondition { .. } => Code::FailedPrecondition,
+            DomainError::Unavailable(_) => Code::Unavailable,
+            DomainError::Internal(_) => Code::Internal,
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for DomainError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        DomainError::internal(err)
+    }
+}
+
+impl From<sea_orm::TransactionError<DomainError>> for DomainError {
+    fn from(err: sea_orm::TransactionError<DomainError>) -> Self {
+        match err {
+            sea_orm::TransactionError::Connection(db) => DomainError::internal(db),
+            sea_orm::TransactionError::Transaction(domain) => domain,
+        }
+    }
+}
+
+impl From<DomainError> for Status {
+    fn from(err: DomainError) -> Status {
+        let message = err.to_string();
+        match err {
+            DomainError::Invalid(violations) => {
+                let fields = violations
+                    .into_iter()
+                    .map(|v| FieldViolation::new(v.field, v.description))
+                    .collect::<Vec<_>>();
+                Status::with_error_details(
+                    Code::InvalidArgument,
+                    message,
+                    ErrorDetails::with_bad_request(fields),
+                )
+            }
+            DomainError::FailedPrecondition { kind, subject, .. } => Status::with_error_details(
+                Code::FailedPrecondition,
+                message.clone(),
+                ErrorDetails::with_precondition_failure_violation(kind, subject, message),
+            ),
+            other => Status::new(other.code(), message),
+        }
+    }
+}
+
+/// A status from another service, carried back to our caller unchanged in kind.
+pub fn from_upstream(status: Status) -> DomainError {
+    let message = status.message().to_string();
+    match status.code() {
+        Code::InvalidArgument => DomainError::Invalid(
+            status
+                .get_details_bad_request()
+                .map(|b| {
+                    b.field_violations
+                        .into_iter()
+                        .map(|v| Violation {
+                            field: v.field,
+                            description: v.description,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+        Code::Unauthenticated => DomainError::Unauthenticated(message),
+        Code::PermissionDenied => DomainError::PermissionDenied(message),
+        Code::NotFound => DomainError::NotFound(message),
+        Code::AlreadyExists => DomainError::AlreadyExists(message),
+        Code::FailedPrecondition => {
+            let violation = status
+                .get_details_precondition_failure()
+                .and_then(|p| p.violations.into_iter().next());
+            let kind = violation
+                .as_ref()
+                .map(|v| known_precondition(&v.r#type))
+                .unwrap_or("UPSTREAM");
+            let subject = violation.map(|v| v.subject).unwrap_or_default();
+            DomainError::FailedPrecondition {
+                kind,
+                subject,
+                message,
+            }
+        }
+        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
+            DomainError::Unavailable(message)
+        }
+        _ => DomainError::internal(format!("upstream {}: {message}", status.code())),
+    }
+}
+
+/// Precondition kinds every service may raise; anything else is `UPSTREAM`.
+pub const PRECONDITION_KINDS: &[&str] = &[
+    "INSUFFICIENT_FUNDS",
+    "OUT_OF_STOCK",
+    "NO_VOUCHER_CODES",
+    "HOLD_NOT_PENDING",
+    "HOLD_EXPIRED",
+    "REWARD_INACTIVE",
+    "REDEMPTION_FAILED",
+    "UNKNOWN_CURRENCY",
+];
+
+fn known_precondition(kind: &str) -> &'static str {
+    PRECONDITION_KINDS
+        .iter()
+        .find(|k| **k == kind)
+        .copied()
+        .unwrap_or("UPSTREAM")
+}
+
+/// Collects every field problem of a request before answering, so a caller
+/// fixes them all in one round.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<Violation>);
+
+/// Longest identifier or name accepted anywhere.
+pub const MAX_TEXT: usize = 256;
+
+impl Violations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, field: &str, description: impl Into<String>) -> &mut Self {
+        self.0.push(Violation {
+            field: field.into(),
+            description: description.into(),
+        });
+        self
+    }
+
+    pub fn check(&mut self, ok: bool, field: &str, description: &str) -> &mut Self {
+        if !ok {
+            self.add(field, description);
+        }
+        self
+    }
+
+    /// Present and at most `MAX_TEXT` characters.
+    pub fn text(&mut self, field: &str, value: &str) -> &mut Self {
+        if value.trim().is_empty() {
+            self.add(field, "is required")
+        } else if value.chars().count() > MAX_TEXT {
+            self.add(field, format!("must be at most {MAX_TEXT} characters"))
+        } else {
+            self
+        }
+    }
+
+    /// An identifier: 1..=MAX_TEXT of ASCII letters, digits, '-', '_', '.', ':'.
+    pub fn id(&mut self, field: &str, value: &str) -> &mut Self {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.:".contains(c);
+        if value.is_empty() {
+            self.add(field, "is required")
+        } else if value.len() > MAX_TEXT || !value.chars().all(allowed) {
+            self.add(
+                field,
+                format!("must be 1 to {MAX_TEXT} of letters, digits, '-', '_', '.', ':'"),
+            )
+        } else {
+            self
+        }
+    }
+
+    pub fn positive(&mut self, field: &str, value: i64) -> &mut Self {
+        self.check(value > 0, field, "must be greater than zero")
+    }
+
+    pub fn finish(&mut self) -> Result<(), DomainError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(DomainError::Invalid(std::mem::take(&mut self.0)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_input_carries_every_field_violation() {
+        let err = Violations::new()
+            .id("tenant_id", "")
+            .positive("amount", -5)
+            .id("member_id", "ok-1")
+            .finish()
+            .unwrap_err();
+        let status = Status::from(err);
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let fields: Vec<_> = status
+            .get_details_bad_request()
+            .unwrap()
+            .field_violations
+            .into_iter()
+            .map(|v| v.field)
+            .collect();
+        assert_eq!(fields, ["tenant_id", "amount"]);
+    }
+
+    #[test]
+    fn preconditions_survive_a_hop_between_services() {
+        let err = DomainError::precondition("INSUFFICIENT_FUNDS", "member:m1", "not enough stars");
+        let back = from_upstream(Status::from(err.clone()));
+        assert_eq!(back, err);
+    }
+
+    #[test]
+    fn ids_reject_spaces_and_overlong_values() {
+        assert!(Violations::new().id("x", "a b").finish().is_err());
+        assert!(Violations::new().id("x", &"a".repeat(257)).finish().is_err());
+        assert!(Violations::new().id("x", "rule:purchase-1").finish().is_ok());
+    }
+}

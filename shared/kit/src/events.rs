@@ -1,0 +1,51 @@
+//! The domain-event envelope: built here so every event carries its id, type,
+//! source, time and the trace context of the write that caused it.
+
+use prost::Message;
+use questline_proto::events::{Event, event::Payload};
+
+/// The dotted type of a payload, e.g. `points.credited`.
+pub fn type_of(payload: &Payload) -> &'static str {
+    match payload {
+        Payload::MemberUpserted(_) => "member.upserted",
+        Payload::PointsCredited(_) => "points.credited",
+        Payload::PointsDebited(_) => "points.debited",
+        Payload::RewardRedeemed(_) => "reward.redeemed",
+    }
+}
+
+/// A new event from `source` about `subject` (a member id, or empty).
+pub fn new_event(tenant_id: &str, source: &str, subject: &str, payload: Payload) -> Event {
+    Event {
+        event_id: crate::new_id(),
+        tenant_id: tenant_id.to_string(),
+        r#type: type_of(&payload).to_string(),
+        source: source.to_string(),
+        subject: subject.to_string(),
+        time: Some(crate::time::to_timestamp(crate::time::now_ms())),
+        trace_context: crate::telemetry::current_context(),
+        payload: Some(payload),
+    }
+}
+
+pub fn encode(event: &Event) -> Vec<u8> {
+    event.encode_to_vec()
+}
+
+pub fn decode(bytes: &[u8]) -> Result<Event, prost::DecodeError> {
+    Event::decode(bytes)
+}
+
+/// A span for handling `event`, joined to the trace that produced it.
+pub fn handling_span(consumer: &str, event: &Event) -> tracing::Span {
+    let span = tracing::info_span!(
+        "event",
+        otel.name = %format!("{} handle {}", consumer, event.r#type),
+        otel.kind = "consumer",
+        questline.service = consumer,
+        event.id = %event.event_id,
+        event.r#type = %event.r#type,
+    );
+    crate::telemetry::adopt_context(&span, &event.trace_context);
+    span
+}

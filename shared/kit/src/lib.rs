@@ -1,0 +1,25 @@
+//! What every Questline service shares: configuration, telemetry, the gRPC host
+//! and clients, authentication, error mapping, storage, and the event plumbing
+//! (outbox, inbox, bus). Written once here, never copied into a service.
+
+pub mod auth;
+pub mod bus;
+pub mod client;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod fingerprint;
+pub mod inbox;
+pub mod outbox;
+pub mod paging;
+pub mod server;
+pub mod telemetry;
+pub mod time;
+
+pub use error::{DomainError, Violations};
+
+/// A new time-ordered id (UUIDv7), used for every entity and event.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

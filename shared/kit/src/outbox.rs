@@ -1,0 +1,158 @@
+//! Transactional outbox. A service stages its events in the same database
+//! transaction as the state change they describe; the relay publishes them to
+//! the bus afterwards and marks them published. A crash between the two only
+//! delays an event, and a duplicate publish is absorbed by consumers' inboxes.
+
+use questline_proto::events::Event;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{big_integer, big_integer_null, binary, string};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::EventBus;
+
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub event_id: String,
+        pub event_type: String,
+        pub payload: Vec<u8>,
+        pub created_at: i64,
+        pub published_at: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Adds the `outbox` table; every producing service lists it in its migrator.
+pub struct CreateOutbox;
+
+impl MigrationName for CreateOutbox {
+    fn name(&self) -> &str {
+        "m0000_kit_create_outbox"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateOutbox {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("outbox")
+                    .if_not_exists()
+                    .col(string("event_id").primary_key())
+                    .col(string("event_type"))
+                    .col(binary("payload"))
+                    .col(big_integer("created_at"))
+                    .col(big_integer_null("published_at"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("outbox_pending")
+                    .table("outbox")
+                    .col("published_at")
+                    .col("created_at")
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// Writes `event` in the caller's transaction.
+pub async fn stage<C: ConnectionTrait>(conn: &C, event: &Event) -> Result<(), DbErr> {
+    entity::Entity::insert(entity::ActiveModel {
+        event_id: Set(event.event_id.clone()),
+        event_type: Set(event.r#type.clone()),
+        payload: Set(crate::events::encode(event)),
+        created_at: Set(crate::time::now_ms()),
+        published_at: Set(None),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// Publishes staged events, oldest first. Cheap to clone; `wake` after a commit
+/// so events leave at once instead of at the next poll.
+#[derive(Clone)]
+pub struct Relay {
+    db: DatabaseConnection,
+    bus: Arc<dyn EventBus>,
+    wake: Arc<Notify>,
+}
+
+const BATCH: u64 = 100;
+const POLL: Duration = Duration::from_secs(1);
+
+impl Relay {
+    pub fn new(db: DatabaseConnection, bus: Arc<dyn EventBus>) -> Relay {
+        Relay {
+            db,
+            bus,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Runs until `shutdown`, publishing whatever is pending.
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            let pause = match self.publish_pending().await {
+                Ok(sent) if sent as u64 == BATCH => Duration::ZERO,
+                Ok(_) => POLL,
+                Err(err) => {
+                    tracing::warn!(%err, "outbox relay: publish failed, will retry");
+                    POLL
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// Publishes one batch of pending events; returns how many left.
+    pub async fn publish_pending(&self) -> anyhow::Result<usize> {
+        use entity::Column;
+        let pending = entity::Entity::find()
+            .filter(Column::PublishedAt.is_null())
+            .order_by_asc(Column::CreatedAt)
+            .order_by_asc(Column::EventId)
+            .limit(BATCH)
+            .all(&self.db)
+            .await?;
+        for row in &pending {
+            let event = crate::events::decode(&row.payload)?;
+            self.bus.publish(&event).await?;
+            entity::Entity::update_many()
+                .col_expr(Column::PublishedAt, Expr::value(crate::time::now_ms()))
+                .filter(Column::EventId.eq(row.event_id.as_str()))
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(pending.len())
+    }
+}

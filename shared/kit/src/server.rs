@@ -1,0 +1,117 @@
+//! The gRPC host every service runs in: grpc.health.v1, reflection (v1 and
+//! v1alpha), a span per RPC joined to the caller's trace, a default deadline,
+//! message-size limits and graceful shutdown.
+
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Server;
+use tonic::transport::server::Router;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::config::{ServerLimits, ServiceKind};
+
+/// A router with the standard services, ready for the domain service to be added.
+pub struct Host {
+    pub kind: ServiceKind,
+    pub health: HealthReporter,
+    pub router: Router,
+}
+
+impl Host {
+    pub fn new(kind: ServiceKind, limits: &ServerLimits) -> anyhow::Result<Host> {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(questline_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(questline_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+        let router = Server::builder()
+            .timeout(Duration::from_millis(limits.default_deadline_ms))
+            .trace_fn(move |request| rpc_span(kind, request))
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha);
+        Ok(Host {
+            kind,
+            health,
+            router,
+        })
+    }
+
+    /// Serves until `shutdown` fires; in-flight calls finish first. Reports
+    /// SERVING for the service (its database is migrated by now) while it runs.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let name = self.kind.grpc_name();
+        self.health
+            .set_service_status(name, ServingStatus::Serving)
+            .await;
+        tracing::info!(service = name, addr = %listener.local_addr()?, "serving");
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let health = self.health.clone();
+        let stopping = shutdown.clone();
+        tokio::spawn(async move {
+            stopping.cancelled().await;
+            health
+                .set_service_status(name, ServingStatus::NotServing)
+                .await;
+        });
+        self.router
+            .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+            .await?;
+        tracing::info!(service = name, "stopped");
+        Ok(())
+    }
+}
+
+fn rpc_span(kind: ServiceKind, request: &http::Request<()>) -> tracing::Span {
+    let path = request.uri().path().trim_start_matches('/');
+    let (service, method) = path.split_once('/').unwrap_or((path, ""));
+    let span = tracing::info_span!(
+        "rpc",
+        otel.name = %path,
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.service = %service,
+        rpc.method = %method,
+        questline.service = kind.name(),
+    );
+    crate::telemetry::adopt_headers(&span, request.headers());
+    span
+}
+
+/// Resolves when the process gets SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
