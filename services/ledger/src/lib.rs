@@ -1,1 +1,29 @@
+//! The ledger service: a double-entry points ledger with holds.
+//! See `domain` for the invariants it keeps.
 
+pub mod domain;
+pub mod events;
+pub mod grpc;
+pub mod store;
+
+use questline_kit::config::ServiceKind;
+use questline_kit::server::Host;
+use questline_kit::service::Context;
+use questline_proto::ledger::ledger_service_server::LedgerServiceServer;
+use tokio::net::TcpListener;
+
+pub const KIND: ServiceKind = ServiceKind::Ledger;
+
+/// Opens the ledger's database and serves until the context shuts down.
+pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
+    let base = ctx.open::<store::migrations::Migrator>(KIND).await?;
+    let api = grpc::LedgerApi::new(store::Store::new(base.db, base.relay), ctx.verifier()?);
+    let limit = ctx.max_message_bytes();
+    let service = LedgerServiceServer::new(api)
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    Host::new(KIND, &ctx.settings.server)?
+        .with_routes(|router| router.add_service(service))
+        .serve(listener, ctx.shutdown.clone())
+        .await
+}

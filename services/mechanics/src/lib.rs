@@ -1,1 +1,45 @@
+//! The rules engine: rules over customer events, awarding points through the ledger.
 
+pub mod domain;
+pub mod events;
+pub mod grpc;
+pub mod store;
+pub mod tracking;
+
+use questline_kit::config::ServiceKind;
+use questline_kit::members::MemberDirectory;
+use questline_kit::server::Host;
+use questline_kit::service::Context;
+use questline_proto::mechanics::mechanics_service_server::MechanicsServiceServer;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+pub const KIND: ServiceKind = ServiceKind::Mechanics;
+
+/// Opens the rules engine's database, follows member events, and serves.
+pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
+    let base = ctx.open::<store::migrations::Migrator>(KIND).await?;
+    let members = MemberDirectory::new(
+        base.db.clone(),
+        ctx.channel(ServiceKind::Identity)?,
+        events::CONSUMER,
+    );
+    ctx.bus
+        .subscribe(
+            events::CONSUMER,
+            Arc::new(members.clone()),
+            ctx.shutdown.clone(),
+        )
+        .await?;
+    let store = store::Store::new(base.db);
+    let tracker = tracking::Tracker::new(store.clone(), members, ctx.channel(ServiceKind::Ledger)?);
+    let api = grpc::MechanicsApi::new(store, tracker, ctx.verifier()?);
+    let limit = ctx.max_message_bytes();
+    let service = MechanicsServiceServer::new(api)
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    Host::new(KIND, &ctx.settings.server)?
+        .with_routes(|router| router.add_service(service))
+        .serve(listener, ctx.shutdown.clone())
+        .await
+}

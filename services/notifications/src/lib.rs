@@ -1,1 +1,41 @@
+//! The notifications service: turns domain events into in-app inbox messages
+//! and serves each member's inbox. See `domain` for the rules it keeps.
 
+// Tests may unwrap; the lib target is still linted without this.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod domain;
+pub mod events;
+pub mod grpc;
+pub mod store;
+
+use questline_kit::config::ServiceKind;
+use questline_kit::server::Host;
+use questline_kit::service::Context;
+use questline_proto::notifications::notifications_service_server::NotificationsServiceServer;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+pub const KIND: ServiceKind = ServiceKind::Notifications;
+
+/// Opens the database, starts consuming events, and serves until the context shuts down.
+pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
+    // It publishes nothing, so it needs no outbox relay, only its migrated database.
+    let db =
+        questline_kit::db::connect::<store::migrations::Migrator>(&ctx.settings.database_url(KIND))
+            .await?;
+    let store = store::Store::new(db);
+    let notifier = events::Notifier::new(store.clone(), domain::templates::Templates::builtin()?);
+    ctx.bus
+        .subscribe(store::CONSUMER, Arc::new(notifier), ctx.shutdown.clone())
+        .await?;
+    let api = grpc::NotificationsApi::new(store, ctx.verifier()?);
+    let limit = ctx.max_message_bytes();
+    let service = NotificationsServiceServer::new(api)
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    Host::new(KIND, &ctx.settings.server)?
+        .with_routes(|router| router.add_service(service))
+        .serve(listener, ctx.shutdown.clone())
+        .await
+}

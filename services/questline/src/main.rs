@@ -1,1 +1,153 @@
-fn main() {}
+//! `questline`: run the whole engine on a laptop, or one service in a pod.
+
+use clap::{Parser, Subcommand};
+use questline::demo;
+use questline::mesh::{Mesh, Part};
+use questline_kit::config::Settings;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "questline", version, about = "Gamification and loyalty engine")]
+struct Cli {
+    /// Settings file (TOML); environment variables QUESTLINE__SECTION__KEY override it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Every service and the gateway in one process, SQLite files under the
+    /// data directory, the in-process bus, and the demo programme.
+    Dev {
+        /// Where the SQLite files and demo credentials live.
+        #[arg(long, default_value = "./data")]
+        data_dir: String,
+    },
+    /// One part, as a pod runs it: identity, ledger, mechanics, rewards,
+    /// notifications or gateway.
+    Serve { part: Part },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => run(cli.command, settings).await,
+        Err(err) => Err(err.context("cannot load settings")),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let _ = writeln!(std::io::stderr(), "questline: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, mut settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Dev { data_dir } => {
+            settings.data_dir = data_dir;
+            let _telemetry = questline_kit::telemetry::init(&settings.telemetry, "questline-dev")?;
+            dev(settings).await
+        }
+        Command::Serve { part } => {
+            let name = format!("questline-{}", part.name());
+            let _telemetry = questline_kit::telemetry::init(&settings.telemetry, &name)?;
+            let mesh = Mesh::start(settings, &[part]).await?;
+            mesh.run_until(questline_kit::server::shutdown_signal())
+                .await
+        }
+    }
+}
+
+async fn dev(mut settings: Settings) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&settings.data_dir)?;
+    if settings.auth.operator_key.is_empty() {
+        settings.auth.operator_key = operator_key(Path::new(&settings.data_dir))?;
+    }
+    let mut mesh = Mesh::start(settings, &Part::all()).await?;
+    mesh.ready(Duration::from_secs(60)).await?;
+    let credentials = demo::ensure_loaded(&mesh.settings).await?;
+    welcome(&mesh, &credentials)?;
+    mesh.run_until(questline_kit::server::shutdown_signal())
+        .await
+}
+
+/// The dev operator key: made once, kept in the data directory (owner-only).
+fn operator_key(data_dir: &Path) -> anyhow::Result<String> {
+    let file = data_dir.join("operator.key");
+    if let Ok(key) = std::fs::read_to_string(&file) {
+        return Ok(key.trim().to_string());
+    }
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|err| anyhow::anyhow!("no randomness: {err}"))?;
+    let key = format!("qlop_{}", hex::encode(bytes));
+    write_private(&file, &key)?;
+    Ok(key)
+}
+
+fn write_private(file: &Path, text: &str) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(file)?.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+fn welcome(mesh: &Mesh, demo: &demo::DemoCredentials) -> anyhow::Result<()> {
+    let gateway = mesh
+        .addrs
+        .get(&Part::Gateway)
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "Questline dev is up. Services (gRPC, with reflection and grpc.health.v1):"
+    )?;
+    for (part, addr) in &mesh.addrs {
+        writeln!(out, "  {:<14} {addr}", part.name())?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Demo programme \"Snapping Saturday\" (tenant {}):",
+        demo.tenant_id
+    )?;
+    writeln!(out, "  API key:  {}", demo.api_key)?;
+    writeln!(
+        out,
+        "  member:   {} (external id {})",
+        demo.member_id, demo.member_external_id
+    )?;
+    writeln!(out)?;
+    writeln!(out, "Try it:")?;
+    writeln!(
+        out,
+        "  export QL_KEY={} QL_MEMBER={}",
+        demo.api_key, demo.member_id
+    )?;
+    writeln!(
+        out,
+        "  curl -s -X POST http://{gateway}/v1/events -H \"X-Api-Key: $QL_KEY\" -H 'content-type: application/json' \\\n    -d '{{\"event_id\":\"first-coffee\",\"member_id\":\"'$QL_MEMBER'\",\"type\":\"purchase\",\"attributes\":{{\"amount\":250}}}}'"
+    )?;
+    writeln!(
+        out,
+        "  curl -s http://{gateway}/v1/members/$QL_MEMBER/balances -H \"X-Api-Key: $QL_KEY\""
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Stop with Ctrl-C; data stays in {}.",
+        mesh.settings.data_dir
+    )?;
+    out.flush()?;
+    Ok(())
+}

@@ -1,1 +1,49 @@
+//! The rewards service: the catalogue, voucher pools, and redemption as a
+//! saga over the ledger. See `domain` for the invariants it keeps.
 
+pub mod domain;
+pub mod events;
+pub mod grpc;
+pub mod saga;
+pub mod store;
+pub mod upstream;
+
+use questline_kit::config::ServiceKind;
+use questline_kit::members::MemberDirectory;
+use questline_kit::server::Host;
+use questline_kit::service::Context;
+use questline_proto::rewards::rewards_service_server::RewardsServiceServer;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+pub const KIND: ServiceKind = ServiceKind::Rewards;
+
+/// Opens the rewards database, follows member events, and serves until the
+/// context shuts down.
+pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
+    let base = ctx.open::<store::migrations::Migrator>(KIND).await?;
+    let members = MemberDirectory::new(
+        base.db.clone(),
+        ctx.channel(ServiceKind::Identity)?,
+        events::CONSUMER,
+    );
+    ctx.bus
+        .subscribe(
+            events::CONSUMER,
+            Arc::new(members.clone()),
+            ctx.shutdown.clone(),
+        )
+        .await?;
+    let store = store::Store::new(base.db, base.relay);
+    let ledger = upstream::Ledger::new(ctx.channel(ServiceKind::Ledger)?);
+    let redemptions = saga::Redemptions::new(store.clone(), Arc::new(ledger), members);
+    let api = grpc::RewardsApi::new(store, redemptions, ctx.verifier()?);
+    let limit = ctx.max_message_bytes();
+    let service = RewardsServiceServer::new(api)
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    Host::new(KIND, &ctx.settings.server)?
+        .with_routes(|router| router.add_service(service))
+        .serve(listener, ctx.shutdown.clone())
+        .await
+}

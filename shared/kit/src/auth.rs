@@ -85,6 +85,25 @@ impl Caller {
     pub fn require_server(&self, tenant_id: &str) -> Result<(), DomainError> {
         self.require(tenant_id, &[Scope::Server, Scope::Admin])
     }
+
+    /// One member's data: the brand's backend, or that member's own app.
+    pub fn require_member_access(
+        &self,
+        tenant_id: &str,
+        member_id: &str,
+    ) -> Result<(), DomainError> {
+        self.require(tenant_id, &[Scope::Server, Scope::Admin, Scope::Member])?;
+        let only_member = !self.is_operator()
+            && self.has(Scope::Member)
+            && !self.has(Scope::Server)
+            && !self.has(Scope::Admin);
+        if only_member && self.claims.sub != member_id {
+            return Err(DomainError::PermissionDenied(
+                "a member token reaches only its own member".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A public key of identity's key set (RFC 8037 OKP / Ed25519).
@@ -139,13 +158,18 @@ impl TokenVerifier {
     }
 
     pub async fn verify(&self, token: &str) -> Result<Claims, DomainError> {
-        let unauthenticated = |why: &str| DomainError::Unauthenticated(format!("invalid token: {why}"));
-        let header = jsonwebtoken::decode_header(token).map_err(|_| unauthenticated("malformed"))?;
+        let unauthenticated =
+            |why: &str| DomainError::Unauthenticated(format!("invalid token: {why}"));
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| unauthenticated("malformed"))?;
         if header.alg != Algorithm::EdDSA {
             return Err(unauthenticated("unexpected algorithm"));
         }
         let kid = header.kid.ok_or_else(|| unauthenticated("no key id"))?;
-        let key = self.key(&kid).await?.ok_or_else(|| unauthenticated("unknown key"))?;
+        let key = self
+            .key(&kid)
+            .await?
+            .ok_or_else(|| unauthenticated("unknown key"))?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
@@ -174,7 +198,9 @@ impl TokenVerifier {
                 Ok(key) => {
                     keys.insert(public.kid, key);
                 }
-                Err(err) => tracing::warn!(kid = %public.kid, %err, "skipping malformed public key"),
+                Err(err) => {
+                    tracing::warn!(kid = %public.kid, %err, "skipping malformed public key")
+                }
             }
         }
         Ok(keys.get(kid).cloned())
@@ -195,7 +221,9 @@ impl RemoteKeys {
 #[async_trait]
 impl KeySource for RemoteKeys {
     async fn public_keys(&self) -> Result<Vec<PublicKey>, DomainError> {
-        use questline_proto::identity::{GetJwksRequest, identity_service_client::IdentityServiceClient};
+        use questline_proto::identity::{
+            GetJwksRequest, identity_service_client::IdentityServiceClient,
+        };
         let mut client = IdentityServiceClient::with_interceptor(
             self.channel.clone(),
             crate::client::Outgoing::default(),
@@ -213,5 +241,50 @@ impl KeySource for RemoteKeys {
             .into_iter()
             .map(|k| PublicKey { kid: k.kid, x: k.x })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(tenant: &str, sub: &str, scopes: &[Scope]) -> Caller {
+        Caller {
+            claims: Claims {
+                iss: ISSUER.into(),
+                sub: sub.into(),
+                tenant: tenant.into(),
+                scopes: scopes.to_vec(),
+                iat: 0,
+                exp: 0,
+            },
+            token: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_tenant_credential_never_reaches_another_tenant() {
+        let server = caller("acme", "c1", &[Scope::Server]);
+        assert!(server.require_server("acme").is_ok());
+        assert!(matches!(
+            server.require_server("globex"),
+            Err(DomainError::PermissionDenied(_))
+        ));
+        assert!(server.require_admin("acme").is_err());
+    }
+
+    #[test]
+    fn a_member_token_reaches_only_its_member() {
+        let member = caller("acme", "m1", &[Scope::Member]);
+        assert!(member.require_member_access("acme", "m1").is_ok());
+        assert!(member.require_member_access("acme", "m2").is_err());
+        assert!(member.require_server("acme").is_err());
+    }
+
+    #[test]
+    fn the_operator_acts_everywhere() {
+        let operator = caller("", "operator", &[Scope::Operator]);
+        assert!(operator.require_admin("any").is_ok());
+        assert!(operator.require_member_access("any", "m9").is_ok());
     }
 }

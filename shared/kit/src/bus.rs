@@ -7,7 +7,7 @@ use futures::StreamExt;
 use questline_proto::events::Event;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{RwLock, mpsc, oneshot};
+use tokio::sync::{Notify, RwLock, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{BusKind, BusSettings};
@@ -33,9 +33,15 @@ pub trait EventBus: Send + Sync + 'static {
     ) -> anyhow::Result<()>;
 }
 
-pub async fn connect(settings: &BusSettings) -> anyhow::Result<Arc<dyn EventBus>> {
+/// The configured bus. `consumers` names every consumer the process will run:
+/// the in-process bus holds events back until all of them have subscribed, so
+/// nothing published at start-up is lost.
+pub async fn connect(
+    settings: &BusSettings,
+    consumers: &[&str],
+) -> anyhow::Result<Arc<dyn EventBus>> {
     Ok(match settings.kind {
-        BusKind::Memory => Arc::new(MemoryBus::default()),
+        BusKind::Memory => Arc::new(MemoryBus::expecting(consumers)),
         BusKind::Nats => Arc::new(NatsBus::connect(settings).await?),
     })
 }
@@ -48,11 +54,40 @@ type Delivery = (Event, oneshot::Sender<Result<(), DomainError>>);
 #[derive(Default)]
 pub struct MemoryBus {
     subscribers: RwLock<Vec<(String, mpsc::Sender<Delivery>)>>,
+    expected: Vec<String>,
+    joined: Notify,
+}
+
+impl MemoryBus {
+    pub fn expecting(consumers: &[&str]) -> MemoryBus {
+        MemoryBus {
+            expected: consumers.iter().map(|c| c.to_string()).collect(),
+            ..MemoryBus::default()
+        }
+    }
+
+    async fn all_joined(&self) {
+        loop {
+            let joined = self.joined.notified();
+            {
+                let subscribers = self.subscribers.read().await;
+                let missing = self
+                    .expected
+                    .iter()
+                    .any(|name| !subscribers.iter().any(|(s, _)| s == name));
+                if !missing {
+                    return;
+                }
+            }
+            joined.await;
+        }
+    }
 }
 
 #[async_trait]
 impl EventBus for MemoryBus {
     async fn publish(&self, event: &Event) -> anyhow::Result<()> {
+        self.all_joined().await;
         let subscribers = self.subscribers.read().await.clone();
         for (consumer, sender) in subscribers {
             let (ack, acked) = oneshot::channel();
@@ -79,6 +114,7 @@ impl EventBus for MemoryBus {
             .write()
             .await
             .push((consumer.to_string(), sender));
+        self.joined.notify_waiters();
         let consumer = consumer.to_string();
         tokio::spawn(async move {
             loop {

@@ -31,7 +31,10 @@ impl Outgoing {
 }
 
 impl Interceptor for Outgoing {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         crate::telemetry::inject_metadata(request.metadata_mut());
         if let Some(bearer) = &self.bearer {
             request

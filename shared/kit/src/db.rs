@@ -1,9 +1,13 @@
 //! Database connection by URL (a SQLite file in dev, PostgreSQL in production),
 //! with the service's migrations run before it serves.
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait;
+use sea_orm_migration::prelude::{Index, SchemaManager};
+use std::future::Future;
 use std::time::Duration;
+
+use crate::error::DomainError;
 
 pub async fn connect<M: MigratorTrait>(url: &str) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_string());
@@ -24,6 +28,41 @@ pub async fn connect<M: MigratorTrait>(url: &str) -> anyhow::Result<DatabaseConn
     let db = Database::connect(options).await?;
     M::up(&db, None).await?;
     Ok(db)
+}
+
+/// Runs `op` again when it lost a race to a concurrent write (a unique key
+/// taken in between); the second run sees the winner's row and answers from it.
+pub async fn retrying<T, F, Fut>(mut op: F) -> Result<T, DomainError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, DomainError>>,
+{
+    const ATTEMPTS: usize = 3;
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Err(DomainError::Aborted(why)) if attempt < ATTEMPTS => {
+                tracing::debug!(%why, attempt, "retrying after a concurrent write");
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Creates the unique index `name` on `table(cols)`.
+pub async fn unique_index(
+    m: &SchemaManager<'_>,
+    name: &str,
+    table: &str,
+    cols: &[&'static str],
+) -> Result<(), DbErr> {
+    let mut index = Index::create();
+    index.name(name).table(table.to_string()).unique();
+    for col in cols {
+        index.col(*col);
+    }
+    m.create_index(index.to_owned()).await
 }
 
 fn sqlite_path(url: &str) -> Option<&str> {

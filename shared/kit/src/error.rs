@@ -25,6 +25,10 @@ pub enum DomainError {
         subject: String,
         message: String,
     },
+    /// A concurrent write won a race (e.g. the same idempotency key at once);
+    /// the store retries these itself, callers may too.
+    #[error("{0}")]
+    Aborted(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -79,6 +83,7 @@ impl DomainError {
             DomainError::NotFound(_) => Code::NotFound,
             DomainError::AlreadyExists(_) => Code::AlreadyExists,
             DomainError::FailedPrecondition { .. } => Code::FailedPrecondition,
+            DomainError::Aborted(_) => Code::Aborted,
             DomainError::Unavailable(_) => Code::Unavailable,
             DomainError::Internal(_) => Code::Internal,
         }
@@ -87,7 +92,12 @@ impl DomainError {
 
 impl From<sea_orm::DbErr> for DomainError {
     fn from(err: sea_orm::DbErr) -> Self {
-        DomainError::internal(err)
+        match err.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                DomainError::Aborted("a concurrent request wrote the same record".into())
+            }
+            _ => DomainError::internal(err),
+        }
     }
 }
 
@@ -162,6 +172,7 @@ pub fn from_upstream(status: Status) -> DomainError {
                 message,
             }
         }
+        Code::Aborted => DomainError::Aborted(message),
         Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
             DomainError::Unavailable(message)
         }
@@ -179,6 +190,7 @@ pub const PRECONDITION_KINDS: &[&str] = &[
     "REWARD_INACTIVE",
     "REDEMPTION_FAILED",
     "UNKNOWN_CURRENCY",
+    "NOT_A_POOL_REWARD",
 ];
 
 fn known_precondition(kind: &str) -> &'static str {
@@ -290,7 +302,17 @@ mod tests {
     #[test]
     fn ids_reject_spaces_and_overlong_values() {
         assert!(Violations::new().id("x", "a b").finish().is_err());
-        assert!(Violations::new().id("x", &"a".repeat(257)).finish().is_err());
-        assert!(Violations::new().id("x", "rule:purchase-1").finish().is_ok());
+        assert!(
+            Violations::new()
+                .id("x", &"a".repeat(257))
+                .finish()
+                .is_err()
+        );
+        assert!(
+            Violations::new()
+                .id("x", "rule:purchase-1")
+                .finish()
+                .is_ok()
+        );
     }
 }

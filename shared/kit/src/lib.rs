@@ -11,9 +11,11 @@ pub mod error;
 pub mod events;
 pub mod fingerprint;
 pub mod inbox;
+pub mod members;
 pub mod outbox;
 pub mod paging;
 pub mod server;
+pub mod service;
 pub mod telemetry;
 pub mod time;
 

@@ -118,7 +118,11 @@ impl Relay {
     /// Runs until `shutdown`, publishing whatever is pending.
     pub async fn run(self, shutdown: CancellationToken) {
         loop {
-            let pause = match self.publish_pending().await {
+            let published = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                published = self.publish_pending() => published,
+            };
+            let pause = match published {
                 Ok(sent) if sent as u64 == BATCH => Duration::ZERO,
                 Ok(_) => POLL,
                 Err(err) => {

@@ -43,6 +43,14 @@ impl Host {
         })
     }
 
+    /// Adds the domain service(s) to the router.
+    pub fn with_routes(self, f: impl FnOnce(Router) -> Router) -> Host {
+        Host {
+            router: f(self.router),
+            ..self
+        }
+    }
+
     /// Serves until `shutdown` fires; in-flight calls finish first. Reports
     /// SERVING for the service (its database is migrated by now) while it runs.
     pub async fn serve(

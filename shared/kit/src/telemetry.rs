@@ -75,6 +75,11 @@ pub fn init_for_tests(provider: &SdkTracerProvider) {
         .try_init();
 }
 
+/// The OpenTelemetry context of a `tracing` span (its trace id, for one).
+pub fn context_of(span: &tracing::Span) -> opentelemetry::Context {
+    span.context()
+}
+
 /// The W3C trace context of the current span, as carried in an event envelope.
 pub fn current_context() -> BTreeMap<String, String> {
     let mut carrier = BTreeMap::new();

@@ -1,0 +1,6 @@
+//! Identity's rules, free of I/O: key formats, token claims, what a valid
+//! tenant, client and member look like.
+
+pub mod keys;
+pub mod members;
+pub mod tenants;

@@ -1,0 +1,90 @@
+//! Schema of identity, portable between SQLite and PostgreSQL.
+
+use questline_kit::db::unique_index;
+use questline_kit::outbox::CreateOutbox;
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{big_integer, binary, string, text};
+
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(CreateOutbox), Box::new(CreateIdentity)]
+    }
+}
+
+struct CreateIdentity;
+
+impl MigrationName for CreateIdentity {
+    fn name(&self) -> &str {
+        "m0001_create_identity"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateIdentity {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("tenants")
+                .col(string("tenant_id").primary_key())
+                .col(string("name"))
+                .col(string("time_zone"))
+                .col(big_integer("created_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("api_clients")
+                .col(string("client_id").primary_key())
+                .col(string("tenant_id"))
+                .col(string("name"))
+                .col(string("scopes"))
+                .col(string("key_prefix"))
+                .col(string("key_hash"))
+                .col(string("idempotency_key"))
+                .col(string("fingerprint"))
+                .col(big_integer("created_at"))
+                .to_owned(),
+        )
+        .await?;
+        unique_index(m, "api_clients_prefix", "api_clients", &["key_prefix"]).await?;
+        unique_index(
+            m,
+            "api_clients_key",
+            "api_clients",
+            &["tenant_id", "idempotency_key"],
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("signing_keys")
+                .col(string("kid").primary_key())
+                .col(binary("private_pkcs8"))
+                .col(string("public_x"))
+                .col(big_integer("created_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("members")
+                .col(string("member_id").primary_key())
+                .col(string("tenant_id"))
+                .col(string("external_id"))
+                .col(text("profile"))
+                .col(big_integer("created_at"))
+                .col(big_integer("updated_at"))
+                .to_owned(),
+        )
+        .await?;
+        unique_index(
+            m,
+            "members_external",
+            "members",
+            &["tenant_id", "external_id"],
+        )
+        .await
+    }
+}

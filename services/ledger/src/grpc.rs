@@ -1,0 +1,218 @@
+//! `questline.ledger.v1.LedgerService`: decode, authenticate, validate,
+//! authorise, call the store, map the answer.
+
+use questline_kit::auth::TokenVerifier;
+use questline_kit::time::to_timestamp;
+use questline_kit::{Violations, fingerprint};
+use questline_proto::ledger::{self as pb, ledger_service_server::LedgerService};
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+use crate::domain::Figures;
+use crate::domain::hold::HoldStatus;
+use crate::domain::requests::{Movement, hold_ttl};
+use crate::store::entities::{hold, transfer};
+use crate::store::{Posted, Store};
+
+pub struct LedgerApi {
+    store: Store,
+    auth: Arc<TokenVerifier>,
+}
+
+impl LedgerApi {
+    pub fn new(store: Store, auth: Arc<TokenVerifier>) -> LedgerApi {
+        LedgerApi { store, auth }
+    }
+}
+
+type Answer<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl LedgerService for LedgerApi {
+    async fn create_currency(
+        &self,
+        request: Request<pb::CreateCurrencyRequest>,
+    ) -> Answer<pb::CreateCurrencyResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        Violations::new()
+            .id("tenant_id", &req.tenant_id)
+            .id("code", &req.code)
+            .text("name", &req.name)
+            .finish()?;
+        caller.require_admin(&req.tenant_id)?;
+        let row = self
+            .store
+            .create_currency(&req.tenant_id, &req.code, &req.name)
+            .await?;
+        Ok(Response::new(pb::CreateCurrencyResponse {
+            currency: Some(pb::Currency {
+                tenant_id: row.tenant_id,
+                code: row.code,
+                name: row.name,
+            }),
+        }))
+    }
+
+    async fn credit(&self, request: Request<pb::CreditRequest>) -> Answer<pb::CreditResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        let m = Movement::validate(
+            &req.tenant_id,
+            &req.member_id,
+            &req.currency,
+            req.amount,
+            &req.reason,
+            &req.idempotency_key,
+            fingerprint::of(&req),
+        )?;
+        caller.require_server(&m.tenant_id)?;
+        let Posted { transfer, wallet } = self.store.credit(&m).await?;
+        Ok(Response::new(pb::CreditResponse {
+            transfer: Some(transfer_pb(transfer)),
+            balance: Some(balance_pb(&m.currency, wallet)),
+        }))
+    }
+
+    async fn debit(&self, request: Request<pb::DebitRequest>) -> Answer<pb::DebitResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        let m = Movement::validate(
+            &req.tenant_id,
+            &req.member_id,
+            &req.currency,
+            req.amount,
+            &req.reason,
+            &req.idempotency_key,
+            fingerprint::of(&req),
+        )?;
+        caller.require_server(&m.tenant_id)?;
+        let Posted { transfer, wallet } = self.store.debit(&m).await?;
+        Ok(Response::new(pb::DebitResponse {
+            transfer: Some(transfer_pb(transfer)),
+            balance: Some(balance_pb(&m.currency, wallet)),
+        }))
+    }
+
+    async fn get_balances(
+        &self,
+        request: Request<pb::GetBalancesRequest>,
+    ) -> Answer<pb::GetBalancesResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        Violations::new()
+            .id("tenant_id", &req.tenant_id)
+            .id("member_id", &req.member_id)
+            .finish()?;
+        caller.require_member_access(&req.tenant_id, &req.member_id)?;
+        let balances = self.store.balances(&req.tenant_id, &req.member_id).await?;
+        Ok(Response::new(pb::GetBalancesResponse {
+            balances: balances
+                .into_iter()
+                .map(|(c, f)| balance_pb(&c, f))
+                .collect(),
+        }))
+    }
+
+    async fn create_hold(
+        &self,
+        request: Request<pb::CreateHoldRequest>,
+    ) -> Answer<pb::CreateHoldResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        let m = Movement::validate(
+            &req.tenant_id,
+            &req.member_id,
+            &req.currency,
+            req.amount,
+            &req.reason,
+            &req.idempotency_key,
+            fingerprint::of(&req),
+        )?;
+        let ttl = hold_ttl(req.ttl_seconds)?;
+        caller.require_server(&m.tenant_id)?;
+        let row = self.store.create_hold(&m, ttl).await?;
+        Ok(Response::new(pb::CreateHoldResponse {
+            hold: Some(hold_pb(row)),
+        }))
+    }
+
+    async fn commit_hold(
+        &self,
+        request: Request<pb::CommitHoldRequest>,
+    ) -> Answer<pb::CommitHoldResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        hold_ref(&req.tenant_id, &req.hold_id)?;
+        caller.require_server(&req.tenant_id)?;
+        let row = self.store.commit_hold(&req.tenant_id, &req.hold_id).await?;
+        Ok(Response::new(pb::CommitHoldResponse {
+            hold: Some(hold_pb(row)),
+        }))
+    }
+
+    async fn void_hold(
+        &self,
+        request: Request<pb::VoidHoldRequest>,
+    ) -> Answer<pb::VoidHoldResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        hold_ref(&req.tenant_id, &req.hold_id)?;
+        caller.require_server(&req.tenant_id)?;
+        let row = self.store.void_hold(&req.tenant_id, &req.hold_id).await?;
+        Ok(Response::new(pb::VoidHoldResponse {
+            hold: Some(hold_pb(row)),
+        }))
+    }
+}
+
+fn hold_ref(tenant_id: &str, hold_id: &str) -> Result<(), Status> {
+    Ok(Violations::new()
+        .id("tenant_id", tenant_id)
+        .id("hold_id", hold_id)
+        .finish()?)
+}
+
+fn balance_pb(currency: &str, f: Figures) -> pb::Balance {
+    pb::Balance {
+        currency: currency.into(),
+        total: f.total,
+        held: f.held,
+        available: f.available(),
+    }
+}
+
+fn transfer_pb(t: transfer::Model) -> pb::Transfer {
+    pb::Transfer {
+        transfer_id: t.transfer_id,
+        tenant_id: t.tenant_id,
+        currency: t.currency,
+        debit_account: t.debit_owner,
+        credit_account: t.credit_owner,
+        amount: t.amount,
+        reason: t.reason,
+        create_time: Some(to_timestamp(t.created_at)),
+    }
+}
+
+fn hold_pb(h: hold::Model) -> pb::Hold {
+    let status = match HoldStatus::parse(&h.status)
+        .map(|s| s.at(h.expires_at, questline_kit::time::now_ms()))
+    {
+        Ok(HoldStatus::Pending) => pb::HoldStatus::Pending,
+        Ok(HoldStatus::Committed) => pb::HoldStatus::Committed,
+        Ok(HoldStatus::Voided) => pb::HoldStatus::Voided,
+        Ok(HoldStatus::Expired) => pb::HoldStatus::Expired,
+        Err(_) => pb::HoldStatus::Unspecified,
+    };
+    pb::Hold {
+        hold_id: h.hold_id,
+        tenant_id: h.tenant_id,
+        member_id: h.member_id,
+        currency: h.currency,
+        amount: h.amount,
+        status: status as i32,
+        expire_time: Some(to_timestamp(h.expires_at)),
+        transfer_id: h.transfer_id.unwrap_or_default(),
+    }
+}

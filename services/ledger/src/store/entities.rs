@@ -1,0 +1,99 @@
+//! The ledger's tables.
+
+pub mod currency {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "currencies")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub code: String,
+        pub name: String,
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod account {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "accounts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub account_id: String,
+        pub tenant_id: String,
+        pub currency: String,
+        /// `member:<id>` or `system:<name>`.
+        pub owner: String,
+        pub balance: i64,
+        /// Points reserved by pending holds; part of `balance`.
+        pub held: i64,
+        pub allow_negative: bool,
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod transfer {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "transfers")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub transfer_id: String,
+        pub tenant_id: String,
+        pub currency: String,
+        pub debit_owner: String,
+        pub credit_owner: String,
+        pub amount: i64,
+        pub reason: String,
+        pub idempotency_key: String,
+        pub fingerprint: String,
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod hold {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "holds")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub hold_id: String,
+        pub tenant_id: String,
+        pub currency: String,
+        pub member_id: String,
+        pub account_id: String,
+        pub amount: i64,
+        pub status: String,
+        pub reason: String,
+        pub expires_at: i64,
+        pub idempotency_key: String,
+        pub fingerprint: String,
+        pub transfer_id: Option<String>,
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

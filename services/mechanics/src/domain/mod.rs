@@ -1,0 +1,10 @@
+//! The rules engine's logic, free of I/O.
+//!
+//! A rule listens to one event type. When its CEL `condition` holds for the
+//! event and the member, it awards `floor(points)` of its currency. Awards are
+//! applied through the ledger under the key `track:<event id>:<rule id>`, so an
+//! event is counted once however often it is tracked or retried.
+
+pub mod attributes;
+pub mod rules;
+pub mod track;

@@ -1,0 +1,226 @@
+//! Rules and their CEL expressions.
+
+use cel::{Context, Program, Value};
+use questline_kit::{DomainError, Violations};
+use std::collections::BTreeMap;
+
+/// The most points one rule may award for one event (the ledger's own bound).
+pub const MAX_POINTS: i64 = 1_000_000_000_000;
+const MAX_EXPRESSION: usize = 4096;
+
+/// A rule as the programme manager wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSpec {
+    pub rule_id: String,
+    pub name: String,
+    pub event_type: String,
+    pub condition: String,
+    pub points: String,
+    pub currency: String,
+}
+
+/// A rule ready to evaluate: both expressions parsed.
+pub struct CompiledRule {
+    pub spec: RuleSpec,
+    condition: Option<Program>,
+    points: Program,
+}
+
+impl RuleSpec {
+    /// Checks every field and that both expressions are valid CEL.
+    pub fn compile(self) -> Result<CompiledRule, DomainError> {
+        let mut v = Violations::new();
+        v.id("rule_id", &self.rule_id)
+            .text("name", &self.name)
+            .id("event_type", &self.event_type)
+            .id("currency", &self.currency)
+            .text("points", &self.points)
+            .check(
+                self.condition.len() <= MAX_EXPRESSION,
+                "condition",
+                "must be at most 4096 bytes",
+            )
+            .check(
+                self.points.len() <= MAX_EXPRESSION,
+                "points",
+                "must be at most 4096 bytes",
+            );
+        let condition = if self.condition.trim().is_empty() {
+            None
+        } else {
+            parse(&mut v, "condition", &self.condition)
+        };
+        let points = parse(&mut v, "points", &self.points);
+        v.finish()?;
+        let points = points.ok_or_else(|| DomainError::invalid("points", "is required"))?;
+        Ok(CompiledRule {
+            spec: self,
+            condition,
+            points,
+        })
+    }
+}
+
+fn parse(v: &mut Violations, field: &str, source: &str) -> Option<Program> {
+    if source.trim().is_empty() {
+        return None;
+    }
+    match Program::compile(source) {
+        Ok(program) => Some(program),
+        Err(err) => {
+            v.add(
+                field,
+                format!("is not valid CEL: {}", first_line(&err.to_string())),
+            );
+            None
+        }
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+/// What the expressions see: `event` (its attributes plus `type`) and `member`
+/// (`id`, `external_id`, `profile`).
+pub struct Facts {
+    pub event: serde_json::Value,
+    pub member: serde_json::Value,
+}
+
+impl Facts {
+    pub fn new(
+        event_type: &str,
+        attributes: serde_json::Map<String, serde_json::Value>,
+        member_id: &str,
+        external_id: &str,
+        profile: &BTreeMap<String, String>,
+    ) -> Facts {
+        let mut event = attributes;
+        event.insert("type".into(), event_type.into());
+        Facts {
+            event: serde_json::Value::Object(event),
+            member: serde_json::json!({
+                "id": member_id,
+                "external_id": external_id,
+                "profile": profile,
+            }),
+        }
+    }
+}
+
+/// Why a rule did not award, for the logs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Award(i64),
+    ConditionFalse,
+    /// The expression failed on this event (a missing attribute, a wrong type).
+    Error(String),
+}
+
+impl CompiledRule {
+    pub fn evaluate(&self, facts: &Facts) -> Outcome {
+        let mut context = Context::default();
+        let bound = cel::to_value(&facts.event)
+            .and_then(|event| Ok((event, cel::to_value(&facts.member)?)));
+        let (event, member) = match bound {
+            Ok(pair) => pair,
+            Err(err) => return Outcome::Error(err.to_string()),
+        };
+        context.add_variable_from_value("event", event);
+        context.add_variable_from_value("member", member);
+        if let Some(condition) = &self.condition {
+            match condition.execute(&context) {
+                Ok(Value::Bool(true)) => {}
+                Ok(Value::Bool(false)) => return Outcome::ConditionFalse,
+                Ok(other) => {
+                    return Outcome::Error(format!("condition gave {other:?}, not a bool"));
+                }
+                Err(err) => return Outcome::Error(err.to_string()),
+            }
+        }
+        match self.points.execute(&context) {
+            Ok(value) => points_of(value),
+            Err(err) => Outcome::Error(err.to_string()),
+        }
+    }
+}
+
+/// `floor` of a number, within `0..=MAX_POINTS`.
+fn points_of(value: Value) -> Outcome {
+    let floored = match value {
+        Value::Int(i) => i as f64,
+        Value::UInt(u) => u as f64,
+        Value::Float(f) if f.is_finite() => f.floor(),
+        other => return Outcome::Error(format!("points gave {other:?}, not a number")),
+    };
+    if floored > MAX_POINTS as f64 {
+        Outcome::Error(format!(
+            "points {floored} exceed the maximum of {MAX_POINTS}"
+        ))
+    } else if floored < 1.0 {
+        Outcome::ConditionFalse
+    } else {
+        Outcome::Award(floored as i64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(condition: &str, points: &str) -> Result<CompiledRule, DomainError> {
+        RuleSpec {
+            rule_id: "r1".into(),
+            name: "purchase".into(),
+            event_type: "purchase".into(),
+            condition: condition.into(),
+            points: points.into(),
+            currency: "stars".into(),
+        }
+        .compile()
+    }
+
+    fn facts(amount: f64, tier: &str) -> Facts {
+        let mut attributes = serde_json::Map::new();
+        attributes.insert("amount".into(), amount.into());
+        let mut profile = BTreeMap::new();
+        profile.insert("tier".to_string(), tier.to_string());
+        Facts::new("purchase", attributes, "m1", "alice", &profile)
+    }
+
+    #[test]
+    fn one_star_per_ten_spent_is_floored() {
+        let r = rule("event.amount > 0.0", "event.amount / 10.0").unwrap();
+        assert_eq!(r.evaluate(&facts(125.0, "green")), Outcome::Award(12));
+        assert_eq!(r.evaluate(&facts(9.0, "green")), Outcome::ConditionFalse);
+    }
+
+    #[test]
+    fn conditions_see_the_member_profile() {
+        let r = rule("member.profile.tier == 'gold'", "5").unwrap();
+        assert_eq!(r.evaluate(&facts(1.0, "gold")), Outcome::Award(5));
+        assert_eq!(r.evaluate(&facts(1.0, "green")), Outcome::ConditionFalse);
+    }
+
+    #[test]
+    fn malformed_cel_is_a_field_violation() {
+        let Err(DomainError::Invalid(v)) = rule("event.amount >", "1") else {
+            panic!("expected a violation");
+        };
+        assert_eq!(v[0].field, "condition");
+        assert!(rule("true", "").is_err());
+    }
+
+    #[test]
+    fn a_missing_attribute_or_wrong_type_never_awards() {
+        let r = rule("event.missing > 1", "1").unwrap();
+        assert!(matches!(r.evaluate(&facts(1.0, "g")), Outcome::Error(_)));
+        let r = rule("", "'lots'").unwrap();
+        assert!(matches!(r.evaluate(&facts(1.0, "g")), Outcome::Error(_)));
+        let r = rule("", "1e300").unwrap();
+        assert!(matches!(r.evaluate(&facts(1.0, "g")), Outcome::Error(_)));
+        let r = rule("", "-5").unwrap();
+        assert_eq!(r.evaluate(&facts(1.0, "g")), Outcome::ConditionFalse);
+    }
+}

@@ -1,0 +1,101 @@
+//! `questline.mechanics.v1.MechanicsService`.
+
+use questline_kit::Violations;
+use questline_kit::auth::TokenVerifier;
+use questline_kit::paging;
+use questline_kit::time::to_timestamp;
+use questline_proto::mechanics::{self as pb, mechanics_service_server::MechanicsService};
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+use crate::domain::rules::RuleSpec;
+use crate::store::Store;
+use crate::store::entities::rule;
+use crate::tracking::Tracker;
+
+pub struct MechanicsApi {
+    store: Store,
+    tracker: Tracker,
+    auth: Arc<TokenVerifier>,
+}
+
+impl MechanicsApi {
+    pub fn new(store: Store, tracker: Tracker, auth: Arc<TokenVerifier>) -> MechanicsApi {
+        MechanicsApi {
+            store,
+            tracker,
+            auth,
+        }
+    }
+}
+
+type Answer<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl MechanicsService for MechanicsApi {
+    async fn create_rule(
+        &self,
+        request: Request<pb::CreateRuleRequest>,
+    ) -> Answer<pb::CreateRuleResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        Violations::new().id("tenant_id", &req.tenant_id).finish()?;
+        let spec = RuleSpec {
+            rule_id: req.rule_id,
+            name: req.name,
+            event_type: req.event_type,
+            condition: req.condition,
+            points: req.points,
+            currency: req.currency,
+        };
+        let compiled = spec.compile()?;
+        caller.require_admin(&req.tenant_id)?;
+        let row = self
+            .store
+            .create_rule(&req.tenant_id, &compiled.spec)
+            .await?;
+        Ok(Response::new(pb::CreateRuleResponse {
+            rule: Some(rule_pb(row)),
+        }))
+    }
+
+    async fn list_rules(
+        &self,
+        request: Request<pb::ListRulesRequest>,
+    ) -> Answer<pb::ListRulesResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        Violations::new().id("tenant_id", &req.tenant_id).finish()?;
+        let page = paging::parse(req.page_size, &req.page_token)?;
+        caller.require_server(&req.tenant_id)?;
+        let mut rows = self.store.list_rules(&req.tenant_id, &page).await?;
+        let fetched = rows.len();
+        rows.truncate(page.size as usize);
+        let next_page_token =
+            paging::next_token(page.size, fetched, rows.last().map(|r| r.rule_id.as_str()));
+        Ok(Response::new(pb::ListRulesResponse {
+            rules: rows.into_iter().map(rule_pb).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn track(&self, request: Request<pb::TrackRequest>) -> Answer<pb::TrackResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let answer = self.tracker.track(&caller, request.into_inner()).await;
+        Ok(Response::new(answer.map_err(Status::from)?))
+    }
+}
+
+fn rule_pb(r: rule::Model) -> pb::Rule {
+    pb::Rule {
+        rule_id: r.rule_id,
+        tenant_id: r.tenant_id,
+        name: r.name,
+        event_type: r.event_type,
+        condition: r.condition,
+        points: r.points,
+        currency: r.currency,
+        active: r.active,
+        create_time: Some(to_timestamp(r.created_at)),
+    }
+}

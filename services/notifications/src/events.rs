@@ -1,0 +1,142 @@
+//! What notifications consumes: `points.credited` and `reward.redeemed` become
+//! inbox messages; every other event is acknowledged and left alone.
+
+use async_trait::async_trait;
+use questline_kit::DomainError;
+use questline_kit::bus::EventHandler;
+use questline_proto::events::{Event, event::Payload};
+
+use crate::domain::templates::Templates;
+use crate::domain::{DEFAULT_LOCALE, Notice};
+use crate::store::{Delivery, Store};
+
+/// The bus consumer: renders the event's message and puts it in the member's inbox.
+pub struct Notifier {
+    store: Store,
+    templates: Templates,
+}
+
+impl Notifier {
+    pub fn new(store: Store, templates: Templates) -> Notifier {
+        Notifier { store, templates }
+    }
+}
+
+#[async_trait]
+impl EventHandler for Notifier {
+    async fn handle(&self, event: &Event) -> Result<(), DomainError> {
+        let Some(notice) = event.payload.as_ref().and_then(notice) else {
+            return Ok(());
+        };
+        let to = Delivery {
+            tenant_id: &event.tenant_id,
+            member_id: notice.member_id(),
+            event_id: &event.event_id,
+            event_type: notice.event_type(),
+        };
+        // Members' locales are not known here yet (no profile read model), so
+        // every message uses the default locale's templates.
+        let delivered = self
+            .store
+            .deliver(&to, || self.templates.render(&notice, DEFAULT_LOCALE))
+            .await?;
+        if delivered.is_some() {
+            tracing::debug!(event_type = to.event_type, "inbox message delivered");
+        }
+        Ok(())
+    }
+}
+
+/// The notice an event gives, if it is one that notifies.
+fn notice(payload: &Payload) -> Option<Notice> {
+    match payload {
+        Payload::PointsCredited(p) => Some(Notice::PointsCredited {
+            member_id: p.member_id.clone(),
+            currency: p.currency.clone(),
+            amount: p.amount,
+            balance: p.balance,
+            reason: p.reason.clone(),
+        }),
+        Payload::RewardRedeemed(r) => Some(Notice::RewardRedeemed {
+            member_id: r.member_id.clone(),
+            redemption_id: r.redemption_id.clone(),
+            reward_id: r.reward_id.clone(),
+            reward_name: r.reward_name.clone(),
+            currency: r.currency.clone(),
+            price: r.price,
+            voucher_code: r.voucher_code.clone(),
+        }),
+        Payload::MemberUpserted(_) | Payload::PointsDebited(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use questline_kit::events::{new_event, type_of};
+    use questline_kit::paging;
+    use questline_proto::events::{PointsCredited, PointsDebited, RewardRedeemed};
+
+    fn credited() -> Payload {
+        Payload::PointsCredited(PointsCredited {
+            member_id: "m1".into(),
+            currency: "stars".into(),
+            amount: 5,
+            transfer_id: "t1".into(),
+            reason: "purchase".into(),
+            balance: 25,
+        })
+    }
+
+    fn redeemed() -> Payload {
+        Payload::RewardRedeemed(RewardRedeemed {
+            redemption_id: "r1".into(),
+            member_id: "m1".into(),
+            reward_id: "pastry".into(),
+            reward_name: "Pastry".into(),
+            currency: "stars".into(),
+            price: 20,
+            voucher_code: "PASTRY-7Q2X".into(),
+        })
+    }
+
+    #[test]
+    fn notices_carry_the_event_type_of_their_payload() {
+        for payload in [credited(), redeemed()] {
+            let notice = notice(&payload).unwrap();
+            assert_eq!(notice.event_type(), type_of(&payload));
+        }
+        let debited = Payload::PointsDebited(PointsDebited::default());
+        assert_eq!(notice(&debited), None);
+    }
+
+    #[tokio::test]
+    async fn each_event_lands_once_in_the_members_inbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("n.db").display());
+        let db = questline_kit::db::connect::<crate::store::migrations::Migrator>(&url)
+            .await
+            .unwrap();
+        let store = Store::new(db);
+        let notifier = Notifier::new(store.clone(), Templates::builtin().unwrap());
+
+        let points = new_event("acme", "ledger", "m1", credited());
+        let reward = new_event("acme", "rewards", "m1", redeemed());
+        let ignored = new_event(
+            "acme",
+            "ledger",
+            "m1",
+            Payload::PointsDebited(Default::default()),
+        );
+        for event in [&points, &points, &reward, &ignored, &reward] {
+            notifier.handle(event).await.unwrap();
+        }
+
+        let page = store
+            .inbox("acme", "m1", &paging::parse(10, "").unwrap())
+            .await
+            .unwrap();
+        let titles: Vec<_> = page.messages.iter().map(|m| m.title.as_str()).collect();
+        assert_eq!(titles, ["Reward redeemed: Pastry", "You earned 5 stars"]);
+    }
+}

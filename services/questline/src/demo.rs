@@ -1,0 +1,156 @@
+//! "Snapping Saturday", the demo programme every newcomer sees: a stars
+//! currency, one star per 10 spent, a pastry for 20 stars and a pizza for 60,
+//! and a member to try it with. Loaded through the public gRPC API, with
+//! client-chosen ids, so loading it twice changes nothing.
+
+use questline_kit::client::{Intercepted, Outgoing};
+use questline_kit::config::{ServiceKind, Settings};
+use questline_proto::identity::{self as id, identity_service_client::IdentityServiceClient};
+use questline_proto::ledger::{CreateCurrencyRequest, ledger_service_client::LedgerServiceClient};
+use questline_proto::mechanics::{
+    CreateRuleRequest, mechanics_service_client::MechanicsServiceClient,
+};
+use questline_proto::rewards::{
+    CreateRewardRequest, VoucherSource, rewards_service_client::RewardsServiceClient,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub const TENANT: &str = "snapping-saturday";
+pub const CURRENCY: &str = "stars";
+
+/// What a newcomer needs to call the demo, kept in the data directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DemoCredentials {
+    pub tenant_id: String,
+    pub api_key: String,
+    pub member_id: String,
+    pub member_external_id: String,
+}
+
+/// Loads the demo programme unless `data_dir/demo.json` says it is loaded.
+pub async fn ensure_loaded(settings: &Settings) -> anyhow::Result<DemoCredentials> {
+    let file = Path::new(&settings.data_dir).join("demo.json");
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        return Ok(serde_json::from_str(&text)?);
+    }
+    let credentials = load(settings).await?;
+    std::fs::write(&file, serde_json::to_string_pretty(&credentials)?)?;
+    Ok(credentials)
+}
+
+async fn load(settings: &Settings) -> anyhow::Result<DemoCredentials> {
+    let operator = token(settings, &settings.auth.operator_key).await?;
+    let mut identity = IdentityServiceClient::with_interceptor(
+        questline_kit::client::channel(&settings.endpoint(ServiceKind::Identity))?,
+        Outgoing::bearer(&operator),
+    );
+    identity
+        .create_tenant(id::CreateTenantRequest {
+            tenant_id: TENANT.into(),
+            name: "Snapping Saturday".into(),
+            time_zone: "Europe/London".into(),
+        })
+        .await?;
+    let api_key = demo_key(&mut identity).await?;
+    let server = token(settings, &api_key).await?;
+    programme(settings, &server).await?;
+    let mut profile = BTreeMap::new();
+    profile.insert("tier".to_string(), "green".to_string());
+    profile.insert("locale".to_string(), "en".to_string());
+    let member = identity
+        .upsert_member(id::UpsertMemberRequest {
+            tenant_id: TENANT.into(),
+            external_id: "alice".into(),
+            profile,
+        })
+        .await?
+        .into_inner()
+        .member
+        .ok_or_else(|| anyhow::anyhow!("identity answered without a member"))?;
+    Ok(DemoCredentials {
+        tenant_id: TENANT.into(),
+        api_key,
+        member_id: member.member_id,
+        member_external_id: member.external_id,
+    })
+}
+
+/// The demo partner app's key. A key is shown only once, so if the first one
+/// was lost a new client is made.
+async fn demo_key(identity: &mut IdentityServiceClient<Intercepted>) -> anyhow::Result<String> {
+    let mut request = id::CreateApiClientRequest {
+        tenant_id: TENANT.into(),
+        name: "Demo partner app".into(),
+        scopes: vec![id::Scope::Admin as i32, id::Scope::Server as i32],
+        idempotency_key: "demo-partner-app".into(),
+    };
+    let first = identity
+        .create_api_client(request.clone())
+        .await?
+        .into_inner();
+    if !first.api_key.is_empty() {
+        return Ok(first.api_key);
+    }
+    request.idempotency_key = format!("demo-partner-app-{}", questline_kit::new_id());
+    Ok(identity
+        .create_api_client(request)
+        .await?
+        .into_inner()
+        .api_key)
+}
+
+/// The currency, the earning rule and the rewards.
+async fn programme(settings: &Settings, token: &str) -> anyhow::Result<()> {
+    let channel = |kind| questline_kit::client::channel(&settings.endpoint(kind));
+    let auth = Outgoing::bearer(token);
+    LedgerServiceClient::with_interceptor(channel(ServiceKind::Ledger)?, auth.clone())
+        .create_currency(CreateCurrencyRequest {
+            tenant_id: TENANT.into(),
+            code: CURRENCY.into(),
+            name: "Stars".into(),
+        })
+        .await?;
+    MechanicsServiceClient::with_interceptor(channel(ServiceKind::Mechanics)?, auth.clone())
+        .create_rule(CreateRuleRequest {
+            tenant_id: TENANT.into(),
+            rule_id: "stars-per-purchase".into(),
+            name: "1 star per 10 spent".into(),
+            event_type: "purchase".into(),
+            condition: "event.amount > 0.0".into(),
+            points: "event.amount / 10.0".into(),
+            currency: CURRENCY.into(),
+        })
+        .await?;
+    let mut rewards = RewardsServiceClient::with_interceptor(channel(ServiceKind::Rewards)?, auth);
+    for (reward_id, name, price) in [("pastry", "A pastry", 20), ("pizza", "A pizza", 60)] {
+        rewards
+            .create_reward(CreateRewardRequest {
+                tenant_id: TENANT.into(),
+                reward_id: reward_id.into(),
+                name: name.into(),
+                currency: CURRENCY.into(),
+                price,
+                stock: 1000,
+                voucher_source: VoucherSource::Generated as i32,
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// Exchanges an API key for a token.
+pub async fn token(settings: &Settings, api_key: &str) -> anyhow::Result<String> {
+    let mut identity = IdentityServiceClient::with_interceptor(
+        questline_kit::client::channel(&settings.endpoint(ServiceKind::Identity))?,
+        Outgoing::default(),
+    );
+    Ok(identity
+        .issue_token(id::IssueTokenRequest {
+            api_key: api_key.into(),
+        })
+        .await?
+        .into_inner()
+        .access_token)
+}

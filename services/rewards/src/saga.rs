@@ -1,0 +1,151 @@
+//! The redemption saga, run: reserve stock, hold the points, issue the voucher,
+//! commit the points — or undo every step done. The decisions are
+//! `domain::saga`'s; every step is idempotent, so a replay of the same
+//! redemption id resumes a saga that an outage or a crash left pending.
+
+use questline_kit::DomainError;
+use questline_kit::members::MemberDirectory;
+use std::sync::Arc;
+
+use crate::domain::redemption::{Redeem, Status};
+use crate::domain::saga::{self, Action, Failure, Next, Step, same_request};
+use crate::store::Store;
+use crate::store::entities::redemption;
+use crate::upstream::Points;
+
+pub struct Redemptions {
+    store: Store,
+    points: Arc<dyn Points>,
+    members: MemberDirectory,
+}
+
+impl Redemptions {
+    pub fn new(store: Store, points: Arc<dyn Points>, members: MemberDirectory) -> Redemptions {
+        Redemptions {
+            store,
+            points,
+            members,
+        }
+    }
+
+    /// Runs, replays or resumes a redemption, acting downstream with `token`.
+    pub async fn redeem(&self, token: &str, r: &Redeem) -> Result<redemption::Model, DomainError> {
+        let row = match self
+            .store
+            .redemption(&r.tenant_id, &r.redemption_id)
+            .await?
+        {
+            Some(row) => row,
+            None => {
+                // NOT_FOUND unless identity knows the member (the read model
+                // asks identity when the member's event has not arrived yet).
+                self.members.get(&r.tenant_id, &r.member_id, token).await?;
+                self.store.start_redemption(r).await?
+            }
+        };
+        same_request(&row.fingerprint, &r.fingerprint)?;
+        self.drive(token, row).await
+    }
+
+    async fn drive(
+        &self,
+        token: &str,
+        mut row: redemption::Model,
+    ) -> Result<redemption::Model, DomainError> {
+        loop {
+            let status = Status::parse(&row.status)?;
+            let step = Step::parse(&row.step)?;
+            let Next::Run(action) = saga::next(status, step, failure(&row).as_ref())? else {
+                return Ok(row);
+            };
+            row = match self.run(token, action, &row).await {
+                Ok(advanced) => advanced,
+                Err(err) => return Err(self.settle(token, &row, err).await),
+            };
+        }
+    }
+
+    async fn run(
+        &self,
+        token: &str,
+        action: Action,
+        row: &redemption::Model,
+    ) -> Result<redemption::Model, DomainError> {
+        match action {
+            Action::CreateHold => {
+                let hold_id = self.points.hold(token, row).await?;
+                self.store.record_hold(row, &hold_id).await
+            }
+            Action::IssueVoucher => self.store.issue_voucher(row).await,
+            Action::CommitHold => {
+                self.points
+                    .commit(token, &row.tenant_id, hold_id(row)?)
+                    .await?;
+                self.store.complete(row).await
+            }
+        }
+    }
+
+    /// After a step went wrong: a refusal undoes every step done and fails the
+    /// redemption; a fault that may pass leaves it pending for a replay.
+    async fn settle(&self, token: &str, row: &redemption::Model, err: DomainError) -> DomainError {
+        let Some(failure) = Failure::of(&err) else {
+            tracing::warn!(redemption_id = %row.redemption_id, %err, "redemption left pending");
+            return err;
+        };
+        match self.undo(token, row, &failure).await {
+            Ok(()) => err,
+            Err(undo_err) => {
+                tracing::warn!(
+                    redemption_id = %row.redemption_id,
+                    %undo_err,
+                    "undo interrupted; redemption left pending"
+                );
+                undo_err
+            }
+        }
+    }
+
+    async fn undo(
+        &self,
+        token: &str,
+        row: &redemption::Model,
+        failure: &Failure,
+    ) -> Result<(), DomainError> {
+        let undo = saga::undo(Step::parse(&row.step)?);
+        // The hold first: if the ledger is unreachable the redemption stays
+        // pending, and a replay tries again instead of stranding the points.
+        if undo.void_hold {
+            self.points
+                .void(token, &row.tenant_id, hold_id(row)?)
+                .await?;
+        }
+        self.store.fail(row, failure, undo).await?;
+        tracing::info!(
+            redemption_id = %row.redemption_id,
+            kind = %failure.kind,
+            "redemption failed and undone"
+        );
+        Ok(())
+    }
+}
+
+fn hold_id(row: &redemption::Model) -> Result<&str, DomainError> {
+    row.hold_id.as_deref().ok_or_else(|| {
+        DomainError::internal(format!(
+            "redemption {} is past its hold but has none",
+            row.redemption_id
+        ))
+    })
+}
+
+fn failure(row: &redemption::Model) -> Option<Failure> {
+    Some(Failure {
+        kind: row.failure_kind.clone()?,
+        subject: row.failure_subject.clone().unwrap_or_default(),
+        message: row.failure_message.clone().unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,52 @@
+//! What a service gets from the process that runs it, and the start-up steps
+//! every service shares: open and migrate its database, start its outbox relay.
+
+use sea_orm::DatabaseConnection;
+use sea_orm_migration::MigratorTrait;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+use crate::auth::{RemoteKeys, TokenVerifier};
+use crate::bus::EventBus;
+use crate::config::{ServiceKind, Settings};
+use crate::outbox::Relay;
+
+/// Shared by every service in a process: settings, the bus, the stop signal.
+#[derive(Clone)]
+pub struct Context {
+    pub settings: Arc<Settings>,
+    pub bus: Arc<dyn EventBus>,
+    pub shutdown: CancellationToken,
+}
+
+/// A service's own database, migrated, with its outbox relay running.
+pub struct Base {
+    pub db: DatabaseConnection,
+    pub relay: Relay,
+}
+
+impl Context {
+    pub async fn open<M: MigratorTrait>(&self, kind: ServiceKind) -> anyhow::Result<Base> {
+        let db = crate::db::connect::<M>(&self.settings.database_url(kind)).await?;
+        let relay = Relay::new(db.clone(), self.bus.clone());
+        tokio::spawn(relay.clone().run(self.shutdown.clone()));
+        Ok(Base { db, relay })
+    }
+
+    /// A lazy channel to another service of the mesh.
+    pub fn channel(&self, kind: ServiceKind) -> anyhow::Result<Channel> {
+        crate::client::channel(&self.settings.endpoint(kind))
+    }
+
+    /// Verifies tokens against identity's published keys.
+    pub fn verifier(&self) -> anyhow::Result<Arc<TokenVerifier>> {
+        Ok(TokenVerifier::new(RemoteKeys::new(
+            self.channel(ServiceKind::Identity)?,
+        )))
+    }
+
+    pub fn max_message_bytes(&self) -> usize {
+        self.settings.server.max_message_bytes
+    }
+}

@@ -1,0 +1,370 @@
+//! Starts the whole mesh for a test: SQLite files in a temp dir and the
+//! in-process bus, or — when `QUESTLINE_TEST_POSTGRES_URL` and
+//! `QUESTLINE_TEST_NATS_URL` are set — fresh PostgreSQL databases and a fresh
+//! JetStream stream, all with unique names and removed afterwards.
+
+#![allow(clippy::unwrap_used)]
+
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+use questline::mesh::{Mesh, Part};
+use questline_kit::bus::NatsBus;
+use questline_kit::client::{Intercepted, Outgoing};
+use questline_kit::config::{BusKind, ServiceKind, Settings};
+use questline_proto::identity::identity_service_client::IdentityServiceClient;
+use questline_proto::ledger::ledger_service_client::LedgerServiceClient;
+use questline_proto::mechanics::mechanics_service_client::MechanicsServiceClient;
+use questline_proto::notifications::notifications_service_client::NotificationsServiceClient;
+use questline_proto::rewards::rewards_service_client::RewardsServiceClient;
+use sea_orm::{ConnectionTrait, Database};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Where the services keep their data and events in a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    SqliteMemoryBus,
+    PostgresNats,
+}
+
+impl Backend {
+    /// SQLite always; PostgreSQL + NATS when both URLs are set (CI sets them).
+    pub fn available() -> Vec<Backend> {
+        let mut all = vec![Backend::SqliteMemoryBus];
+        if pg_url().is_some() && nats_url().is_some() {
+            all.push(Backend::PostgresNats);
+        }
+        all
+    }
+}
+
+fn pg_url() -> Option<String> {
+    std::env::var("QUESTLINE_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+fn nats_url() -> Option<String> {
+    std::env::var("QUESTLINE_TEST_NATS_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// Every span of every service in this test process, for trace assertions.
+pub fn spans() -> &'static InMemorySpanExporter {
+    static SPANS: OnceLock<InMemorySpanExporter> = OnceLock::new();
+    SPANS.get_or_init(|| {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        questline_kit::telemetry::init_for_tests(&provider);
+        // The provider must outlive every test; leak it on purpose.
+        std::mem::forget(provider);
+        exporter
+    })
+}
+
+pub struct Harness {
+    pub mesh: Option<Mesh>,
+    pub settings: Settings,
+    pub backend: Backend,
+    pub operator_key: String,
+    databases: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    pub async fn start(backend: Backend) -> Harness {
+        spans();
+        let dir = tempfile::tempdir().unwrap();
+        let unique = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+        let mut settings = Settings {
+            data_dir: dir.path().to_string_lossy().into_owned(),
+            ..Settings::default()
+        };
+        settings.auth.operator_key = format!("test-operator-{unique}");
+        settings.gateway.listen = "127.0.0.1:0".into();
+        for kind in ServiceKind::ALL {
+            settings.service_mut(kind).listen = "127.0.0.1:0".into();
+        }
+        let mut databases = Vec::new();
+        if backend == Backend::PostgresNats {
+            let admin = pg_url().unwrap();
+            let db = Database::connect(admin.as_str()).await.unwrap();
+            for kind in ServiceKind::ALL {
+                let name = format!("ql_{unique}_{}", kind.name());
+                db.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .unwrap();
+                settings.service_mut(kind).database_url = with_database(&admin, &name);
+                databases.push(name);
+            }
+            settings.bus.kind = BusKind::Nats;
+            settings.bus.nats_url = nats_url().unwrap();
+            settings.bus.stream = format!("QT_{unique}");
+            settings.bus.subject_prefix = format!("qt{unique}");
+        }
+        let mut harness = Harness {
+            mesh: None,
+            settings,
+            backend,
+            operator_key: String::new(),
+            databases,
+            _dir: dir,
+        };
+        harness.operator_key = harness.settings.auth.operator_key.clone();
+        harness.restart().await;
+        harness
+    }
+
+    /// Starts (again) every part on the same data.
+    pub async fn restart(&mut self) {
+        if let Some(mesh) = self.mesh.take() {
+            mesh.stop().await;
+        }
+        let mut mesh = Mesh::start(self.settings.clone(), &Part::all())
+            .await
+            .unwrap();
+        mesh.ready(Duration::from_secs(30)).await.unwrap();
+        self.mesh = Some(mesh);
+    }
+
+    pub fn mesh(&self) -> &Mesh {
+        self.mesh.as_ref().unwrap()
+    }
+
+    pub fn gateway(&self) -> String {
+        format!("http://{}", self.mesh().addrs[&Part::Gateway])
+    }
+
+    /// gRPC clients acting with `token` (or anonymously).
+    pub fn api(&self, token: Option<&str>) -> Api {
+        let outgoing = token.map(Outgoing::bearer).unwrap_or_default();
+        let channel = |kind| questline_kit::client::channel(&self.mesh().endpoint(kind)).unwrap();
+        Api {
+            identity: IdentityServiceClient::with_interceptor(
+                channel(ServiceKind::Identity),
+                outgoing.clone(),
+            ),
+            ledger: LedgerServiceClient::with_interceptor(
+                channel(ServiceKind::Ledger),
+                outgoing.clone(),
+            ),
+            mechanics: MechanicsServiceClient::with_interceptor(
+                channel(ServiceKind::Mechanics),
+                outgoing.clone(),
+            ),
+            rewards: RewardsServiceClient::with_interceptor(
+                channel(ServiceKind::Rewards),
+                outgoing.clone(),
+            ),
+            notifications: NotificationsServiceClient::with_interceptor(
+                channel(ServiceKind::Notifications),
+                outgoing,
+            ),
+        }
+    }
+
+    /// Stops the mesh and removes the databases and stream it used.
+    pub async fn cleanup(mut self) {
+        if let Some(mesh) = self.mesh.take() {
+            mesh.stop().await;
+        }
+        if self.backend == Backend::PostgresNats {
+            let db = Database::connect(pg_url().unwrap().as_str()).await.unwrap();
+            for name in &self.databases {
+                db.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .unwrap();
+            }
+            let bus = NatsBus::connect(&self.settings.bus).await.unwrap();
+            bus.delete_stream().await.unwrap();
+        }
+    }
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let root = base.rsplit_once('/').map(|(r, _)| r).unwrap_or(base);
+    format!("{root}/{name}{query}")
+}
+
+pub struct Api {
+    pub identity: IdentityServiceClient<Intercepted>,
+    pub ledger: LedgerServiceClient<Intercepted>,
+    pub mechanics: MechanicsServiceClient<Intercepted>,
+    pub rewards: RewardsServiceClient<Intercepted>,
+    pub notifications: NotificationsServiceClient<Intercepted>,
+}
+
+/// Retries `check` until it returns Some, for effects that travel by event.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A tenant with a server key, the stars currency, a purchase rule, two
+/// rewards (one generated, one from an empty pool) and one member.
+pub struct Programme {
+    pub tenant_id: String,
+    pub token: String,
+    pub member_id: String,
+}
+
+pub const PASTRY: &str = "pastry";
+/// Priced 5 stars, pool-sourced, with no codes uploaded: redeeming it always
+/// fails after the points are held.
+pub const MUG: &str = "mug";
+
+impl Harness {
+    pub async fn operator_token(&self) -> String {
+        use questline_proto::identity::IssueTokenRequest;
+        self.api(None)
+            .identity
+            .issue_token(IssueTokenRequest {
+                api_key: self.operator_key.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .access_token
+    }
+
+    pub async fn programme(&self, name: &str) -> Programme {
+        use questline_proto::identity::{self as id};
+        use questline_proto::ledger::CreateCurrencyRequest;
+        use questline_proto::mechanics::CreateRuleRequest;
+        use questline_proto::rewards::{CreateRewardRequest, VoucherSource};
+        let tenant_id = format!("{name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let operator = self.api(Some(&self.operator_token().await));
+        let mut identity = operator.identity;
+        identity
+            .create_tenant(id::CreateTenantRequest {
+                tenant_id: tenant_id.clone(),
+                name: name.into(),
+                time_zone: "Europe/London".into(),
+            })
+            .await
+            .unwrap();
+        let api_key = identity
+            .create_api_client(id::CreateApiClientRequest {
+                tenant_id: tenant_id.clone(),
+                name: "backend".into(),
+                scopes: vec![id::Scope::Admin as i32, id::Scope::Server as i32],
+                idempotency_key: "backend".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .api_key;
+        let token = self
+            .api(None)
+            .identity
+            .issue_token(id::IssueTokenRequest { api_key })
+            .await
+            .unwrap()
+            .into_inner()
+            .access_token;
+        let mut api = self.api(Some(&token));
+        api.ledger
+            .create_currency(CreateCurrencyRequest {
+                tenant_id: tenant_id.clone(),
+                code: "stars".into(),
+                name: "Stars".into(),
+            })
+            .await
+            .unwrap();
+        api.mechanics
+            .create_rule(CreateRuleRequest {
+                tenant_id: tenant_id.clone(),
+                rule_id: "stars-per-purchase".into(),
+                name: "1 star per 10 spent".into(),
+                event_type: "purchase".into(),
+                condition: "event.amount > 0.0".into(),
+                points: "event.amount / 10.0".into(),
+                currency: "stars".into(),
+            })
+            .await
+            .unwrap();
+        for (reward_id, price, source) in [
+            (PASTRY, 20, VoucherSource::Generated),
+            (MUG, 5, VoucherSource::Pool),
+        ] {
+            api.rewards
+                .create_reward(CreateRewardRequest {
+                    tenant_id: tenant_id.clone(),
+                    reward_id: reward_id.into(),
+                    name: reward_id.into(),
+                    currency: "stars".into(),
+                    price,
+                    stock: 3,
+                    voucher_source: source as i32,
+                })
+                .await
+                .unwrap();
+        }
+        let member_id = api
+            .identity
+            .upsert_member(id::UpsertMemberRequest {
+                tenant_id: tenant_id.clone(),
+                external_id: "alice".into(),
+                profile: [("tier".to_string(), "green".to_string())].into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .member
+            .unwrap()
+            .member_id;
+        Programme {
+            tenant_id,
+            token,
+            member_id,
+        }
+    }
+}
+
+/// A purchase of `amount` as event attributes.
+pub fn purchase(amount: f64) -> prost_types::Struct {
+    use prost_types::value::Kind;
+    prost_types::Struct {
+        fields: [(
+            "amount".to_string(),
+            prost_types::Value {
+                kind: Some(Kind::NumberValue(amount)),
+            },
+        )]
+        .into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_names_replace_the_path_only() {
+        assert_eq!(
+            super::with_database("postgres://postgres@127.0.0.1:5432/test", "ql_x"),
+            "postgres://postgres@127.0.0.1:5432/ql_x"
+        );
+        assert_eq!(
+            super::with_database("postgres://u@h/test?sslmode=disable", "d"),
+            "postgres://u@h/d?sslmode=disable"
+        );
+    }
+}
