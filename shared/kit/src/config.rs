@@ -192,7 +192,7 @@ impl Default for TelemetrySettings {
     fn default() -> Self {
         TelemetrySettings {
             otlp_endpoint: String::new(),
-            log: "info".into(),
+            log: "info,sea_orm_migration=warn".into(),
         }
     }
 }

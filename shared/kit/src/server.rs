@@ -22,12 +22,13 @@ pub struct Host {
 impl Host {
     pub fn new(kind: ServiceKind, limits: &ServerLimits) -> anyhow::Result<Host> {
         let (health, health_service) = tonic_health::server::health_reporter();
+        let own = own_descriptors(kind)?;
         let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(questline_proto::FILE_DESCRIPTOR_SET)
+            .register_file_descriptor_set(own.clone())
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()?;
         let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(questline_proto::FILE_DESCRIPTOR_SET)
+            .register_file_descriptor_set(own)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
         let router = Server::builder()
@@ -78,6 +79,25 @@ impl Host {
         tracing::info!(service = name, "stopped");
         Ok(())
     }
+}
+
+/// The descriptors of `kind`'s own package and the well-known types it uses,
+/// so reflection lists only what this port serves.
+fn own_descriptors(kind: ServiceKind) -> anyhow::Result<prost_types::FileDescriptorSet> {
+    let all = <prost_types::FileDescriptorSet as prost::Message>::decode(
+        questline_proto::FILE_DESCRIPTOR_SET,
+    )?;
+    let package = kind
+        .grpc_name()
+        .rsplit_once('.')
+        .map(|(package, _)| package)
+        .unwrap_or_default();
+    let file = all
+        .file
+        .into_iter()
+        .filter(|f| f.package() == package || f.package().starts_with("google."))
+        .collect();
+    Ok(prost_types::FileDescriptorSet { file })
 }
 
 fn rpc_span(kind: ServiceKind, request: &http::Request<()>) -> tracing::Span {

@@ -46,6 +46,7 @@ pub fn init(settings: &TelemetrySettings, service_name: &str) -> anyhow::Result<
     let filter = EnvFilter::try_new(&settings.log)?;
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_filter(filter);
     tracing_subscriber::registry()
         .with(fmt)
