@@ -376,6 +376,22 @@ async fn bad_input_gets_a_precise_status_and_changes_nothing() {
             .unwrap_err();
         assert_eq!(foreign_member.code(), Code::NotFound);
 
+        let foreign_wallet = intruder
+            .ledger
+            .credit(credit(&b.tenant_id, &a.member_id, 5, "k7"))
+            .await
+            .unwrap_err();
+        assert_eq!(foreign_wallet.code(), Code::NotFound);
+        let unknown_wallet = api
+            .ledger
+            .get_balances(GetBalancesRequest {
+                tenant_id: a.tenant_id.clone(),
+                member_id: "no-such-member".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(unknown_wallet.code(), Code::NotFound);
+
         let mut anonymous = harness.api(None);
         let no_token = anonymous
             .ledger

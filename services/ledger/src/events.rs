@@ -1,5 +1,6 @@
 //! What the ledger publishes: `points.credited` when a wallet grows,
-//! `points.debited` when it shrinks.
+//! `points.debited` when it shrinks. It consumes `member.upserted` into its
+//! member read model (see `questline_kit::members`).
 
 use questline_proto::events::{Event, PointsCredited, PointsDebited, event::Payload};
 
@@ -7,6 +8,8 @@ use crate::domain::Owner;
 use crate::domain::requests::Movement;
 
 pub const SOURCE: &str = "ledger";
+/// The ledger's bus consumer and inbox name.
+pub const CONSUMER: &str = "ledger";
 
 /// The event for a movement that left `from`: a debit if it left the member.
 pub fn movement(m: &Movement, from: &Owner, transfer_id: &str, balance: i64) -> Event {

@@ -1,7 +1,8 @@
 //! `questline.ledger.v1.LedgerService`: decode, authenticate, validate,
 //! authorise, call the store, map the answer.
 
-use questline_kit::auth::TokenVerifier;
+use questline_kit::auth::{Caller, TokenVerifier};
+use questline_kit::members::MemberDirectory;
 use questline_kit::time::to_timestamp;
 use questline_kit::{Violations, fingerprint};
 use questline_proto::ledger::{self as pb, ledger_service_server::LedgerService};
@@ -16,12 +17,31 @@ use crate::store::{Posted, Store};
 
 pub struct LedgerApi {
     store: Store,
+    members: MemberDirectory,
     auth: Arc<TokenVerifier>,
 }
 
 impl LedgerApi {
-    pub fn new(store: Store, auth: Arc<TokenVerifier>) -> LedgerApi {
-        LedgerApi { store, auth }
+    pub fn new(store: Store, members: MemberDirectory, auth: Arc<TokenVerifier>) -> LedgerApi {
+        LedgerApi {
+            store,
+            members,
+            auth,
+        }
+    }
+
+    /// Wallets belong to members the tenant knows: an unknown or another
+    /// tenant's member is NOT_FOUND before anything is written.
+    async fn known_member(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        member_id: &str,
+    ) -> Result<(), Status> {
+        self.members
+            .get(tenant_id, member_id, &caller.token)
+            .await?;
+        Ok(())
     }
 }
 
@@ -67,6 +87,8 @@ impl LedgerService for LedgerApi {
             fingerprint::of(&req),
         )?;
         caller.require_server(&m.tenant_id)?;
+        self.known_member(&caller, &m.tenant_id, &m.member_id)
+            .await?;
         let Posted { transfer, wallet } = self.store.credit(&m).await?;
         Ok(Response::new(pb::CreditResponse {
             transfer: Some(transfer_pb(transfer)),
@@ -87,6 +109,8 @@ impl LedgerService for LedgerApi {
             fingerprint::of(&req),
         )?;
         caller.require_server(&m.tenant_id)?;
+        self.known_member(&caller, &m.tenant_id, &m.member_id)
+            .await?;
         let Posted { transfer, wallet } = self.store.debit(&m).await?;
         Ok(Response::new(pb::DebitResponse {
             transfer: Some(transfer_pb(transfer)),
@@ -105,6 +129,8 @@ impl LedgerService for LedgerApi {
             .id("member_id", &req.member_id)
             .finish()?;
         caller.require_member_access(&req.tenant_id, &req.member_id)?;
+        self.known_member(&caller, &req.tenant_id, &req.member_id)
+            .await?;
         let balances = self.store.balances(&req.tenant_id, &req.member_id).await?;
         Ok(Response::new(pb::GetBalancesResponse {
             balances: balances
@@ -131,6 +157,8 @@ impl LedgerService for LedgerApi {
         )?;
         let ttl = hold_ttl(req.ttl_seconds)?;
         caller.require_server(&m.tenant_id)?;
+        self.known_member(&caller, &m.tenant_id, &m.member_id)
+            .await?;
         let row = self.store.create_hold(&m, ttl).await?;
         Ok(Response::new(pb::CreateHoldResponse {
             hold: Some(hold_pb(row)),

@@ -39,9 +39,12 @@ impl Part {
     /// The bus consumers this part runs.
     fn consumers(self) -> &'static [&'static str] {
         match self {
-            Part::Service(ServiceKind::Mechanics) => &["mechanics"],
-            Part::Service(ServiceKind::Rewards) => &["rewards"],
-            Part::Service(ServiceKind::Notifications) => &["notifications"],
+            Part::Service(ServiceKind::Ledger) => &[questline_ledger::events::CONSUMER],
+            Part::Service(ServiceKind::Mechanics) => &[questline_mechanics::events::CONSUMER],
+            Part::Service(ServiceKind::Rewards) => &[questline_rewards::events::CONSUMER],
+            Part::Service(ServiceKind::Notifications) => {
+                &[questline_notifications::store::CONSUMER]
+            }
             _ => &[],
         }
     }

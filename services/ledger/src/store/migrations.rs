@@ -1,6 +1,8 @@
 //! Schema of the ledger, portable between SQLite and PostgreSQL.
 
 use questline_kit::db::unique_index;
+use questline_kit::inbox::CreateInbox;
+use questline_kit::members::CreateMemberSnapshots;
 use questline_kit::outbox::CreateOutbox;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, boolean, string, string_null};
@@ -9,7 +11,12 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateOutbox), Box::new(CreateLedger)]
+        vec![
+            Box::new(CreateOutbox),
+            Box::new(CreateInbox),
+            Box::new(CreateMemberSnapshots),
+            Box::new(CreateLedger),
+        ]
     }
 }
 
