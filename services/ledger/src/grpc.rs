@@ -4,7 +4,7 @@
 use questline_kit::auth::{Caller, TokenVerifier};
 use questline_kit::members::MemberDirectory;
 use questline_kit::time::to_timestamp;
-use questline_kit::{Violations, fingerprint};
+use questline_kit::{DomainError, Violations, fingerprint};
 use questline_proto::ledger::{self as pb, ledger_service_server::LedgerService};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
@@ -28,6 +28,17 @@ impl LedgerApi {
             members,
             auth,
         }
+    }
+
+    /// What credit, debit and hold share: authenticate, validate, authorise,
+    /// and check the member.
+    async fn movement<R: MovementRequest>(&self, request: Request<R>) -> Result<Movement, Status> {
+        let caller = self.auth.caller(&request).await?;
+        let m = request.get_ref().movement()?;
+        caller.require_server(&m.tenant_id)?;
+        self.known_member(&caller, &m.tenant_id, &m.member_id)
+            .await?;
+        Ok(m)
     }
 
     /// Wallets belong to members the tenant knows: an unknown or another
@@ -75,20 +86,7 @@ impl LedgerService for LedgerApi {
     }
 
     async fn credit(&self, request: Request<pb::CreditRequest>) -> Answer<pb::CreditResponse> {
-        let caller = self.auth.caller(&request).await?;
-        let req = request.into_inner();
-        let m = Movement::validate(
-            &req.tenant_id,
-            &req.member_id,
-            &req.currency,
-            req.amount,
-            &req.reason,
-            &req.idempotency_key,
-            fingerprint::of(&req),
-        )?;
-        caller.require_server(&m.tenant_id)?;
-        self.known_member(&caller, &m.tenant_id, &m.member_id)
-            .await?;
+        let m = self.movement(request).await?;
         let Posted { transfer, wallet } = self.store.credit(&m).await?;
         Ok(Response::new(pb::CreditResponse {
             transfer: Some(transfer_pb(transfer)),
@@ -97,20 +95,7 @@ impl LedgerService for LedgerApi {
     }
 
     async fn debit(&self, request: Request<pb::DebitRequest>) -> Answer<pb::DebitResponse> {
-        let caller = self.auth.caller(&request).await?;
-        let req = request.into_inner();
-        let m = Movement::validate(
-            &req.tenant_id,
-            &req.member_id,
-            &req.currency,
-            req.amount,
-            &req.reason,
-            &req.idempotency_key,
-            fingerprint::of(&req),
-        )?;
-        caller.require_server(&m.tenant_id)?;
-        self.known_member(&caller, &m.tenant_id, &m.member_id)
-            .await?;
+        let m = self.movement(request).await?;
         let Posted { transfer, wallet } = self.store.debit(&m).await?;
         Ok(Response::new(pb::DebitResponse {
             transfer: Some(transfer_pb(transfer)),
@@ -144,21 +129,8 @@ impl LedgerService for LedgerApi {
         &self,
         request: Request<pb::CreateHoldRequest>,
     ) -> Answer<pb::CreateHoldResponse> {
-        let caller = self.auth.caller(&request).await?;
-        let req = request.into_inner();
-        let m = Movement::validate(
-            &req.tenant_id,
-            &req.member_id,
-            &req.currency,
-            req.amount,
-            &req.reason,
-            &req.idempotency_key,
-            fingerprint::of(&req),
-        )?;
-        let ttl = hold_ttl(req.ttl_seconds)?;
-        caller.require_server(&m.tenant_id)?;
-        self.known_member(&caller, &m.tenant_id, &m.member_id)
-            .await?;
+        let ttl = hold_ttl(request.get_ref().ttl_seconds)?;
+        let m = self.movement(request).await?;
         let row = self.store.create_hold(&m, ttl).await?;
         Ok(Response::new(pb::CreateHoldResponse {
             hold: Some(hold_pb(row)),
@@ -193,6 +165,31 @@ impl LedgerService for LedgerApi {
         }))
     }
 }
+
+/// Requests that move a member's points: they carry the same fields.
+trait MovementRequest: prost::Message + Sized {
+    fn movement(&self) -> Result<Movement, DomainError>;
+}
+
+macro_rules! movement_request {
+    ($($request:ty),*) => {$(
+        impl MovementRequest for $request {
+            fn movement(&self) -> Result<Movement, DomainError> {
+                Movement::validate(
+                    &self.tenant_id,
+                    &self.member_id,
+                    &self.currency,
+                    self.amount,
+                    &self.reason,
+                    &self.idempotency_key,
+                    fingerprint::of(self),
+                )
+            }
+        }
+    )*};
+}
+
+movement_request!(pb::CreditRequest, pb::DebitRequest, pb::CreateHoldRequest);
 
 fn hold_ref(tenant_id: &str, hold_id: &str) -> Result<(), Status> {
     Ok(Violations::new()

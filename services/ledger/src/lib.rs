@@ -7,11 +7,9 @@ pub mod grpc;
 pub mod store;
 
 use questline_kit::config::ServiceKind;
-use questline_kit::members::MemberDirectory;
 use questline_kit::server::Host;
 use questline_kit::service::Context;
 use questline_proto::ledger::ledger_service_server::LedgerServiceServer;
-use std::sync::Arc;
 use tokio::net::TcpListener;
 
 pub const KIND: ServiceKind = ServiceKind::Ledger;
@@ -19,18 +17,7 @@ pub const KIND: ServiceKind = ServiceKind::Ledger;
 /// Opens the ledger's database and serves until the context shuts down.
 pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     let base = ctx.open::<store::migrations::Migrator>(KIND).await?;
-    let members = MemberDirectory::new(
-        base.db.clone(),
-        ctx.channel(ServiceKind::Identity)?,
-        events::CONSUMER,
-    );
-    ctx.bus
-        .subscribe(
-            events::CONSUMER,
-            Arc::new(members.clone()),
-            ctx.shutdown.clone(),
-        )
-        .await?;
+    let members = ctx.follow_members(&base.db, events::CONSUMER).await?;
     let store = store::Store::new(base.db, base.relay);
     let api = grpc::LedgerApi::new(store, members, ctx.verifier()?);
     let limit = ctx.max_message_bytes();

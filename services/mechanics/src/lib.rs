@@ -7,11 +7,9 @@ pub mod store;
 pub mod tracking;
 
 use questline_kit::config::ServiceKind;
-use questline_kit::members::MemberDirectory;
 use questline_kit::server::Host;
 use questline_kit::service::Context;
 use questline_proto::mechanics::mechanics_service_server::MechanicsServiceServer;
-use std::sync::Arc;
 use tokio::net::TcpListener;
 
 pub const KIND: ServiceKind = ServiceKind::Mechanics;
@@ -19,18 +17,7 @@ pub const KIND: ServiceKind = ServiceKind::Mechanics;
 /// Opens the rules engine's database, follows member events, and serves.
 pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     let base = ctx.open::<store::migrations::Migrator>(KIND).await?;
-    let members = MemberDirectory::new(
-        base.db.clone(),
-        ctx.channel(ServiceKind::Identity)?,
-        events::CONSUMER,
-    );
-    ctx.bus
-        .subscribe(
-            events::CONSUMER,
-            Arc::new(members.clone()),
-            ctx.shutdown.clone(),
-        )
-        .await?;
+    let members = ctx.follow_members(&base.db, events::CONSUMER).await?;
     let store = store::Store::new(base.db);
     let tracker = tracking::Tracker::new(store.clone(), members, ctx.channel(ServiceKind::Ledger)?);
     let api = grpc::MechanicsApi::new(store, tracker, ctx.verifier()?);

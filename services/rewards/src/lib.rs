@@ -9,7 +9,6 @@ pub mod store;
 pub mod upstream;
 
 use questline_kit::config::ServiceKind;
-use questline_kit::members::MemberDirectory;
 use questline_kit::server::Host;
 use questline_kit::service::Context;
 use questline_proto::rewards::rewards_service_server::RewardsServiceServer;
@@ -22,18 +21,7 @@ pub const KIND: ServiceKind = ServiceKind::Rewards;
 /// context shuts down.
 pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     let base = ctx.open::<store::migrations::Migrator>(KIND).await?;
-    let members = MemberDirectory::new(
-        base.db.clone(),
-        ctx.channel(ServiceKind::Identity)?,
-        events::CONSUMER,
-    );
-    ctx.bus
-        .subscribe(
-            events::CONSUMER,
-            Arc::new(members.clone()),
-            ctx.shutdown.clone(),
-        )
-        .await?;
+    let members = ctx.follow_members(&base.db, events::CONSUMER).await?;
     let store = store::Store::new(base.db, base.relay);
     let ledger = upstream::Ledger::new(ctx.channel(ServiceKind::Ledger)?);
     let redemptions = saga::Redemptions::new(store.clone(), Arc::new(ledger), members);

@@ -10,6 +10,7 @@ use tonic::transport::Channel;
 use crate::auth::{RemoteKeys, TokenVerifier};
 use crate::bus::EventBus;
 use crate::config::{ServiceKind, Settings};
+use crate::members::MemberDirectory;
 use crate::outbox::Relay;
 
 /// Shared by every service in a process: settings, the bus, the stop signal.
@@ -44,6 +45,20 @@ impl Context {
         Ok(TokenVerifier::new(RemoteKeys::new(
             self.channel(ServiceKind::Identity)?,
         )))
+    }
+
+    /// A member read model fed by `member.upserted` on the bus as `consumer`.
+    pub async fn follow_members(
+        &self,
+        db: &DatabaseConnection,
+        consumer: &'static str,
+    ) -> anyhow::Result<MemberDirectory> {
+        let members =
+            MemberDirectory::new(db.clone(), self.channel(ServiceKind::Identity)?, consumer);
+        self.bus
+            .subscribe(consumer, Arc::new(members.clone()), self.shutdown.clone())
+            .await?;
+        Ok(members)
     }
 
     pub fn max_message_bytes(&self) -> usize {
