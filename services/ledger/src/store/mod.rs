@@ -499,3 +499,6 @@ async fn commit<C: ConnectionTrait>(
     active.transfer_id = Set(Some(transfer.transfer_id));
     Ok(active.update(c).await?)
 }
+
+#[cfg(test)]
+mod tests;
