@@ -119,12 +119,23 @@ impl Harness {
 
     /// Starts (again) every part on the same data.
     pub async fn restart(&mut self) {
+        self.restart_without(&[]).await;
+    }
+
+    /// Starts (again) every part but `down`, whose address then answers nothing.
+    pub async fn restart_without(&mut self, down: &[ServiceKind]) {
         if let Some(mesh) = self.mesh.take() {
             mesh.stop().await;
         }
-        let mut mesh = Mesh::start(self.settings.clone(), &Part::all())
-            .await
-            .unwrap();
+        let mut settings = self.settings.clone();
+        for kind in down {
+            settings.service_mut(*kind).endpoint = "http://127.0.0.1:9".into();
+        }
+        let parts: Vec<Part> = Part::all()
+            .into_iter()
+            .filter(|p| !matches!(p, Part::Service(kind) if down.contains(kind)))
+            .collect();
+        let mut mesh = Mesh::start(settings, &parts).await.unwrap();
         mesh.ready(Duration::from_secs(30)).await.unwrap();
         self.mesh = Some(mesh);
     }

@@ -573,3 +573,64 @@ async fn a_restart_keeps_every_balance_and_delivers_pending_events() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn work_cut_off_by_a_ledger_outage_resumes_on_replay_and_counts_once() {
+    each_backend(|backend| async move {
+        let mut harness = Harness::start(backend).await;
+        let p = harness.programme("outage").await;
+        let mut api = harness.api(Some(&p.token));
+        api.mechanics
+            .track(track(&p.tenant_id, &p.member_id, "before", 300.0))
+            .await
+            .unwrap();
+
+        harness.restart_without(&[ServiceKind::Ledger]).await;
+        let mut cut_off = harness.api(Some(&p.token));
+        let tracked = cut_off
+            .mechanics
+            .track(track(&p.tenant_id, &p.member_id, "during", 100.0))
+            .await
+            .unwrap_err();
+        assert_eq!(tracked.code(), Code::Unavailable, "{tracked:?}");
+        let redeemed = cut_off
+            .rewards
+            .redeem(redeem(&p.tenant_id, &p.member_id, "during", PASTRY))
+            .await
+            .unwrap_err();
+        assert_eq!(redeemed.code(), Code::Unavailable, "{redeemed:?}");
+
+        harness.restart().await;
+        let mut api = harness.api(Some(&p.token));
+        let resumed = api
+            .mechanics
+            .track(track(&p.tenant_id, &p.member_id, "during", 100.0))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(resumed.awards[0].points, 10);
+        let completed = api
+            .rewards
+            .redeem(redeem(&p.tenant_id, &p.member_id, "during", PASTRY))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(!completed.redemption.unwrap().voucher_code.is_empty());
+        // 30 + 10 earned, 20 spent, each exactly once; one pastry left the stock.
+        assert_eq!(
+            stars(&mut api, &p.tenant_id, &p.member_id).await,
+            (20, 0, 20)
+        );
+        assert_eq!(stock(&mut api, &p.tenant_id, PASTRY).await, 2);
+        api.rewards
+            .redeem(redeem(&p.tenant_id, &p.member_id, "during", PASTRY))
+            .await
+            .unwrap();
+        assert_eq!(
+            stars(&mut api, &p.tenant_id, &p.member_id).await,
+            (20, 0, 20)
+        );
+        harness.cleanup().await;
+    })
+    .await;
+}
