@@ -392,6 +392,14 @@ async fn bad_input_gets_a_precise_status_and_changes_nothing() {
             .unwrap_err();
         assert_eq!(unknown_wallet.code(), Code::NotFound);
 
+        let nul = api
+            .ledger
+            .credit(credit(&a.tenant_id, &a.member_id, 5, "nul\u{0}key"))
+            .await
+            .unwrap_err();
+        assert_eq!(nul.code(), Code::InvalidArgument);
+        assert_eq!(fields(&nul), ["idempotency_key"]);
+
         let mut anonymous = harness.api(None);
         let no_token = anonymous
             .ledger
@@ -404,6 +412,22 @@ async fn bad_input_gets_a_precise_status_and_changes_nothing() {
             .credit(credit(&a.tenant_id, &a.member_id, 5, "k6"))
             .await
             .unwrap();
+        let credit_key_reused_by_a_debit = api
+            .ledger
+            .debit(DebitRequest {
+                tenant_id: a.tenant_id.clone(),
+                member_id: a.member_id.clone(),
+                currency: "stars".into(),
+                amount: 5,
+                reason: "goodwill".into(),
+                idempotency_key: "k6".into(),
+            })
+            .await;
+        assert_eq!(
+            credit_key_reused_by_a_debit.unwrap_err().code(),
+            Code::AlreadyExists,
+            "a debit must not be answered with the credit of the same key"
+        );
         let reused = api
             .ledger
             .credit(credit(&a.tenant_id, &a.member_id, 6, "k6"))
@@ -629,6 +653,93 @@ async fn work_cut_off_by_a_ledger_outage_resumes_on_replay_and_counts_once() {
         assert_eq!(
             stars(&mut api, &p.tenant_id, &p.member_id).await,
             (20, 0, 20)
+        );
+        harness.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_ends_of_one_hold_release_or_spend_it_exactly_once() {
+    use questline_proto::ledger::{CommitHoldRequest, CreateHoldRequest, VoidHoldRequest};
+    each_backend(|backend| async move {
+        let harness = Harness::start(backend).await;
+        let p = harness.programme("holds").await;
+        let mut api = harness.api(Some(&p.token));
+        let hold = |amount: i64, key: &str, ttl_seconds: i64| CreateHoldRequest {
+            tenant_id: p.tenant_id.clone(),
+            member_id: p.member_id.clone(),
+            currency: "stars".into(),
+            amount,
+            reason: "test".into(),
+            ttl_seconds,
+            idempotency_key: key.into(),
+        };
+        api.mechanics
+            .track(track(&p.tenant_id, &p.member_id, "seed", 200.0))
+            .await
+            .unwrap();
+
+        // A hold that expires, then many readers at once: released once.
+        api.ledger
+            .create_hold(hold(20, "h-expiring", 1))
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        let readers = (0..8).map(|_| {
+            let mut api = harness.api(Some(&p.token));
+            let (tenant_id, member_id) = (p.tenant_id.clone(), p.member_id.clone());
+            async move { stars(&mut api, &tenant_id, &member_id).await }
+        });
+        for seen in futures_join_all(readers).await {
+            assert_eq!(seen, (20, 0, 20));
+        }
+
+        // Commits and voids of one hold at once: exactly one of them wins.
+        let hold_id = api
+            .ledger
+            .create_hold(hold(10, "h-contested", 300))
+            .await
+            .unwrap()
+            .into_inner()
+            .hold
+            .unwrap()
+            .hold_id;
+        let enders = (0..8).map(|i| {
+            let mut api = harness.api(Some(&p.token));
+            let (tenant_id, hold_id) = (p.tenant_id.clone(), hold_id.clone());
+            async move {
+                if i % 2 == 0 {
+                    api.ledger
+                        .commit_hold(CommitHoldRequest { tenant_id, hold_id })
+                        .await
+                        .map(|_| "committed")
+                } else {
+                    api.ledger
+                        .void_hold(VoidHoldRequest { tenant_id, hold_id })
+                        .await
+                        .map(|_| "voided")
+                }
+            }
+        });
+        let outcomes: BTreeSet<_> = futures_join_all(enders)
+            .await
+            .into_iter()
+            .filter_map(|r| r.ok())
+            .collect();
+        assert_eq!(
+            outcomes.len(),
+            1,
+            "both a commit and a void succeeded: {outcomes:?}"
+        );
+        let expected = if outcomes.contains("committed") {
+            10
+        } else {
+            20
+        };
+        assert_eq!(
+            stars(&mut api, &p.tenant_id, &p.member_id).await,
+            (expected, 0, expected)
         );
         harness.cleanup().await;
     })

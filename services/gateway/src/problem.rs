@@ -129,7 +129,8 @@ impl From<Status> for Problem {
                 ..Problem::new(StatusCode::CONFLICT, detail)
             },
             Code::ResourceExhausted => Problem::new(StatusCode::TOO_MANY_REQUESTS, detail),
-            Code::Unavailable | Code::DeadlineExceeded => {
+            // A server-side deadline ends a call as CANCELLED: retryable, like a timeout.
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
                 tracing::warn!(code = ?status.code(), %detail, "upstream unavailable");
                 Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -209,7 +210,7 @@ mod tests {
             (Code::Unknown, StatusCode::INTERNAL_SERVER_ERROR),
             (Code::DataLoss, StatusCode::INTERNAL_SERVER_ERROR),
             (Code::Unimplemented, StatusCode::INTERNAL_SERVER_ERROR),
-            (Code::Cancelled, StatusCode::INTERNAL_SERVER_ERROR),
+            (Code::Cancelled, StatusCode::SERVICE_UNAVAILABLE),
             (Code::OutOfRange, StatusCode::INTERNAL_SERVER_ERROR),
         ];
         for (code, http) in cases {

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use questline_kit::auth::{KeySource, PublicKey, Scope, TokenVerifier};
 use questline_kit::time::{now_ms, to_timestamp};
-use questline_kit::{DomainError, Violations, fingerprint, new_id};
+use questline_kit::{DomainError, Violations, fingerprint, new_id, random_bytes};
 use questline_proto::identity::{self as pb, identity_service_server::IdentityService};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
@@ -55,10 +55,10 @@ impl IdentityApi {
         if client.key_hash != hashed {
             return Err(unknown());
         }
-        self.store
-            .tenant(&client.tenant_id)
-            .await
-            .map_err(|_| unknown())?;
+        match self.store.tenant(&client.tenant_id).await {
+            Err(DomainError::NotFound(_)) => return Err(unknown()),
+            other => other?,
+        };
         let scopes = tenants::scopes_from_text(&client.scopes);
         Ok((client.client_id, client.tenant_id, scopes))
     }
@@ -236,19 +236,13 @@ impl IdentityService for IdentityApi {
     }
 }
 
-fn random<const N: usize>() -> Result<[u8; N], DomainError> {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(DomainError::internal)?;
-    Ok(bytes)
-}
-
 fn random_api_key() -> Result<NewApiKey, DomainError> {
-    Ok(NewApiKey::from_random(random()?, random()?))
+    Ok(NewApiKey::from_random(random_bytes()?, random_bytes()?))
 }
 
 /// 32 bytes from the OS for a new signing key.
 pub fn random_seed() -> Result<[u8; 32], DomainError> {
-    random()
+    random_bytes()
 }
 
 fn tenant_pb(t: tenant::Model) -> pb::Tenant {

@@ -129,8 +129,9 @@ impl LedgerService for LedgerApi {
         &self,
         request: Request<pb::CreateHoldRequest>,
     ) -> Answer<pb::CreateHoldResponse> {
-        let ttl = hold_ttl(request.get_ref().ttl_seconds)?;
+        let ttl_seconds = request.get_ref().ttl_seconds;
         let m = self.movement(request).await?;
+        let ttl = hold_ttl(ttl_seconds)?;
         let row = self.store.create_hold(&m, ttl).await?;
         Ok(Response::new(pb::CreateHoldResponse {
             hold: Some(hold_pb(row)),
@@ -182,7 +183,7 @@ macro_rules! movement_request {
                     self.amount,
                     &self.reason,
                     &self.idempotency_key,
-                    fingerprint::of(self),
+                    fingerprint::of_call(stringify!($request), self),
                 )
             }
         }

@@ -59,11 +59,7 @@ impl Tracker {
                     .await?
             }
         };
-        if tracked.event.fingerprint != fingerprint {
-            return Err(DomainError::AlreadyExists(
-                "event_id was already tracked with different content".into(),
-            ));
-        }
+        fingerprint::same_request(&tracked.event.fingerprint, &fingerprint)?;
         if tracked.event.status != APPLIED {
             self.apply(caller, &mut tracked).await?;
         }
@@ -86,7 +82,12 @@ impl Tracker {
             .active_rules(&req.tenant_id, &req.event_type)
             .await?
             .into_iter()
-            .filter_map(|spec| spec.compile().ok())
+            .filter_map(|spec| {
+                let rule_id = spec.rule_id.clone();
+                spec.compile()
+                    .inspect_err(|err| tracing::warn!(%rule_id, %err, "stored rule does not compile; skipped"))
+                    .ok()
+            })
             .collect();
         let facts = Facts::new(
             &req.event_type,
@@ -135,7 +136,7 @@ impl Tracker {
                     member_id: award.member_id.clone(),
                     currency: award.currency.clone(),
                     amount: award.points,
-                    reason: format!("rule {}", award.rule_name),
+                    reason: track::award_reason(&award.rule_name),
                     idempotency_key: award_key(&award.event_id, &award.rule_id),
                 })
                 .await

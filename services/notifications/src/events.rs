@@ -10,6 +10,9 @@ use crate::domain::templates::Templates;
 use crate::domain::{DEFAULT_LOCALE, Notice};
 use crate::store::{Delivery, Store};
 
+/// This service's bus consumer and inbox name.
+pub const CONSUMER: &str = "notifications";
+
 /// The bus consumer: renders the event's message and puts it in the member's inbox.
 pub struct Notifier {
     store: Store,

@@ -27,7 +27,7 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     let store = store::Store::new(db);
     let notifier = events::Notifier::new(store.clone(), domain::templates::Templates::builtin()?);
     ctx.bus
-        .subscribe(store::CONSUMER, Arc::new(notifier), ctx.shutdown.clone())
+        .subscribe(events::CONSUMER, Arc::new(notifier), ctx.shutdown.clone())
         .await?;
     let api = grpc::NotificationsApi::new(store, ctx.verifier()?);
     let limit = ctx.max_message_bytes();

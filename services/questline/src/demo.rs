@@ -36,7 +36,8 @@ pub async fn ensure_loaded(settings: &Settings) -> anyhow::Result<DemoCredential
         return Ok(serde_json::from_str(&text)?);
     }
     let credentials = load(settings).await?;
-    std::fs::write(&file, serde_json::to_string_pretty(&credentials)?)?;
+    // It holds an admin key: owner-only, like the operator key.
+    crate::write_private(&file, &serde_json::to_string_pretty(&credentials)?)?;
     Ok(credentials)
 }
 

@@ -4,3 +4,13 @@
 
 pub mod demo;
 pub mod mesh;
+
+/// Writes a new file only its owner can read (it holds a secret).
+pub fn write_private(file: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(file)?, text.as_bytes())?;
+    Ok(())
+}

@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use questline::demo;
 use questline::mesh::{Mesh, Part};
-use questline_kit::config::Settings;
+use questline_kit::config::{BusKind, Settings};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -57,6 +57,12 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<()> {
             dev(settings).await
         }
         Command::Serve { part } => {
+            if part != Part::Gateway && settings.bus.kind == BusKind::Memory {
+                anyhow::bail!(
+                    "`serve` runs one service of a mesh, so its events must cross processes: \
+                     set QUESTLINE__BUS__KIND=nats (the in-process bus is for `questline dev`)"
+                );
+            }
             let name = format!("questline-{}", part.name());
             let _telemetry = questline_kit::telemetry::init(&settings.telemetry, &name)?;
             let mesh = Mesh::start(settings, &[part]).await?;
@@ -85,20 +91,9 @@ fn operator_key(data_dir: &Path) -> anyhow::Result<String> {
     if let Ok(key) = std::fs::read_to_string(&file) {
         return Ok(key.trim().to_string());
     }
-    let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes).map_err(|err| anyhow::anyhow!("no randomness: {err}"))?;
-    let key = format!("qlop_{}", hex::encode(bytes));
-    write_private(&file, &key)?;
+    let key = format!("qlop_{}", hex::encode(questline_kit::random_bytes::<24>()?));
+    questline::write_private(&file, &key)?;
     Ok(key)
-}
-
-fn write_private(file: &Path, text: &str) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(file)?.write_all(text.as_bytes())?;
-    Ok(())
 }
 
 fn welcome(mesh: &Mesh, demo: &demo::DemoCredentials) -> anyhow::Result<()> {

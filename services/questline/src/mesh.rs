@@ -43,7 +43,7 @@ impl Part {
             Part::Service(ServiceKind::Mechanics) => &[questline_mechanics::events::CONSUMER],
             Part::Service(ServiceKind::Rewards) => &[questline_rewards::events::CONSUMER],
             Part::Service(ServiceKind::Notifications) => {
-                &[questline_notifications::store::CONSUMER]
+                &[questline_notifications::events::CONSUMER]
             }
             _ => &[],
         }

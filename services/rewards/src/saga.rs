@@ -8,10 +8,11 @@ use questline_kit::members::MemberDirectory;
 use std::sync::Arc;
 
 use crate::domain::redemption::{Redeem, Status};
-use crate::domain::saga::{self, Action, Failure, Next, Step, same_request};
+use crate::domain::saga::{self, Action, Failure, Next, Step};
 use crate::store::Store;
 use crate::store::entities::redemption;
 use crate::upstream::Points;
+use questline_kit::fingerprint::same_request;
 
 pub struct Redemptions {
     store: Store,

@@ -42,10 +42,19 @@ pub struct Claims {
 }
 
 /// A verified caller, with the raw token so a service can act downstream as it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Caller {
     pub claims: Claims,
     pub token: String,
+}
+
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("claims", &self.claims)
+            .field("token", &"<redacted>")
+            .finish()
+    }
 }
 
 impl Caller {
@@ -192,18 +201,21 @@ impl TokenVerifier {
         }
         let fetched = self.source.public_keys().await?;
         *last = Some(Instant::now());
-        let mut keys = self.keys.write().await;
+        // The fetched set replaces the cache: a key identity retired stops verifying.
+        let mut fresh = HashMap::new();
         for public in fetched {
             match DecodingKey::from_ed_components(&public.x) {
                 Ok(key) => {
-                    keys.insert(public.kid, key);
+                    fresh.insert(public.kid, key);
                 }
                 Err(err) => {
                     tracing::warn!(kid = %public.kid, %err, "skipping malformed public key")
                 }
             }
         }
-        Ok(keys.get(kid).cloned())
+        let found = fresh.get(kid).cloned();
+        *self.keys.write().await = fresh;
+        Ok(found)
     }
 }
 

@@ -122,14 +122,46 @@ impl EventBus for MemoryBus {
                     _ = shutdown.cancelled() => return,
                     delivery = deliveries.recv() => {
                         let Some((event, ack)) = delivery else { return };
-                        let result = handle_in_span(&consumer, handler.as_ref(), &event).await;
-                        let _ = ack.send(result);
+                        let _ = ack.send(deliver_in_process(&consumer, handler.as_ref(), &event).await);
                     }
                 }
             }
         });
         Ok(())
     }
+}
+
+/// How often a consumer is offered one event before it is set aside, so one
+/// event it can never handle does not stop every later one.
+pub const MAX_DELIVERIES: u32 = 10;
+
+/// The in-process bus retries here, with a growing pause, then sets the event
+/// aside with an error log (a dead-letter store comes with operations work).
+async fn deliver_in_process(
+    consumer: &str,
+    handler: &dyn EventHandler,
+    event: &Event,
+) -> Result<(), DomainError> {
+    for attempt in 1..=MAX_DELIVERIES {
+        match handle_in_span(consumer, handler, event).await {
+            Ok(()) => return Ok(()),
+            Err(_) if attempt < MAX_DELIVERIES => {
+                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+            }
+            Err(_) => dead_letter(consumer, event),
+        }
+    }
+    Ok(())
+}
+
+fn dead_letter(consumer: &str, event: &Event) {
+    tracing::error!(
+        consumer,
+        event_id = %event.event_id,
+        event_type = %event.r#type,
+        attempts = MAX_DELIVERIES,
+        "event set aside after repeated failures"
+    );
 }
 
 async fn handle_in_span(
@@ -214,6 +246,7 @@ impl EventBus for NatsBus {
                 pull::Config {
                     durable_name: Some(consumer.to_string()),
                     ack_wait: Duration::from_secs(30),
+                    max_deliver: i64::from(MAX_DELIVERIES),
                     ..Default::default()
                 },
             )
@@ -238,7 +271,14 @@ impl EventBus for NatsBus {
                 let ack = match crate::events::decode(&message.payload) {
                     Ok(event) => match handle_in_span(&consumer, handler.as_ref(), &event).await {
                         Ok(()) => AckKind::Ack,
-                        Err(_) => AckKind::Nak(Some(Duration::from_secs(1))),
+                        Err(_) => {
+                            let attempt = message.info().map(|i| i.delivered).unwrap_or(1);
+                            if attempt >= i64::from(MAX_DELIVERIES) {
+                                // JetStream delivers it no more after this.
+                                dead_letter(&consumer, &event);
+                            }
+                            AckKind::Nak(Some(Duration::from_secs(attempt.clamp(1, 5) as u64)))
+                        }
                     },
                     Err(err) => {
                         tracing::error!(%consumer, %err, "undecodable event dropped");

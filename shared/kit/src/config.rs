@@ -138,7 +138,7 @@ pub struct ServerLimits {
     pub default_deadline_ms: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AuthSettings {
     /// The operator key: creates tenants. Empty disables operator access.
@@ -203,6 +203,15 @@ impl Default for ServerLimits {
             max_message_bytes: 4 * 1024 * 1024,
             default_deadline_ms: 10_000,
         }
+    }
+}
+
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("operator_key", &"<redacted>")
+            .field("token_ttl_seconds", &self.token_ttl_seconds)
+            .finish()
     }
 }
 

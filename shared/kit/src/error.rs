@@ -163,7 +163,7 @@ pub fn from_upstream(status: Status) -> DomainError {
                 .and_then(|p| p.violations.into_iter().next());
             let kind = violation
                 .as_ref()
-                .map(|v| known_precondition(&v.r#type))
+                .map(|v| precondition_kind(&v.r#type))
                 .unwrap_or("UPSTREAM");
             let subject = violation.map(|v| v.subject).unwrap_or_default();
             DomainError::FailedPrecondition {
@@ -193,7 +193,8 @@ pub const PRECONDITION_KINDS: &[&str] = &[
     "NOT_A_POOL_REWARD",
 ];
 
-fn known_precondition(kind: &str) -> &'static str {
+/// The `'static` spelling of a known precondition kind, else `UPSTREAM`.
+pub fn precondition_kind(kind: &str) -> &'static str {
     PRECONDITION_KINDS
         .iter()
         .find(|k| **k == kind)
@@ -208,6 +209,11 @@ pub struct Violations(Vec<Violation>);
 
 /// Longest identifier or name accepted anywhere.
 pub const MAX_TEXT: usize = 256;
+
+/// `text` cut to `MAX_TEXT` characters, for texts built from longer parts.
+pub fn clip(text: &str) -> String {
+    text.chars().take(MAX_TEXT).collect()
+}
 
 impl Violations {
     pub fn new() -> Self {
@@ -229,12 +235,21 @@ impl Violations {
         self
     }
 
-    /// Present and at most `MAX_TEXT` characters.
+    /// Present, at most `MAX_TEXT` characters, no control characters.
     pub fn text(&mut self, field: &str, value: &str) -> &mut Self {
         if value.trim().is_empty() {
             self.add(field, "is required")
-        } else if value.chars().count() > MAX_TEXT {
+        } else {
+            self.optional_text(field, value)
+        }
+    }
+
+    /// Like `text`, but may be empty.
+    pub fn optional_text(&mut self, field: &str, value: &str) -> &mut Self {
+        if value.chars().count() > MAX_TEXT {
             self.add(field, format!("must be at most {MAX_TEXT} characters"))
+        } else if value.chars().any(char::is_control) {
+            self.add(field, "must not contain control characters")
         } else {
             self
         }
@@ -297,6 +312,24 @@ mod tests {
         let err = DomainError::precondition("INSUFFICIENT_FUNDS", "member:m1", "not enough stars");
         let back = from_upstream(Status::from(err.clone()));
         assert_eq!(back, err);
+    }
+
+    #[test]
+    fn text_refuses_control_characters_that_databases_reject() {
+        assert!(
+            Violations::new()
+                .text("name", "Caf\u{e9} \u{2615}")
+                .finish()
+                .is_ok()
+        );
+        assert!(Violations::new().text("name", "a\u{0}b").finish().is_err());
+        assert!(
+            Violations::new()
+                .optional_text("reason", "")
+                .finish()
+                .is_ok()
+        );
+        assert!(Violations::new().text("name", "  ").finish().is_err());
     }
 
     #[test]

@@ -3,9 +3,44 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::error::DomainError;
+
 /// SHA-256 of the protobuf encoding (maps are ordered, so it is deterministic).
 pub fn of<M: prost::Message>(request: &M) -> String {
     hex::encode(Sha256::digest(request.encode_to_vec()))
+}
+
+/// Like `of`, for keys shared by several calls: two calls whose requests
+/// encode alike (a credit and a debit) still differ.
+pub fn of_call<M: prost::Message>(call: &str, request: &M) -> String {
+    let mut hash = Sha256::new();
+    hash.update(call.as_bytes());
+    hash.update([0]);
+    hash.update(request.encode_to_vec());
+    hex::encode(hash.finalize())
+}
+
+/// A key for another service derived from `parts`: `prefix` and 64 hex
+/// digits, so it fits any key limit, and parts are length-prefixed so
+/// `("a:b", "c")` and `("a", "b:c")` never meet.
+pub fn key_of(prefix: &str, parts: &[&str]) -> String {
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    format!("{prefix}{}", hex::encode(hash.finalize()))
+}
+
+/// Refuses a reused key whose request differs from the first one.
+pub fn same_request(stored: &str, incoming: &str) -> Result<(), DomainError> {
+    if stored == incoming {
+        Ok(())
+    } else {
+        Err(DomainError::AlreadyExists(
+            "the idempotency key was already used for a different request".into(),
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -22,5 +57,12 @@ mod tests {
         };
         assert_eq!(super::of(&a), super::of(&a.clone()));
         assert_ne!(super::of(&a), super::of(&b));
+        assert_ne!(super::of_call("Credit", &a), super::of_call("Debit", &a));
+        assert!(super::same_request("x", "y").is_err());
+        assert_ne!(
+            super::key_of("t:", &["a:b", "c"]),
+            super::key_of("t:", &["a", "b:c"])
+        );
+        assert_eq!(super::key_of("t:", &[&"e".repeat(300)]).len(), 66);
     }
 }

@@ -21,6 +21,13 @@ pub mod time;
 
 pub use error::{DomainError, Violations};
 
+/// `N` bytes from the operating system's secure random source.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], DomainError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(DomainError::internal)?;
+    Ok(bytes)
+}
+
 /// A new time-ordered id (UUIDv7), used for every entity and event.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()

@@ -131,7 +131,8 @@ impl MemberDirectory {
             external_id: member.external_id,
             profile: member.profile,
         };
-        keep(&self.db, tenant_id, &snapshot, as_of).await?;
+        // Two first reads of one member race to insert it: the loser updates.
+        crate::db::retrying(|| keep(&self.db, tenant_id, &snapshot, as_of)).await?;
         Ok(snapshot)
     }
 }

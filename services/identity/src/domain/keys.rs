@@ -2,8 +2,10 @@
 //!
 //! An API key reads `ql_<prefix>_<secret>`: the prefix is stored in clear so a
 //! key can be found and shown ("ql_3f9a1c2e…"); only the SHA-256 of the whole
-//! key is stored, so a leaked database does not leak keys. Keys carry 128 bits
-//! of randomness, which makes a plain hash (not a slow password hash) right.
+//! key is stored, so a leaked database does not leak API keys. Keys carry 128
+//! bits of randomness, which makes a plain hash (not a slow password hash) right.
+//! The token signing key is kept in identity's database as it is: protect that
+//! database like a secret (encryption at rest comes with the identity issue).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

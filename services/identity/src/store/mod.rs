@@ -3,7 +3,7 @@
 pub mod entities;
 pub mod migrations;
 
-use questline_kit::{DomainError, new_id, outbox, time::now_ms};
+use questline_kit::{DomainError, fingerprint, new_id, outbox, time::now_ms};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
     TransactionTrait,
@@ -72,13 +72,8 @@ impl Store {
                 .one(&self.db)
                 .await?;
             if let Some(first) = first {
-                return if first.fingerprint == draft.fingerprint {
-                    Ok(ClientOutcome::Replayed(first))
-                } else {
-                    Err(DomainError::AlreadyExists(
-                        "idempotency_key was already used for a different request".into(),
-                    ))
-                };
+                fingerprint::same_request(&first.fingerprint, &draft.fingerprint)?;
+                return Ok(ClientOutcome::Replayed(first));
             }
             self.tenant(&draft.tenant_id).await?;
             let row = api_client::Model {

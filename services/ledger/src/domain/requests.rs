@@ -4,6 +4,9 @@ use questline_kit::{DomainError, Violations};
 
 /// The largest single movement: keeps every sum far from `i64` overflow.
 pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
+/// Transfers that commit a hold are keyed `hold:<hold id>`; callers may not
+/// use the prefix, so their keys can never block a commit.
+pub const HOLD_KEY_PREFIX: &str = "hold:";
 pub const DEFAULT_HOLD_TTL_SECONDS: i64 = 300;
 pub const MAX_HOLD_TTL_SECONDS: i64 = 86_400;
 
@@ -37,12 +40,13 @@ impl Movement {
             .id("currency", currency)
             .positive("amount", amount)
             .check(amount <= MAX_AMOUNT, "amount", "must be at most 10^12")
-            .check(
-                reason.chars().count() <= 256,
-                "reason",
-                "must be at most 256 characters",
-            )
+            .optional_text("reason", reason)
             .text("idempotency_key", idempotency_key)
+            .check(
+                !idempotency_key.starts_with(HOLD_KEY_PREFIX),
+                "idempotency_key",
+                "must not start with the reserved prefix 'hold:'",
+            )
             .finish()?;
         Ok(Movement {
             tenant_id: tenant_id.into(),
@@ -90,6 +94,20 @@ mod tests {
             panic!("expected invalid")
         };
         assert_eq!(v[0].field, "idempotency_key");
+    }
+
+    #[test]
+    fn the_commit_key_prefix_is_reserved() {
+        assert!(movement(5, "hold:01a2").is_err());
+        assert!(movement(5, "order-hold:1").is_ok());
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        assert!(movement(5, "k\u{0}").is_err());
+        assert!(
+            Movement::validate("acme", "m1", "stars", 5, "nul\u{0}", "k", String::new()).is_err()
+        );
     }
 
     #[test]

@@ -61,6 +61,10 @@ pub mod transfer {
         pub reason: String,
         pub idempotency_key: String,
         pub fingerprint: String,
+        /// The member wallet right after this transfer, so a replay answers
+        /// with the figures of the first answer.
+        pub member_total: i64,
+        pub member_held: i64,
         pub created_at: i64,
     }
 

@@ -50,7 +50,8 @@ impl MigrationTrait for CreateLedger {
                 .col(string("currency"))
                 .col(string("owner"))
                 .col(big_integer("balance"))
-                .col(big_integer("held"))
+                // A safety net under the conditional updates: never negative.
+                .col(big_integer("held").check(Expr::col("held").gte(0)))
                 .col(boolean("allow_negative"))
                 .col(big_integer("created_at"))
                 .to_owned(),
@@ -75,6 +76,8 @@ impl MigrationTrait for CreateLedger {
                 .col(string("reason"))
                 .col(string("idempotency_key"))
                 .col(string("fingerprint"))
+                .col(big_integer("member_total"))
+                .col(big_integer("member_held"))
                 .col(big_integer("created_at"))
                 .to_owned(),
         )

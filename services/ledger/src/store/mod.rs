@@ -4,7 +4,7 @@
 pub mod entities;
 pub mod migrations;
 
-use questline_kit::{DomainError, new_id, outbox, time::now_ms};
+use questline_kit::{DomainError, fingerprint, new_id, outbox, time::now_ms};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use crate::domain::hold::{self, HoldStatus, Step};
-use crate::domain::requests::Movement;
+use crate::domain::requests::{HOLD_KEY_PREFIX, Movement};
 use crate::domain::{Figures, Owner};
 use crate::events;
 use entities::{account, currency, hold as hold_row, transfer};
@@ -79,8 +79,11 @@ impl Store {
         let posted = questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
             if let Some(first) = find_transfer(&txn, &m.tenant_id, &m.idempotency_key).await? {
-                same_request(&first.fingerprint, &m.fingerprint)?;
-                let wallet = figures(&txn, &m.tenant_id, &m.currency, &m.member_id).await?;
+                fingerprint::same_request(&first.fingerprint, &m.fingerprint)?;
+                let wallet = Figures {
+                    total: first.member_total,
+                    held: first.member_held,
+                };
                 return Ok((
                     Posted {
                         transfer: first,
@@ -95,8 +98,8 @@ impl Store {
             expire_due_holds(&txn, &from_account, now_ms()).await?;
             withdraw(&txn, &from_account, m.amount, false).await?;
             deposit(&txn, &to_account.account_id, m.amount).await?;
-            let transfer = record_transfer(&txn, m, from, to, &m.idempotency_key).await?;
             let wallet = figures(&txn, &m.tenant_id, &m.currency, &m.member_id).await?;
+            let transfer = record_transfer(&txn, m, from, to, wallet).await?;
             let event = events::movement(m, from, &transfer.transfer_id, wallet.total);
             outbox::stage(&txn, &event).await?;
             txn.commit().await?;
@@ -116,24 +119,23 @@ impl Store {
         member_id: &str,
     ) -> Result<Vec<(String, Figures)>, DomainError> {
         let txn = self.db.begin().await?;
-        let wallets = account::Entity::find()
-            .filter(account::Column::TenantId.eq(tenant_id))
-            .filter(account::Column::Owner.eq(Owner::Member(member_id.into()).key()))
-            .order_by_asc(account::Column::Currency)
-            .all(&txn)
-            .await?;
         let now = now_ms();
-        let mut out = Vec::with_capacity(wallets.len());
-        for wallet in wallets {
-            let released = expire_due_holds(&txn, &wallet, now).await?;
-            out.push((
-                wallet.currency.clone(),
-                Figures {
-                    total: wallet.balance,
-                    held: wallet.held - released,
-                },
-            ));
+        for wallet in member_wallets(&txn, tenant_id, member_id).await? {
+            expire_due_holds(&txn, &wallet, now).await?;
         }
+        // Read again: a concurrent reader may have expired a hold first, and
+        // the figures read before that are stale.
+        let out = member_wallets(&txn, tenant_id, member_id)
+            .await?
+            .into_iter()
+            .map(|w| {
+                let figures = Figures {
+                    total: w.balance,
+                    held: w.held,
+                };
+                (w.currency, figures)
+            })
+            .collect();
         txn.commit().await?;
         Ok(out)
     }
@@ -152,7 +154,7 @@ impl Store {
                 .one(&txn)
                 .await?;
             if let Some(first) = existing {
-                same_request(&first.fingerprint, &m.fingerprint)?;
+                fingerprint::same_request(&first.fingerprint, &m.fingerprint)?;
                 return Ok(first);
             }
             require_currency(&txn, &m.tenant_id, &m.currency).await?;
@@ -213,12 +215,17 @@ impl Store {
             self.relay.wake();
         }
         match HoldStatus::parse(&row.status)? {
+            HoldStatus::Committed => Ok(row),
             HoldStatus::Expired => Err(DomainError::precondition(
                 "HOLD_EXPIRED",
                 format!("holds/{hold_id}"),
                 "the hold expired before it was committed",
             )),
-            _ => Ok(row),
+            _ => Err(DomainError::precondition(
+                "HOLD_NOT_PENDING",
+                format!("holds/{hold_id}"),
+                "the hold was voided",
+            )),
         }
     }
 
@@ -232,27 +239,38 @@ impl Store {
             let txn = self.db.begin().await?;
             let stored = find_hold(&txn, tenant_id, hold_id).await?;
             let status = HoldStatus::parse(&stored.status)?;
-            match hold::void(status, stored.expires_at, now_ms())? {
+            let row = match hold::void(status, stored.expires_at, now_ms())? {
                 Step::Release(end) => {
                     let row = release(&txn, stored, end).await?;
                     txn.commit().await?;
-                    Ok(row)
+                    row
                 }
-                Step::Nothing | Step::Commit => Ok(stored),
+                Step::Nothing | Step::Commit => stored,
+            };
+            match HoldStatus::parse(&row.status)? {
+                HoldStatus::Committed => Err(DomainError::precondition(
+                    "HOLD_NOT_PENDING",
+                    format!("holds/{hold_id}"),
+                    "the hold was already committed",
+                )),
+                _ => Ok(row),
             }
         })
         .await
     }
 }
 
-fn same_request(stored: &str, incoming: &str) -> Result<(), DomainError> {
-    if stored == incoming {
-        Ok(())
-    } else {
-        Err(DomainError::AlreadyExists(
-            "idempotency_key was already used for a different request".into(),
-        ))
-    }
+async fn member_wallets<C: ConnectionTrait>(
+    c: &C,
+    tenant_id: &str,
+    member_id: &str,
+) -> Result<Vec<account::Model>, DomainError> {
+    Ok(account::Entity::find()
+        .filter(account::Column::TenantId.eq(tenant_id))
+        .filter(account::Column::Owner.eq(Owner::Member(member_id.into()).key()))
+        .order_by_asc(account::Column::Currency)
+        .all(c)
+        .await?)
 }
 
 async fn require_currency<C: ConnectionTrait>(
@@ -382,7 +400,7 @@ async fn record_transfer<C: ConnectionTrait>(
     m: &Movement,
     from: &Owner,
     to: &Owner,
-    key: &str,
+    wallet: Figures,
 ) -> Result<transfer::Model, DomainError> {
     let row = transfer::ActiveModel {
         transfer_id: Set(new_id()),
@@ -392,8 +410,10 @@ async fn record_transfer<C: ConnectionTrait>(
         credit_owner: Set(to.key()),
         amount: Set(m.amount),
         reason: Set(m.reason.clone()),
-        idempotency_key: Set(key.into()),
+        idempotency_key: Set(m.idempotency_key.clone()),
         fingerprint: Set(m.fingerprint.clone()),
+        member_total: Set(wallet.total),
+        member_held: Set(wallet.held),
         created_at: Set(now_ms()),
     };
     Ok(row.insert(c).await?)
@@ -433,10 +453,47 @@ async fn expire_due_holds<C: ConnectionTrait>(
         .await?;
     let mut released = 0;
     for row in due {
-        released += row.amount;
-        release(c, row, HoldStatus::Expired).await?;
+        if end_hold(c, &row, HoldStatus::Expired).await? {
+            released += row.amount;
+        }
     }
     Ok(released)
+}
+
+/// Moves a pending hold to `end` and gives its points back to `available`.
+/// The status change is conditional, so of two transactions ending the same
+/// hold only one releases it: false for the one that lost.
+async fn end_hold<C: ConnectionTrait>(
+    c: &C,
+    row: &hold_row::Model,
+    end: HoldStatus,
+) -> Result<bool, DomainError> {
+    let claimed = hold_row::Entity::update_many()
+        .col_expr(hold_row::Column::Status, Expr::value(end.as_str()))
+        .filter(hold_row::Column::HoldId.eq(row.hold_id.as_str()))
+        .filter(hold_row::Column::Status.eq(HoldStatus::Pending.as_str()))
+        .exec(c)
+        .await?
+        .rows_affected
+        == 1;
+    if claimed {
+        account::Entity::update_many()
+            .col_expr(
+                account::Column::Held,
+                Expr::col(account::Column::Held).sub(row.amount),
+            )
+            .filter(account::Column::AccountId.eq(row.account_id.as_str()))
+            .exec(c)
+            .await?;
+    }
+    Ok(claimed)
+}
+
+async fn reload<C: ConnectionTrait>(
+    c: &C,
+    row: &hold_row::Model,
+) -> Result<hold_row::Model, DomainError> {
+    find_hold(c, &row.tenant_id, &row.hold_id).await
 }
 
 /// Ends a pending hold without moving points.
@@ -445,22 +502,8 @@ async fn release<C: ConnectionTrait>(
     row: hold_row::Model,
     end: HoldStatus,
 ) -> Result<hold_row::Model, DomainError> {
-    unhold(c, &row).await?;
-    let mut active: hold_row::ActiveModel = row.into();
-    active.status = Set(end.as_str().into());
-    Ok(active.update(c).await?)
-}
-
-async fn unhold<C: ConnectionTrait>(c: &C, row: &hold_row::Model) -> Result<(), DomainError> {
-    account::Entity::update_many()
-        .col_expr(
-            account::Column::Held,
-            Expr::col(account::Column::Held).sub(row.amount),
-        )
-        .filter(account::Column::AccountId.eq(row.account_id.as_str()))
-        .exec(c)
-        .await?;
-    Ok(())
+    end_hold(c, &row, end).await?;
+    reload(c, &row).await
 }
 
 /// Spends a pending hold: release it and move its points to redemption.
@@ -468,7 +511,9 @@ async fn commit<C: ConnectionTrait>(
     c: &C,
     row: hold_row::Model,
 ) -> Result<hold_row::Model, DomainError> {
-    unhold(c, &row).await?;
+    if !end_hold(c, &row, HoldStatus::Committed).await? {
+        return reload(c, &row).await;
+    }
     let member = Owner::Member(row.member_id.clone());
     let wallet = open_account(c, &row.tenant_id, &row.currency, &member).await?;
     let redemption = open_account(c, &row.tenant_id, &row.currency, &Owner::Redemption).await?;
@@ -480,24 +525,22 @@ async fn commit<C: ConnectionTrait>(
         currency: row.currency.clone(),
         amount: row.amount,
         reason: row.reason.clone(),
-        idempotency_key: format!("hold:{}", row.hold_id),
+        idempotency_key: format!("{HOLD_KEY_PREFIX}{}", row.hold_id),
         fingerprint: row.fingerprint.clone(),
     };
-    let transfer = record_transfer(
-        c,
-        &movement,
-        &member,
-        &Owner::Redemption,
-        &movement.idempotency_key,
-    )
-    .await?;
     let after = figures(c, &row.tenant_id, &row.currency, &row.member_id).await?;
+    let transfer = record_transfer(c, &movement, &member, &Owner::Redemption, after).await?;
     let event = events::movement(&movement, &member, &transfer.transfer_id, after.total);
     outbox::stage(c, &event).await?;
-    let mut active: hold_row::ActiveModel = row.into();
-    active.status = Set(HoldStatus::Committed.as_str().into());
-    active.transfer_id = Set(Some(transfer.transfer_id));
-    Ok(active.update(c).await?)
+    hold_row::Entity::update_many()
+        .col_expr(
+            hold_row::Column::TransferId,
+            Expr::value(transfer.transfer_id),
+        )
+        .filter(hold_row::Column::HoldId.eq(row.hold_id.as_str()))
+        .exec(c)
+        .await?;
+    reload(c, &row).await
 }
 
 #[cfg(test)]

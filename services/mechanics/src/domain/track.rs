@@ -50,7 +50,9 @@ pub fn evaluate(rules: &[CompiledRule], facts: &Facts) -> Vec<Award> {
             }),
             Outcome::ConditionFalse => None,
             Outcome::Error(why) => {
-                tracing::warn!(rule_id = %rule.spec.rule_id, %why, "rule skipped");
+                // The reason can quote event or profile values: debug level only.
+                tracing::warn!(rule_id = %rule.spec.rule_id, "rule skipped: its expression failed");
+                tracing::debug!(rule_id = %rule.spec.rule_id, %why, "rule expression error");
                 None
             }
         })
@@ -59,7 +61,12 @@ pub fn evaluate(rules: &[CompiledRule], facts: &Facts) -> Vec<Award> {
 
 /// The ledger idempotency key of an award: one credit per (event, rule), ever.
 pub fn award_key(event_id: &str, rule_id: &str) -> String {
-    format!("track:{event_id}:{rule_id}")
+    questline_kit::fingerprint::key_of("track:", &[event_id, rule_id])
+}
+
+/// What the member's history shows for an award, within the ledger's limit.
+pub fn award_reason(rule_name: &str) -> String {
+    questline_kit::error::clip(&format!("rule {rule_name}"))
 }
 
 #[cfg(test)]
@@ -100,9 +107,13 @@ mod tests {
     }
 
     #[test]
-    fn award_keys_are_stable_per_event_and_rule() {
-        assert_eq!(award_key("e1", "r1"), "track:e1:r1");
+    fn award_keys_are_stable_short_and_never_collide() {
+        assert_eq!(award_key("e1", "r1"), award_key("e1", "r1"));
         assert_ne!(award_key("e1", "r1"), award_key("e1", "r2"));
+        assert_ne!(award_key("a:b", "c"), award_key("a", "b:c"));
+        let long = "x".repeat(256);
+        assert!(award_key(&long, &long).len() <= 256);
+        assert_eq!(award_reason(&long).chars().count(), 256);
     }
 
     #[test]

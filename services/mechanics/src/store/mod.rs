@@ -35,10 +35,6 @@ impl Store {
         Store { db }
     }
 
-    pub fn db(&self) -> &DatabaseConnection {
-        &self.db
-    }
-
     /// Creates a rule; the same rule again is a no-op, a different one under
     /// the same id is refused (rules get new ids, not silent edits).
     pub async fn create_rule(

@@ -14,9 +14,6 @@ use sea_orm::{
 use crate::domain::Content;
 use entities::message;
 
-/// The name this service's inbox records handled events under.
-pub const CONSUMER: &str = "notifications";
-
 /// Who a message is for and which event caused it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery<'a> {
@@ -55,7 +52,7 @@ impl Store {
     {
         questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
-            if !inbox::first_delivery(&txn, CONSUMER, to.event_id).await? {
+            if !inbox::first_delivery(&txn, crate::events::CONSUMER, to.event_id).await? {
                 return Ok(None);
             }
             let content = render()?;

@@ -10,7 +10,7 @@
 //! ```
 
 use questline_kit::DomainError;
-use questline_kit::error::{PRECONDITION_KINDS, Violation};
+use questline_kit::error::{Violation, precondition_kind};
 
 use crate::domain::redemption::Status;
 
@@ -91,17 +91,6 @@ pub fn undo(step: Step) -> Undo {
     }
 }
 
-/// The same redemption id with another request is refused, not answered.
-pub fn same_request(stored: &str, incoming: &str) -> Result<(), DomainError> {
-    if stored == incoming {
-        Ok(())
-    } else {
-        Err(DomainError::AlreadyExists(
-            "redemption_id was already used for a different request".into(),
-        ))
-    }
-}
-
 /// Why a redemption failed, stored on its row so a replay answers the same error.
 /// `kind` is a precondition kind (e.g. `INSUFFICIENT_FUNDS`) or, for other
 /// refusals, the gRPC code's name (e.g. `NOT_FOUND`).
@@ -164,16 +153,6 @@ impl Failure {
             },
         }
     }
-}
-
-/// The shared `'static` spelling of a stored precondition kind; anything else
-/// came from upstream as `UPSTREAM`, as the kit maps it.
-fn precondition_kind(kind: &str) -> &'static str {
-    PRECONDITION_KINDS
-        .iter()
-        .find(|k| **k == kind)
-        .copied()
-        .unwrap_or("UPSTREAM")
 }
 
 #[cfg(test)]
@@ -264,15 +243,6 @@ mod tests {
                 kind: "UPSTREAM",
                 ..
             }
-        ));
-    }
-
-    #[test]
-    fn a_redemption_id_names_one_request() {
-        assert!(same_request("abc", "abc").is_ok());
-        assert!(matches!(
-            same_request("abc", "abd"),
-            Err(DomainError::AlreadyExists(_))
         ));
     }
 }

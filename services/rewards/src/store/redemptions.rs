@@ -333,7 +333,7 @@ async fn return_code<C: ConnectionTrait>(
 }
 
 fn new_generated_code() -> Result<String, DomainError> {
-    let mut entropy = [0u8; ENTROPY_BYTES];
-    getrandom::fill(&mut entropy).map_err(DomainError::internal)?;
-    Ok(generated_code(&entropy))
+    Ok(generated_code(
+        &questline_kit::random_bytes::<ENTROPY_BYTES>()?,
+    ))
 }
