@@ -182,15 +182,48 @@ impl Harness {
             mesh.stop().await;
         }
         if self.backend == Backend::PostgresNats {
-            let db = Database::connect(pg_url().unwrap().as_str()).await.unwrap();
-            for name in &self.databases {
-                db.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await
-                    .unwrap();
-            }
-            let bus = NatsBus::connect(&self.settings.bus).await.unwrap();
-            bus.delete_stream().await.unwrap();
+            remove(
+                std::mem::take(&mut self.databases),
+                self.settings.bus.clone(),
+            )
+            .await;
         }
+    }
+}
+
+/// A test that panicked never reached `cleanup`: remove what it made anyway,
+/// on a runtime of its own since the test's may be gone.
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if self.backend != Backend::PostgresNats || self.databases.is_empty() {
+            return;
+        }
+        let databases = std::mem::take(&mut self.databases);
+        let bus = self.settings.bus.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(remove(databases, bus));
+        })
+        .join();
+    }
+}
+
+async fn remove(databases: Vec<String>, bus: questline_kit::config::BusSettings) {
+    if let Ok(db) = Database::connect(pg_url().unwrap().as_str()).await {
+        for name in &databases {
+            let dropped = db
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+            if let Err(err) = dropped {
+                tracing::warn!(%name, %err, "test database left behind");
+            }
+        }
+    }
+    if let Ok(nats) = NatsBus::connect(&bus).await {
+        let _ = nats.delete_stream().await;
     }
 }
 
