@@ -17,12 +17,16 @@ use crate::store::{Listing, Store, Upload};
 
 pub struct RewardsApi {
     store: Store,
-    redemptions: Redemptions,
+    redemptions: Arc<Redemptions>,
     auth: Arc<TokenVerifier>,
 }
 
 impl RewardsApi {
-    pub fn new(store: Store, redemptions: Redemptions, auth: Arc<TokenVerifier>) -> RewardsApi {
+    pub fn new(
+        store: Store,
+        redemptions: Arc<Redemptions>,
+        auth: Arc<TokenVerifier>,
+    ) -> RewardsApi {
         RewardsApi {
             store,
             redemptions,

@@ -16,6 +16,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 pub const KIND: ServiceKind = ServiceKind::Rewards;
+/// How often abandoned redemptions are looked for.
+const SETTLE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Opens the rewards database, follows member events, and serves until the
 /// context shuts down.
@@ -24,7 +26,16 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     let members = ctx.follow_members(&base.db, events::CONSUMER).await?;
     let store = store::Store::new(base.db, base.relay);
     let ledger = upstream::Ledger::new(ctx.channel(ServiceKind::Ledger)?);
-    let redemptions = saga::Redemptions::new(store.clone(), Arc::new(ledger), members);
+    let redemptions = Arc::new(saga::Redemptions::new(
+        store.clone(),
+        Arc::new(ledger),
+        members,
+    ));
+    tokio::spawn(
+        redemptions
+            .clone()
+            .keep_settling(SETTLE_EVERY, ctx.shutdown.clone()),
+    );
     let api = grpc::RewardsApi::new(store, redemptions, ctx.verifier()?);
     let limit = ctx.max_message_bytes();
     let service = RewardsServiceServer::new(api)

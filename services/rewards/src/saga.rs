@@ -6,6 +6,7 @@
 use questline_kit::DomainError;
 use questline_kit::members::MemberDirectory;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 use crate::domain::redemption::{Redeem, Status};
 use crate::domain::saga::{self, Action, Failure, Next, Step};
@@ -128,6 +129,46 @@ impl Redemptions {
             "redemption failed and undone"
         );
         Ok(())
+    }
+}
+
+impl Redemptions {
+    /// Fails the redemptions abandoned before their commit and gives their
+    /// stock back; their holds have expired in the ledger by `now`.
+    pub async fn settle_abandoned(&self, now: i64) -> Result<usize, DomainError> {
+        let steps = [Step::StockReserved, Step::Held];
+        debug_assert!(steps.into_iter().all(saga::settles_alone));
+        let stalled = self
+            .store
+            .stalled(&steps, now - saga::ABANDONED_AFTER_MS, 100)
+            .await?;
+        let undo = saga::Undo {
+            void_hold: false,
+            return_voucher: false,
+        };
+        for row in &stalled {
+            let failure = Failure::abandoned(&row.redemption_id);
+            self.store.fail(row, &failure, undo).await?;
+            tracing::info!(redemption_id = %row.redemption_id, "abandoned redemption undone");
+        }
+        Ok(stalled.len())
+    }
+
+    /// Settles abandoned redemptions every `every` until `shutdown`.
+    pub async fn keep_settling(
+        self: Arc<Self>,
+        every: std::time::Duration,
+        shutdown: CancellationToken,
+    ) {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            if let Err(err) = self.settle_abandoned(questline_kit::time::now_ms()).await {
+                tracing::warn!(%err, "settling abandoned redemptions failed; will retry");
+            }
+        }
     }
 }
 

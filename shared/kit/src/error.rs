@@ -191,6 +191,7 @@ pub const PRECONDITION_KINDS: &[&str] = &[
     "REDEMPTION_FAILED",
     "UNKNOWN_CURRENCY",
     "NOT_A_POOL_REWARD",
+    "REDEMPTION_ABANDONED",
 ];
 
 /// The `'static` spelling of a known precondition kind, else `UPSTREAM`.

@@ -12,7 +12,12 @@
 use questline_kit::DomainError;
 use questline_kit::error::{Violation, precondition_kind};
 
-use crate::domain::redemption::Status;
+use crate::domain::redemption::{HOLD_TTL_SECONDS, Status};
+
+/// A pending redemption untouched this long is settled by rewards alone: any
+/// hold it made has expired in the ledger by then.
+pub const ABANDONED_AFTER_MS: i64 = (HOLD_TTL_SECONDS + 60) * 1000;
+const _: () = assert!(ABANDONED_AFTER_MS > HOLD_TTL_SECONDS * 1000);
 
 /// How far a pending redemption got; recorded after each step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +89,13 @@ pub struct Undo {
     pub return_voucher: bool,
 }
 
+/// Whether rewards may fail a redemption abandoned at `step` without asking
+/// the ledger: only before the commit was ever tried. After that the points
+/// may have been spent, and only a replay, which can commit, settles it.
+pub fn settles_alone(step: Step) -> bool {
+    matches!(step, Step::StockReserved | Step::Held)
+}
+
 pub fn undo(step: Step) -> Undo {
     Undo {
         void_hold: step != Step::StockReserved,
@@ -133,6 +145,15 @@ impl Failure {
             subject,
             message,
         })
+    }
+
+    /// What a replay of an abandoned redemption answers.
+    pub fn abandoned(redemption_id: &str) -> Failure {
+        Failure {
+            kind: "REDEMPTION_ABANDONED".into(),
+            subject: format!("redemptions/{redemption_id}"),
+            message: "the redemption was not finished in time and was undone".into(),
+        }
     }
 
     pub fn to_error(&self) -> DomainError {
@@ -244,5 +265,12 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn only_redemptions_that_never_tried_to_commit_settle_alone() {
+        assert!(settles_alone(Step::StockReserved));
+        assert!(settles_alone(Step::Held));
+        assert!(!settles_alone(Step::Issued));
     }
 }

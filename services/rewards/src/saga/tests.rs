@@ -24,6 +24,7 @@ struct Wallet {
     total: i64,
     held: i64,
     holds: HashMap<String, (String, i64, HoldState)>,
+    hold_outages: usize,
     commit_outages: usize,
 }
 
@@ -64,6 +65,10 @@ fn find<'a>(
 impl Points for FakeLedger {
     async fn hold(&self, _token: &str, r: &redemption::Model) -> Result<String, DomainError> {
         let mut w = self.lock();
+        if w.hold_outages > 0 {
+            w.hold_outages -= 1;
+            return Err(DomainError::Unavailable("ledger unreachable".into()));
+        }
         let key = hold_key(&r.redemption_id);
         if let Some((id, _, _)) = w.holds.get(&key) {
             return Ok(id.clone());
@@ -316,4 +321,36 @@ async fn a_member_identity_cannot_vouch_for_reserves_nothing() {
             .expect("read")
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn an_abandoned_redemption_is_undone_once_its_hold_has_surely_expired() {
+    let s = setup(50, VoucherSource::Generated).await;
+    s.ledger.lock().hold_outages = 1;
+    let outage = s.saga.redeem("token", &redeem("r1", "pizza")).await;
+    assert!(matches!(outage, Err(DomainError::Unavailable(_))));
+    assert_eq!(
+        s.store.stock("acme", "pizza").await,
+        4,
+        "the unit is reserved"
+    );
+
+    let now = questline_kit::time::now_ms();
+    assert_eq!(
+        s.saga.settle_abandoned(now).await.expect("swept"),
+        0,
+        "too recent"
+    );
+    let later = now + saga::ABANDONED_AFTER_MS + 1;
+    assert_eq!(s.saga.settle_abandoned(later).await.expect("swept"), 1);
+    assert_eq!(
+        s.saga.settle_abandoned(later).await.expect("swept"),
+        0,
+        "once"
+    );
+    assert_eq!(s.store.stock("acme", "pizza").await, 5, "the unit is back");
+    assert_eq!(s.ledger.figures(), (50, 0));
+
+    let replay = s.saga.redeem("token", &redeem("r1", "pizza")).await;
+    assert_eq!(kind(replay.expect_err("abandoned")), "REDEMPTION_ABANDONED");
 }

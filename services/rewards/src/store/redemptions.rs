@@ -6,7 +6,7 @@ use questline_kit::{DomainError, outbox, time::now_ms};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use super::entities::{redemption, reward, voucher_code};
@@ -27,6 +27,24 @@ impl Store {
         redemption_id: &str,
     ) -> Result<Option<redemption::Model>, DomainError> {
         find_redemption(&self.db, tenant_id, redemption_id).await
+    }
+
+    /// Pending redemptions, of any tenant, last moved before `before` at one
+    /// of `steps`: the abandoned ones, oldest first.
+    pub async fn stalled(
+        &self,
+        steps: &[Step],
+        before: i64,
+        limit: u64,
+    ) -> Result<Vec<redemption::Model>, DomainError> {
+        Ok(redemption::Entity::find()
+            .filter(redemption::Column::Status.eq(Status::Pending.as_str()))
+            .filter(redemption::Column::Step.is_in(steps.iter().map(|s| s.as_str())))
+            .filter(redemption::Column::UpdatedAt.lt(before))
+            .order_by_asc(redemption::Column::UpdatedAt)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
     }
 
     /// The first step: reserves one unit of stock and records the pending
