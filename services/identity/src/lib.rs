@@ -7,7 +7,6 @@ pub mod grpc;
 pub mod store;
 
 use questline_kit::config::ServiceKind;
-use questline_kit::server::Host;
 use questline_kit::service::Context;
 use questline_proto::identity::identity_service_server::IdentityServiceServer;
 use tokio::net::TcpListener;
@@ -22,12 +21,5 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     let signing = store.signing_key(|| seed).await?;
     let auth = &ctx.settings.auth;
     let api = grpc::IdentityApi::new(store, signing, &auth.operator_key, auth.token_ttl_seconds);
-    let limit = ctx.max_message_bytes();
-    let service = IdentityServiceServer::new(api)
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit);
-    Host::new(KIND, &ctx.settings.server)?
-        .with_routes(|router| router.add_service(service))
-        .serve(listener, ctx.shutdown.clone())
-        .await
+    questline_kit::serve!(ctx, KIND, listener, IdentityServiceServer::new(api))
 }

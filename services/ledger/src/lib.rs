@@ -7,7 +7,6 @@ pub mod grpc;
 pub mod store;
 
 use questline_kit::config::ServiceKind;
-use questline_kit::server::Host;
 use questline_kit::service::Context;
 use questline_proto::ledger::ledger_service_server::LedgerServiceServer;
 use tokio::net::TcpListener;
@@ -20,12 +19,5 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     let members = ctx.follow_members(&base.db, events::CONSUMER).await?;
     let store = store::Store::new(base.db, base.relay);
     let api = grpc::LedgerApi::new(store, members, ctx.verifier()?);
-    let limit = ctx.max_message_bytes();
-    let service = LedgerServiceServer::new(api)
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit);
-    Host::new(KIND, &ctx.settings.server)?
-        .with_routes(|router| router.add_service(service))
-        .serve(listener, ctx.shutdown.clone())
-        .await
+    questline_kit::serve!(ctx, KIND, listener, LedgerServiceServer::new(api))
 }

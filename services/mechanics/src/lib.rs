@@ -7,7 +7,6 @@ pub mod store;
 pub mod tracking;
 
 use questline_kit::config::ServiceKind;
-use questline_kit::server::Host;
 use questline_kit::service::Context;
 use questline_proto::mechanics::mechanics_service_server::MechanicsServiceServer;
 use tokio::net::TcpListener;
@@ -21,12 +20,5 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     let store = store::Store::new(base.db);
     let tracker = tracking::Tracker::new(store.clone(), members, ctx.channel(ServiceKind::Ledger)?);
     let api = grpc::MechanicsApi::new(store, tracker, ctx.verifier()?);
-    let limit = ctx.max_message_bytes();
-    let service = MechanicsServiceServer::new(api)
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit);
-    Host::new(KIND, &ctx.settings.server)?
-        .with_routes(|router| router.add_service(service))
-        .serve(listener, ctx.shutdown.clone())
-        .await
+    questline_kit::serve!(ctx, KIND, listener, MechanicsServiceServer::new(api))
 }

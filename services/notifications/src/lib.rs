@@ -10,7 +10,6 @@ pub mod grpc;
 pub mod store;
 
 use questline_kit::config::ServiceKind;
-use questline_kit::server::Host;
 use questline_kit::service::Context;
 use questline_proto::notifications::notifications_service_server::NotificationsServiceServer;
 use std::sync::Arc;
@@ -30,12 +29,5 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
         .subscribe(events::CONSUMER, Arc::new(notifier), ctx.shutdown.clone())
         .await?;
     let api = grpc::NotificationsApi::new(store, ctx.verifier()?);
-    let limit = ctx.max_message_bytes();
-    let service = NotificationsServiceServer::new(api)
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit);
-    Host::new(KIND, &ctx.settings.server)?
-        .with_routes(|router| router.add_service(service))
-        .serve(listener, ctx.shutdown.clone())
-        .await
+    questline_kit::serve!(ctx, KIND, listener, NotificationsServiceServer::new(api))
 }

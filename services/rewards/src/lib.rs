@@ -9,7 +9,6 @@ pub mod store;
 pub mod upstream;
 
 use questline_kit::config::ServiceKind;
-use questline_kit::server::Host;
 use questline_kit::service::Context;
 use questline_proto::rewards::rewards_service_server::RewardsServiceServer;
 use std::sync::Arc;
@@ -37,12 +36,5 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
             .keep_settling(SETTLE_EVERY, ctx.shutdown.clone()),
     );
     let api = grpc::RewardsApi::new(store, redemptions, ctx.verifier()?);
-    let limit = ctx.max_message_bytes();
-    let service = RewardsServiceServer::new(api)
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit);
-    Host::new(KIND, &ctx.settings.server)?
-        .with_routes(|router| router.add_service(service))
-        .serve(listener, ctx.shutdown.clone())
-        .await
+    questline_kit::serve!(ctx, KIND, listener, RewardsServiceServer::new(api))
 }

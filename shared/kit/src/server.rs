@@ -143,3 +143,20 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
 }
+
+/// Serves a generated tonic service on `listener` with the standard services,
+/// its message-size limits and graceful shutdown: the tail of every service's
+/// `run`. A macro because generated servers share no trait for their limits.
+#[macro_export]
+macro_rules! serve {
+    ($ctx:expr, $kind:expr, $listener:expr, $service:expr) => {{
+        let limit = $ctx.max_message_bytes();
+        let service = $service
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit);
+        $crate::server::Host::new($kind, &$ctx.settings.server)?
+            .with_routes(|router| router.add_service(service))
+            .serve($listener, $ctx.shutdown.clone())
+            .await
+    }};
+}
