@@ -35,3 +35,18 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     tracing::info!(service = SERVICE, "stopped");
     Ok(())
 }
+
+/// Helpers shared by this crate's tests.
+#[cfg(test)]
+mod test_support {
+    use http::HeaderMap;
+
+    /// A header map from literal pairs.
+    pub fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, value.parse().unwrap());
+        }
+        map
+    }
+}

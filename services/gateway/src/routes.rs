@@ -401,18 +401,11 @@ fn to_value(value: Value) -> prost_types::Value {
 mod tests {
     use super::*;
     use crate::problem::CONTENT_TYPE_PROBLEM;
+    use crate::test_support::headers;
     use axum::body::Body;
     use http::header::CONTENT_TYPE;
     use serde_json::json;
     use tower::ServiceExt;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.insert(*name, value.parse().unwrap());
-        }
-        map
-    }
 
     #[test]
     fn the_idempotency_key_stands_in_for_a_missing_id() {
