@@ -64,6 +64,17 @@ pub fn spans() -> &'static InMemorySpanExporter {
     })
 }
 
+/// Runs `test` once per available backend.
+pub async fn each_backend<F, Fut>(test: F)
+where
+    F: Fn(Backend) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for backend in Backend::available() {
+        test(backend).await;
+    }
+}
+
 pub struct Harness {
     pub mesh: Option<Mesh>,
     pub settings: Settings,
@@ -265,8 +276,12 @@ where
 
 /// A tenant with a server key, the stars currency, a purchase rule, two
 /// rewards (one generated, one from an empty pool) and one member.
+#[derive(Debug, Clone)]
 pub struct Programme {
     pub tenant_id: String,
+    /// The backend client (admin + server), its key and a token of it.
+    pub client_id: String,
+    pub api_key: String,
     pub token: String,
     pub member_id: String,
 }
@@ -290,6 +305,16 @@ impl Harness {
             .access_token
     }
 
+    /// Exchanges an API key for a token.
+    pub async fn token_for(&self, api_key: &str) -> Result<String, tonic::Status> {
+        use questline_proto::identity::IssueTokenRequest;
+        let request = IssueTokenRequest {
+            api_key: api_key.into(),
+        };
+        let answer = self.api(None).identity.issue_token(request).await?;
+        Ok(answer.into_inner().access_token)
+    }
+
     pub async fn programme(&self, name: &str) -> Programme {
         use questline_proto::identity::{self as id};
         use questline_proto::ledger::CreateCurrencyRequest;
@@ -303,10 +328,11 @@ impl Harness {
                 tenant_id: tenant_id.clone(),
                 name: name.into(),
                 time_zone: "Europe/London".into(),
+                default_locale: "en-GB".into(),
             })
             .await
             .unwrap();
-        let api_key = identity
+        let created = identity
             .create_api_client(id::CreateApiClientRequest {
                 tenant_id: tenant_id.clone(),
                 name: "backend".into(),
@@ -315,16 +341,10 @@ impl Harness {
             })
             .await
             .unwrap()
-            .into_inner()
-            .api_key;
-        let token = self
-            .api(None)
-            .identity
-            .issue_token(id::IssueTokenRequest { api_key })
-            .await
-            .unwrap()
-            .into_inner()
-            .access_token;
+            .into_inner();
+        let api_key = created.api_key;
+        let client_id = created.client.unwrap().client_id;
+        let token = self.token_for(&api_key).await.unwrap();
         let mut api = self.api(Some(&token));
         api.ledger
             .create_currency(CreateCurrencyRequest {
@@ -378,6 +398,8 @@ impl Harness {
             .member_id;
         Programme {
             tenant_id,
+            client_id,
+            api_key,
             token,
             member_id,
         }

@@ -11,21 +11,11 @@ use questline_proto::ledger::{CreditRequest, DebitRequest, GetBalancesRequest};
 use questline_proto::mechanics::{CreateRuleRequest, TrackRequest};
 use questline_proto::notifications::ListInboxRequest;
 use questline_proto::rewards::{GetRewardRequest, RedeemRequest};
-use questline_tests::{Api, Backend, Harness, MUG, PASTRY, eventually, purchase, spans};
+use questline_tests::{Api, Harness, MUG, PASTRY, each_backend, eventually, purchase, spans};
 use std::collections::BTreeSet;
 use tonic::Code;
 use tonic_types::StatusExt;
 use tracing::Instrument;
-
-async fn each_backend<F, Fut>(test: F)
-where
-    F: Fn(Backend) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for backend in Backend::available() {
-        test(backend).await;
-    }
-}
 
 /// (total, held, available) of the member's stars.
 async fn stars(api: &mut Api, tenant_id: &str, member_id: &str) -> (i64, i64, i64) {

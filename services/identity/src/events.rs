@@ -1,10 +1,16 @@
 //! What identity publishes: `member.upserted`, so other services keep their
-//! own read model of members instead of calling identity on the hot path.
+//! own read model of members instead of calling identity on the hot path; and
+//! what switches access off everywhere: `tenant.updated` (suspension),
+//! `api_client.revoked`, `signing_key.retired`.
 
-use questline_proto::events::{Event, MemberUpserted, event::Payload};
+use questline_kit::events::{INSTALLATION, new_event};
+use questline_proto::events::{
+    ApiClientRevoked, Event, MemberUpserted, SigningKeyRetired, TenantUpdated, event::Payload,
+};
 use std::collections::BTreeMap;
 
-use crate::store::entities::member;
+use crate::domain::tenants::TenantStatus;
+use crate::store::entities::{api_client, member, tenant};
 
 pub const SOURCE: &str = "identity";
 
@@ -14,5 +20,28 @@ pub fn member_upserted(row: &member::Model, profile: &BTreeMap<String, String>) 
         external_id: row.external_id.clone(),
         profile: profile.clone(),
     });
-    questline_kit::events::new_event(&row.tenant_id, SOURCE, &row.member_id, payload)
+    new_event(&row.tenant_id, SOURCE, &row.member_id, payload)
+}
+
+pub fn tenant_updated(row: &tenant::Model) -> Event {
+    let payload = Payload::TenantUpdated(TenantUpdated {
+        tenant_id: row.tenant_id.clone(),
+        name: row.name.clone(),
+        time_zone: row.time_zone.clone(),
+        default_locale: row.default_locale.clone(),
+        suspended: TenantStatus::parse(&row.status) == TenantStatus::Suspended,
+    });
+    new_event(&row.tenant_id, SOURCE, "", payload)
+}
+
+pub fn api_client_revoked(row: &api_client::Model) -> Event {
+    let payload = Payload::ApiClientRevoked(ApiClientRevoked {
+        client_id: row.client_id.clone(),
+    });
+    new_event(&row.tenant_id, SOURCE, "", payload)
+}
+
+pub fn signing_key_retired(kid: &str) -> Event {
+    let payload = Payload::SigningKeyRetired(SigningKeyRetired { kid: kid.into() });
+    new_event(INSTALLATION, SOURCE, "", payload)
 }

@@ -1,22 +1,24 @@
 //! `questline.identity.v1.IdentityService`.
 
+mod pb;
+
 use async_trait::async_trait;
-use questline_kit::auth::{KeySource, PublicKey, Scope, TokenVerifier};
-use questline_kit::time::{now_ms, to_timestamp};
-use questline_kit::{DomainError, Violations, fingerprint, new_id, random_bytes};
-use questline_proto::identity::{self as pb, identity_service_server::IdentityService};
+use questline_kit::auth::{Caller, KeySource, PublicKey, Scope, TokenVerifier};
+use questline_kit::time::now_ms;
+use questline_kit::{DomainError, Violations, fingerprint, new_id, paging, random_bytes};
+use questline_proto::identity::{self as proto, identity_service_server::IdentityService};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
-use crate::domain::keys::{self, NewApiKey, SigningMaterial};
-use crate::domain::{members, tenants};
-use crate::store::entities::{api_client, member, tenant};
-use crate::store::{ClientOutcome, Store, profile_of};
+use crate::domain::keys::{self, Grant, NewApiKey};
+use crate::domain::members;
+use crate::domain::tenants::{self, TenantChange, TenantStatus};
+use crate::store::entities::{api_client, tenant};
+use crate::store::{ClientOutcome, Rotation, Store};
 
 pub struct IdentityApi {
     store: Store,
     auth: Arc<TokenVerifier>,
-    signing: SigningMaterial,
     /// SHA-256 of the configured operator key, if any.
     operator_key_hash: Option<String>,
     token_ttl_seconds: i64,
@@ -25,47 +27,45 @@ pub struct IdentityApi {
 impl IdentityApi {
     pub fn new(
         store: Store,
-        signing: SigningMaterial,
+        auth: Arc<TokenVerifier>,
         operator_key: &str,
         token_ttl_seconds: i64,
     ) -> IdentityApi {
-        let auth = TokenVerifier::new(Arc::new(LocalKeys(store.clone())));
         IdentityApi {
             store,
             auth,
-            signing,
             operator_key_hash: (!operator_key.is_empty()).then(|| keys::hash(operator_key)),
             token_ttl_seconds,
         }
     }
 
-    /// The operator, or the API client whose key this is.
-    async fn holder_of(&self, api_key: &str) -> Result<(String, String, Vec<Scope>), DomainError> {
-        let hashed = keys::hash(api_key);
-        if self.operator_key_hash.as_deref() == Some(hashed.as_str()) {
+    /// The grant an API key (or the operator key) entitles its holder to.
+    async fn grant_for(&self, api_key: &str) -> Result<(String, String, Vec<Scope>), DomainError> {
+        if self.operator_key_hash.as_deref() == Some(keys::hash(api_key).as_str()) {
             return Ok(("operator".into(), String::new(), vec![Scope::Operator]));
         }
-        let unknown = || DomainError::Unauthenticated("unknown or revoked API key".into());
-        let prefix = keys::prefix_of(api_key).ok_or_else(unknown)?;
-        let client = self
-            .store
-            .client_by_prefix(prefix)
-            .await?
-            .ok_or_else(unknown)?;
-        if client.key_hash != hashed {
-            return Err(unknown());
-        }
-        match self.store.tenant(&client.tenant_id).await {
+        let unknown = || DomainError::Unauthenticated("unknown, expired or revoked API key".into());
+        let holder = self.store.key_holder(api_key).await?.ok_or_else(unknown)?;
+        match self.store.active_tenant(&holder.client.tenant_id).await {
             Err(DomainError::NotFound(_)) => return Err(unknown()),
             other => other?,
         };
-        let scopes = tenants::scopes_from_text(&client.scopes);
-        Ok((client.client_id, client.tenant_id, scopes))
+        self.store.touch(&holder.key).await?;
+        let scopes = tenants::scopes_from_text(&holder.client.scopes);
+        Ok((holder.client.client_id, holder.client.tenant_id, scopes))
+    }
+
+    /// A signed token for `grant`, with the key that signs now.
+    async fn token(&self, grant: Grant<'_>) -> Result<String, DomainError> {
+        let seed = random_bytes()?;
+        let signing = self.store.signing_key(|| seed).await?;
+        let claims = keys::claims(grant, now_ms() / 1000, self.token_ttl_seconds);
+        keys::sign(&claims, &signing)
     }
 }
 
 /// Identity verifies tokens against its own key table.
-struct LocalKeys(Store);
+pub struct LocalKeys(pub Store);
 
 #[async_trait]
 impl KeySource for LocalKeys {
@@ -85,42 +85,102 @@ impl KeySource for LocalKeys {
 
 type Answer<T> = Result<Response<T>, Status>;
 
+fn operator_only(caller: &Caller, what: &str) -> Result<(), DomainError> {
+    if caller.is_operator() {
+        Ok(())
+    } else {
+        Err(DomainError::PermissionDenied(format!(
+            "only the operator {what}"
+        )))
+    }
+}
+
 #[tonic::async_trait]
 impl IdentityService for IdentityApi {
     async fn create_tenant(
         &self,
-        request: Request<pb::CreateTenantRequest>,
-    ) -> Answer<pb::CreateTenantResponse> {
+        request: Request<proto::CreateTenantRequest>,
+    ) -> Answer<proto::CreateTenantResponse> {
         let caller = self.auth.caller(&request).await?;
         let req = request.into_inner();
         let mut v = Violations::new();
         tenants::validate_tenant_id(&mut v, &req.tenant_id);
         v.text("name", &req.name);
         let time_zone = tenants::time_zone(&mut v, &req.time_zone);
+        let default_locale = tenants::locale(&mut v, "default_locale", &req.default_locale);
         v.finish()?;
-        if !caller.is_operator() {
-            return Err(
-                DomainError::PermissionDenied("only the operator creates tenants".into()).into(),
-            );
-        }
+        operator_only(&caller, "creates tenants")?;
+        let now = now_ms();
         let row = self
             .store
             .create_tenant(tenant::Model {
                 tenant_id: req.tenant_id,
                 name: req.name,
                 time_zone,
-                created_at: now_ms(),
+                default_locale,
+                status: TenantStatus::Active.as_str().into(),
+                created_at: now,
+                updated_at: now,
             })
             .await?;
-        Ok(Response::new(pb::CreateTenantResponse {
-            tenant: Some(tenant_pb(row)),
+        Ok(Response::new(proto::CreateTenantResponse {
+            tenant: Some(pb::tenant(row)),
+        }))
+    }
+
+    async fn get_tenant(
+        &self,
+        request: Request<proto::GetTenantRequest>,
+    ) -> Answer<proto::GetTenantResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        Violations::new().id("tenant_id", &req.tenant_id).finish()?;
+        caller.require_admin(&req.tenant_id)?;
+        let row = self.store.tenant(&req.tenant_id).await?;
+        Ok(Response::new(proto::GetTenantResponse {
+            tenant: Some(pb::tenant(row)),
+        }))
+    }
+
+    async fn list_tenants(
+        &self,
+        request: Request<proto::ListTenantsRequest>,
+    ) -> Answer<proto::ListTenantsResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        let page = paging::parse(req.page_size, &req.page_token)?;
+        operator_only(&caller, "lists tenants")?;
+        let mut rows = self.store.tenants(&page).await?;
+        let fetched = rows.len();
+        rows.truncate(page.size as usize);
+        let last = rows.last().map(|t| t.tenant_id.clone());
+        Ok(Response::new(proto::ListTenantsResponse {
+            next_page_token: paging::next_token(page.size, fetched, last.as_deref()),
+            tenants: rows.into_iter().map(pb::tenant).collect(),
+        }))
+    }
+
+    async fn update_tenant(
+        &self,
+        request: Request<proto::UpdateTenantRequest>,
+    ) -> Answer<proto::UpdateTenantResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        let change = tenant_change(&req)?;
+        caller.require_admin(&req.tenant_id)?;
+        if change.status.is_some() {
+            operator_only(&caller, "suspends or reactivates a tenant")?;
+        }
+        let row = self.store.update_tenant(&req.tenant_id, &change).await?;
+        Ok(Response::new(proto::UpdateTenantResponse {
+            tenant: Some(pb::tenant(row)),
         }))
     }
 
     async fn create_api_client(
         &self,
-        request: Request<pb::CreateApiClientRequest>,
-    ) -> Answer<pb::CreateApiClientResponse> {
+        request: Request<proto::CreateApiClientRequest>,
+    ) -> Answer<proto::CreateApiClientResponse> {
         let caller = self.auth.caller(&request).await?;
         let req = request.into_inner();
         Violations::new()
@@ -130,47 +190,115 @@ impl IdentityService for IdentityApi {
             .finish()?;
         let scopes = tenants::client_scopes(&req.scopes)?;
         caller.require_admin(&req.tenant_id)?;
+        self.store.active_tenant(&req.tenant_id).await?;
         let draft = api_client::Model {
             client_id: new_id(),
             tenant_id: req.tenant_id.clone(),
             name: req.name.clone(),
             scopes: tenants::scopes_to_text(&scopes),
-            key_prefix: String::new(),
-            key_hash: String::new(),
+            status: "active".into(),
             idempotency_key: req.idempotency_key.clone(),
             fingerprint: fingerprint::of(&req),
             created_at: now_ms(),
+            revoked_at: None,
         };
-        let (row, api_key) = match self
+        let outcome = self
             .store
             .create_api_client(draft, random_api_key()?)
-            .await?
-        {
-            ClientOutcome::Created(row, key) => (row, key.full()),
-            ClientOutcome::Replayed(row) => (row, String::new()),
-        };
-        Ok(Response::new(pb::CreateApiClientResponse {
-            client: Some(client_pb(row)),
+            .await?;
+        let (client, api_key) = shown_once(outcome);
+        Ok(Response::new(proto::CreateApiClientResponse {
+            client: Some(client),
             api_key,
+        }))
+    }
+
+    async fn list_api_clients(
+        &self,
+        request: Request<proto::ListApiClientsRequest>,
+    ) -> Answer<proto::ListApiClientsResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        Violations::new().id("tenant_id", &req.tenant_id).finish()?;
+        let page = paging::parse(req.page_size, &req.page_token)?;
+        caller.require_admin(&req.tenant_id)?;
+        let mut rows = self.store.api_clients(&req.tenant_id, &page).await?;
+        let fetched = rows.len();
+        rows.truncate(page.size as usize);
+        let last = rows.last().map(|(c, _)| c.client_id.clone());
+        Ok(Response::new(proto::ListApiClientsResponse {
+            next_page_token: paging::next_token(page.size, fetched, last.as_deref()),
+            clients: rows.into_iter().map(pb::client).collect(),
+        }))
+    }
+
+    async fn rotate_api_key(
+        &self,
+        request: Request<proto::RotateApiKeyRequest>,
+    ) -> Answer<proto::RotateApiKeyResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        v.id("tenant_id", &req.tenant_id)
+            .id("client_id", &req.client_id)
+            .text("idempotency_key", &req.idempotency_key);
+        let grace = tenants::grace_seconds(&mut v, req.grace_seconds);
+        v.finish()?;
+        caller.require_admin(&req.tenant_id)?;
+        let fingerprint = fingerprint::of(&req);
+        let rotation = Rotation {
+            tenant_id: &req.tenant_id,
+            client_id: &req.client_id,
+            grace_ms: grace * 1000,
+            idempotency_key: &req.idempotency_key,
+            fingerprint: &fingerprint,
+        };
+        let outcome = self
+            .store
+            .rotate_api_key(rotation, random_api_key()?)
+            .await?;
+        let (client, api_key) = shown_once(outcome);
+        Ok(Response::new(proto::RotateApiKeyResponse {
+            client: Some(client),
+            api_key,
+        }))
+    }
+
+    async fn revoke_api_client(
+        &self,
+        request: Request<proto::RevokeApiClientRequest>,
+    ) -> Answer<proto::RevokeApiClientResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        Violations::new()
+            .id("tenant_id", &req.tenant_id)
+            .id("client_id", &req.client_id)
+            .finish()?;
+        caller.require_admin(&req.tenant_id)?;
+        let row = self
+            .store
+            .revoke_api_client(&req.tenant_id, &req.client_id)
+            .await?;
+        Ok(Response::new(proto::RevokeApiClientResponse {
+            client: Some(pb::client(row)),
         }))
     }
 
     async fn issue_token(
         &self,
-        request: Request<pb::IssueTokenRequest>,
-    ) -> Answer<pb::IssueTokenResponse> {
+        request: Request<proto::IssueTokenRequest>,
+    ) -> Answer<proto::IssueTokenResponse> {
         let req = request.into_inner();
         Violations::new().text("api_key", &req.api_key).finish()?;
-        let (subject, tenant_id, scopes) = self.holder_of(&req.api_key).await?;
-        let claims = keys::claims(
-            &subject,
-            &tenant_id,
+        let (client, tenant_id, scopes) = self.grant_for(&req.api_key).await?;
+        let grant = Grant {
+            subject: &client,
+            client: &client,
+            tenant: &tenant_id,
             scopes,
-            now_ms() / 1000,
-            self.token_ttl_seconds,
-        );
-        let access_token = keys::sign(&claims, &self.signing)?;
-        Ok(Response::new(pb::IssueTokenResponse {
+        };
+        let access_token = self.token(grant).await?;
+        Ok(Response::new(proto::IssueTokenResponse {
             access_token,
             token_type: "Bearer".into(),
             expires_in_seconds: self.token_ttl_seconds,
@@ -178,12 +306,41 @@ impl IdentityService for IdentityApi {
         }))
     }
 
-    async fn get_jwks(&self, _request: Request<pb::GetJwksRequest>) -> Answer<pb::GetJwksResponse> {
+    async fn issue_member_token(
+        &self,
+        request: Request<proto::IssueMemberTokenRequest>,
+    ) -> Answer<proto::IssueMemberTokenResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        Violations::new()
+            .id("tenant_id", &req.tenant_id)
+            .id("member_id", &req.member_id)
+            .finish()?;
+        caller.require(&req.tenant_id, &[Scope::Server])?;
+        let member = self.store.member(&req.tenant_id, &req.member_id).await?;
+        let grant = Grant {
+            subject: &member.member_id,
+            client: &caller.claims.cid,
+            tenant: &member.tenant_id,
+            scopes: vec![Scope::Member],
+        };
+        let access_token = self.token(grant).await?;
+        Ok(Response::new(proto::IssueMemberTokenResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in_seconds: self.token_ttl_seconds,
+        }))
+    }
+
+    async fn get_jwks(
+        &self,
+        _request: Request<proto::GetJwksRequest>,
+    ) -> Answer<proto::GetJwksResponse> {
         let keys = self.store.public_keys().await?;
-        Ok(Response::new(pb::GetJwksResponse {
+        Ok(Response::new(proto::GetJwksResponse {
             keys: keys
                 .into_iter()
-                .map(|k| pb::JsonWebKey {
+                .map(|k| proto::JsonWebKey {
                     kid: k.kid,
                     kty: "OKP".into(),
                     crv: "Ed25519".into(),
@@ -195,10 +352,35 @@ impl IdentityService for IdentityApi {
         }))
     }
 
+    async fn rotate_signing_key(
+        &self,
+        request: Request<proto::RotateSigningKeyRequest>,
+    ) -> Answer<proto::RotateSigningKeyResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        let overlap = req.overlap_seconds.unwrap_or(self.token_ttl_seconds);
+        Violations::new()
+            .check(
+                (0..=tenants::MAX_GRACE_SECONDS).contains(&overlap),
+                "overlap_seconds",
+                "must be 0 to 604800 (7 days)",
+            )
+            .finish()?;
+        operator_only(&caller, "rotates signing keys")?;
+        let rotation = self
+            .store
+            .rotate_signing_key(random_bytes()?, overlap * 1000)
+            .await?;
+        Ok(Response::new(proto::RotateSigningKeyResponse {
+            kid: rotation.kid,
+            retired_kids: rotation.retired_now,
+        }))
+    }
+
     async fn upsert_member(
         &self,
-        request: Request<pb::UpsertMemberRequest>,
-    ) -> Answer<pb::UpsertMemberResponse> {
+        request: Request<proto::UpsertMemberRequest>,
+    ) -> Answer<proto::UpsertMemberResponse> {
         let caller = self.auth.caller(&request).await?;
         let req = request.into_inner();
         let mut v = Violations::new();
@@ -207,21 +389,21 @@ impl IdentityService for IdentityApi {
         members::validate_profile(&mut v, &req.profile);
         v.finish()?;
         caller.require_server(&req.tenant_id)?;
-        self.store.tenant(&req.tenant_id).await?;
+        self.store.active_tenant(&req.tenant_id).await?;
         let (row, created) = self
             .store
             .upsert_member(&req.tenant_id, &req.external_id, &req.profile)
             .await?;
-        Ok(Response::new(pb::UpsertMemberResponse {
-            member: Some(member_pb(row)),
+        Ok(Response::new(proto::UpsertMemberResponse {
+            member: Some(pb::member(row)),
             created,
         }))
     }
 
     async fn get_member(
         &self,
-        request: Request<pb::GetMemberRequest>,
-    ) -> Answer<pb::GetMemberResponse> {
+        request: Request<proto::GetMemberRequest>,
+    ) -> Answer<proto::GetMemberResponse> {
         let caller = self.auth.caller(&request).await?;
         let req = request.into_inner();
         Violations::new()
@@ -230,58 +412,53 @@ impl IdentityService for IdentityApi {
             .finish()?;
         caller.require_member_access(&req.tenant_id, &req.member_id)?;
         let row = self.store.member(&req.tenant_id, &req.member_id).await?;
-        Ok(Response::new(pb::GetMemberResponse {
-            member: Some(member_pb(row)),
+        Ok(Response::new(proto::GetMemberResponse {
+            member: Some(pb::member(row)),
         }))
+    }
+}
+
+/// The change an update asks for, validated.
+fn tenant_change(req: &proto::UpdateTenantRequest) -> Result<TenantChange, DomainError> {
+    let mut v = Violations::new();
+    v.id("tenant_id", &req.tenant_id);
+    if let Some(name) = &req.name {
+        v.text("name", name);
+    }
+    let time_zone = req
+        .time_zone
+        .as_ref()
+        .map(|z| tenants::time_zone(&mut v, z));
+    let default_locale = req
+        .default_locale
+        .as_ref()
+        .map(|l| tenants::locale(&mut v, "default_locale", l));
+    let status = match proto::TenantStatus::try_from(req.status) {
+        Ok(proto::TenantStatus::Unspecified) => None,
+        Ok(proto::TenantStatus::Active) => Some(TenantStatus::Active),
+        Ok(proto::TenantStatus::Suspended) => Some(TenantStatus::Suspended),
+        Err(_) => {
+            v.add("status", "is not a TenantStatus");
+            None
+        }
+    };
+    v.finish()?;
+    Ok(TenantChange {
+        name: req.name.clone(),
+        time_zone,
+        default_locale,
+        status,
+    })
+}
+
+/// The client, and its new key on the first answer only.
+fn shown_once(outcome: ClientOutcome) -> (proto::ApiClient, String) {
+    match outcome {
+        ClientOutcome::Created(client, key) => (pb::client(client), key.full()),
+        ClientOutcome::Replayed(client) => (pb::client(client), String::new()),
     }
 }
 
 fn random_api_key() -> Result<NewApiKey, DomainError> {
     Ok(NewApiKey::from_random(random_bytes()?, random_bytes()?))
-}
-
-/// 32 bytes from the OS for a new signing key.
-pub fn random_seed() -> Result<[u8; 32], DomainError> {
-    random_bytes()
-}
-
-fn tenant_pb(t: tenant::Model) -> pb::Tenant {
-    pb::Tenant {
-        tenant_id: t.tenant_id,
-        name: t.name,
-        time_zone: t.time_zone,
-        create_time: Some(to_timestamp(t.created_at)),
-    }
-}
-
-fn client_pb(c: api_client::Model) -> pb::ApiClient {
-    use questline_proto::identity::Scope as Pb;
-    let scopes = tenants::scopes_from_text(&c.scopes)
-        .into_iter()
-        .map(|s| match s {
-            Scope::Admin => Pb::Admin as i32,
-            Scope::Server => Pb::Server as i32,
-            Scope::Member => Pb::Member as i32,
-            Scope::Operator => Pb::Unspecified as i32,
-        })
-        .collect();
-    pb::ApiClient {
-        client_id: c.client_id,
-        tenant_id: c.tenant_id,
-        name: c.name,
-        scopes,
-        key_prefix: c.key_prefix,
-        create_time: Some(to_timestamp(c.created_at)),
-    }
-}
-
-fn member_pb(m: member::Model) -> pb::Member {
-    pb::Member {
-        profile: profile_of(&m),
-        member_id: m.member_id,
-        tenant_id: m.tenant_id,
-        external_id: m.external_id,
-        create_time: Some(to_timestamp(m.created_at)),
-        update_time: Some(to_timestamp(m.updated_at)),
-    }
 }

@@ -1,7 +1,7 @@
 //! `questline.ledger.v1.LedgerService`: decode, authenticate, validate,
 //! authorise, call the store, map the answer.
 
-use questline_kit::auth::{Caller, TokenVerifier};
+use questline_kit::auth::{Caller, Scope, TokenVerifier};
 use questline_kit::members::MemberDirectory;
 use questline_kit::time::to_timestamp;
 use questline_kit::{DomainError, Violations, fingerprint};
@@ -31,14 +31,38 @@ impl LedgerApi {
     }
 
     /// What credit, debit and hold share: authenticate, validate, authorise,
-    /// and check the member.
-    async fn movement<R: MovementRequest>(&self, request: Request<R>) -> Result<Movement, Status> {
+    /// and check the member. Credits and debits are the brand's backend's; a
+    /// member app may also hold its own member's points (to redeem them).
+    async fn movement<R: MovementRequest>(
+        &self,
+        request: Request<R>,
+        member_may: bool,
+    ) -> Result<Movement, Status> {
         let caller = self.auth.caller(&request).await?;
         let m = request.get_ref().movement()?;
-        caller.require_server(&m.tenant_id)?;
+        if member_may {
+            caller.require_member_access(&m.tenant_id, &m.member_id)?;
+        } else {
+            caller.require_server(&m.tenant_id)?;
+        }
         self.known_member(&caller, &m.tenant_id, &m.member_id)
             .await?;
         Ok(m)
+    }
+
+    /// The brand's backend ends any hold of its tenant; a member app only its member's.
+    async fn authorise_hold(
+        &self,
+        caller: &Caller,
+        tenant_id: &str,
+        hold_id: &str,
+    ) -> Result<(), Status> {
+        caller.require(tenant_id, &[Scope::Server, Scope::Admin, Scope::Member])?;
+        if caller.is_member_only() {
+            let hold = self.store.hold(tenant_id, hold_id).await?;
+            caller.require_member_access(tenant_id, &hold.member_id)?;
+        }
+        Ok(())
     }
 
     /// Wallets belong to members the tenant knows: an unknown or another
@@ -86,7 +110,7 @@ impl LedgerService for LedgerApi {
     }
 
     async fn credit(&self, request: Request<pb::CreditRequest>) -> Answer<pb::CreditResponse> {
-        let m = self.movement(request).await?;
+        let m = self.movement(request, false).await?;
         let Posted { transfer, wallet } = self.store.credit(&m).await?;
         Ok(Response::new(pb::CreditResponse {
             transfer: Some(transfer_pb(transfer)),
@@ -95,7 +119,7 @@ impl LedgerService for LedgerApi {
     }
 
     async fn debit(&self, request: Request<pb::DebitRequest>) -> Answer<pb::DebitResponse> {
-        let m = self.movement(request).await?;
+        let m = self.movement(request, false).await?;
         let Posted { transfer, wallet } = self.store.debit(&m).await?;
         Ok(Response::new(pb::DebitResponse {
             transfer: Some(transfer_pb(transfer)),
@@ -130,7 +154,7 @@ impl LedgerService for LedgerApi {
         request: Request<pb::CreateHoldRequest>,
     ) -> Answer<pb::CreateHoldResponse> {
         let ttl_seconds = request.get_ref().ttl_seconds;
-        let m = self.movement(request).await?;
+        let m = self.movement(request, true).await?;
         let ttl = hold_ttl(ttl_seconds)?;
         let row = self.store.create_hold(&m, ttl).await?;
         Ok(Response::new(pb::CreateHoldResponse {
@@ -145,7 +169,8 @@ impl LedgerService for LedgerApi {
         let caller = self.auth.caller(&request).await?;
         let req = request.into_inner();
         hold_ref(&req.tenant_id, &req.hold_id)?;
-        caller.require_server(&req.tenant_id)?;
+        self.authorise_hold(&caller, &req.tenant_id, &req.hold_id)
+            .await?;
         let row = self.store.commit_hold(&req.tenant_id, &req.hold_id).await?;
         Ok(Response::new(pb::CommitHoldResponse {
             hold: Some(hold_pb(row)),
@@ -159,7 +184,8 @@ impl LedgerService for LedgerApi {
         let caller = self.auth.caller(&request).await?;
         let req = request.into_inner();
         hold_ref(&req.tenant_id, &req.hold_id)?;
-        caller.require_server(&req.tenant_id)?;
+        self.authorise_hold(&caller, &req.tenant_id, &req.hold_id)
+            .await?;
         let row = self.store.void_hold(&req.tenant_id, &req.hold_id).await?;
         Ok(Response::new(pb::VoidHoldResponse {
             hold: Some(hold_pb(row)),

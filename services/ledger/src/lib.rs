@@ -17,7 +17,7 @@ pub const KIND: ServiceKind = ServiceKind::Ledger;
 pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     let base = ctx.open::<store::migrations::Migrator>(KIND).await?;
     let members = ctx.follow_members(&base.db, events::CONSUMER).await?;
-    let store = store::Store::new(base.db, base.relay);
-    let api = grpc::LedgerApi::new(store, members, ctx.verifier()?);
+    let store = store::Store::new(base.db.clone(), base.relay);
+    let api = grpc::LedgerApi::new(store, members, ctx.verifier(&base.db, KIND).await?);
     questline_kit::serve!(ctx, KIND, listener, LedgerServiceServer::new(api))
 }

@@ -69,7 +69,7 @@ fn notice(payload: &Payload) -> Option<Notice> {
             price: r.price,
             voucher_code: r.voucher_code.clone(),
         }),
-        Payload::MemberUpserted(_) | Payload::PointsDebited(_) => None,
+        _ => None,
     }
 }
 

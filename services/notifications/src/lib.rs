@@ -23,11 +23,11 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     let db =
         questline_kit::db::connect::<store::migrations::Migrator>(&ctx.settings.database_url(KIND))
             .await?;
-    let store = store::Store::new(db);
+    let store = store::Store::new(db.clone());
     let notifier = events::Notifier::new(store.clone(), domain::templates::Templates::builtin()?);
     ctx.bus
         .subscribe(events::CONSUMER, Arc::new(notifier), ctx.shutdown.clone())
         .await?;
-    let api = grpc::NotificationsApi::new(store, ctx.verifier()?);
+    let api = grpc::NotificationsApi::new(store, ctx.verifier(&db, KIND).await?);
     questline_kit::serve!(ctx, KIND, listener, NotificationsServiceServer::new(api))
 }

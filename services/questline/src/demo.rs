@@ -52,6 +52,7 @@ async fn load(settings: &Settings) -> anyhow::Result<DemoCredentials> {
             tenant_id: TENANT.into(),
             name: "Snapping Saturday".into(),
             time_zone: "Europe/London".into(),
+            default_locale: "en-GB".into(),
         })
         .await?;
     let api_key = demo_key(&mut identity).await?;

@@ -37,16 +37,21 @@ impl Part {
     }
 
     /// The bus consumers this part runs.
-    fn consumers(self) -> &'static [&'static str] {
-        match self {
-            Part::Service(ServiceKind::Ledger) => &[questline_ledger::events::CONSUMER],
-            Part::Service(ServiceKind::Mechanics) => &[questline_mechanics::events::CONSUMER],
-            Part::Service(ServiceKind::Rewards) => &[questline_rewards::events::CONSUMER],
-            Part::Service(ServiceKind::Notifications) => {
-                &[questline_notifications::events::CONSUMER]
-            }
-            _ => &[],
-        }
+    /// Every durable consumer the part runs: its own, and its access feed.
+    fn consumers(self) -> Vec<&'static str> {
+        let Part::Service(kind) = self else {
+            return Vec::new();
+        };
+        let own = match kind {
+            ServiceKind::Identity => None,
+            ServiceKind::Ledger => Some(questline_ledger::events::CONSUMER),
+            ServiceKind::Mechanics => Some(questline_mechanics::events::CONSUMER),
+            ServiceKind::Rewards => Some(questline_rewards::events::CONSUMER),
+            ServiceKind::Notifications => Some(questline_notifications::events::CONSUMER),
+        };
+        own.into_iter()
+            .chain([questline_kit::access::consumer_of(kind)])
+            .collect()
     }
 }
 
@@ -95,7 +100,7 @@ impl Mesh {
             addrs.insert(*part, addr);
             listeners.push((*part, listener));
         }
-        let consumers: Vec<&str> = parts.iter().flat_map(|p| p.consumers()).copied().collect();
+        let consumers: Vec<&str> = parts.iter().flat_map(|p| p.consumers()).collect();
         let bus = questline_kit::bus::connect(&settings.bus, &consumers).await?;
         let ctx = Context {
             settings: Arc::new(settings),

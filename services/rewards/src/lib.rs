@@ -23,7 +23,7 @@ const SETTLE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     let base = ctx.open::<store::migrations::Migrator>(KIND).await?;
     let members = ctx.follow_members(&base.db, events::CONSUMER).await?;
-    let store = store::Store::new(base.db, base.relay);
+    let store = store::Store::new(base.db.clone(), base.relay);
     let ledger = upstream::Ledger::new(ctx.channel(ServiceKind::Ledger)?);
     let redemptions = Arc::new(saga::Redemptions::new(
         store.clone(),
@@ -35,6 +35,6 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
             .clone()
             .keep_settling(SETTLE_EVERY, ctx.shutdown.clone()),
     );
-    let api = grpc::RewardsApi::new(store, redemptions, ctx.verifier()?);
+    let api = grpc::RewardsApi::new(store, redemptions, ctx.verifier(&base.db, KIND).await?);
     questline_kit::serve!(ctx, KIND, listener, RewardsServiceServer::new(api))
 }

@@ -10,10 +10,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, RwLock};
 
+use crate::access::AccessList;
 use crate::error::DomainError;
 
 /// The `iss` of every Questline token.
 pub const ISSUER: &str = "questline";
+/// The `aud` of every Questline token: the services of the mesh.
+pub const AUDIENCE: &str = "questline-api";
+/// The JOSE `typ` of an access token (RFC 9068), so no other JWT identity
+/// might sign is ever taken for one.
+pub const TOKEN_TYPE: &str = "at+jwt";
 
 /// What a token lets its holder do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,8 +38,12 @@ pub enum Scope {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub iss: String,
+    pub aud: String,
     /// The API client (or member) the token was issued to.
     pub sub: String,
+    /// The API client that obtained the token: itself, or the server client
+    /// that minted a member token. Revoking it ends every token it obtained.
+    pub cid: String,
     /// The tenant it acts for; empty for the operator.
     pub tenant: String,
     pub scopes: Vec<Scope>,
@@ -64,6 +74,14 @@ impl Caller {
 
     pub fn is_operator(&self) -> bool {
         self.has(Scope::Operator)
+    }
+
+    /// A member app's token: it reaches only the member it names.
+    pub fn is_member_only(&self) -> bool {
+        !self.is_operator()
+            && self.has(Scope::Member)
+            && !self.has(Scope::Server)
+            && !self.has(Scope::Admin)
     }
 
     /// Allows the call when the caller holds one of `scopes` for `tenant_id`
@@ -102,11 +120,7 @@ impl Caller {
         member_id: &str,
     ) -> Result<(), DomainError> {
         self.require(tenant_id, &[Scope::Server, Scope::Admin, Scope::Member])?;
-        let only_member = !self.is_operator()
-            && self.has(Scope::Member)
-            && !self.has(Scope::Server)
-            && !self.has(Scope::Admin);
-        if only_member && self.claims.sub != member_id {
+        if self.is_member_only() && self.claims.sub != member_id {
             return Err(DomainError::PermissionDenied(
                 "a member token reaches only its own member".into(),
             ));
@@ -129,22 +143,33 @@ pub trait KeySource: Send + Sync {
     async fn public_keys(&self) -> Result<Vec<PublicKey>, DomainError>;
 }
 
-/// Verifies bearer tokens; refetches the key set when it meets an unknown `kid`
-/// (key rotation), at most once per `REFRESH_EVERY`.
+/// Verifies bearer tokens. The key set is refetched when it meets an unknown
+/// `kid` (a new key) and when the cache is older than `KEY_SET_MAX_AGE` (a key
+/// retired on schedule), at most once per `REFRESH_EVERY`. Keys retired early,
+/// revoked clients and suspended tenants come from the `AccessList`.
 pub struct TokenVerifier {
     source: Arc<dyn KeySource>,
     keys: RwLock<HashMap<String, DecodingKey>>,
     last_refresh: Mutex<Option<Instant>>,
+    access: AccessList,
 }
 
 const REFRESH_EVERY: Duration = Duration::from_secs(5);
+const KEY_SET_MAX_AGE: Duration = Duration::from_secs(60);
 
 impl TokenVerifier {
+    /// A verifier that knows of no revocation: for tools and tests.
     pub fn new(source: Arc<dyn KeySource>) -> Arc<TokenVerifier> {
+        TokenVerifier::guarded(source, AccessList::default())
+    }
+
+    /// A verifier that also refuses what `access` has switched off.
+    pub fn guarded(source: Arc<dyn KeySource>, access: AccessList) -> Arc<TokenVerifier> {
         Arc::new(TokenVerifier {
             source,
             keys: RwLock::new(HashMap::new()),
             last_refresh: Mutex::new(None),
+            access,
         })
     }
 
@@ -174,6 +199,9 @@ impl TokenVerifier {
         if header.alg != Algorithm::EdDSA {
             return Err(unauthenticated("unexpected algorithm"));
         }
+        if header.typ.as_deref() != Some(TOKEN_TYPE) {
+            return Err(unauthenticated("not an access token"));
+        }
         let kid = header.kid.ok_or_else(|| unauthenticated("no key id"))?;
         let key = self
             .key(&kid)
@@ -181,25 +209,39 @@ impl TokenVerifier {
             .ok_or_else(|| unauthenticated("unknown key"))?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 5;
-        jsonwebtoken::decode::<Claims>(token, &key, &validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map(|data| data.claims)
             .map_err(|err| match err.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => unauthenticated("expired"),
                 _ => unauthenticated("signature or claims rejected"),
-            })
+            })?;
+        self.access.admit(&claims, &kid)?;
+        Ok(claims)
     }
 
     async fn key(&self, kid: &str) -> Result<Option<DecodingKey>, DomainError> {
-        if let Some(key) = self.keys.read().await.get(kid) {
+        let fresh = |last: &Option<Instant>, max: Duration| last.is_some_and(|t| t.elapsed() < max);
+        if fresh(&*self.last_refresh.lock().await, KEY_SET_MAX_AGE)
+            && let Some(key) = self.keys.read().await.get(kid)
+        {
             return Ok(Some(key.clone()));
         }
         let mut last = self.last_refresh.lock().await;
-        if last.is_some_and(|t| t.elapsed() < REFRESH_EVERY) {
+        if fresh(&last, REFRESH_EVERY) {
             return Ok(self.keys.read().await.get(kid).cloned());
         }
-        let fetched = self.source.public_keys().await?;
+        let fetched = match self.source.public_keys().await {
+            Ok(fetched) => fetched,
+            // Identity unreachable: keep verifying with the keys we have.
+            Err(err) if !self.keys.read().await.is_empty() => {
+                tracing::warn!(%err, "key set refresh failed; using the cached keys");
+                return Ok(self.keys.read().await.get(kid).cloned());
+            }
+            Err(err) => return Err(err),
+        };
         *last = Some(Instant::now());
         // The fetched set replaces the cache: a key identity retired stops verifying.
         let mut fresh = HashMap::new();
@@ -264,7 +306,9 @@ mod tests {
         Caller {
             claims: Claims {
                 iss: ISSUER.into(),
+                aud: AUDIENCE.into(),
                 sub: sub.into(),
+                cid: sub.into(),
                 tenant: tenant.into(),
                 scopes: scopes.to_vec(),
                 iat: 0,

@@ -192,6 +192,7 @@ pub const PRECONDITION_KINDS: &[&str] = &[
     "UNKNOWN_CURRENCY",
     "NOT_A_POOL_REWARD",
     "REDEMPTION_ABANDONED",
+    "CLIENT_REVOKED",
 ];
 
 /// The `'static` spelling of a known precondition kind, else `UPSTREAM`.

@@ -11,8 +11,15 @@ pub fn type_of(payload: &Payload) -> &'static str {
         Payload::PointsCredited(_) => "points.credited",
         Payload::PointsDebited(_) => "points.debited",
         Payload::RewardRedeemed(_) => "reward.redeemed",
+        Payload::TenantUpdated(_) => "tenant.updated",
+        Payload::ApiClientRevoked(_) => "api_client.revoked",
+        Payload::SigningKeyRetired(_) => "signing_key.retired",
     }
 }
+
+/// The tenant id of events about the whole installation, such as a retired
+/// signing key. Tenant ids start with a letter, so it names no tenant.
+pub const INSTALLATION: &str = "_installation";
 
 /// A new event from `source` about `subject` (a member id, or empty).
 pub fn new_event(tenant_id: &str, source: &str, subject: &str, payload: Payload) -> Event {

@@ -2,6 +2,7 @@
 //! and clients, authentication, error mapping, storage, and the event plumbing
 //! (outbox, inbox, bus). Written once here, never copied into a service.
 
+pub mod access;
 pub mod auth;
 pub mod bus;
 pub mod client;

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
-use crate::auth::{RemoteKeys, TokenVerifier};
+use crate::access::AccessFeed;
+use crate::auth::{KeySource, RemoteKeys, TokenVerifier};
 use crate::bus::EventBus;
 use crate::config::{ServiceKind, Settings};
 use crate::members::MemberDirectory;
@@ -40,11 +41,31 @@ impl Context {
         crate::client::channel(&self.settings.endpoint(kind))
     }
 
-    /// Verifies tokens against identity's published keys.
-    pub fn verifier(&self) -> anyhow::Result<Arc<TokenVerifier>> {
-        Ok(TokenVerifier::new(RemoteKeys::new(
-            self.channel(ServiceKind::Identity)?,
-        )))
+    /// Verifies tokens against identity's published keys, refusing what
+    /// identity has switched off (fed from the bus into `db`).
+    pub async fn verifier(
+        &self,
+        db: &DatabaseConnection,
+        kind: ServiceKind,
+    ) -> anyhow::Result<Arc<TokenVerifier>> {
+        let keys = RemoteKeys::new(self.channel(ServiceKind::Identity)?);
+        self.guarded_verifier(db, kind, keys).await
+    }
+
+    /// Like `verifier`, with the keys from `keys`: identity reads its own.
+    pub async fn guarded_verifier(
+        &self,
+        db: &DatabaseConnection,
+        kind: ServiceKind,
+        keys: Arc<dyn KeySource>,
+    ) -> anyhow::Result<Arc<TokenVerifier>> {
+        let consumer = crate::access::consumer_of(kind);
+        let feed = AccessFeed::load(db.clone(), consumer).await?;
+        let list = feed.list();
+        self.bus
+            .subscribe(consumer, Arc::new(feed), self.shutdown.clone())
+            .await?;
+        Ok(TokenVerifier::guarded(keys, list))
     }
 
     /// A member read model fed by `member.upserted` on the bus as `consumer`.

@@ -1,47 +1,66 @@
 //! API keys and token signing keys.
 //!
-//! An API key reads `ql_<prefix>_<secret>`: the prefix is stored in clear so a
-//! key can be found and shown ("ql_3f9a1c2e…"); only the SHA-256 of the whole
-//! key is stored, so a leaked database does not leak API keys. Keys carry 128
-//! bits of randomness, which makes a plain hash (not a slow password hash) right.
-//! The token signing key is kept in identity's database as it is: protect that
-//! database like a secret (encryption at rest comes with the identity issue).
+//! An API key reads `ql_live_<id>_<secret><check>`: 12 hex digits of key id,
+//! 32 of secret (128 random bits) and 8 of checksum (the first 4 bytes of the
+//! SHA-256 of everything before it). The checksum lets a mistyped or truncated
+//! key be refused before any lookup, and `ql_live_` lets secret scanners spot
+//! a leaked one. The prefix `ql_live_<id>` is stored in clear to find and show
+//! the key; only the SHA-256 of the whole key is stored. With 128 bits of
+//! randomness a plain hash (not a slow password hash) is right.
+//! The token signing key is kept in identity's database as it is: protect
+//! that database like a secret.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use questline_kit::DomainError;
-use questline_kit::auth::{Claims, ISSUER, Scope};
+use questline_kit::auth::{AUDIENCE, Claims, ISSUER, Scope, TOKEN_TYPE};
 use sha2::{Digest, Sha256};
+
+const KEY_START: &str = "ql_live_";
 
 /// A freshly made key, shown once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewApiKey {
     pub prefix: String,
-    pub secret: String,
+    secret: String,
 }
 
 impl NewApiKey {
-    /// From 6 + 16 random bytes.
-    pub fn from_random(prefix: [u8; 6], secret: [u8; 16]) -> NewApiKey {
+    /// From 6 bytes of key id and 16 of secret.
+    pub fn from_random(id: [u8; 6], secret: [u8; 16]) -> NewApiKey {
         NewApiKey {
-            prefix: format!("ql_{}", hex::encode(prefix)),
+            prefix: format!("{KEY_START}{}", hex::encode(id)),
             secret: hex::encode(secret),
         }
     }
 
     pub fn full(&self) -> String {
-        format!("{}_{}", self.prefix, self.secret)
+        let body = format!("{}_{}", self.prefix, self.secret);
+        let check = checksum(&body);
+        format!("{body}{check}")
     }
 }
 
-/// The visible prefix of a presented key, if it has our shape.
+fn checksum(body: &str) -> String {
+    hex::encode(&Sha256::digest(body.as_bytes())[..4])
+}
+
+/// The stored prefix of a presented key, if it has our shape and checksum.
 pub fn prefix_of(api_key: &str) -> Option<&str> {
-    let rest = api_key.strip_prefix("ql_")?;
-    let (prefix, secret) = rest.split_once('_')?;
-    let hexy = |s: &str, n: usize| s.len() == n && s.chars().all(|c| c.is_ascii_hexdigit());
-    (hexy(prefix, 12) && hexy(secret, 32)).then(|| &api_key[..15])
+    let rest = api_key.strip_prefix(KEY_START)?;
+    let (id, secret_and_check) = rest.split_once('_')?;
+    let hexy = |s: &str, n: usize| {
+        s.len() == n
+            && s.chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    };
+    if !hexy(id, 12) || !hexy(secret_and_check, 40) {
+        return None;
+    }
+    let (body, check) = api_key.split_at(api_key.len() - 8);
+    (checksum(body) == check).then(|| &api_key[..KEY_START.len() + 12])
 }
 
 pub fn hash(api_key: &str) -> String {
@@ -73,13 +92,23 @@ impl SigningMaterial {
     }
 }
 
-/// The claims of a token for `subject` acting in `tenant` with `scopes`.
-pub fn claims(subject: &str, tenant: &str, scopes: Vec<Scope>, now_s: i64, ttl_s: i64) -> Claims {
+/// Who a token is for: `subject` (a client or a member) acting in `tenant`
+/// with `scopes`, obtained by the API client `client`.
+pub struct Grant<'a> {
+    pub subject: &'a str,
+    pub client: &'a str,
+    pub tenant: &'a str,
+    pub scopes: Vec<Scope>,
+}
+
+pub fn claims(grant: Grant<'_>, now_s: i64, ttl_s: i64) -> Claims {
     Claims {
         iss: ISSUER.into(),
-        sub: subject.into(),
-        tenant: tenant.into(),
-        scopes,
+        aud: AUDIENCE.into(),
+        sub: grant.subject.into(),
+        cid: grant.client.into(),
+        tenant: grant.tenant.into(),
+        scopes: grant.scopes,
         iat: now_s,
         exp: now_s + ttl_s,
     }
@@ -87,67 +116,11 @@ pub fn claims(subject: &str, tenant: &str, scopes: Vec<Scope>, now_s: i64, ttl_s
 
 pub fn sign(claims: &Claims, key: &SigningMaterial) -> Result<String, DomainError> {
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.typ = Some(TOKEN_TYPE.into());
     header.kid = Some(key.kid.clone());
     let encoding = jsonwebtoken::EncodingKey::from_ed_der(&key.pkcs8);
     jsonwebtoken::encode(&header, claims, &encoding).map_err(DomainError::internal)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use async_trait::async_trait;
-    use questline_kit::auth::{KeySource, PublicKey, TokenVerifier};
-    use std::sync::Arc;
-
-    #[test]
-    fn keys_are_recognised_by_shape_and_hashed() {
-        let key = NewApiKey::from_random([1; 6], [2; 16]);
-        let full = key.full();
-        assert_eq!(prefix_of(&full), Some(key.prefix.as_str()));
-        assert_eq!(prefix_of("ql_zz_secret"), None);
-        assert_eq!(prefix_of(""), None);
-        assert_ne!(hash(&full), full);
-        assert_eq!(hash(&full).len(), 64);
-    }
-
-    struct Fixed(SigningMaterial);
-
-    #[async_trait]
-    impl KeySource for Fixed {
-        async fn public_keys(&self) -> Result<Vec<PublicKey>, DomainError> {
-            Ok(vec![PublicKey {
-                kid: self.0.kid.clone(),
-                x: self.0.x.clone(),
-            }])
-        }
-    }
-
-    #[tokio::test]
-    async fn a_signed_token_verifies_and_a_tampered_one_does_not() {
-        let key = SigningMaterial::from_seed([7; 32]).unwrap();
-        let now = questline_kit::time::now_ms() / 1000;
-        let token = sign(&claims("c1", "acme", vec![Scope::Server], now, 60), &key).unwrap();
-        let verifier = TokenVerifier::new(Arc::new(Fixed(key.clone())));
-        let verified = verifier.verify(&token).await.unwrap();
-        assert_eq!(verified.tenant, "acme");
-        assert_eq!(verified.scopes, vec![Scope::Server]);
-
-        let other = SigningMaterial::from_seed([8; 32]).unwrap();
-        let forged = sign(
-            &claims("c1", "acme", vec![Scope::Admin], now, 60),
-            &SigningMaterial {
-                kid: key.kid.clone(),
-                ..other
-            },
-        )
-        .unwrap();
-        assert!(verifier.verify(&forged).await.is_err());
-
-        let expired = sign(
-            &claims("c1", "acme", vec![Scope::Server], now - 3600, 60),
-            &key,
-        )
-        .unwrap();
-        assert!(verifier.verify(&expired).await.is_err());
-    }
-}
+mod tests;

@@ -37,6 +37,67 @@ pub fn time_zone(v: &mut Violations, zone: &str) -> String {
     zone.into()
 }
 
+/// A BCP 47 language tag such as `en`, `fr-FR` or `zh-Hant-TW`; empty means `en`.
+pub fn locale(v: &mut Violations, field: &str, tag: &str) -> String {
+    if tag.is_empty() {
+        return "en".into();
+    }
+    let mut parts = tag.split('-');
+    let language = parts.next().unwrap_or_default();
+    let ok = tag.len() <= 35
+        && (2..=3).contains(&language.len())
+        && language.chars().all(|c| c.is_ascii_alphabetic())
+        && parts
+            .all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    v.check(ok, field, "must be a BCP 47 language tag, e.g. en or fr-FR");
+    tag.into()
+}
+
+/// Whether a tenant may act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantStatus {
+    Active,
+    Suspended,
+}
+
+impl TenantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantStatus::Active => "active",
+            TenantStatus::Suspended => "suspended",
+        }
+    }
+
+    pub fn parse(text: &str) -> TenantStatus {
+        if text == "suspended" {
+            TenantStatus::Suspended
+        } else {
+            TenantStatus::Active
+        }
+    }
+}
+
+/// The settings an update may change; `None` keeps the current value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantChange {
+    pub name: Option<String>,
+    pub time_zone: Option<String>,
+    pub default_locale: Option<String>,
+    pub status: Option<TenantStatus>,
+}
+
+/// The most a rotated-out API key keeps working: 7 days.
+pub const MAX_GRACE_SECONDS: i64 = 7 * 24 * 3600;
+
+pub fn grace_seconds(v: &mut Violations, grace: i64) -> i64 {
+    v.check(
+        (0..=MAX_GRACE_SECONDS).contains(&grace),
+        "grace_seconds",
+        "must be 0 to 604800 (7 days)",
+    );
+    grace
+}
+
 /// Scopes an API client may hold: admin and server. Member tokens are issued
 /// per member, never to a client.
 pub fn client_scopes(raw: &[i32]) -> Result<Vec<Scope>, DomainError> {
@@ -125,6 +186,33 @@ mod tests {
         assert_eq!(client_scopes(&[2, 2]).unwrap(), vec![Scope::Server]);
         let text = scopes_to_text(&[Scope::Admin, Scope::Server]);
         assert_eq!(scopes_from_text(&text), vec![Scope::Admin, Scope::Server]);
+    }
+
+    #[test]
+    fn locales_are_language_tags() {
+        for good in ["", "en", "fr-FR", "zh-Hant-TW", "es-419"] {
+            let mut v = Violations::new();
+            locale(&mut v, "default_locale", good);
+            assert!(v.finish().is_ok(), "{good}");
+        }
+        for bad in ["e", "english", "en_GB", "fr-", "-fr", "en-a", "<script>"] {
+            let mut v = Violations::new();
+            locale(&mut v, "default_locale", bad);
+            assert!(v.finish().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn grace_is_bounded() {
+        let mut v = Violations::new();
+        grace_seconds(&mut v, 0);
+        grace_seconds(&mut v, MAX_GRACE_SECONDS);
+        assert!(v.finish().is_ok());
+        for bad in [-1, MAX_GRACE_SECONDS + 1, i64::MAX, i64::MIN] {
+            let mut v = Violations::new();
+            grace_seconds(&mut v, bad);
+            assert!(v.finish().is_err(), "{bad}");
+        }
     }
 
     #[test]

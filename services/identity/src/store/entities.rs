@@ -10,7 +10,11 @@ pub mod tenant {
         pub tenant_id: String,
         pub name: String,
         pub time_zone: String,
+        pub default_locale: String,
+        /// `active` or `suspended`.
+        pub status: String,
         pub created_at: i64,
+        pub updated_at: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -31,12 +35,39 @@ pub mod api_client {
         pub name: String,
         /// Comma-separated scope names.
         pub scopes: String,
-        pub key_prefix: String,
-        /// SHA-256 of the whole key; the key itself is never stored.
-        pub key_hash: String,
+        /// `active` or `revoked`.
+        pub status: String,
         pub idempotency_key: String,
         pub fingerprint: String,
         pub created_at: i64,
+        pub revoked_at: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod api_key {
+    use sea_orm::entity::prelude::*;
+
+    /// One key of a client; a rotation adds one and gives the old one an end.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "api_keys")]
+    pub struct Model {
+        /// `ql_live_<id>`: the visible part of the key.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key_prefix: String,
+        pub client_id: String,
+        /// SHA-256 of the whole key; the key itself is never stored.
+        pub key_hash: String,
+        /// Of the create or rotate call that made it.
+        pub idempotency_key: String,
+        pub fingerprint: String,
+        pub created_at: i64,
+        pub expires_at: Option<i64>,
+        pub last_used_at: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -56,6 +87,8 @@ pub mod signing_key {
         pub private_pkcs8: Vec<u8>,
         pub public_x: String,
         pub created_at: i64,
+        /// When it stops verifying; unset while it signs.
+        pub retire_at: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

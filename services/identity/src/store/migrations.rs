@@ -1,15 +1,20 @@
 //! Schema of identity, portable between SQLite and PostgreSQL.
 
+use questline_kit::access::CreateAccessBlocks;
 use questline_kit::db::unique_index;
 use questline_kit::outbox::CreateOutbox;
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, binary, string, text};
+use sea_orm_migration::schema::{big_integer, big_integer_null, binary, string, text};
 
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateOutbox), Box::new(CreateIdentity)]
+        vec![
+            Box::new(CreateOutbox),
+            Box::new(CreateIdentity),
+            Box::new(CreateAccessBlocks),
+        ]
     }
 }
 
@@ -30,7 +35,10 @@ impl MigrationTrait for CreateIdentity {
                 .col(string("tenant_id").primary_key())
                 .col(string("name"))
                 .col(string("time_zone"))
+                .col(string("default_locale"))
+                .col(string("status"))
                 .col(big_integer("created_at"))
+                .col(big_integer("updated_at"))
                 .to_owned(),
         )
         .await?;
@@ -41,15 +49,35 @@ impl MigrationTrait for CreateIdentity {
                 .col(string("tenant_id"))
                 .col(string("name"))
                 .col(string("scopes"))
-                .col(string("key_prefix"))
+                .col(string("status"))
+                .col(string("idempotency_key"))
+                .col(string("fingerprint"))
+                .col(big_integer("created_at"))
+                .col(big_integer_null("revoked_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("api_keys")
+                .col(string("key_prefix").primary_key())
+                .col(string("client_id"))
                 .col(string("key_hash"))
                 .col(string("idempotency_key"))
                 .col(string("fingerprint"))
                 .col(big_integer("created_at"))
+                .col(big_integer_null("expires_at"))
+                .col(big_integer_null("last_used_at"))
                 .to_owned(),
         )
         .await?;
-        unique_index(m, "api_clients_prefix", "api_clients", &["key_prefix"]).await?;
+        unique_index(
+            m,
+            "api_keys_rotation",
+            "api_keys",
+            &["client_id", "idempotency_key"],
+        )
+        .await?;
         unique_index(
             m,
             "api_clients_key",
@@ -64,6 +92,7 @@ impl MigrationTrait for CreateIdentity {
                 .col(binary("private_pkcs8"))
                 .col(string("public_x"))
                 .col(big_integer("created_at"))
+                .col(big_integer_null("retire_at"))
                 .to_owned(),
         )
         .await?;

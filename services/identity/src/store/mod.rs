@@ -1,18 +1,23 @@
 //! Identity's storage.
 
+mod clients;
 pub mod entities;
 pub mod migrations;
+mod signing;
+mod tenants;
 
-use questline_kit::{DomainError, fingerprint, new_id, outbox, time::now_ms};
+pub use clients::{ClientOutcome, ClientWithKeys, KeyHolder, Rotation};
+pub use signing::SigningRotation;
+
+use questline_kit::{DomainError, new_id, outbox, time::now_ms};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
     TransactionTrait,
 };
 use std::collections::BTreeMap;
 
-use crate::domain::keys::{NewApiKey, SigningMaterial};
 use crate::events;
-use entities::{api_client, member, signing_key, tenant};
+use entities::member;
 
 #[derive(Clone)]
 pub struct Store {
@@ -20,119 +25,9 @@ pub struct Store {
     relay: outbox::Relay,
 }
 
-/// What `create_api_client` decided: a new client (with its key), or the first answer again.
-pub enum ClientOutcome {
-    Created(api_client::Model, NewApiKey),
-    Replayed(api_client::Model),
-}
-
 impl Store {
     pub fn new(db: DatabaseConnection, relay: outbox::Relay) -> Store {
         Store { db, relay }
-    }
-
-    pub async fn create_tenant(&self, row: tenant::Model) -> Result<tenant::Model, DomainError> {
-        questline_kit::db::retrying(|| async {
-            if let Some(existing) = tenant::Entity::find_by_id(row.tenant_id.clone())
-                .one(&self.db)
-                .await?
-            {
-                return if existing.name == row.name && existing.time_zone == row.time_zone {
-                    Ok(existing)
-                } else {
-                    Err(DomainError::AlreadyExists(format!(
-                        "tenant {} already exists",
-                        row.tenant_id
-                    )))
-                };
-            }
-            let active: tenant::ActiveModel = row.clone().into();
-            Ok(active.insert(&self.db).await?)
-        })
-        .await
-    }
-
-    pub async fn tenant(&self, tenant_id: &str) -> Result<tenant::Model, DomainError> {
-        tenant::Entity::find_by_id(tenant_id.to_string())
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| DomainError::NotFound(format!("tenant {tenant_id} not found")))
-    }
-
-    /// Creates a client under its idempotency key; `new_key` is used only if it is new.
-    pub async fn create_api_client(
-        &self,
-        draft: api_client::Model,
-        new_key: NewApiKey,
-    ) -> Result<ClientOutcome, DomainError> {
-        questline_kit::db::retrying(|| async {
-            let first = api_client::Entity::find()
-                .filter(api_client::Column::TenantId.eq(draft.tenant_id.as_str()))
-                .filter(api_client::Column::IdempotencyKey.eq(draft.idempotency_key.as_str()))
-                .one(&self.db)
-                .await?;
-            if let Some(first) = first {
-                fingerprint::same_request(&first.fingerprint, &draft.fingerprint)?;
-                return Ok(ClientOutcome::Replayed(first));
-            }
-            self.tenant(&draft.tenant_id).await?;
-            let row = api_client::Model {
-                key_prefix: new_key.prefix.clone(),
-                key_hash: crate::domain::keys::hash(&new_key.full()),
-                ..draft.clone()
-            };
-            let active: api_client::ActiveModel = row.into();
-            Ok(ClientOutcome::Created(
-                active.insert(&self.db).await?,
-                new_key.clone(),
-            ))
-        })
-        .await
-    }
-
-    pub async fn client_by_prefix(
-        &self,
-        prefix: &str,
-    ) -> Result<Option<api_client::Model>, DomainError> {
-        Ok(api_client::Entity::find()
-            .filter(api_client::Column::KeyPrefix.eq(prefix))
-            .one(&self.db)
-            .await?)
-    }
-
-    /// The newest signing key, made on first use.
-    pub async fn signing_key(
-        &self,
-        seed: impl FnOnce() -> [u8; 32],
-    ) -> Result<SigningMaterial, DomainError> {
-        let newest = signing_key::Entity::find()
-            .order_by_desc(signing_key::Column::CreatedAt)
-            .one(&self.db)
-            .await?;
-        if let Some(row) = newest {
-            return Ok(SigningMaterial {
-                kid: row.kid,
-                pkcs8: row.private_pkcs8,
-                x: row.public_x,
-            });
-        }
-        let material = SigningMaterial::from_seed(seed())?;
-        signing_key::ActiveModel {
-            kid: Set(material.kid.clone()),
-            private_pkcs8: Set(material.pkcs8.clone()),
-            public_x: Set(material.x.clone()),
-            created_at: Set(now_ms()),
-        }
-        .insert(&self.db)
-        .await?;
-        Ok(material)
-    }
-
-    pub async fn public_keys(&self) -> Result<Vec<signing_key::Model>, DomainError> {
-        Ok(signing_key::Entity::find()
-            .order_by_desc(signing_key::Column::CreatedAt)
-            .all(&self.db)
-            .await?)
     }
 
     /// Creates or updates the member with this external id; publishes

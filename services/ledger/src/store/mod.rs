@@ -229,6 +229,14 @@ impl Store {
         }
     }
 
+    pub async fn hold(
+        &self,
+        tenant_id: &str,
+        hold_id: &str,
+    ) -> Result<hold_row::Model, DomainError> {
+        find_hold(&self.db, tenant_id, hold_id).await
+    }
+
     /// Releases the held points; nothing moves.
     pub async fn void_hold(
         &self,

@@ -1,5 +1,6 @@
 //! Schema of the rules engine, portable between SQLite and PostgreSQL.
 
+use questline_kit::access::CreateAccessBlocks;
 use questline_kit::inbox::CreateInbox;
 use questline_kit::members::CreateMemberSnapshots;
 use questline_kit::outbox::CreateOutbox;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateInbox),
             Box::new(CreateMemberSnapshots),
             Box::new(CreateMechanics),
+            Box::new(CreateAccessBlocks),
         ]
     }
 }

@@ -1,5 +1,6 @@
 //! Schema of notifications, portable between SQLite and PostgreSQL.
 
+use questline_kit::access::CreateAccessBlocks;
 use questline_kit::db::unique_index;
 use questline_kit::inbox::CreateInbox;
 use sea_orm_migration::prelude::*;
@@ -9,7 +10,11 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateInbox), Box::new(CreateInboxMessages)]
+        vec![
+            Box::new(CreateInbox),
+            Box::new(CreateInboxMessages),
+            Box::new(CreateAccessBlocks),
+        ]
     }
 }
 

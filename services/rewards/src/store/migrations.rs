@@ -1,5 +1,6 @@
 //! Schema of the rewards service, portable between SQLite and PostgreSQL.
 
+use questline_kit::access::CreateAccessBlocks;
 use questline_kit::db::unique_index;
 use questline_kit::inbox::CreateInbox;
 use questline_kit::members::CreateMemberSnapshots;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateInbox),
             Box::new(CreateMemberSnapshots),
             Box::new(CreateRewards),
+            Box::new(CreateAccessBlocks),
         ]
     }
 }

@@ -1,0 +1,77 @@
+//! Rows to protobuf messages.
+
+use questline_kit::auth::Scope;
+use questline_kit::time::to_timestamp;
+use questline_proto::identity as pb;
+
+use crate::domain::tenants::{self, TenantStatus};
+use crate::store::ClientWithKeys;
+use crate::store::entities::{member, tenant};
+use crate::store::profile_of;
+
+pub fn tenant(t: tenant::Model) -> pb::Tenant {
+    let status = match TenantStatus::parse(&t.status) {
+        TenantStatus::Active => pb::TenantStatus::Active,
+        TenantStatus::Suspended => pb::TenantStatus::Suspended,
+    };
+    pb::Tenant {
+        tenant_id: t.tenant_id,
+        name: t.name,
+        time_zone: t.time_zone,
+        create_time: Some(to_timestamp(t.created_at)),
+        default_locale: t.default_locale,
+        status: status as i32,
+        update_time: Some(to_timestamp(t.updated_at)),
+    }
+}
+
+pub fn client((c, keys): ClientWithKeys) -> pb::ApiClient {
+    use questline_proto::identity::Scope as Pb;
+    let scopes = tenants::scopes_from_text(&c.scopes)
+        .into_iter()
+        .map(|s| match s {
+            Scope::Admin => Pb::Admin as i32,
+            Scope::Server => Pb::Server as i32,
+            Scope::Member => Pb::Member as i32,
+            Scope::Operator => Pb::Unspecified as i32,
+        })
+        .collect();
+    let status = if c.status == "revoked" {
+        pb::ApiClientStatus::Revoked
+    } else {
+        pb::ApiClientStatus::Active
+    };
+    pb::ApiClient {
+        client_id: c.client_id,
+        tenant_id: c.tenant_id,
+        name: c.name,
+        scopes,
+        key_prefix: keys
+            .first()
+            .map(|k| k.key_prefix.clone())
+            .unwrap_or_default(),
+        create_time: Some(to_timestamp(c.created_at)),
+        status: status as i32,
+        keys: keys
+            .into_iter()
+            .map(|k| pb::ApiKeyInfo {
+                key_prefix: k.key_prefix,
+                create_time: Some(to_timestamp(k.created_at)),
+                expire_time: k.expires_at.map(to_timestamp),
+                last_use_time: k.last_used_at.map(to_timestamp),
+            })
+            .collect(),
+        revoke_time: c.revoked_at.map(to_timestamp),
+    }
+}
+
+pub fn member(m: member::Model) -> pb::Member {
+    pb::Member {
+        profile: profile_of(&m),
+        member_id: m.member_id,
+        tenant_id: m.tenant_id,
+        external_id: m.external_id,
+        create_time: Some(to_timestamp(m.created_at)),
+        update_time: Some(to_timestamp(m.updated_at)),
+    }
+}

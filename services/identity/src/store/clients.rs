@@ -1,0 +1,273 @@
+//! API clients and their keys. A client holds one or more keys: a rotation
+//! adds a key and gives the ones before it an end. Revoking the client ends
+//! all of them and publishes `api_client.revoked`, so every service refuses
+//! the tokens already issued to it.
+
+use questline_kit::paging::Page;
+use questline_kit::{DomainError, fingerprint, outbox, time::now_ms};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
+};
+
+use super::Store;
+use super::entities::{api_client, api_key};
+use crate::domain::keys::{self, NewApiKey};
+use crate::events;
+
+/// A client with its keys, newest first.
+pub type ClientWithKeys = (api_client::Model, Vec<api_key::Model>);
+
+/// What a create or rotate decided: a new key (shown once), or the first answer again.
+pub enum ClientOutcome {
+    Created(ClientWithKeys, NewApiKey),
+    Replayed(ClientWithKeys),
+}
+
+/// The client a presented key belongs to.
+pub struct KeyHolder {
+    pub client: api_client::Model,
+    pub key: api_key::Model,
+}
+
+/// Last use is kept to the minute: a token request writes at most once a minute per key.
+const LAST_USE_PRECISION_MS: i64 = 60_000;
+
+impl Store {
+    /// Creates a client and its first key under the call's idempotency key.
+    pub async fn create_api_client(
+        &self,
+        draft: api_client::Model,
+        new_key: NewApiKey,
+    ) -> Result<ClientOutcome, DomainError> {
+        questline_kit::db::retrying(|| async {
+            let txn = self.db.begin().await?;
+            let first = api_client::Entity::find()
+                .filter(api_client::Column::TenantId.eq(draft.tenant_id.as_str()))
+                .filter(api_client::Column::IdempotencyKey.eq(draft.idempotency_key.as_str()))
+                .one(&txn)
+                .await?;
+            if let Some(first) = first {
+                fingerprint::same_request(&first.fingerprint, &draft.fingerprint)?;
+                return Ok(ClientOutcome::Replayed(with_keys(&txn, first).await?));
+            }
+            let client = api_client::ActiveModel::from(draft.clone())
+                .insert(&txn)
+                .await?;
+            insert_key(
+                &txn,
+                &client,
+                &new_key,
+                &draft.idempotency_key,
+                &draft.fingerprint,
+            )
+            .await?;
+            let created = with_keys(&txn, client).await?;
+            txn.commit().await?;
+            Ok(ClientOutcome::Created(created, new_key.clone()))
+        })
+        .await
+    }
+
+    pub async fn api_client(
+        &self,
+        tenant_id: &str,
+        client_id: &str,
+    ) -> Result<ClientWithKeys, DomainError> {
+        let client = find_client(&self.db, tenant_id, client_id).await?;
+        with_keys(&self.db, client).await
+    }
+
+    /// One page of a tenant's clients by id (one extra row tells if another page follows).
+    pub async fn api_clients(
+        &self,
+        tenant_id: &str,
+        page: &Page,
+    ) -> Result<Vec<ClientWithKeys>, DomainError> {
+        let mut query = api_client::Entity::find()
+            .filter(api_client::Column::TenantId.eq(tenant_id))
+            .order_by_asc(api_client::Column::ClientId);
+        if let Some(after) = &page.after {
+            query = query.filter(api_client::Column::ClientId.gt(after.as_str()));
+        }
+        let mut all = Vec::new();
+        for client in query.limit(page.size + 1).all(&self.db).await? {
+            all.push(with_keys(&self.db, client).await?);
+        }
+        Ok(all)
+    }
+
+    /// Adds `new_key` to an active client; its earlier keys end after `grace_ms`.
+    pub async fn rotate_api_key(
+        &self,
+        rotation: Rotation<'_>,
+        new_key: NewApiKey,
+    ) -> Result<ClientOutcome, DomainError> {
+        questline_kit::db::retrying(|| async {
+            let txn = self.db.begin().await?;
+            let client = find_client(&txn, rotation.tenant_id, rotation.client_id).await?;
+            let first = api_key::Entity::find()
+                .filter(api_key::Column::ClientId.eq(client.client_id.as_str()))
+                .filter(api_key::Column::IdempotencyKey.eq(rotation.idempotency_key))
+                .one(&txn)
+                .await?;
+            if let Some(first) = first {
+                fingerprint::same_request(&first.fingerprint, rotation.fingerprint)?;
+                return Ok(ClientOutcome::Replayed(with_keys(&txn, client).await?));
+            }
+            if client.status != "active" {
+                return Err(DomainError::precondition(
+                    "CLIENT_REVOKED",
+                    "client_id",
+                    "a revoked client gets no new key",
+                ));
+            }
+            let ends = now_ms().saturating_add(rotation.grace_ms);
+            for old in live_keys(&txn, &client.client_id).await? {
+                if old.expires_at.is_none_or(|at| at > ends) {
+                    let mut active: api_key::ActiveModel = old.into();
+                    active.expires_at = Set(Some(ends));
+                    active.update(&txn).await?;
+                }
+            }
+            let (key, fp) = (rotation.idempotency_key, rotation.fingerprint);
+            insert_key(&txn, &client, &new_key, key, fp).await?;
+            let rotated = with_keys(&txn, client).await?;
+            txn.commit().await?;
+            Ok(ClientOutcome::Created(rotated, new_key.clone()))
+        })
+        .await
+    }
+
+    /// Revokes the client (again, harmlessly); the first time publishes `api_client.revoked`.
+    pub async fn revoke_api_client(
+        &self,
+        tenant_id: &str,
+        client_id: &str,
+    ) -> Result<ClientWithKeys, DomainError> {
+        let (client, newly) = questline_kit::db::retrying(|| async {
+            let txn = self.db.begin().await?;
+            let client = find_client(&txn, tenant_id, client_id).await?;
+            if client.status == "revoked" {
+                return Ok((with_keys(&txn, client).await?, false));
+            }
+            let mut active: api_client::ActiveModel = client.into();
+            active.status = Set("revoked".into());
+            active.revoked_at = Set(Some(now_ms()));
+            let client = active.update(&txn).await?;
+            outbox::stage(&txn, &events::api_client_revoked(&client)).await?;
+            let revoked = with_keys(&txn, client).await?;
+            txn.commit().await?;
+            Ok((revoked, true))
+        })
+        .await?;
+        if newly {
+            self.relay.wake();
+        }
+        Ok(client)
+    }
+
+    /// The active client and unexpired key `api_key` belongs to, if any.
+    pub async fn key_holder(&self, api_key: &str) -> Result<Option<KeyHolder>, DomainError> {
+        let Some(prefix) = keys::prefix_of(api_key) else {
+            return Ok(None);
+        };
+        let Some(key) = api_key::Entity::find_by_id(prefix).one(&self.db).await? else {
+            return Ok(None);
+        };
+        let now = now_ms();
+        if key.key_hash != keys::hash(api_key) || key.expires_at.is_some_and(|at| at <= now) {
+            return Ok(None);
+        }
+        let client = api_client::Entity::find_by_id(key.client_id.clone())
+            .one(&self.db)
+            .await?;
+        Ok(client
+            .filter(|c| c.status == "active")
+            .map(|client| KeyHolder { client, key }))
+    }
+
+    /// Notes that `key` was just used, to the minute.
+    pub async fn touch(&self, key: &api_key::Model) -> Result<(), DomainError> {
+        let now = now_ms();
+        if key
+            .last_used_at
+            .is_some_and(|at| now - at < LAST_USE_PRECISION_MS)
+        {
+            return Ok(());
+        }
+        api_key::Entity::update_many()
+            .col_expr(api_key::Column::LastUsedAt, now.into())
+            .filter(api_key::Column::KeyPrefix.eq(key.key_prefix.as_str()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A rotate call: whose key, how long the old ones live, and its idempotency.
+pub struct Rotation<'a> {
+    pub tenant_id: &'a str,
+    pub client_id: &'a str,
+    pub grace_ms: i64,
+    pub idempotency_key: &'a str,
+    pub fingerprint: &'a str,
+}
+
+async fn find_client<C: ConnectionTrait>(
+    c: &C,
+    tenant_id: &str,
+    client_id: &str,
+) -> Result<api_client::Model, DomainError> {
+    api_client::Entity::find_by_id(client_id.to_string())
+        .filter(api_client::Column::TenantId.eq(tenant_id))
+        .one(c)
+        .await?
+        .ok_or_else(|| DomainError::NotFound(format!("API client {client_id} not found")))
+}
+
+async fn insert_key<C: ConnectionTrait>(
+    c: &C,
+    client: &api_client::Model,
+    key: &NewApiKey,
+    idempotency_key: &str,
+    fingerprint: &str,
+) -> Result<(), DomainError> {
+    api_key::ActiveModel {
+        key_prefix: Set(key.prefix.clone()),
+        client_id: Set(client.client_id.clone()),
+        key_hash: Set(keys::hash(&key.full())),
+        idempotency_key: Set(idempotency_key.into()),
+        fingerprint: Set(fingerprint.into()),
+        created_at: Set(now_ms()),
+        expires_at: Set(None),
+        last_used_at: Set(None),
+    }
+    .insert(c)
+    .await?;
+    Ok(())
+}
+
+/// Keys that have not ended, newest first.
+async fn live_keys<C: ConnectionTrait>(
+    c: &C,
+    client_id: &str,
+) -> Result<Vec<api_key::Model>, DomainError> {
+    let now = now_ms();
+    Ok(api_key::Entity::find()
+        .filter(api_key::Column::ClientId.eq(client_id))
+        .order_by_desc(api_key::Column::CreatedAt)
+        .all(c)
+        .await?
+        .into_iter()
+        .filter(|k| k.expires_at.is_none_or(|at| at > now))
+        .collect())
+}
+
+async fn with_keys<C: ConnectionTrait>(
+    c: &C,
+    client: api_client::Model,
+) -> Result<ClientWithKeys, DomainError> {
+    let keys = live_keys(c, &client.client_id).await?;
+    Ok((client, keys))
+}
