@@ -388,7 +388,7 @@ impl Harness {
             .upsert_member(id::UpsertMemberRequest {
                 tenant_id: tenant_id.clone(),
                 external_id: "alice".into(),
-                profile: [("tier".to_string(), "green".to_string())].into(),
+                profile: Some(alice()),
             })
             .await
             .unwrap()
@@ -403,6 +403,22 @@ impl Harness {
             token,
             member_id,
         }
+    }
+}
+
+/// The programme's first member's profile: every personal field filled.
+pub fn alice() -> questline_proto::identity::Profile {
+    let attributes = serde_json::json!({"tier": "green", "interests": ["coffee"]});
+    questline_proto::identity::Profile {
+        display_name: "Alice Tan".into(),
+        email: "alice.tan@example.com".into(),
+        phone: "+6591234567".into(),
+        birthday: "1990-04-01".into(),
+        locale: "en-SG".into(),
+        country: "SG".into(),
+        attributes: attributes
+            .as_object()
+            .map(questline_kit::structs::from_json),
     }
 }
 

@@ -1,24 +1,43 @@
-//! What identity publishes: `member.upserted`, so other services keep their
-//! own read model of members instead of calling identity on the hot path; and
+//! What identity publishes: `member.upserted`, `member.consent_changed` and
+//! `member.erased`, so other services keep their own read model of members
+//! instead of calling identity on the hot path (and forget erased ones); and
 //! what switches access off everywhere: `tenant.updated` (suspension),
 //! `api_client.revoked`, `signing_key.retired`.
 
 use questline_kit::events::{INSTALLATION, new_event};
+use questline_kit::structs::from_json;
 use questline_proto::events::{
-    ApiClientRevoked, Event, MemberUpserted, SigningKeyRetired, TenantUpdated, event::Payload,
+    ApiClientRevoked, Event, MemberConsentChanged, MemberErased, MemberUpserted, SigningKeyRetired,
+    TenantUpdated, event::Payload,
 };
-use std::collections::BTreeMap;
+use serde_json::{Map, Value as Json};
 
 use crate::domain::tenants::TenantStatus;
 use crate::store::entities::{api_client, member, tenant};
 
 pub const SOURCE: &str = "identity";
 
-pub fn member_upserted(row: &member::Model, profile: &BTreeMap<String, String>) -> Event {
+pub fn member_upserted(row: &member::Model, facts: &Map<String, Json>) -> Event {
     let payload = Payload::MemberUpserted(MemberUpserted {
         member_id: row.member_id.clone(),
         external_id: row.external_id.clone(),
-        profile: profile.clone(),
+        facts: Some(from_json(facts)),
+    });
+    new_event(&row.tenant_id, SOURCE, &row.member_id, payload)
+}
+
+pub fn member_consent_changed(row: &member::Model, facts: &Map<String, Json>) -> Event {
+    let payload = Payload::MemberConsentChanged(MemberConsentChanged {
+        member_id: row.member_id.clone(),
+        external_id: row.external_id.clone(),
+        facts: Some(from_json(facts)),
+    });
+    new_event(&row.tenant_id, SOURCE, &row.member_id, payload)
+}
+
+pub fn member_erased(row: &member::Model) -> Event {
+    let payload = Payload::MemberErased(MemberErased {
+        member_id: row.member_id.clone(),
     });
     new_event(&row.tenant_id, SOURCE, &row.member_id, payload)
 }

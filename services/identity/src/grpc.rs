@@ -386,13 +386,18 @@ impl IdentityService for IdentityApi {
         let mut v = Violations::new();
         v.id("tenant_id", &req.tenant_id)
             .text("external_id", &req.external_id);
-        members::validate_profile(&mut v, &req.profile);
+        v.check(
+            !req.external_id.starts_with("erased:"),
+            "external_id",
+            "must not start with 'erased:'",
+        );
+        let profile = members::validate_profile(&mut v, &req.profile.unwrap_or_default());
         v.finish()?;
         caller.require_server(&req.tenant_id)?;
         self.store.active_tenant(&req.tenant_id).await?;
         let (row, created) = self
             .store
-            .upsert_member(&req.tenant_id, &req.external_id, &req.profile)
+            .upsert_member(&req.tenant_id, &req.external_id, &profile)
             .await?;
         Ok(Response::new(proto::UpsertMemberResponse {
             member: Some(pb::member(row)),
@@ -406,16 +411,102 @@ impl IdentityService for IdentityApi {
     ) -> Answer<proto::GetMemberResponse> {
         let caller = self.auth.caller(&request).await?;
         let req = request.into_inner();
-        Violations::new()
-            .id("tenant_id", &req.tenant_id)
-            .id("member_id", &req.member_id)
-            .finish()?;
+        member_ref(&req.tenant_id, &req.member_id)?;
         caller.require_member_access(&req.tenant_id, &req.member_id)?;
         let row = self.store.member(&req.tenant_id, &req.member_id).await?;
         Ok(Response::new(proto::GetMemberResponse {
             member: Some(pb::member(row)),
         }))
     }
+
+    async fn list_members(
+        &self,
+        request: Request<proto::ListMembersRequest>,
+    ) -> Answer<proto::ListMembersResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        Violations::new()
+            .id("tenant_id", &req.tenant_id)
+            .optional_text("query", &req.query)
+            .finish()?;
+        let page = paging::parse(req.page_size, &req.page_token)?;
+        caller.require_server(&req.tenant_id)?;
+        let mut rows = self
+            .store
+            .members(&req.tenant_id, &req.query, &page)
+            .await?;
+        let fetched = rows.len();
+        rows.truncate(page.size as usize);
+        let last = rows.last().map(|m| m.member_id.clone());
+        Ok(Response::new(proto::ListMembersResponse {
+            next_page_token: paging::next_token(page.size, fetched, last.as_deref()),
+            members: rows.into_iter().map(pb::member).collect(),
+        }))
+    }
+
+    async fn update_consent(
+        &self,
+        request: Request<proto::UpdateConsentRequest>,
+    ) -> Answer<proto::UpdateConsentResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        v.id("tenant_id", &req.tenant_id)
+            .id("member_id", &req.member_id)
+            .text("source", &req.source)
+            .check(
+                !req.choices.is_empty(),
+                "choices",
+                "at least one choice is required",
+            );
+        let choices: Vec<(&'static str, bool)> = req
+            .choices
+            .iter()
+            .filter_map(|c| {
+                let name = members::purpose_name(c.purpose);
+                v.check(
+                    name.is_some(),
+                    "choices.purpose",
+                    "must be a ConsentPurpose",
+                );
+                name.map(|n| (n, c.granted))
+            })
+            .collect();
+        v.finish()?;
+        caller.require_member_access(&req.tenant_id, &req.member_id)?;
+        let row = self
+            .store
+            .update_consent(&req.tenant_id, &req.member_id, &choices, &req.source)
+            .await?;
+        Ok(Response::new(proto::UpdateConsentResponse {
+            member: Some(pb::member(row)),
+        }))
+    }
+
+    async fn erase_member(
+        &self,
+        request: Request<proto::EraseMemberRequest>,
+    ) -> Answer<proto::EraseMemberResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        member_ref(&req.tenant_id, &req.member_id)?;
+        // Irreversible: the brand's backend or an admin, never a member app's token.
+        caller.require_server(&req.tenant_id)?;
+        let row = self
+            .store
+            .erase_member(&req.tenant_id, &req.member_id)
+            .await?;
+        Ok(Response::new(proto::EraseMemberResponse {
+            member: Some(pb::member(row)),
+        }))
+    }
+}
+
+fn member_ref(tenant_id: &str, member_id: &str) -> Result<(), DomainError> {
+    Violations::new()
+        .id("tenant_id", tenant_id)
+        .id("member_id", member_id)
+        .finish()
 }
 
 /// The change an update asks for, validated.

@@ -13,7 +13,6 @@ use questline_proto::ledger::{CreditRequest, ledger_service_client::LedgerServic
 use questline_proto::mechanics::{Award, TrackRequest, TrackResponse};
 use tonic::transport::Channel;
 
-use crate::domain::attributes;
 use crate::domain::rules::Facts;
 use crate::domain::track::{self, award_key};
 use crate::store::entities::tracked_event;
@@ -40,7 +39,8 @@ impl Tracker {
         req: TrackRequest,
     ) -> Result<TrackResponse, DomainError> {
         let fingerprint = fingerprint::of(&req);
-        let attributes = attributes::to_json(req.attributes.clone().unwrap_or_default());
+        let attributes =
+            questline_kit::structs::to_json(req.attributes.clone().unwrap_or_default());
         let size = serde_json::to_vec(&attributes)
             .map(|b| b.len())
             .unwrap_or(usize::MAX);
@@ -94,7 +94,7 @@ impl Tracker {
             attributes,
             &member.member_id,
             &member.external_id,
-            &member.profile,
+            &member.facts,
         );
         let awards = track::evaluate(&rules, &facts);
         let now = now_ms();

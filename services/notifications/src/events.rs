@@ -1,9 +1,12 @@
 //! What notifications consumes: `points.credited` and `reward.redeemed` become
-//! inbox messages; every other event is acknowledged and left alone.
+//! inbox messages; `member.*` events keep its member read model, and
+//! `member.erased` also deletes the member's messages. An erased member is
+//! never notified again. Every other event is acknowledged and left alone.
 
 use async_trait::async_trait;
 use questline_kit::DomainError;
 use questline_kit::bus::EventHandler;
+use questline_kit::members::MemberDirectory;
 use questline_proto::events::{Event, event::Payload};
 
 use crate::domain::templates::Templates;
@@ -17,20 +20,38 @@ pub const CONSUMER: &str = "notifications";
 pub struct Notifier {
     store: Store,
     templates: Templates,
+    members: MemberDirectory,
 }
 
 impl Notifier {
-    pub fn new(store: Store, templates: Templates) -> Notifier {
-        Notifier { store, templates }
+    pub fn new(store: Store, templates: Templates, members: MemberDirectory) -> Notifier {
+        Notifier {
+            store,
+            templates,
+            members,
+        }
     }
 }
 
 #[async_trait]
 impl EventHandler for Notifier {
     async fn handle(&self, event: &Event) -> Result<(), DomainError> {
+        if let Some(Payload::MemberErased(erased)) = &event.payload {
+            self.members.handle(event).await?;
+            return self.store.forget(&event.tenant_id, &erased.member_id).await;
+        }
+        self.members.handle(event).await?;
         let Some(notice) = event.payload.as_ref().and_then(notice) else {
             return Ok(());
         };
+        if self
+            .members
+            .is_erased(&event.tenant_id, notice.member_id())
+            .await?
+        {
+            tracing::debug!(event_type = %event.r#type, "member erased; not notified");
+            return Ok(());
+        }
         let to = Delivery {
             tenant_id: &event.tenant_id,
             member_id: notice.member_id(),
@@ -120,8 +141,10 @@ mod tests {
         let db = questline_kit::db::connect::<crate::store::migrations::Migrator>(&url)
             .await
             .unwrap();
-        let store = Store::new(db);
-        let notifier = Notifier::new(store.clone(), Templates::builtin().unwrap());
+        let store = Store::new(db.clone());
+        let identity = questline_kit::client::channel("http://127.0.0.1:9").unwrap();
+        let members = MemberDirectory::new(db, identity, CONSUMER);
+        let notifier = Notifier::new(store.clone(), Templates::builtin().unwrap(), members);
 
         let points = new_event("acme", "ledger", "m1", credited());
         let reward = new_event("acme", "rewards", "m1", redeemed());
@@ -141,5 +164,21 @@ mod tests {
             .unwrap();
         let titles: Vec<_> = page.messages.iter().map(|m| m.title.as_str()).collect();
         assert_eq!(titles, ["Reward redeemed: Pastry", "You earned 5 stars"]);
+
+        // Erased: the messages go, and the member is never notified again.
+        let erased = Payload::MemberErased(questline_proto::events::MemberErased {
+            member_id: "m1".into(),
+        });
+        notifier
+            .handle(&new_event("acme", "identity", "m1", erased))
+            .await
+            .unwrap();
+        let later = new_event("acme", "ledger", "m1", credited());
+        notifier.handle(&later).await.unwrap();
+        let page = store
+            .inbox("acme", "m1", &paging::parse(10, "").unwrap())
+            .await
+            .unwrap();
+        assert!(page.messages.is_empty());
     }
 }

@@ -10,6 +10,7 @@ pub mod grpc;
 pub mod store;
 
 use questline_kit::config::ServiceKind;
+use questline_kit::members::MemberDirectory;
 use questline_kit::service::Context;
 use questline_proto::notifications::notifications_service_server::NotificationsServiceServer;
 use std::sync::Arc;
@@ -24,7 +25,13 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
         questline_kit::db::connect::<store::migrations::Migrator>(&ctx.settings.database_url(KIND))
             .await?;
     let store = store::Store::new(db.clone());
-    let notifier = events::Notifier::new(store.clone(), domain::templates::Templates::builtin()?);
+    let members = MemberDirectory::new(
+        db.clone(),
+        ctx.channel(ServiceKind::Identity)?,
+        events::CONSUMER,
+    );
+    let templates = domain::templates::Templates::builtin()?;
+    let notifier = events::Notifier::new(store.clone(), templates, members);
     ctx.bus
         .subscribe(events::CONSUMER, Arc::new(notifier), ctx.shutdown.clone())
         .await?;

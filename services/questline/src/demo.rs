@@ -14,7 +14,6 @@ use questline_proto::rewards::{
     CreateRewardRequest, VoucherSource, rewards_service_client::RewardsServiceClient,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::Path;
 
 pub const TENANT: &str = "snapping-saturday";
@@ -58,14 +57,21 @@ async fn load(settings: &Settings) -> anyhow::Result<DemoCredentials> {
     let api_key = demo_key(&mut identity).await?;
     let server = token(settings, &api_key).await?;
     programme(settings, &server).await?;
-    let mut profile = BTreeMap::new();
-    profile.insert("tier".to_string(), "green".to_string());
-    profile.insert("locale".to_string(), "en".to_string());
+    let attributes = serde_json::json!({"tier": "green", "interests": ["coffee", "pastry"]});
+    let profile = id::Profile {
+        display_name: "Alice".into(),
+        locale: "en-GB".into(),
+        country: "GB".into(),
+        attributes: attributes
+            .as_object()
+            .map(questline_kit::structs::from_json),
+        ..Default::default()
+    };
     let member = identity
         .upsert_member(id::UpsertMemberRequest {
             tenant_id: TENANT.into(),
             external_id: "alice".into(),
-            profile,
+            profile: Some(profile),
         })
         .await?
         .into_inner()

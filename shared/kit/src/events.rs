@@ -14,6 +14,8 @@ pub fn type_of(payload: &Payload) -> &'static str {
         Payload::TenantUpdated(_) => "tenant.updated",
         Payload::ApiClientRevoked(_) => "api_client.revoked",
         Payload::SigningKeyRetired(_) => "signing_key.retired",
+        Payload::MemberConsentChanged(_) => "member.consent_changed",
+        Payload::MemberErased(_) => "member.erased",
     }
 }
 

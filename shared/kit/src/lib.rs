@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod paging;
 pub mod server;
 pub mod service;
+pub mod structs;
 pub mod telemetry;
 pub mod time;
 

@@ -1,17 +1,22 @@
-//! A service's local read model of members, fed by `member.upserted` events so
-//! the hot path never waits on identity. A member not seen yet (the event is
-//! still on its way) is read through from identity once and kept.
+//! A service's local read model of members, fed by identity's `member.*`
+//! events so the hot path never waits on identity. A member not seen yet (the
+//! event is still on its way) is read through from identity once and kept.
+//! It holds only what identity shares (`facts`: locale, country, birthday,
+//! attributes, consent; never a name, email or phone), and an erased member
+//! leaves only a tombstone: its id, so it is refused from then on.
 
 use async_trait::async_trait;
 use questline_proto::events::{Event, event::Payload};
-use questline_proto::identity::{GetMemberRequest, identity_service_client::IdentityServiceClient};
+use questline_proto::identity::{
+    self as pb, GetMemberRequest, identity_service_client::IdentityServiceClient,
+};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Set,
     TransactionTrait,
 };
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, string, text};
-use std::collections::BTreeMap;
+use sea_orm_migration::schema::{big_integer, boolean, string, text};
+use serde_json::{Map, Value as Json};
 use tonic::transport::Channel;
 
 use crate::bus::EventHandler;
@@ -29,8 +34,9 @@ pub mod entity {
         #[sea_orm(primary_key, auto_increment = false)]
         pub member_id: String,
         pub external_id: String,
-        /// JSON object of string → string.
-        pub profile: String,
+        /// JSON object of the member's facts.
+        pub facts: String,
+        pub erased: bool,
         /// Time of the newest event applied, so an older one never overwrites it.
         pub as_of: i64,
     }
@@ -61,7 +67,8 @@ impl MigrationTrait for CreateMemberSnapshots {
                     .col(string("tenant_id"))
                     .col(string("member_id"))
                     .col(string("external_id"))
-                    .col(text("profile"))
+                    .col(text("facts"))
+                    .col(boolean("erased"))
                     .col(big_integer("as_of"))
                     .primary_key(Index::create().col("tenant_id").col("member_id"))
                     .to_owned(),
@@ -71,11 +78,49 @@ impl MigrationTrait for CreateMemberSnapshots {
 }
 
 /// What a service knows of a member.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MemberSnapshot {
     pub member_id: String,
     pub external_id: String,
-    pub profile: BTreeMap<String, String>,
+    pub facts: Map<String, Json>,
+}
+
+/// The consent purposes, as `facts.consent` names them.
+pub const PURPOSES: [(&str, pb::ConsentPurpose); 4] = [
+    ("marketing_email", pb::ConsentPurpose::MarketingEmail),
+    ("sms", pb::ConsentPurpose::Sms),
+    ("push", pb::ConsentPurpose::Push),
+    ("profiling", pb::ConsentPurpose::Profiling),
+];
+
+/// The facts other services may know of a member, never a name, email or
+/// phone: `profile` for locale, country, birthday and attributes, and whether
+/// each purpose is `granted`.
+pub fn facts(profile: &pb::Profile, granted: impl Fn(&str) -> bool) -> Map<String, Json> {
+    let consent: Map<String, Json> = PURPOSES
+        .iter()
+        .map(|(name, _)| (String::from(*name), Json::Bool(granted(name))))
+        .collect();
+    let attributes = crate::structs::to_json(profile.attributes.clone().unwrap_or_default());
+    let mut facts = Map::new();
+    facts.insert("locale".into(), profile.locale.clone().into());
+    facts.insert("country".into(), profile.country.clone().into());
+    facts.insert("birthday".into(), profile.birthday.clone().into());
+    facts.insert("attributes".into(), Json::Object(attributes));
+    facts.insert("consent".into(), Json::Object(consent));
+    facts
+}
+
+fn facts_of(member: &pb::Member) -> Map<String, Json> {
+    let profile = member.profile.clone().unwrap_or_default();
+    facts(&profile, |name| {
+        member.consent.iter().any(|c| {
+            c.granted
+                && PURPOSES
+                    .iter()
+                    .any(|(n, p)| *n == name && *p as i32 == c.purpose)
+        })
+    })
 }
 
 #[derive(Clone)]
@@ -96,16 +141,16 @@ impl MemberDirectory {
     }
 
     /// The member, from the local snapshot or else from identity (acting as
-    /// `caller_token`); NOT_FOUND when identity does not know it either.
+    /// `caller_token`); NOT_FOUND when identity does not know it either, or
+    /// when it has been erased.
     pub async fn get(
         &self,
         tenant_id: &str,
         member_id: &str,
         caller_token: &str,
     ) -> Result<MemberSnapshot, DomainError> {
-        let key = (tenant_id.to_string(), member_id.to_string());
-        if let Some(row) = entity::Entity::find_by_id(key).one(&self.db).await? {
-            return Ok(snapshot_of(&row));
+        if let Some(row) = self.stored(tenant_id, member_id).await? {
+            return snapshot_of(&row);
         }
         let mut identity = IdentityServiceClient::with_interceptor(
             self.identity.clone(),
@@ -127,62 +172,113 @@ impl MemberDirectory {
             .map(crate::time::from_timestamp)
             .unwrap_or_default();
         let snapshot = MemberSnapshot {
-            member_id: member.member_id,
-            external_id: member.external_id,
-            profile: member.profile,
+            member_id: member.member_id.clone(),
+            external_id: member.external_id.clone(),
+            facts: facts_of(&member),
         };
         // Two first reads of one member race to insert it: the loser updates.
-        crate::db::retrying(|| keep(&self.db, tenant_id, &snapshot, as_of)).await?;
+        crate::db::retrying(|| {
+            keep(
+                &self.db,
+                tenant_id,
+                Some(&snapshot),
+                &snapshot.member_id,
+                as_of,
+            )
+        })
+        .await?;
         Ok(snapshot)
+    }
+
+    /// Whether the member is known here to be erased (no call to identity).
+    pub async fn is_erased(&self, tenant_id: &str, member_id: &str) -> Result<bool, DomainError> {
+        Ok(self
+            .stored(tenant_id, member_id)
+            .await?
+            .is_some_and(|row| row.erased))
+    }
+
+    async fn stored(
+        &self,
+        tenant_id: &str,
+        member_id: &str,
+    ) -> Result<Option<entity::Model>, DomainError> {
+        let key = (tenant_id.to_string(), member_id.to_string());
+        Ok(entity::Entity::find_by_id(key).one(&self.db).await?)
+    }
+}
+
+/// The snapshot an event brings: `Some` for an upsert or consent change,
+/// `None` for an erasure; nothing for other events.
+fn change_of(event: &Event) -> Option<(String, Option<MemberSnapshot>)> {
+    let snapshot =
+        |member_id: &str, external_id: &str, facts: &Option<prost_types::Struct>| MemberSnapshot {
+            member_id: member_id.into(),
+            external_id: external_id.into(),
+            facts: crate::structs::to_json(facts.clone().unwrap_or_default()),
+        };
+    match event.payload.as_ref()? {
+        Payload::MemberUpserted(m) => Some((
+            m.member_id.clone(),
+            Some(snapshot(&m.member_id, &m.external_id, &m.facts)),
+        )),
+        Payload::MemberConsentChanged(m) => Some((
+            m.member_id.clone(),
+            Some(snapshot(&m.member_id, &m.external_id, &m.facts)),
+        )),
+        Payload::MemberErased(m) => Some((m.member_id.clone(), None)),
+        _ => None,
     }
 }
 
 #[async_trait]
 impl EventHandler for MemberDirectory {
     async fn handle(&self, event: &Event) -> Result<(), DomainError> {
-        let Some(Payload::MemberUpserted(upserted)) = &event.payload else {
+        let Some((member_id, snapshot)) = change_of(event) else {
             return Ok(());
         };
         let txn = self.db.begin().await?;
         if crate::inbox::first_delivery(&txn, self.consumer, &event.event_id).await? {
-            let snapshot = MemberSnapshot {
-                member_id: upserted.member_id.clone(),
-                external_id: upserted.external_id.clone(),
-                profile: upserted.profile.clone(),
-            };
             let as_of = event
                 .time
                 .as_ref()
                 .map(crate::time::from_timestamp)
                 .unwrap_or_default();
-            keep(&txn, &event.tenant_id, &snapshot, as_of).await?;
+            keep(&txn, &event.tenant_id, snapshot.as_ref(), &member_id, as_of).await?;
         }
         txn.commit().await?;
         Ok(())
     }
 }
 
-/// Stores `snapshot` unless a newer one is already kept.
+/// Stores `snapshot` (or, for `None`, the erasure) unless a newer one is
+/// already kept. An erasure is final: nothing overwrites it.
 async fn keep<C: ConnectionTrait>(
     c: &C,
     tenant_id: &str,
-    snapshot: &MemberSnapshot,
+    snapshot: Option<&MemberSnapshot>,
+    member_id: &str,
     as_of: i64,
 ) -> Result<(), DomainError> {
-    let profile = serde_json::to_string(&snapshot.profile).map_err(DomainError::internal)?;
-    let key = (tenant_id.to_string(), snapshot.member_id.clone());
+    let facts = match snapshot {
+        Some(s) => serde_json::to_string(&s.facts).map_err(DomainError::internal)?,
+        None => "{}".into(),
+    };
+    let key = (tenant_id.to_string(), member_id.to_string());
     let row = entity::ActiveModel {
         tenant_id: Set(tenant_id.into()),
-        member_id: Set(snapshot.member_id.clone()),
-        external_id: Set(snapshot.external_id.clone()),
-        profile: Set(profile),
+        member_id: Set(member_id.into()),
+        external_id: Set(snapshot.map(|s| s.external_id.clone()).unwrap_or_default()),
+        facts: Set(facts),
+        erased: Set(snapshot.is_none()),
         as_of: Set(as_of),
     };
     match entity::Entity::find_by_id(key).one(c).await? {
         None => {
             row.insert(c).await?;
         }
-        Some(stored) if stored.as_of <= as_of => {
+        Some(stored) if stored.erased => {}
+        Some(stored) if snapshot.is_none() || stored.as_of <= as_of => {
             row.update(c).await?;
         }
         Some(_) => {}
@@ -190,10 +286,16 @@ async fn keep<C: ConnectionTrait>(
     Ok(())
 }
 
-fn snapshot_of(row: &entity::Model) -> MemberSnapshot {
-    MemberSnapshot {
+fn snapshot_of(row: &entity::Model) -> Result<MemberSnapshot, DomainError> {
+    if row.erased {
+        return Err(DomainError::NotFound(format!(
+            "member {} not found",
+            row.member_id
+        )));
+    }
+    Ok(MemberSnapshot {
         member_id: row.member_id.clone(),
         external_id: row.external_id.clone(),
-        profile: serde_json::from_str(&row.profile).unwrap_or_default(),
-    }
+        facts: serde_json::from_str(&row.facts).unwrap_or_default(),
+    })
 }

@@ -29,12 +29,46 @@ pub mod entity {
         pub payload: Vec<u8>,
         pub created_at: i64,
         pub published_at: Option<i64>,
+        /// The member the event is about, or empty: lets an erasure find them.
+        pub subject: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Adds the outbox's `subject` column; every producing service lists it after `CreateOutbox`.
+pub struct AddOutboxSubject;
+
+impl MigrationName for AddOutboxSubject {
+    fn name(&self) -> &str {
+        "m0001_kit_add_outbox_subject"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AddOutboxSubject {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("outbox")
+                    .add_column(string("subject").default(""))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("outbox_subject")
+                    .table("outbox")
+                    .col("subject")
+                    .to_owned(),
+            )
+            .await
+    }
 }
 
 /// Adds the `outbox` table; every producing service lists it in its migrator.
@@ -84,9 +118,20 @@ pub async fn stage<C: ConnectionTrait>(conn: &C, event: &Event) -> Result<(), Db
         payload: Set(crate::events::encode(event)),
         created_at: Set(crate::time::now_ms()),
         published_at: Set(None),
+        subject: Set(event.subject.clone()),
     })
     .exec_without_returning(conn)
     .await?;
+    Ok(())
+}
+
+/// Drops every staged or published event about `subject` (an erased member):
+/// those not yet sent need not reach anyone now.
+pub async fn forget_subject<C: ConnectionTrait>(conn: &C, subject: &str) -> Result<(), DbErr> {
+    entity::Entity::delete_many()
+        .filter(entity::Column::Subject.eq(subject))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 

@@ -4,10 +4,12 @@ use questline_kit::auth::Scope;
 use questline_kit::time::to_timestamp;
 use questline_proto::identity as pb;
 
+use crate::domain::members::PURPOSES;
 use crate::domain::tenants::{self, TenantStatus};
 use crate::store::ClientWithKeys;
 use crate::store::entities::{member, tenant};
-use crate::store::profile_of;
+use crate::store::{consent_of, profile_of};
+use questline_kit::structs::from_json;
 
 pub fn tenant(t: tenant::Model) -> pb::Tenant {
     let status = match TenantStatus::parse(&t.status) {
@@ -66,12 +68,35 @@ pub fn client((c, keys): ClientWithKeys) -> pb::ApiClient {
 }
 
 pub fn member(m: member::Model) -> pb::Member {
+    let profile = profile_of(&m);
+    let consent = consent_of(&m)
+        .into_iter()
+        .filter_map(|(name, entry)| {
+            let purpose = PURPOSES.iter().find(|(n, _)| *n == name)?.1;
+            Some(pb::ConsentState {
+                purpose: purpose as i32,
+                granted: entry.granted,
+                update_time: Some(to_timestamp(entry.at)),
+                source: entry.source,
+            })
+        })
+        .collect();
     pb::Member {
-        profile: profile_of(&m),
         member_id: m.member_id,
         tenant_id: m.tenant_id,
         external_id: m.external_id,
         create_time: Some(to_timestamp(m.created_at)),
         update_time: Some(to_timestamp(m.updated_at)),
+        profile: Some(pb::Profile {
+            display_name: profile.display_name,
+            email: profile.email,
+            phone: profile.phone,
+            birthday: profile.birthday,
+            locale: profile.locale,
+            country: profile.country,
+            attributes: Some(from_json(&profile.attributes)),
+        }),
+        consent,
+        erase_time: m.erased_at.map(to_timestamp),
     }
 }

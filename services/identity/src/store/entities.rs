@@ -107,10 +107,20 @@ pub mod member {
         pub member_id: String,
         pub tenant_id: String,
         pub external_id: String,
-        /// JSON object of string → string.
-        pub profile: String,
+        pub display_name: String,
+        pub email: String,
+        pub phone: String,
+        pub birthday: String,
+        pub locale: String,
+        pub country: String,
+        /// JSON object of typed custom attributes.
+        pub attributes: String,
+        /// JSON object: purpose → { granted, at, source }.
+        pub consent: String,
         pub created_at: i64,
         pub updated_at: i64,
+        /// Set once erased: every personal field is then empty.
+        pub erased_at: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

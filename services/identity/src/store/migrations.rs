@@ -2,7 +2,7 @@
 
 use questline_kit::access::CreateAccessBlocks;
 use questline_kit::db::unique_index;
-use questline_kit::outbox::CreateOutbox;
+use questline_kit::outbox::{AddOutboxSubject, CreateOutbox};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, big_integer_null, binary, string, text};
 
@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateOutbox),
             Box::new(CreateIdentity),
             Box::new(CreateAccessBlocks),
+            Box::new(AddOutboxSubject),
         ]
     }
 }
@@ -102,9 +103,17 @@ impl MigrationTrait for CreateIdentity {
                 .col(string("member_id").primary_key())
                 .col(string("tenant_id"))
                 .col(string("external_id"))
-                .col(text("profile"))
+                .col(text("display_name"))
+                .col(text("email"))
+                .col(text("phone"))
+                .col(string("birthday"))
+                .col(string("locale"))
+                .col(string("country"))
+                .col(text("attributes"))
+                .col(text("consent"))
                 .col(big_integer("created_at"))
                 .col(big_integer("updated_at"))
+                .col(big_integer_null("erased_at"))
                 .to_owned(),
         )
         .await?;

@@ -4,7 +4,7 @@ use questline_kit::access::CreateAccessBlocks;
 use questline_kit::db::unique_index;
 use questline_kit::inbox::CreateInbox;
 use questline_kit::members::CreateMemberSnapshots;
-use questline_kit::outbox::CreateOutbox;
+use questline_kit::outbox::{AddOutboxSubject, CreateOutbox};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, boolean, string, string_null};
 
@@ -18,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateMemberSnapshots),
             Box::new(CreateLedger),
             Box::new(CreateAccessBlocks),
+            Box::new(AddOutboxSubject),
         ]
     }
 }

@@ -5,6 +5,5 @@
 //! applied through the ledger under the key `track:<event id>:<rule id>`, so an
 //! event is counted once however often it is tracked or retried.
 
-pub mod attributes;
 pub mod rules;
 pub mod track;

@@ -2,7 +2,6 @@
 
 use cel::{Context, Program, Value};
 use questline_kit::{DomainError, Violations};
-use std::collections::BTreeMap;
 
 /// The most points one rule may award for one event (the ledger's own bound).
 pub const MAX_POINTS: i64 = 1_000_000_000_000;
@@ -82,7 +81,8 @@ fn first_line(s: &str) -> &str {
 }
 
 /// What the expressions see: `event` (its attributes plus `type`) and `member`
-/// (`id`, `external_id`, `profile`).
+/// (`id`, `external_id`, and identity's facts: `locale`, `country`,
+/// `birthday`, `attributes`, `consent`).
 pub struct Facts {
     pub event: serde_json::Value,
     pub member: serde_json::Value,
@@ -94,17 +94,16 @@ impl Facts {
         attributes: serde_json::Map<String, serde_json::Value>,
         member_id: &str,
         external_id: &str,
-        profile: &BTreeMap<String, String>,
+        facts: &serde_json::Map<String, serde_json::Value>,
     ) -> Facts {
         let mut event = attributes;
         event.insert("type".into(), event_type.into());
+        let mut member = facts.clone();
+        member.insert("id".into(), member_id.into());
+        member.insert("external_id".into(), external_id.into());
         Facts {
             event: serde_json::Value::Object(event),
-            member: serde_json::json!({
-                "id": member_id,
-                "external_id": external_id,
-                "profile": profile,
-            }),
+            member: serde_json::Value::Object(member),
         }
     }
 }
@@ -184,9 +183,14 @@ mod tests {
     fn facts(amount: f64, tier: &str) -> Facts {
         let mut attributes = serde_json::Map::new();
         attributes.insert("amount".into(), amount.into());
-        let mut profile = BTreeMap::new();
-        profile.insert("tier".to_string(), tier.to_string());
-        Facts::new("purchase", attributes, "m1", "alice", &profile)
+        let facts = serde_json::json!({"attributes": {"tier": tier}, "country": "SG"});
+        Facts::new(
+            "purchase",
+            attributes,
+            "m1",
+            "alice",
+            facts.as_object().unwrap(),
+        )
     }
 
     #[test]
@@ -198,7 +202,11 @@ mod tests {
 
     #[test]
     fn conditions_see_the_member_profile() {
-        let r = rule("member.profile.tier == 'gold'", "5").unwrap();
+        let r = rule(
+            "member.attributes.tier == 'gold' && member.country == 'SG'",
+            "5",
+        )
+        .unwrap();
         assert_eq!(r.evaluate(&facts(1.0, "gold")), Outcome::Award(5));
         assert_eq!(r.evaluate(&facts(1.0, "green")), Outcome::ConditionFalse);
     }

@@ -73,7 +73,6 @@ pub fn award_reason(rule_name: &str) -> String {
 mod tests {
     use super::*;
     use crate::domain::rules::RuleSpec;
-    use std::collections::BTreeMap;
 
     fn spec(id: &str, condition: &str, points: &str) -> CompiledRule {
         RuleSpec {
@@ -97,7 +96,13 @@ mod tests {
         ];
         let mut attributes = serde_json::Map::new();
         attributes.insert("amount".into(), 120.0.into());
-        let facts = Facts::new("purchase", attributes, "m1", "alice", &BTreeMap::new());
+        let facts = Facts::new(
+            "purchase",
+            attributes,
+            "m1",
+            "alice",
+            &serde_json::Map::new(),
+        );
         let awards = evaluate(&rules, &facts);
         let got: Vec<_> = awards
             .iter()

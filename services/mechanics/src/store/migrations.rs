@@ -3,7 +3,7 @@
 use questline_kit::access::CreateAccessBlocks;
 use questline_kit::inbox::CreateInbox;
 use questline_kit::members::CreateMemberSnapshots;
-use questline_kit::outbox::CreateOutbox;
+use questline_kit::outbox::{AddOutboxSubject, CreateOutbox};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, boolean, string, string_null, text};
 
@@ -17,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateMemberSnapshots),
             Box::new(CreateMechanics),
             Box::new(CreateAccessBlocks),
+            Box::new(AddOutboxSubject),
         ]
     }
 }

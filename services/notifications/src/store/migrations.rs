@@ -3,6 +3,7 @@
 use questline_kit::access::CreateAccessBlocks;
 use questline_kit::db::unique_index;
 use questline_kit::inbox::CreateInbox;
+use questline_kit::members::CreateMemberSnapshots;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, string, text};
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateInbox),
             Box::new(CreateInboxMessages),
             Box::new(CreateAccessBlocks),
+            Box::new(CreateMemberSnapshots),
         ]
     }
 }

@@ -75,6 +75,16 @@ impl Store {
     }
 
     /// A member's messages, newest first, resuming after `page.after`.
+    /// Deletes every message of an erased member.
+    pub async fn forget(&self, tenant_id: &str, member_id: &str) -> Result<(), DomainError> {
+        message::Entity::delete_many()
+            .filter(message::Column::TenantId.eq(tenant_id))
+            .filter(message::Column::MemberId.eq(member_id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
     pub async fn inbox(
         &self,
         tenant_id: &str,

@@ -52,7 +52,7 @@ impl Store {
             let upserted = Payload::MemberUpserted(MemberUpserted {
                 member_id: member_id.to_string(),
                 external_id: format!("crm-{member_id}"),
-                profile: Default::default(),
+                facts: None,
             });
             let event = questline_kit::events::new_event("acme", "identity", member_id, upserted);
             directory.handle(&event).await.expect("a member event");

@@ -1,0 +1,86 @@
+use super::*;
+use serde_json::json;
+
+fn profile(f: impl FnOnce(&mut pb::Profile)) -> Result<Profile, questline_kit::DomainError> {
+    let mut given = pb::Profile {
+        display_name: "Alice Tan".into(),
+        email: "Alice@Example.com".into(),
+        phone: "+6591234567".into(),
+        birthday: "1990-02-28".into(),
+        locale: "en-SG".into(),
+        country: "sg".into(),
+        attributes: Some(questline_kit::structs::from_json(
+            json!({"interests": ["coffee", "tea"], "vip": true, "visits": 3})
+                .as_object()
+                .unwrap(),
+        )),
+    };
+    f(&mut given);
+    let mut v = Violations::new();
+    let checked = validate_profile(&mut v, &given);
+    v.finish().map(|_| checked)
+}
+
+#[test]
+fn a_full_profile_is_normalised() {
+    let p = profile(|_| {}).unwrap();
+    assert_eq!(
+        (p.email.as_str(), p.country.as_str()),
+        ("alice@example.com", "SG")
+    );
+    assert_eq!(p.attributes["interests"], json!(["coffee", "tea"]));
+    assert!(profile(|p| *p = pb::Profile::default()).is_ok());
+}
+
+#[test]
+fn every_malformed_field_is_named() {
+    type Change = fn(&mut pb::Profile);
+    let cases: Vec<(&str, Change)> = vec![
+        ("email", |p| p.email = "not-an-email".into()),
+        ("email", |p| p.email = "a b@example.com".into()),
+        ("phone", |p| p.phone = "91234567".into()),
+        ("phone", |p| p.phone = "+1234567890123456".into()),
+        ("birthday", |p| p.birthday = "1990-02-30".into()),
+        ("birthday", |p| p.birthday = "1899-12-31".into()),
+        ("birthday", |p| p.birthday = "31/12/1990".into()),
+        ("locale", |p| p.locale = "english".into()),
+        ("country", |p| p.country = "SGP".into()),
+        ("display_name", |p| p.display_name = "x".repeat(300)),
+        ("attributes", |p| {
+            p.attributes = Some(questline_kit::structs::from_json(
+                json!({"nested": {"a": 1}}).as_object().unwrap(),
+            ))
+        }),
+        ("attributes", |p| {
+            p.attributes = Some(questline_kit::structs::from_json(
+                json!({"bad key": 1}).as_object().unwrap(),
+            ))
+        }),
+    ];
+    for (field, change) in cases {
+        let err = profile(change).unwrap_err();
+        assert!(format!("{err:?}").contains(field), "{field}: {err:?}");
+    }
+}
+
+#[test]
+fn consent_records_when_and_where_and_facts_carry_no_contact_details() {
+    let mut consent = Consent::new();
+    assert!(choose(&mut consent, &[("sms", true)], 10, "app"));
+    assert!(!choose(&mut consent, &[("sms", true)], 20, "web"));
+    assert_eq!(
+        consent["sms"],
+        ConsentEntry {
+            granted: true,
+            at: 10,
+            source: "app".into()
+        }
+    );
+    let facts = facts(&profile(|_| {}).unwrap(), &consent);
+    let text = serde_json::to_string(&facts).unwrap();
+    for secret in ["Alice", "alice@example.com", "+6591234567"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert_eq!(facts["consent"]["sms"], json!(true));
+    assert_eq!(facts["consent"]["push"], json!(false));
+}
