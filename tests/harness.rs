@@ -57,7 +57,8 @@ pub fn spans() -> &'static InMemorySpanExporter {
         let provider = SdkTracerProvider::builder()
             .with_simple_exporter(exporter.clone())
             .build();
-        questline_kit::telemetry::init_for_tests(&provider);
+        let capture = tracing_subscriber::fmt::writer::BoxMakeWriter::new(|| LogLines);
+        questline_kit::telemetry::init_for_tests(&provider, capture);
         // The provider must outlive every test; leak it on purpose.
         std::mem::forget(provider);
         exporter
@@ -73,6 +74,41 @@ where
     for backend in Backend::available() {
         test(backend).await;
     }
+}
+
+/// Every log line of every service in this test process, down to `debug`.
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogLines;
+
+impl std::io::Write for LogLines {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What the services have logged so far in this process.
+pub fn logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
+/// Where each of `needles` (or its bytes in hex, as blobs show) appears in `text`.
+pub fn find_in(place: &str, text: &str, needles: &[&str]) -> Vec<String> {
+    let text = text.to_lowercase();
+    needles
+        .iter()
+        .filter(|n| {
+            let plain = n.to_lowercase();
+            let hex: String = n.bytes().map(|b| format!("{b:02x}")).collect();
+            text.contains(&plain) || text.contains(&hex)
+        })
+        .map(|n| format!("{place}: {n}"))
+        .collect()
 }
 
 pub struct Harness {
@@ -187,6 +223,54 @@ impl Harness {
         }
     }
 
+    /// Every row of every table of every service's database, one text per
+    /// row, as `(service.table, row)`.
+    pub async fn database_rows(&self) -> Vec<(String, String)> {
+        let mut all = Vec::new();
+        for kind in ServiceKind::ALL {
+            let url = self.settings.database_url(kind);
+            let db = Database::connect(url.as_str()).await.unwrap();
+            let sqlite = url.starts_with("sqlite");
+            let tables = if sqlite {
+                "SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            } else {
+                "SELECT tablename::text AS t FROM pg_tables WHERE schemaname = 'public'"
+            };
+            for table in texts(&db, tables, "t").await {
+                let rows = if sqlite {
+                    let columns = texts(
+                        &db,
+                        &format!("SELECT name AS c FROM pragma_table_info('{table}')"),
+                        "c",
+                    )
+                    .await;
+                    let quoted: Vec<String> =
+                        columns.iter().map(|c| format!("quote(\"{c}\")")).collect();
+                    format!(
+                        "SELECT {} AS r FROM \"{table}\"",
+                        quoted.join(" || '|' || ")
+                    )
+                } else {
+                    format!("SELECT t::text AS r FROM \"{table}\" t")
+                };
+                for row in texts(&db, &rows, "r").await {
+                    all.push((format!("{}.{table}", kind.name()), row));
+                }
+            }
+            db.close().await.unwrap();
+        }
+        all
+    }
+
+    /// Where any of `needles` appears in any service's database.
+    pub async fn find_in_databases(&self, needles: &[&str]) -> Vec<String> {
+        let mut found = Vec::new();
+        for (place, row) in self.database_rows().await {
+            found.extend(find_in(&place, &row, needles));
+        }
+        found
+    }
+
     /// Stops the mesh and removes the databases and stream it used.
     pub async fn cleanup(mut self) {
         if let Some(mesh) = self.mesh.take() {
@@ -236,6 +320,16 @@ async fn remove(databases: Vec<String>, bus: questline_kit::config::BusSettings)
     if let Ok(nats) = NatsBus::connect(&bus).await {
         let _ = nats.delete_stream().await;
     }
+}
+
+async fn texts(db: &sea_orm::DatabaseConnection, sql: &str, column: &str) -> Vec<String> {
+    let statement = sea_orm::Statement::from_string(db.get_database_backend(), sql);
+    db.query_all_raw(statement)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.try_get::<String>("", column).unwrap())
+        .collect()
 }
 
 fn with_database(url: &str, name: &str) -> String {
@@ -419,6 +513,37 @@ pub fn alice() -> questline_proto::identity::Profile {
         attributes: attributes
             .as_object()
             .map(questline_kit::structs::from_json),
+    }
+}
+
+/// A purchase of `amount` by the member, as mechanics tracks it.
+pub fn track(
+    tenant_id: &str,
+    member_id: &str,
+    event_id: &str,
+    amount: f64,
+) -> questline_proto::mechanics::TrackRequest {
+    questline_proto::mechanics::TrackRequest {
+        tenant_id: tenant_id.into(),
+        event_id: event_id.into(),
+        member_id: member_id.into(),
+        event_type: "purchase".into(),
+        occur_time: None,
+        attributes: Some(purchase(amount)),
+    }
+}
+
+pub fn redeem(
+    tenant_id: &str,
+    member_id: &str,
+    redemption_id: &str,
+    reward_id: &str,
+) -> questline_proto::rewards::RedeemRequest {
+    questline_proto::rewards::RedeemRequest {
+        tenant_id: tenant_id.into(),
+        redemption_id: redemption_id.into(),
+        member_id: member_id.into(),
+        reward_id: reward_id.into(),
     }
 }
 

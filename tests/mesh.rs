@@ -8,10 +8,10 @@
 use opentelemetry::trace::TraceId;
 use questline_kit::config::ServiceKind;
 use questline_proto::ledger::{CreditRequest, DebitRequest, GetBalancesRequest};
-use questline_proto::mechanics::{CreateRuleRequest, TrackRequest};
+use questline_proto::mechanics::CreateRuleRequest;
 use questline_proto::notifications::ListInboxRequest;
-use questline_proto::rewards::{GetRewardRequest, RedeemRequest};
-use questline_tests::{Api, Harness, MUG, PASTRY, each_backend, eventually, purchase, spans};
+use questline_proto::rewards::GetRewardRequest;
+use questline_tests::{Api, Harness, MUG, PASTRY, each_backend, eventually, redeem, spans, track};
 use std::collections::BTreeSet;
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -48,26 +48,6 @@ async fn stock(api: &mut Api, tenant_id: &str, reward_id: &str) -> i64 {
         .reward
         .unwrap()
         .stock
-}
-
-fn track(tenant_id: &str, member_id: &str, event_id: &str, amount: f64) -> TrackRequest {
-    TrackRequest {
-        tenant_id: tenant_id.into(),
-        event_id: event_id.into(),
-        member_id: member_id.into(),
-        event_type: "purchase".into(),
-        occur_time: None,
-        attributes: Some(purchase(amount)),
-    }
-}
-
-fn redeem(tenant_id: &str, member_id: &str, redemption_id: &str, reward_id: &str) -> RedeemRequest {
-    RedeemRequest {
-        tenant_id: tenant_id.into(),
-        redemption_id: redemption_id.into(),
-        member_id: member_id.into(),
-        reward_id: reward_id.into(),
-    }
 }
 
 fn fields(status: &tonic::Status) -> Vec<String> {

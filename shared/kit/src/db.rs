@@ -22,6 +22,8 @@ pub async fn connect<M: MigratorTrait>(url: &str) -> anyhow::Result<DatabaseConn
         // One writer at a time is SQLite's nature; one connection makes every
         // transaction serialisable instead of failing with SQLITE_BUSY.
         options.max_connections(1).min_connections(1);
+        // Erased members' data must not linger in free pages of the file.
+        options.map_sqlx_sqlite_opts(|o| o.pragma("secure_delete", "ON"));
     } else {
         options.max_connections(16);
     }

@@ -66,12 +66,24 @@ where
 }
 
 /// For test binaries: spans of every service in the process go to `provider`.
-pub fn init_for_tests(provider: &SdkTracerProvider) {
+/// Also writes every log line down to `debug` to `capture`, so tests can
+/// check what the services log.
+pub fn init_for_tests(
+    provider: &SdkTracerProvider,
+    capture: tracing_subscriber::fmt::writer::BoxMakeWriter,
+) {
     let fmt = tracing_subscriber::fmt::layer()
         .with_test_writer()
         .with_filter(EnvFilter::new("warn"));
+    let captured = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .with_writer(capture)
+        .with_filter(EnvFilter::new(
+            "debug,h2=info,hyper=info,tower=info,sqlx=info",
+        ));
     let _ = Registry::default()
         .with(fmt)
+        .with(captured)
         .with(otel_layer(provider))
         .try_init();
 }
