@@ -3,6 +3,7 @@
 
 use questline_kit::Violations;
 use questline_kit::auth::TokenVerifier;
+use questline_kit::members::MemberDirectory;
 use questline_kit::paging;
 use questline_kit::time::to_timestamp;
 use questline_proto::notifications::{
@@ -16,12 +17,17 @@ use crate::store::entities::message;
 
 pub struct NotificationsApi {
     store: Store,
+    members: MemberDirectory,
     auth: Arc<TokenVerifier>,
 }
 
 impl NotificationsApi {
-    pub fn new(store: Store, auth: Arc<TokenVerifier>) -> NotificationsApi {
-        NotificationsApi { store, auth }
+    pub fn new(store: Store, members: MemberDirectory, auth: Arc<TokenVerifier>) -> Self {
+        NotificationsApi {
+            store,
+            members,
+            auth,
+        }
     }
 }
 
@@ -41,6 +47,10 @@ impl NotificationsService for NotificationsApi {
             .finish()?;
         let page = paging::parse(req.page_size, &req.page_token)?;
         caller.require_member_access(&req.tenant_id, &req.member_id)?;
+        // Another tenant's or an erased member is NOT_FOUND, not an empty inbox.
+        self.members
+            .get(&req.tenant_id, &req.member_id, &caller.token)
+            .await?;
         let found = self
             .store
             .inbox(&req.tenant_id, &req.member_id, &page)

@@ -31,10 +31,10 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
         events::CONSUMER,
     );
     let templates = domain::templates::Templates::builtin()?;
-    let notifier = events::Notifier::new(store.clone(), templates, members);
+    let notifier = events::Notifier::new(store.clone(), templates, members.clone());
     ctx.bus
         .subscribe(events::CONSUMER, Arc::new(notifier), ctx.shutdown.clone())
         .await?;
-    let api = grpc::NotificationsApi::new(store, ctx.verifier(&db, KIND).await?);
+    let api = grpc::NotificationsApi::new(store, members, ctx.verifier(&db, KIND).await?);
     questline_kit::serve!(ctx, KIND, listener, NotificationsServiceServer::new(api))
 }

@@ -1,0 +1,523 @@
+//! The isolation matrix. Every RPC of every service, enumerated from the
+//! service descriptors, is attacked three ways:
+//! - `OtherTenant`: tenant A's admin+server token naming tenant B and B's ids;
+//! - `ForeignIds`: A's token naming its own tenant but B's ids;
+//! - `OtherMember`: a member token for A's member M1 naming M2's data, or an
+//!   admin or backend call.
+//!
+//! Each must be refused (NOT_FOUND or PERMISSION_DENIED) unless listed in
+//! `ALLOWED` with its reason, and no database may change. A new RPC without a
+//! case here fails the test.
+
+#![allow(clippy::unwrap_used)]
+
+use prost::Message;
+use questline_proto::identity::{self as id};
+use questline_proto::ledger::{
+    CommitHoldRequest, CreateCurrencyRequest, CreateHoldRequest, CreditRequest, DebitRequest,
+    GetBalancesRequest, VoidHoldRequest,
+};
+use questline_proto::mechanics::{CreateRuleRequest, ListRulesRequest};
+use questline_proto::notifications::ListInboxRequest;
+use questline_proto::rewards::{AddVoucherCodesRequest, CreateRewardRequest, GetRewardRequest};
+use questline_tests::{Api, Harness, PASTRY, Programme, each_backend, redeem, track};
+use std::collections::BTreeSet;
+use std::time::Duration;
+use tonic::{Code, Status};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attacker {
+    OtherTenant,
+    ForeignIds,
+    OtherMember,
+}
+
+/// Calls that may succeed, and why.
+const ALLOWED: &[(&str, Option<Attacker>, &str)] = &[
+    (
+        "IdentityService/GetJwks",
+        None,
+        "the public key set is public",
+    ),
+    (
+        "RewardsService/GetReward",
+        Some(Attacker::OtherMember),
+        "the catalogue is the tenant's shop window, read by member apps",
+    ),
+];
+
+/// RPCs that name no object but the tenant: `ForeignIds` does not apply.
+const TENANT_ONLY: &[&str] = &[
+    "IdentityService/CreateTenant",
+    "IdentityService/GetTenant",
+    "IdentityService/ListTenants",
+    "IdentityService/UpdateTenant",
+    "IdentityService/CreateApiClient",
+    "IdentityService/ListApiClients",
+    "IdentityService/IssueToken",
+    "IdentityService/GetJwks",
+    "IdentityService/RotateSigningKey",
+    "IdentityService/UpsertMember",
+    "IdentityService/ListMembers",
+    "LedgerService/CreateCurrency",
+    "MechanicsService/CreateRule",
+    "MechanicsService/ListRules",
+    "RewardsService/CreateReward",
+    "RewardsService/GetReward",
+    "RewardsService/AddVoucherCodes",
+];
+
+/// What an attack names.
+#[derive(Debug, Clone)]
+struct Target {
+    tenant_id: String,
+    member_id: String,
+    client_id: String,
+    hold_id: String,
+}
+
+/// Every RPC of the five services, as `Service/Method`.
+fn every_rpc() -> BTreeSet<String> {
+    let set = prost_types::FileDescriptorSet::decode(questline_proto::FILE_DESCRIPTOR_SET).unwrap();
+    set.file
+        .iter()
+        .filter(|f| f.package().starts_with("questline."))
+        .flat_map(|f| f.service.iter())
+        .flat_map(|s| {
+            s.method
+                .iter()
+                .map(move |m| format!("{}/{}", s.name(), m.name()))
+        })
+        .collect()
+}
+
+/// Calls `rpc` naming `t`; `None` if the matrix has no case for it.
+async fn call(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>> {
+    let tenant_id = t.tenant_id.clone();
+    let member_id = t.member_id.clone();
+    match rpc {
+        "IdentityService/CreateTenant" => done(
+            api.identity
+                .create_tenant(id::CreateTenantRequest {
+                    tenant_id: "intruder-made".into(),
+                    name: "x".into(),
+                    ..Default::default()
+                })
+                .await,
+        ),
+        "IdentityService/GetTenant" => done(
+            api.identity
+                .get_tenant(id::GetTenantRequest { tenant_id })
+                .await,
+        ),
+        "IdentityService/ListTenants" => done(
+            api.identity
+                .list_tenants(id::ListTenantsRequest::default())
+                .await,
+        ),
+        "IdentityService/UpdateTenant" => done(
+            api.identity
+                .update_tenant(id::UpdateTenantRequest {
+                    tenant_id,
+                    name: Some("taken over".into()),
+                    status: id::TenantStatus::Suspended as i32,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        "IdentityService/CreateApiClient" => done(
+            api.identity
+                .create_api_client(id::CreateApiClientRequest {
+                    tenant_id,
+                    name: "intruder".into(),
+                    scopes: vec![id::Scope::Admin as i32],
+                    idempotency_key: "intruder".into(),
+                })
+                .await,
+        ),
+        "IdentityService/ListApiClients" => done(
+            api.identity
+                .list_api_clients(id::ListApiClientsRequest {
+                    tenant_id,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        "IdentityService/RotateApiKey" => done(
+            api.identity
+                .rotate_api_key(id::RotateApiKeyRequest {
+                    tenant_id,
+                    client_id: t.client_id.clone(),
+                    grace_seconds: 0,
+                    idempotency_key: "intruder".into(),
+                })
+                .await,
+        ),
+        "IdentityService/RevokeApiClient" => done(
+            api.identity
+                .revoke_api_client(id::RevokeApiClientRequest {
+                    tenant_id,
+                    client_id: t.client_id.clone(),
+                })
+                .await,
+        ),
+        // The key alone decides the tenant: a made-up key gets nothing.
+        "IdentityService/IssueToken" => done(
+            api.identity
+                .issue_token(id::IssueTokenRequest {
+                    api_key: format!("ql_live_{}", "0".repeat(53)),
+                })
+                .await,
+        ),
+        "IdentityService/IssueMemberToken" => done(
+            api.identity
+                .issue_member_token(id::IssueMemberTokenRequest {
+                    tenant_id,
+                    member_id,
+                })
+                .await,
+        ),
+        "IdentityService/GetJwks" => done(api.identity.get_jwks(id::GetJwksRequest {}).await),
+        "IdentityService/RotateSigningKey" => done(
+            api.identity
+                .rotate_signing_key(id::RotateSigningKeyRequest {
+                    overlap_seconds: Some(0),
+                })
+                .await,
+        ),
+        "IdentityService/UpsertMember" => done(
+            api.identity
+                .upsert_member(id::UpsertMemberRequest {
+                    tenant_id,
+                    external_id: "intruder".into(),
+                    profile: None,
+                })
+                .await,
+        ),
+        "IdentityService/GetMember" => done(
+            api.identity
+                .get_member(id::GetMemberRequest {
+                    tenant_id,
+                    member_id,
+                })
+                .await,
+        ),
+        "IdentityService/ListMembers" => done(
+            api.identity
+                .list_members(id::ListMembersRequest {
+                    tenant_id,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        "IdentityService/UpdateConsent" => done(
+            api.identity
+                .update_consent(id::UpdateConsentRequest {
+                    tenant_id,
+                    member_id,
+                    choices: vec![id::ConsentChoice {
+                        purpose: id::ConsentPurpose::Sms as i32,
+                        granted: true,
+                    }],
+                    source: "intruder".into(),
+                })
+                .await,
+        ),
+        "IdentityService/EraseMember" => done(
+            api.identity
+                .erase_member(id::EraseMemberRequest {
+                    tenant_id,
+                    member_id,
+                })
+                .await,
+        ),
+        "LedgerService/CreateCurrency" => done(
+            api.ledger
+                .create_currency(CreateCurrencyRequest {
+                    tenant_id,
+                    code: "gems".into(),
+                    name: "Gems".into(),
+                })
+                .await,
+        ),
+        "LedgerService/Credit" => done(
+            api.ledger
+                .credit(CreditRequest {
+                    tenant_id,
+                    member_id,
+                    currency: "stars".into(),
+                    amount: 1_000,
+                    reason: "intruder".into(),
+                    idempotency_key: "intruder".into(),
+                })
+                .await,
+        ),
+        "LedgerService/Debit" => done(
+            api.ledger
+                .debit(DebitRequest {
+                    tenant_id,
+                    member_id,
+                    currency: "stars".into(),
+                    amount: 1,
+                    reason: "intruder".into(),
+                    idempotency_key: "intruder".into(),
+                })
+                .await,
+        ),
+        "LedgerService/GetBalances" => done(
+            api.ledger
+                .get_balances(GetBalancesRequest {
+                    tenant_id,
+                    member_id,
+                })
+                .await,
+        ),
+        "LedgerService/CreateHold" => done(
+            api.ledger
+                .create_hold(CreateHoldRequest {
+                    tenant_id,
+                    member_id,
+                    currency: "stars".into(),
+                    amount: 1,
+                    reason: "intruder".into(),
+                    ttl_seconds: 60,
+                    idempotency_key: "intruder".into(),
+                })
+                .await,
+        ),
+        "LedgerService/CommitHold" => done(
+            api.ledger
+                .commit_hold(CommitHoldRequest {
+                    tenant_id,
+                    hold_id: t.hold_id.clone(),
+                })
+                .await,
+        ),
+        "LedgerService/VoidHold" => done(
+            api.ledger
+                .void_hold(VoidHoldRequest {
+                    tenant_id,
+                    hold_id: t.hold_id.clone(),
+                })
+                .await,
+        ),
+        "MechanicsService/CreateRule" => done(
+            api.mechanics
+                .create_rule(CreateRuleRequest {
+                    tenant_id,
+                    rule_id: "intruder".into(),
+                    name: "free points".into(),
+                    event_type: "purchase".into(),
+                    condition: "true".into(),
+                    points: "1000.0".into(),
+                    currency: "stars".into(),
+                })
+                .await,
+        ),
+        "MechanicsService/ListRules" => done(
+            api.mechanics
+                .list_rules(ListRulesRequest {
+                    tenant_id,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        "MechanicsService/Track" => done(
+            api.mechanics
+                .track(track(&tenant_id, &member_id, "intruder", 1_000.0))
+                .await,
+        ),
+        "RewardsService/CreateReward" => done(
+            api.rewards
+                .create_reward(CreateRewardRequest {
+                    tenant_id,
+                    reward_id: "intruder".into(),
+                    name: "free".into(),
+                    currency: "stars".into(),
+                    price: 1,
+                    stock: 1,
+                    voucher_source: 1,
+                })
+                .await,
+        ),
+        "RewardsService/GetReward" => done(
+            api.rewards
+                .get_reward(GetRewardRequest {
+                    tenant_id,
+                    reward_id: PASTRY.into(),
+                })
+                .await,
+        ),
+        "RewardsService/AddVoucherCodes" => done(
+            api.rewards
+                .add_voucher_codes(AddVoucherCodesRequest {
+                    tenant_id,
+                    reward_id: PASTRY.into(),
+                    codes: vec!["INTRUDER".into()],
+                })
+                .await,
+        ),
+        "RewardsService/Redeem" => done(
+            api.rewards
+                .redeem(redeem(&tenant_id, &member_id, "intruder", PASTRY))
+                .await,
+        ),
+        "NotificationsService/ListInbox" => done(
+            api.notifications
+                .list_inbox(ListInboxRequest {
+                    tenant_id,
+                    member_id,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        _ => None,
+    }
+}
+
+fn done<T>(answer: Result<tonic::Response<T>, Status>) -> Option<Result<(), Status>> {
+    Some(answer.map(drop))
+}
+
+/// A second member with points and a pending hold, so every id exists.
+async fn member_with_hold(h: &Harness, p: &Programme, external_id: &str) -> (String, String) {
+    let mut api = h.api(Some(&p.token));
+    let member_id = api
+        .identity
+        .upsert_member(id::UpsertMemberRequest {
+            tenant_id: p.tenant_id.clone(),
+            external_id: external_id.into(),
+            profile: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .member
+        .unwrap()
+        .member_id;
+    let credit = CreditRequest {
+        tenant_id: p.tenant_id.clone(),
+        member_id: member_id.clone(),
+        currency: "stars".into(),
+        amount: 50,
+        reason: "welcome".into(),
+        idempotency_key: format!("welcome-{external_id}"),
+    };
+    api.ledger.credit(credit).await.unwrap();
+    let hold = CreateHoldRequest {
+        tenant_id: p.tenant_id.clone(),
+        member_id: member_id.clone(),
+        currency: "stars".into(),
+        amount: 5,
+        reason: "pending".into(),
+        ttl_seconds: 3600,
+        idempotency_key: format!("hold-{external_id}"),
+    };
+    let hold_id = api
+        .ledger
+        .create_hold(hold)
+        .await
+        .unwrap()
+        .into_inner()
+        .hold
+        .unwrap()
+        .hold_id;
+    (member_id, hold_id)
+}
+
+/// Every database's rows once the services are idle.
+async fn quiet_rows(h: &Harness) -> Vec<(String, String)> {
+    let mut last = h.database_rows().await;
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = h.database_rows().await;
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_rpc_crosses_a_tenant_or_a_member() {
+    each_backend(|backend| async move {
+        let h = Harness::start(backend).await;
+        let a = h.programme("tenant-a").await;
+        let b = h.programme("tenant-b").await;
+        let (m2, m2_hold) = member_with_hold(&h, &a, "m2").await;
+        let (b_member, b_hold) = member_with_hold(&h, &b, "b2").await;
+        let member_token = h
+            .api(Some(&a.token))
+            .identity
+            .issue_member_token(id::IssueMemberTokenRequest {
+                tenant_id: a.tenant_id.clone(),
+                member_id: a.member_id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .access_token;
+        let b_ids = |tenant_id: &str| Target {
+            tenant_id: tenant_id.into(),
+            member_id: b_member.clone(),
+            client_id: b.client_id.clone(),
+            hold_id: b_hold.clone(),
+        };
+        let attacks = [
+            (Attacker::OtherTenant, &a.token, b_ids(&b.tenant_id)),
+            (Attacker::ForeignIds, &a.token, b_ids(&a.tenant_id)),
+            (
+                Attacker::OtherMember,
+                &member_token,
+                Target {
+                    tenant_id: a.tenant_id.clone(),
+                    member_id: m2.clone(),
+                    client_id: a.client_id.clone(),
+                    hold_id: m2_hold.clone(),
+                },
+            ),
+        ];
+
+        let before = quiet_rows(&h).await;
+        let mut missing = Vec::new();
+        let mut crossed = Vec::new();
+        let mut allowed_ok = 0;
+        for rpc in every_rpc() {
+            for (attacker, token, target) in &attacks {
+                if *attacker == Attacker::ForeignIds && TENANT_ONLY.contains(&rpc.as_str()) {
+                    continue;
+                }
+                let allowed = ALLOWED
+                    .iter()
+                    .any(|(r, who, _)| *r == rpc && who.is_none_or(|w| w == *attacker));
+                let mut api = h.api(Some(token));
+                let Some(answer) = call(&rpc, &mut api, target).await else {
+                    missing.push(rpc.clone());
+                    break;
+                };
+                let code = answer.err().map(|s| s.code()).unwrap_or(Code::Ok);
+                let refusal = matches!(code, Code::NotFound | Code::PermissionDenied)
+                    || (rpc == "IdentityService/IssueToken" && code == Code::Unauthenticated);
+                if allowed && code == Code::Ok {
+                    allowed_ok += 1;
+                } else if !refusal {
+                    crossed.push(format!("{rpc} as {attacker:?}: {code:?}"));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "RPCs without an isolation case: {missing:?}"
+        );
+        assert!(crossed.is_empty(), "not refused: {crossed:#?}");
+        // GetJwks twice (it names no ids), GetReward once: nothing else got through.
+        assert_eq!(allowed_ok, 3);
+
+        let after = quiet_rows(&h).await;
+        let changed: Vec<_> = after.iter().filter(|row| !before.contains(row)).collect();
+        assert!(changed.is_empty(), "refused calls changed: {changed:#?}");
+        assert_eq!(before.len(), after.len());
+        h.cleanup().await;
+    })
+    .await;
+}
