@@ -150,12 +150,10 @@ impl IdentityService for IdentityApi {
         let req = request.into_inner();
         let page = paging::parse(req.page_size, &req.page_token)?;
         operator_only(&caller, "lists tenants")?;
-        let mut rows = self.store.tenants(&page).await?;
-        let fetched = rows.len();
-        rows.truncate(page.size as usize);
-        let last = rows.last().map(|t| t.tenant_id.clone());
+        let rows = self.store.tenants(&page).await?;
+        let (rows, next_page_token) = page.finish(rows, |t| t.tenant_id.as_str());
         Ok(Response::new(proto::ListTenantsResponse {
-            next_page_token: paging::next_token(page.size, fetched, last.as_deref()),
+            next_page_token,
             tenants: rows.into_iter().map(pb::tenant).collect(),
         }))
     }
@@ -222,12 +220,10 @@ impl IdentityService for IdentityApi {
         Violations::new().id("tenant_id", &req.tenant_id).finish()?;
         let page = paging::parse(req.page_size, &req.page_token)?;
         caller.require_admin(&req.tenant_id)?;
-        let mut rows = self.store.api_clients(&req.tenant_id, &page).await?;
-        let fetched = rows.len();
-        rows.truncate(page.size as usize);
-        let last = rows.last().map(|(c, _)| c.client_id.clone());
+        let rows = self.store.api_clients(&req.tenant_id, &page).await?;
+        let (rows, next_page_token) = page.finish(rows, |(c, _)| c.client_id.as_str());
         Ok(Response::new(proto::ListApiClientsResponse {
-            next_page_token: paging::next_token(page.size, fetched, last.as_deref()),
+            next_page_token,
             clients: rows.into_iter().map(pb::client).collect(),
         }))
     }
@@ -431,15 +427,13 @@ impl IdentityService for IdentityApi {
             .finish()?;
         let page = paging::parse(req.page_size, &req.page_token)?;
         caller.require_server(&req.tenant_id)?;
-        let mut rows = self
+        let rows = self
             .store
             .members(&req.tenant_id, &req.query, &page)
             .await?;
-        let fetched = rows.len();
-        rows.truncate(page.size as usize);
-        let last = rows.last().map(|m| m.member_id.clone());
+        let (rows, next_page_token) = page.finish(rows, |m| m.member_id.as_str());
         Ok(Response::new(proto::ListMembersResponse {
-            next_page_token: paging::next_token(page.size, fetched, last.as_deref()),
+            next_page_token,
             members: rows.into_iter().map(pb::member).collect(),
         }))
     }

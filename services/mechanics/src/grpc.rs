@@ -68,11 +68,8 @@ impl MechanicsService for MechanicsApi {
         Violations::new().id("tenant_id", &req.tenant_id).finish()?;
         let page = paging::parse(req.page_size, &req.page_token)?;
         caller.require_server(&req.tenant_id)?;
-        let mut rows = self.store.list_rules(&req.tenant_id, &page).await?;
-        let fetched = rows.len();
-        rows.truncate(page.size as usize);
-        let next_page_token =
-            paging::next_token(page.size, fetched, rows.last().map(|r| r.rule_id.as_str()));
+        let rows = self.store.list_rules(&req.tenant_id, &page).await?;
+        let (rows, next_page_token) = page.finish(rows, |r| r.rule_id.as_str());
         Ok(Response::new(pb::ListRulesResponse {
             rules: rows.into_iter().map(rule_pb).collect(),
             next_page_token,

@@ -16,6 +16,22 @@ pub struct Page {
     pub after: Option<String>,
 }
 
+impl Page {
+    /// Rows to fetch: one more than the page, to know whether another follows.
+    pub fn fetch_limit(&self) -> u64 {
+        self.size + 1
+    }
+
+    /// Cuts `rows` (fetched with `fetch_limit`) to the page, with the token
+    /// for the next page made from the last row's sort key.
+    pub fn finish<T>(&self, mut rows: Vec<T>, key: impl Fn(&T) -> &str) -> (Vec<T>, String) {
+        let fetched = rows.len();
+        rows.truncate(self.size as usize);
+        let token = next_token(self.size, fetched, rows.last().map(key));
+        (rows, token)
+    }
+}
+
 pub fn parse(page_size: i32, page_token: &str) -> Result<Page, DomainError> {
     let size = match page_size {
         n if n < 0 => return Err(DomainError::invalid("page_size", "must not be negative")),
@@ -58,5 +74,11 @@ mod tests {
         assert!(parse(-1, "").is_err());
         assert_eq!(parse(0, "").unwrap().size, DEFAULT_PAGE_SIZE);
         assert_eq!(parse(100_000, "").unwrap().size, MAX_PAGE_SIZE);
+
+        let page = parse(2, "").unwrap();
+        let (rows, token) = page.finish(vec!["a", "b", "c"], |r| r);
+        assert_eq!(rows, ["a", "b"]);
+        assert_eq!(parse(2, &token).unwrap().after.as_deref(), Some("b"));
+        assert_eq!(page.finish(vec!["a", "b"], |r| r).1, "");
     }
 }

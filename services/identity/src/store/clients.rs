@@ -78,7 +78,7 @@ impl Store {
         with_keys(&self.db, client).await
     }
 
-    /// One page of a tenant's clients by id (one extra row tells if another page follows).
+    /// One page of a tenant's clients by id, fetched for `Page::finish`.
     pub async fn api_clients(
         &self,
         tenant_id: &str,
@@ -91,7 +91,7 @@ impl Store {
             query = query.filter(api_client::Column::ClientId.gt(after.as_str()));
         }
         let mut all = Vec::new();
-        for client in query.limit(page.size + 1).all(&self.db).await? {
+        for client in query.limit(page.fetch_limit()).all(&self.db).await? {
             all.push(with_keys(&self.db, client).await?);
         }
         Ok(all)

@@ -110,7 +110,7 @@ impl Store {
         if let Some(after) = &page.after {
             select = select.filter(member::Column::MemberId.gt(after.as_str()));
         }
-        Ok(select.limit(page.size + 1).all(&self.db).await?)
+        Ok(select.limit(page.fetch_limit()).all(&self.db).await?)
     }
 
     /// Records `choices` from `source`; publishes `member.consent_changed` when any changed.

@@ -58,13 +58,13 @@ impl Store {
         Ok(row)
     }
 
-    /// One page of tenants by id; asks for one more row than the page to know if another follows.
+    /// One page of tenants by id, fetched for `Page::finish`.
     pub async fn tenants(&self, page: &Page) -> Result<Vec<tenant::Model>, DomainError> {
         let mut query = tenant::Entity::find().order_by_asc(tenant::Column::TenantId);
         if let Some(after) = &page.after {
             query = query.filter(tenant::Column::TenantId.gt(after.as_str()));
         }
-        Ok(query.limit(page.size + 1).all(&self.db).await?)
+        Ok(query.limit(page.fetch_limit()).all(&self.db).await?)
     }
 
     /// Applies `change`; publishes `tenant.updated` when anything changed.

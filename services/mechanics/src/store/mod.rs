@@ -78,7 +78,7 @@ impl Store {
         let mut query = rule::Entity::find()
             .filter(rule::Column::TenantId.eq(tenant_id))
             .order_by_asc(rule::Column::RuleId)
-            .limit(page.size + 1);
+            .limit(page.fetch_limit());
         if let Some(after) = &page.after {
             query = query.filter(rule::Column::RuleId.gt(after.as_str()));
         }

@@ -4,7 +4,7 @@
 pub mod entities;
 pub mod migrations;
 
-use questline_kit::paging::{self, Page};
+use questline_kit::paging::Page;
 use questline_kit::{DomainError, inbox, new_id, time::now_ms};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
@@ -97,18 +97,12 @@ impl Store {
         if let Some(after) = &page.after {
             query = query.filter(message::Column::MessageId.lt(after.as_str()));
         }
-        let mut messages = query
+        let rows = query
             .order_by_desc(message::Column::MessageId)
-            .limit(page.size + 1)
+            .limit(page.fetch_limit())
             .all(&self.db)
             .await?;
-        let fetched = messages.len();
-        messages.truncate(page.size as usize);
-        let next_page_token = paging::next_token(
-            page.size,
-            fetched,
-            messages.last().map(|m| m.message_id.as_str()),
-        );
+        let (messages, next_page_token) = page.finish(rows, |m| m.message_id.as_str());
         Ok(InboxPage {
             messages,
             next_page_token,
@@ -120,6 +114,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::domain::Content;
+    use questline_kit::paging;
 
     async fn store(dir: &tempfile::TempDir) -> Store {
         let url = format!(
