@@ -80,7 +80,11 @@ async fn dev(mut settings: Settings) -> anyhow::Result<()> {
     let mut mesh = Mesh::start(settings, &Part::all()).await?;
     mesh.ready(Duration::from_secs(60)).await?;
     let credentials = demo::ensure_loaded(&mesh.settings).await?;
-    welcome(&mesh, &credentials)?;
+    // The welcome text is for a person; a closed stdout (`questline dev | head`)
+    // must not stop the engine.
+    if let Err(err) = welcome(&mesh, &credentials) {
+        tracing::warn!(%err, "could not print the welcome text");
+    }
     mesh.run_until(questline_kit::server::shutdown_signal())
         .await
 }
