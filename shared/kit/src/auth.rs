@@ -149,9 +149,30 @@ pub trait KeySource: Send + Sync {
 /// revoked clients and suspended tenants come from the `AccessList`.
 pub struct TokenVerifier {
     source: Arc<dyn KeySource>,
-    keys: RwLock<HashMap<String, DecodingKey>>,
-    last_refresh: Mutex<Option<Instant>>,
+    keys: RwLock<KeySet>,
+    /// Held while refetching, so one caller fetches and the others wait.
+    refreshing: Mutex<()>,
     access: AccessList,
+}
+
+/// The cached key set and when it was fetched.
+#[derive(Default)]
+struct KeySet {
+    keys: HashMap<String, DecodingKey>,
+    fetched_at: Option<Instant>,
+}
+
+impl KeySet {
+    fn fetched_within(&self, age: Duration) -> bool {
+        self.fetched_at.is_some_and(|t| t.elapsed() < age)
+    }
+
+    /// The key, if the set is younger than `max_age` and holds it.
+    fn get(&self, kid: &str, max_age: Duration) -> Option<DecodingKey> {
+        self.fetched_within(max_age)
+            .then(|| self.keys.get(kid).cloned())
+            .flatten()
+    }
 }
 
 const REFRESH_EVERY: Duration = Duration::from_secs(5);
@@ -167,8 +188,8 @@ impl TokenVerifier {
     pub fn guarded(source: Arc<dyn KeySource>, access: AccessList) -> Arc<TokenVerifier> {
         Arc::new(TokenVerifier {
             source,
-            keys: RwLock::new(HashMap::new()),
-            last_refresh: Mutex::new(None),
+            keys: RwLock::new(KeySet::default()),
+            refreshing: Mutex::new(()),
             access,
         })
     }
@@ -223,40 +244,43 @@ impl TokenVerifier {
     }
 
     async fn key(&self, kid: &str) -> Result<Option<DecodingKey>, DomainError> {
-        let fresh = |last: &Option<Instant>, max: Duration| last.is_some_and(|t| t.elapsed() < max);
-        if fresh(&*self.last_refresh.lock().await, KEY_SET_MAX_AGE)
-            && let Some(key) = self.keys.read().await.get(kid)
-        {
-            return Ok(Some(key.clone()));
+        // The hot path: a read lock only.
+        if let Some(key) = self.keys.read().await.get(kid, KEY_SET_MAX_AGE) {
+            return Ok(Some(key));
         }
-        let mut last = self.last_refresh.lock().await;
-        if fresh(&last, REFRESH_EVERY) {
-            return Ok(self.keys.read().await.get(kid).cloned());
+        let _one_at_a_time = self.refreshing.lock().await;
+        {
+            let set = self.keys.read().await;
+            if set.fetched_within(REFRESH_EVERY) {
+                return Ok(set.keys.get(kid).cloned());
+            }
         }
         let fetched = match self.source.public_keys().await {
             Ok(fetched) => fetched,
             // Identity unreachable: keep verifying with the keys we have.
-            Err(err) if !self.keys.read().await.is_empty() => {
+            Err(err) if !self.keys.read().await.keys.is_empty() => {
                 tracing::warn!(%err, "key set refresh failed; using the cached keys");
-                return Ok(self.keys.read().await.get(kid).cloned());
+                return Ok(self.keys.read().await.keys.get(kid).cloned());
             }
             Err(err) => return Err(err),
         };
-        *last = Some(Instant::now());
         // The fetched set replaces the cache: a key identity retired stops verifying.
-        let mut fresh = HashMap::new();
+        let mut keys = HashMap::new();
         for public in fetched {
             match DecodingKey::from_ed_components(&public.x) {
                 Ok(key) => {
-                    fresh.insert(public.kid, key);
+                    keys.insert(public.kid, key);
                 }
                 Err(err) => {
                     tracing::warn!(kid = %public.kid, %err, "skipping malformed public key")
                 }
             }
         }
-        let found = fresh.get(kid).cloned();
-        *self.keys.write().await = fresh;
+        let found = keys.get(kid).cloned();
+        *self.keys.write().await = KeySet {
+            keys,
+            fetched_at: Some(Instant::now()),
+        };
         Ok(found)
     }
 }
