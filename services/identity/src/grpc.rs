@@ -57,8 +57,7 @@ impl IdentityApi {
 
     /// A signed token for `grant`, with the key that signs now.
     async fn token(&self, grant: Grant<'_>) -> Result<String, DomainError> {
-        let seed = random_bytes()?;
-        let signing = self.store.signing_key(|| seed).await?;
+        let signing = self.store.signing_key(random_bytes).await?;
         let claims = keys::claims(grant, now_ms() / 1000, self.token_ttl_seconds);
         keys::sign(&claims, &signing)
     }
@@ -238,7 +237,7 @@ impl IdentityService for IdentityApi {
         v.id("tenant_id", &req.tenant_id)
             .id("client_id", &req.client_id)
             .text("idempotency_key", &req.idempotency_key);
-        let grace = tenants::grace_seconds(&mut v, req.grace_seconds);
+        let grace = tenants::grace_seconds(&mut v, "grace_seconds", req.grace_seconds);
         v.finish()?;
         caller.require_admin(&req.tenant_id)?;
         let fingerprint = fingerprint::of(&req);
@@ -354,14 +353,10 @@ impl IdentityService for IdentityApi {
     ) -> Answer<proto::RotateSigningKeyResponse> {
         let caller = self.auth.caller(&request).await?;
         let req = request.into_inner();
+        let mut v = Violations::new();
         let overlap = req.overlap_seconds.unwrap_or(self.token_ttl_seconds);
-        Violations::new()
-            .check(
-                (0..=tenants::MAX_GRACE_SECONDS).contains(&overlap),
-                "overlap_seconds",
-                "must be 0 to 604800 (7 days)",
-            )
-            .finish()?;
+        tenants::grace_seconds(&mut v, "overlap_seconds", overlap);
+        v.finish()?;
         operator_only(&caller, "rotates signing keys")?;
         let rotation = self
             .store

@@ -18,8 +18,7 @@ pub const KIND: ServiceKind = ServiceKind::Identity;
 pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     let base = ctx.open::<store::migrations::Migrator>(KIND).await?;
     let store = store::Store::new(base.db.clone(), base.relay);
-    let seed = questline_kit::random_bytes()?;
-    store.signing_key(|| seed).await?;
+    store.signing_key(questline_kit::random_bytes).await?;
     let keys = Arc::new(grpc::LocalKeys(store.clone()));
     let verifier = ctx.guarded_verifier(&base.db, KIND, keys).await?;
     let auth = &ctx.settings.auth;

@@ -86,13 +86,14 @@ pub struct TenantChange {
     pub status: Option<TenantStatus>,
 }
 
-/// The most a rotated-out API key keeps working: 7 days.
+/// The longest a replaced credential keeps working (an API key's grace, a
+/// signing key's overlap): 7 days.
 pub const MAX_GRACE_SECONDS: i64 = 7 * 24 * 3600;
 
-pub fn grace_seconds(v: &mut Violations, grace: i64) -> i64 {
+pub fn grace_seconds(v: &mut Violations, field: &str, grace: i64) -> i64 {
     v.check(
         (0..=MAX_GRACE_SECONDS).contains(&grace),
-        "grace_seconds",
+        field,
         "must be 0 to 604800 (7 days)",
     );
     grace
@@ -205,12 +206,12 @@ mod tests {
     #[test]
     fn grace_is_bounded() {
         let mut v = Violations::new();
-        grace_seconds(&mut v, 0);
-        grace_seconds(&mut v, MAX_GRACE_SECONDS);
+        grace_seconds(&mut v, "grace_seconds", 0);
+        grace_seconds(&mut v, "grace_seconds", MAX_GRACE_SECONDS);
         assert!(v.finish().is_ok());
         for bad in [-1, MAX_GRACE_SECONDS + 1, i64::MAX, i64::MIN] {
             let mut v = Violations::new();
-            grace_seconds(&mut v, bad);
+            grace_seconds(&mut v, "grace_seconds", bad);
             assert!(v.finish().is_err(), "{bad}");
         }
     }

@@ -25,12 +25,12 @@ impl Store {
     /// The key that signs now, made on first use from `seed`.
     pub async fn signing_key(
         &self,
-        seed: impl FnOnce() -> [u8; 32],
+        seed: impl FnOnce() -> Result<[u8; 32], DomainError>,
     ) -> Result<SigningMaterial, DomainError> {
         if let Some(row) = signing_now(&self.db).await? {
             return Ok(material_of(row));
         }
-        let material = SigningMaterial::from_seed(seed())?;
+        let material = SigningMaterial::from_seed(seed()?)?;
         insert(&self.db, &material).await?;
         Ok(material)
     }
