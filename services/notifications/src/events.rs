@@ -36,11 +36,10 @@ impl Notifier {
 #[async_trait]
 impl EventHandler for Notifier {
     async fn handle(&self, event: &Event) -> Result<(), DomainError> {
+        self.members.handle(event).await?;
         if let Some(Payload::MemberErased(erased)) = &event.payload {
-            self.members.handle(event).await?;
             return self.store.forget(&event.tenant_id, &erased.member_id).await;
         }
-        self.members.handle(event).await?;
         let Some(notice) = event.payload.as_ref().and_then(notice) else {
             return Ok(());
         };
