@@ -387,16 +387,33 @@ pub const MUG: &str = "mug";
 
 impl Harness {
     pub async fn operator_token(&self) -> String {
-        use questline_proto::identity::IssueTokenRequest;
-        self.api(None)
-            .identity
-            .issue_token(IssueTokenRequest {
-                api_key: self.operator_key.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .access_token
+        self.token_for(&self.operator_key).await.unwrap()
+    }
+
+    /// A member token for `member_id`, minted by the programme's backend.
+    pub async fn member_token(&self, p: &Programme, member_id: &str) -> String {
+        use questline_proto::identity::IssueMemberTokenRequest;
+        let request = IssueMemberTokenRequest {
+            tenant_id: p.tenant_id.clone(),
+            member_id: member_id.into(),
+        };
+        let mut api = self.api(Some(&p.token));
+        let minted = api.identity.issue_member_token(request).await.unwrap();
+        minted.into_inner().access_token
+    }
+
+    /// Rotates the programme's backend key; the new key, or empty on a replay.
+    pub async fn rotate_key(&self, p: &Programme, grace_seconds: i64, key: &str) -> String {
+        use questline_proto::identity::RotateApiKeyRequest;
+        let request = RotateApiKeyRequest {
+            tenant_id: p.tenant_id.clone(),
+            client_id: p.client_id.clone(),
+            grace_seconds,
+            idempotency_key: key.into(),
+        };
+        let mut api = self.api(Some(&p.token));
+        let rotated = api.identity.rotate_api_key(request).await.unwrap();
+        rotated.into_inner().api_key
     }
 
     /// Exchanges an API key for a token.

@@ -446,17 +446,7 @@ async fn no_rpc_crosses_a_tenant_or_a_member() {
         let b = h.programme("tenant-b").await;
         let (m2, m2_hold) = member_with_hold(&h, &a, "m2").await;
         let (b_member, b_hold) = member_with_hold(&h, &b, "b2").await;
-        let member_token = h
-            .api(Some(&a.token))
-            .identity
-            .issue_member_token(id::IssueMemberTokenRequest {
-                tenant_id: a.tenant_id.clone(),
-                member_id: a.member_id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .access_token;
+        let member_token = h.member_token(&a, &a.member_id).await;
         let b_ids = |tenant_id: &str| Target {
             tenant_id: tenant_id.into(),
             member_id: b_member.clone(),

@@ -203,29 +203,9 @@ async fn no_key_or_token_is_kept_in_any_database_or_log_line() {
         let h = Harness::start(backend).await;
         let p = h.programme("secrets").await;
         let mut server = h.api(Some(&p.token));
-        let rotated = server
-            .identity
-            .rotate_api_key(id::RotateApiKeyRequest {
-                tenant_id: p.tenant_id.clone(),
-                client_id: p.client_id.clone(),
-                grace_seconds: 60,
-                idempotency_key: "rotate".into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .api_key;
+        let rotated = h.rotate_key(&p, 60, "rotate").await;
         let second_token = h.token_for(&rotated).await.unwrap();
-        let member_token = server
-            .identity
-            .issue_member_token(id::IssueMemberTokenRequest {
-                tenant_id: p.tenant_id.clone(),
-                member_id: p.member_id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .access_token;
+        let member_token = h.member_token(&p, &p.member_id).await;
         server
             .mechanics
             .track(track(&p.tenant_id, &p.member_id, "e1", 250.0))

@@ -85,21 +85,6 @@ async fn until_every_service(h: &Harness, p: &Programme, token: &str, expected: 
     }
 }
 
-async fn rotate(h: &Harness, p: &Programme, grace_seconds: i64, key: &str) -> String {
-    h.api(Some(&p.token))
-        .identity
-        .rotate_api_key(id::RotateApiKeyRequest {
-            tenant_id: p.tenant_id.clone(),
-            client_id: p.client_id.clone(),
-            grace_seconds,
-            idempotency_key: key.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .api_key
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn keys_rotate_with_grace_and_a_revoked_client_is_refused_everywhere_within_seconds() {
     each_backend(|backend| async move {
@@ -114,13 +99,13 @@ async fn keys_rotate_with_grace_and_a_revoked_client_is_refused_everywhere_withi
         );
 
         // A rotation with grace: old and new keys both work, a replay shows no key.
-        let second = rotate(&h, &p, 3600, "rotate-1").await;
+        let second = h.rotate_key(&p, 3600, "rotate-1").await;
         assert!(second.starts_with("ql_live_") && second != p.api_key);
-        assert_eq!(rotate(&h, &p, 3600, "rotate-1").await, "");
+        assert_eq!(h.rotate_key(&p, 3600, "rotate-1").await, "");
         h.token_for(&p.api_key).await.unwrap();
         h.token_for(&second).await.unwrap();
         // Without grace the replaced key stops at once.
-        let third = rotate(&h, &p, 0, "rotate-2").await;
+        let third = h.rotate_key(&p, 0, "rotate-2").await;
         for old in [&p.api_key, &second] {
             let refused = h.token_for(old).await.unwrap_err();
             assert_eq!(refused.code(), Code::Unauthenticated);
