@@ -20,6 +20,7 @@ use questline_proto::ledger::{
 use questline_proto::mechanics::{CreateRuleRequest, ListRulesRequest};
 use questline_proto::notifications::ListInboxRequest;
 use questline_proto::rewards::{AddVoucherCodesRequest, CreateRewardRequest, GetRewardRequest};
+use questline_proto::{ledger, mechanics, notifications, rewards};
 use questline_tests::{Api, Harness, PASTRY, Programme, each_backend, redeem, track};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -65,6 +66,10 @@ const TENANT_ONLY: &[&str] = &[
     "RewardsService/CreateReward",
     "RewardsService/GetReward",
     "RewardsService/AddVoucherCodes",
+    "IdentityService/CreateSegment",
+    "IdentityService/ListSegments",
+    "IdentityService/ValidateSegment",
+    "IdentityService/ListAuditEntries",
 ];
 
 /// What an attack names.
@@ -74,6 +79,7 @@ struct Target {
     member_id: String,
     client_id: String,
     hold_id: String,
+    segment_id: String,
 }
 
 /// Every RPC of the five services, as `Service/Method`.
@@ -371,8 +377,151 @@ async fn call(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>
                 })
                 .await,
         ),
+        _ => call_for_member_data(rpc, api, t).await,
+    }
+}
+
+/// Segments, the audit trail and GDPR exports.
+async fn call_for_member_data(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>> {
+    let tenant_id = t.tenant_id.clone();
+    let member_id = t.member_id.clone();
+    let segment_id = t.segment_id.clone();
+    match rpc {
+        "IdentityService/CreateSegment" => done(
+            api.identity
+                .create_segment(id::CreateSegmentRequest {
+                    tenant_id,
+                    segment_id: "intruders".into(),
+                    name: "Intruders".into(),
+                    predicate: "true".into(),
+                    ..Default::default()
+                })
+                .await,
+        ),
+        "IdentityService/UpdateSegment" => done(
+            api.identity
+                .update_segment(id::UpdateSegmentRequest {
+                    tenant_id,
+                    segment_id,
+                    predicate: Some("false".into()),
+                    ..Default::default()
+                })
+                .await,
+        ),
+        "IdentityService/GetSegment" => done(
+            api.identity
+                .get_segment(id::GetSegmentRequest {
+                    tenant_id,
+                    segment_id,
+                })
+                .await,
+        ),
+        "IdentityService/ListSegments" => done(
+            api.identity
+                .list_segments(id::ListSegmentsRequest {
+                    tenant_id,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        "IdentityService/DeleteSegment" => done(
+            api.identity
+                .delete_segment(id::DeleteSegmentRequest {
+                    tenant_id,
+                    segment_id,
+                })
+                .await,
+        ),
+        "IdentityService/ValidateSegment" => done(
+            api.identity
+                .validate_segment(id::ValidateSegmentRequest {
+                    tenant_id,
+                    predicate: "true".into(),
+                })
+                .await,
+        ),
+        "IdentityService/EvaluateSegment" => done(
+            api.identity
+                .evaluate_segment(id::EvaluateSegmentRequest {
+                    tenant_id,
+                    segment_id,
+                    member_id,
+                })
+                .await,
+        ),
+        "IdentityService/ListSegmentMembers" => done(
+            api.identity
+                .list_segment_members(id::ListSegmentMembersRequest {
+                    tenant_id,
+                    segment_id,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        "IdentityService/ListAuditEntries" => done(
+            api.identity
+                .list_audit_entries(id::ListAuditEntriesRequest {
+                    tenant_id,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        "IdentityService/ExportMember" => done(
+            api.identity
+                .export_member(id::ExportMemberRequest {
+                    tenant_id,
+                    member_id,
+                })
+                .await,
+        ),
+        "LedgerService/ExportMember" => done(
+            api.ledger
+                .export_member(ledger::ExportMemberRequest {
+                    tenant_id,
+                    member_id,
+                })
+                .await,
+        ),
+        "MechanicsService/ExportMember" => done(
+            api.mechanics
+                .export_member(mechanics::ExportMemberRequest {
+                    tenant_id,
+                    member_id,
+                })
+                .await,
+        ),
+        "RewardsService/ExportMember" => done(
+            api.rewards
+                .export_member(rewards::ExportMemberRequest {
+                    tenant_id,
+                    member_id,
+                })
+                .await,
+        ),
+        "NotificationsService/ExportMember" => done(
+            api.notifications
+                .export_member(notifications::ExportMemberRequest {
+                    tenant_id,
+                    member_id,
+                })
+                .await,
+        ),
         _ => None,
     }
+}
+
+/// A segment of everyone who allows profiling, so every segment id exists.
+async fn segment(h: &Harness, p: &Programme, segment_id: &str) -> String {
+    let request = id::CreateSegmentRequest {
+        tenant_id: p.tenant_id.clone(),
+        segment_id: segment_id.into(),
+        name: "Everyone".into(),
+        predicate: "true".into(),
+        ..Default::default()
+    };
+    let mut api = h.api(Some(&p.token));
+    api.identity.create_segment(request).await.unwrap();
+    segment_id.into()
 }
 
 fn done<T>(answer: Result<tonic::Response<T>, Status>) -> Option<Result<(), Status>> {
@@ -447,11 +596,14 @@ async fn no_rpc_crosses_a_tenant_or_a_member() {
         let (m2, m2_hold) = member_with_hold(&h, &a, "m2").await;
         let (b_member, b_hold) = member_with_hold(&h, &b, "b2").await;
         let member_token = h.member_token(&a, &a.member_id).await;
+        let a_segment = segment(&h, &a, "a-everyone").await;
+        let b_segment = segment(&h, &b, "b-everyone").await;
         let b_ids = |tenant_id: &str| Target {
             tenant_id: tenant_id.into(),
             member_id: b_member.clone(),
             client_id: b.client_id.clone(),
             hold_id: b_hold.clone(),
+            segment_id: b_segment.clone(),
         };
         let attacks = [
             (Attacker::OtherTenant, &a.token, b_ids(&b.tenant_id)),
@@ -464,6 +616,7 @@ async fn no_rpc_crosses_a_tenant_or_a_member() {
                     member_id: m2.clone(),
                     client_id: a.client_id.clone(),
                     hold_id: m2_hold.clone(),
+                    segment_id: a_segment.clone(),
                 },
             ),
         ];

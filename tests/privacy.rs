@@ -122,6 +122,7 @@ async fn an_erased_member_leaves_no_personal_value_anywhere_and_the_books_unchan
             );
         }
         let books_before = books(&h).await;
+        export_gathers_every_service(&h, &p, &member_id).await;
 
         let erased = api
             .identity
@@ -191,6 +192,14 @@ async fn an_erased_member_leaves_no_personal_value_anywhere_and_the_books_unchan
             })
             .await;
         assert_eq!(read.unwrap_err().code(), Code::NotFound);
+        let exported = api
+            .identity
+            .export_member(id::ExportMemberRequest {
+                tenant_id: tenant.clone(),
+                member_id: member_id.clone(),
+            })
+            .await;
+        assert_eq!(exported.unwrap_err().code(), Code::NotFound);
         assert_eq!(books(&h).await, books_before);
         h.cleanup().await;
     })
@@ -252,4 +261,44 @@ async fn no_key_or_token_is_kept_in_any_database_or_log_line() {
         h.cleanup().await;
     })
     .await;
+}
+
+/// The member's own app asks for its data: one call returns identity's
+/// record and every service's rows about the member.
+async fn export_gathers_every_service(
+    h: &Harness,
+    p: &questline_tests::Programme,
+    member_id: &str,
+) {
+    let token = h.member_token(p, member_id).await;
+    let mut api = h.api(Some(&token));
+    let export = api
+        .identity
+        .export_member(id::ExportMemberRequest {
+            tenant_id: p.tenant_id.clone(),
+            member_id: member_id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(export.member.unwrap().profile.unwrap().email, ERIN[1]);
+    let rows = |service: &str, table: &str| -> usize {
+        let part = export
+            .services
+            .iter()
+            .find(|s| s.service == service)
+            .unwrap_or_else(|| panic!("{service} missing from the export"));
+        let data = questline_kit::structs::to_json(part.data.clone().unwrap());
+        data[table].as_array().map_or(0, Vec::len)
+    };
+    // The welcome credit from the rule, the redemption's hold and its debit.
+    assert!(rows("ledger", "transfers") >= 2);
+    assert_eq!(rows("ledger", "accounts"), 1);
+    assert_eq!(rows("ledger", "holds"), 1);
+    assert_eq!(rows("mechanics", "tracked_events"), 1);
+    assert_eq!(rows("rewards", "redemptions"), 1);
+    assert_eq!(rows("notifications", "inbox_messages"), 2);
+    for service in ["ledger", "mechanics", "rewards", "notifications"] {
+        assert_eq!(rows(service, "member_snapshots"), 1, "{service}");
+    }
 }

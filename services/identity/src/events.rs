@@ -64,3 +64,16 @@ pub fn signing_key_retired(kid: &str) -> Event {
     let payload = Payload::SigningKeyRetired(SigningKeyRetired { kid: kid.into() });
     new_event(INSTALLATION, SOURCE, "", payload)
 }
+
+/// Identity's own bus consumer: it keeps every service's audit entries.
+pub const CONSUMER: &str = "identity";
+
+/// Keeps `audit.recorded` events from every service as audit entries.
+pub struct AuditTrail(pub crate::store::Store);
+
+#[async_trait::async_trait]
+impl questline_kit::bus::EventHandler for AuditTrail {
+    async fn handle(&self, event: &Event) -> Result<(), questline_kit::DomainError> {
+        self.0.keep_audit_entry(event).await
+    }
+}

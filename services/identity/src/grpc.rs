@@ -1,12 +1,20 @@
 //! `questline.identity.v1.IdentityService`.
 
+mod audit;
+mod export;
 mod pb;
+mod segments;
+
+pub use export::Peers;
 
 use async_trait::async_trait;
+use questline_kit::audit::Change;
 use questline_kit::auth::{Caller, KeySource, PublicKey, Scope, TokenVerifier};
+use questline_kit::events::INSTALLATION;
 use questline_kit::time::now_ms;
 use questline_kit::{DomainError, Violations, fingerprint, new_id, paging, random_bytes};
-use questline_proto::identity::{self as proto, identity_service_server::IdentityService};
+use questline_proto::identity::identity_service_server::{IdentityService, SERVICE_NAME};
+use questline_proto::identity::{self as proto};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -22,6 +30,7 @@ pub struct IdentityApi {
     /// SHA-256 of the configured operator key, if any.
     operator_key_hash: Option<String>,
     token_ttl_seconds: i64,
+    peers: Peers,
 }
 
 impl IdentityApi {
@@ -30,12 +39,14 @@ impl IdentityApi {
         auth: Arc<TokenVerifier>,
         operator_key: &str,
         token_ttl_seconds: i64,
+        peers: Peers,
     ) -> IdentityApi {
         IdentityApi {
             store,
             auth,
             operator_key_hash: (!operator_key.is_empty()).then(|| keys::hash(operator_key)),
             token_ttl_seconds,
+            peers,
         }
     }
 
@@ -110,17 +121,28 @@ impl IdentityService for IdentityApi {
         v.finish()?;
         operator_only(&caller, "creates tenants")?;
         let now = now_ms();
+        let change = audited(
+            &caller,
+            &req.tenant_id,
+            "CreateTenant",
+            tenant_resource(&req.tenant_id),
+        )
+        .with("name", req.name.as_str())
+        .with("time_zone", time_zone.as_str());
         let row = self
             .store
-            .create_tenant(tenant::Model {
-                tenant_id: req.tenant_id,
-                name: req.name,
-                time_zone,
-                default_locale,
-                status: TenantStatus::Active.as_str().into(),
-                created_at: now,
-                updated_at: now,
-            })
+            .create_tenant(
+                tenant::Model {
+                    tenant_id: req.tenant_id,
+                    name: req.name,
+                    time_zone,
+                    default_locale,
+                    status: TenantStatus::Active.as_str().into(),
+                    created_at: now,
+                    updated_at: now,
+                },
+                &change,
+            )
             .await?;
         Ok(Response::new(proto::CreateTenantResponse {
             tenant: Some(pb::tenant(row)),
@@ -168,7 +190,11 @@ impl IdentityService for IdentityApi {
         if change.status.is_some() {
             operator_only(&caller, "suspends or reactivates a tenant")?;
         }
-        let row = self.store.update_tenant(&req.tenant_id, &change).await?;
+        let audit = tenant_change_audit(&caller, &req.tenant_id, &change);
+        let row = self
+            .store
+            .update_tenant(&req.tenant_id, &change, &audit)
+            .await?;
         Ok(Response::new(proto::UpdateTenantResponse {
             tenant: Some(pb::tenant(row)),
         }))
@@ -199,9 +225,17 @@ impl IdentityService for IdentityApi {
             created_at: now_ms(),
             revoked_at: None,
         };
+        let change = audited(
+            &caller,
+            &req.tenant_id,
+            "CreateApiClient",
+            client_resource(&draft.client_id),
+        )
+        .with("name", req.name.as_str())
+        .with("scopes", draft.scopes.as_str());
         let outcome = self
             .store
-            .create_api_client(draft, random_api_key()?)
+            .create_api_client(draft, random_api_key()?, &change)
             .await?;
         let (client, api_key) = shown_once(outcome);
         Ok(Response::new(proto::CreateApiClientResponse {
@@ -248,9 +282,16 @@ impl IdentityService for IdentityApi {
             idempotency_key: &req.idempotency_key,
             fingerprint: &fingerprint,
         };
+        let change = audited(
+            &caller,
+            &req.tenant_id,
+            "RotateApiKey",
+            client_resource(&req.client_id),
+        )
+        .with("grace_seconds", grace);
         let outcome = self
             .store
-            .rotate_api_key(rotation, random_api_key()?)
+            .rotate_api_key(rotation, random_api_key()?, &change)
             .await?;
         let (client, api_key) = shown_once(outcome);
         Ok(Response::new(proto::RotateApiKeyResponse {
@@ -270,9 +311,15 @@ impl IdentityService for IdentityApi {
             .id("client_id", &req.client_id)
             .finish()?;
         caller.require_admin(&req.tenant_id)?;
+        let change = audited(
+            &caller,
+            &req.tenant_id,
+            "RevokeApiClient",
+            client_resource(&req.client_id),
+        );
         let row = self
             .store
-            .revoke_api_client(&req.tenant_id, &req.client_id)
+            .revoke_api_client(&req.tenant_id, &req.client_id, &change)
             .await?;
         Ok(Response::new(proto::RevokeApiClientResponse {
             client: Some(pb::client(row)),
@@ -358,9 +405,16 @@ impl IdentityService for IdentityApi {
         tenants::grace_seconds(&mut v, "overlap_seconds", overlap);
         v.finish()?;
         operator_only(&caller, "rotates signing keys")?;
+        let change = audited(
+            &caller,
+            INSTALLATION,
+            "RotateSigningKey",
+            "signing_keys".into(),
+        )
+        .with("overlap_seconds", overlap);
         let rotation = self
             .store
-            .rotate_signing_key(random_bytes()?, overlap * 1000)
+            .rotate_signing_key(random_bytes()?, overlap * 1000, change)
             .await?;
         Ok(Response::new(proto::RotateSigningKeyResponse {
             kid: rotation.kid,
@@ -481,14 +535,132 @@ impl IdentityService for IdentityApi {
         member_ref(&req.tenant_id, &req.member_id)?;
         // Irreversible: the brand's backend or an admin, never a member app's token.
         caller.require_server(&req.tenant_id)?;
+        let resource = format!("members/{}", req.member_id);
+        let change = audited(&caller, &req.tenant_id, "EraseMember", resource);
         let row = self
             .store
-            .erase_member(&req.tenant_id, &req.member_id)
+            .erase_member(&req.tenant_id, &req.member_id, &change)
             .await?;
         Ok(Response::new(proto::EraseMemberResponse {
             member: Some(pb::member(row)),
         }))
     }
+
+    async fn export_member(
+        &self,
+        request: Request<proto::ExportMemberRequest>,
+    ) -> Answer<proto::ExportMemberResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let answer = self
+            .export_member_for(&caller, request.into_inner())
+            .await?;
+        Ok(Response::new(answer))
+    }
+
+    async fn create_segment(
+        &self,
+        request: Request<proto::CreateSegmentRequest>,
+    ) -> Answer<proto::CreateSegmentResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let segment = self
+            .create_segment_for(&caller, request.into_inner())
+            .await?;
+        Ok(Response::new(proto::CreateSegmentResponse {
+            segment: Some(segment),
+        }))
+    }
+
+    async fn update_segment(
+        &self,
+        request: Request<proto::UpdateSegmentRequest>,
+    ) -> Answer<proto::UpdateSegmentResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let segment = self
+            .update_segment_for(&caller, request.into_inner())
+            .await?;
+        Ok(Response::new(proto::UpdateSegmentResponse {
+            segment: Some(segment),
+        }))
+    }
+
+    async fn get_segment(
+        &self,
+        request: Request<proto::GetSegmentRequest>,
+    ) -> Answer<proto::GetSegmentResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let segment = self.get_segment_for(&caller, request.into_inner()).await?;
+        Ok(Response::new(proto::GetSegmentResponse {
+            segment: Some(segment),
+        }))
+    }
+
+    async fn list_segments(
+        &self,
+        request: Request<proto::ListSegmentsRequest>,
+    ) -> Answer<proto::ListSegmentsResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let answer = self
+            .list_segments_for(&caller, request.into_inner())
+            .await?;
+        Ok(Response::new(answer))
+    }
+
+    async fn delete_segment(
+        &self,
+        request: Request<proto::DeleteSegmentRequest>,
+    ) -> Answer<proto::DeleteSegmentResponse> {
+        let caller = self.auth.caller(&request).await?;
+        self.delete_segment_for(&caller, request.into_inner())
+            .await?;
+        Ok(Response::new(proto::DeleteSegmentResponse {}))
+    }
+
+    async fn validate_segment(
+        &self,
+        request: Request<proto::ValidateSegmentRequest>,
+    ) -> Answer<proto::ValidateSegmentResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let answer = self.validate_segment_for(&caller, request.into_inner())?;
+        Ok(Response::new(answer))
+    }
+
+    async fn evaluate_segment(
+        &self,
+        request: Request<proto::EvaluateSegmentRequest>,
+    ) -> Answer<proto::EvaluateSegmentResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let answer = self
+            .evaluate_segment_for(&caller, request.into_inner())
+            .await?;
+        Ok(Response::new(answer))
+    }
+
+    async fn list_segment_members(
+        &self,
+        request: Request<proto::ListSegmentMembersRequest>,
+    ) -> Answer<proto::ListSegmentMembersResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let answer = self
+            .list_segment_members_for(&caller, request.into_inner())
+            .await?;
+        Ok(Response::new(answer))
+    }
+
+    async fn list_audit_entries(
+        &self,
+        request: Request<proto::ListAuditEntriesRequest>,
+    ) -> Answer<proto::ListAuditEntriesResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let answer = self
+            .list_audit_entries_for(&caller, request.into_inner())
+            .await?;
+        Ok(Response::new(answer))
+    }
+}
+
+/// The audit entry for `method` of this service on `resource`.
+fn audited(caller: &Caller, tenant_id: &str, method: &str, resource: String) -> Change {
+    Change::by(caller, tenant_id, SERVICE_NAME, method, resource)
 }
 
 fn member_ref(tenant_id: &str, member_id: &str) -> Result<(), DomainError> {
@@ -496,6 +668,38 @@ fn member_ref(tenant_id: &str, member_id: &str) -> Result<(), DomainError> {
         .id("tenant_id", tenant_id)
         .id("member_id", member_id)
         .finish()
+}
+
+fn tenant_resource(tenant_id: &str) -> String {
+    format!("tenants/{tenant_id}")
+}
+
+fn client_resource(client_id: &str) -> String {
+    format!("api_clients/{client_id}")
+}
+
+/// The audit entry of a tenant update: the settings it sets.
+fn tenant_change_audit(caller: &Caller, tenant_id: &str, change: &TenantChange) -> Change {
+    let mut audit = audited(
+        caller,
+        tenant_id,
+        "UpdateTenant",
+        tenant_resource(tenant_id),
+    );
+    let settings = [
+        ("name", &change.name),
+        ("time_zone", &change.time_zone),
+        ("default_locale", &change.default_locale),
+    ];
+    for (field, value) in settings {
+        if let Some(value) = value {
+            audit = audit.with(field, value.as_str());
+        }
+    }
+    if let Some(status) = change.status {
+        audit = audit.with("status", status.as_str());
+    }
+    audit
 }
 
 /// The change an update asks for, validated.

@@ -1,11 +1,13 @@
 //! `questline.ledger.v1.LedgerService`: decode, authenticate, validate,
 //! authorise, call the store, map the answer.
 
+use questline_kit::audit::Change;
 use questline_kit::auth::{Caller, Scope, TokenVerifier};
 use questline_kit::members::MemberDirectory;
 use questline_kit::time::to_timestamp;
 use questline_kit::{DomainError, Violations, fingerprint};
-use questline_proto::ledger::{self as pb, ledger_service_server::LedgerService};
+use questline_proto::ledger::ledger_service_server::{LedgerService, SERVICE_NAME};
+use questline_proto::ledger::{self as pb};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -98,7 +100,19 @@ impl LedgerService for LedgerApi {
         caller.require_admin(&req.tenant_id)?;
         let row = self
             .store
-            .create_currency(&req.tenant_id, &req.code, &req.name)
+            .create_currency(
+                &req.tenant_id,
+                &req.code,
+                &req.name,
+                &Change::by(
+                    &caller,
+                    &req.tenant_id,
+                    SERVICE_NAME,
+                    "CreateCurrency",
+                    format!("currencies/{}", req.code),
+                )
+                .with("name", req.name.as_str()),
+            )
             .await?;
         Ok(Response::new(pb::CreateCurrencyResponse {
             currency: Some(pb::Currency {
@@ -189,6 +203,20 @@ impl LedgerService for LedgerApi {
         let row = self.store.void_hold(&req.tenant_id, &req.hold_id).await?;
         Ok(Response::new(pb::VoidHoldResponse {
             hold: Some(hold_pb(row)),
+        }))
+    }
+
+    async fn export_member(
+        &self,
+        request: Request<pb::ExportMemberRequest>,
+    ) -> Answer<pb::ExportMemberResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        let (tenant_id, member_id) = (&req.tenant_id, &req.member_id);
+        questline_kit::export::authorise(&caller, &self.members, tenant_id, member_id).await?;
+        let data = self.store.export_member(tenant_id, member_id).await?;
+        Ok(Response::new(pb::ExportMemberResponse {
+            data: Some(data.into_struct()),
         }))
     }
 }

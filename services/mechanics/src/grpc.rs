@@ -1,10 +1,12 @@
 //! `questline.mechanics.v1.MechanicsService`.
 
 use questline_kit::Violations;
+use questline_kit::audit::Change;
 use questline_kit::auth::TokenVerifier;
 use questline_kit::paging;
 use questline_kit::time::to_timestamp;
-use questline_proto::mechanics::{self as pb, mechanics_service_server::MechanicsService};
+use questline_proto::mechanics::mechanics_service_server::{MechanicsService, SERVICE_NAME};
+use questline_proto::mechanics::{self as pb};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -50,10 +52,21 @@ impl MechanicsService for MechanicsApi {
         };
         let compiled = spec.compile()?;
         caller.require_admin(&req.tenant_id)?;
-        let row = self
-            .store
-            .create_rule(&req.tenant_id, &compiled.spec)
-            .await?;
+        let s = &compiled.spec;
+        let resource = format!("rules/{}", s.rule_id);
+        let change = Change::by(
+            &caller,
+            &req.tenant_id,
+            SERVICE_NAME,
+            "CreateRule",
+            resource,
+        )
+        .with("name", s.name.as_str())
+        .with("event_type", s.event_type.as_str())
+        .with("condition", s.condition.as_str())
+        .with("points", s.points.as_str())
+        .with("currency", s.currency.as_str());
+        let row = self.store.create_rule(&req.tenant_id, s, &change).await?;
         Ok(Response::new(pb::CreateRuleResponse {
             rule: Some(rule_pb(row)),
         }))
@@ -80,6 +93,21 @@ impl MechanicsService for MechanicsApi {
         let caller = self.auth.caller(&request).await?;
         let answer = self.tracker.track(&caller, request.into_inner()).await;
         Ok(Response::new(answer.map_err(Status::from)?))
+    }
+
+    async fn export_member(
+        &self,
+        request: Request<pb::ExportMemberRequest>,
+    ) -> Answer<pb::ExportMemberResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        let (tenant_id, member_id) = (&req.tenant_id, &req.member_id);
+        questline_kit::export::authorise(&caller, self.tracker.members(), tenant_id, member_id)
+            .await?;
+        let data = self.store.export_member(tenant_id, member_id).await?;
+        Ok(Response::new(pb::ExportMemberResponse {
+            data: Some(data.into_struct()),
+        }))
     }
 }
 

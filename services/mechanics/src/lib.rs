@@ -17,7 +17,7 @@ pub const KIND: ServiceKind = ServiceKind::Mechanics;
 pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     let base = ctx.open::<store::migrations::Migrator>(KIND).await?;
     let members = ctx.follow_members(&base.db, events::CONSUMER).await?;
-    let store = store::Store::new(base.db.clone());
+    let store = store::Store::new(base.db.clone(), base.relay);
     let tracker = tracking::Tracker::new(store.clone(), members, ctx.channel(ServiceKind::Ledger)?);
     let api = grpc::MechanicsApi::new(store, tracker, ctx.verifier(&base.db, KIND).await?);
     questline_kit::serve!(ctx, KIND, listener, MechanicsServiceServer::new(api))

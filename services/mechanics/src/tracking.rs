@@ -33,6 +33,11 @@ impl Tracker {
         }
     }
 
+    /// The member read model, for checks outside the hot path (exports).
+    pub fn members(&self) -> &MemberDirectory {
+        &self.members
+    }
+
     pub async fn track(
         &self,
         caller: &Caller,

@@ -60,6 +60,20 @@ impl NotificationsService for NotificationsApi {
             next_page_token: found.next_page_token,
         }))
     }
+
+    async fn export_member(
+        &self,
+        request: Request<pb::ExportMemberRequest>,
+    ) -> Answer<pb::ExportMemberResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        let (tenant_id, member_id) = (&req.tenant_id, &req.member_id);
+        questline_kit::export::authorise(&caller, &self.members, tenant_id, member_id).await?;
+        let data = self.store.export_member(tenant_id, member_id).await?;
+        Ok(Response::new(pb::ExportMemberResponse {
+            data: Some(data.into_struct()),
+        }))
+    }
 }
 
 fn message_pb(m: message::Model) -> pb::InboxMessage {

@@ -43,7 +43,7 @@ impl Part {
             return Vec::new();
         };
         let own = match kind {
-            ServiceKind::Identity => None,
+            ServiceKind::Identity => Some(questline_identity::events::CONSUMER),
             ServiceKind::Ledger => Some(questline_ledger::events::CONSUMER),
             ServiceKind::Mechanics => Some(questline_mechanics::events::CONSUMER),
             ServiceKind::Rewards => Some(questline_rewards::events::CONSUMER),

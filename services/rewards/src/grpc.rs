@@ -1,10 +1,12 @@
 //! `questline.rewards.v1.RewardsService`: decode, authenticate, validate,
 //! authorise, call the store or the saga, map the answer.
 
-use questline_kit::auth::{Scope, TokenVerifier};
+use questline_kit::audit::Change;
+use questline_kit::auth::{Caller, Scope, TokenVerifier};
 use questline_kit::time::to_timestamp;
 use questline_kit::{Violations, fingerprint};
-use questline_proto::rewards::{self as pb, rewards_service_server::RewardsService};
+use questline_proto::rewards::rewards_service_server::{RewardsService, SERVICE_NAME};
+use questline_proto::rewards::{self as pb};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -37,6 +39,12 @@ impl RewardsApi {
 
 type Answer<T> = Result<Response<T>, Status>;
 
+/// The audit entry for `method` on one reward.
+fn audited(caller: &Caller, tenant_id: &str, method: &str, reward_id: &str) -> Change {
+    let resource = format!("rewards/{reward_id}");
+    Change::by(caller, tenant_id, SERVICE_NAME, method, resource)
+}
+
 #[tonic::async_trait]
 impl RewardsService for RewardsApi {
     async fn create_reward(
@@ -56,7 +64,12 @@ impl RewardsService for RewardsApi {
             fingerprint::of(&req),
         )?;
         caller.require_admin(&r.tenant_id)?;
-        let listing = self.store.create_reward(&r).await?;
+        let change = audited(&caller, &r.tenant_id, "CreateReward", &r.reward_id)
+            .with("name", r.name.as_str())
+            .with("currency", r.currency.as_str())
+            .with("price", r.price)
+            .with("stock", r.stock);
+        let listing = self.store.create_reward(&r, &change).await?;
         Ok(Response::new(pb::CreateRewardResponse {
             reward: Some(reward_pb(listing)),
         }))
@@ -94,7 +107,12 @@ impl RewardsService for RewardsApi {
             codes_available,
         } = self
             .store
-            .add_voucher_codes(&req.tenant_id, &req.reward_id, &codes)
+            .add_voucher_codes(
+                &req.tenant_id,
+                &req.reward_id,
+                &codes,
+                &audited(&caller, &req.tenant_id, "AddVoucherCodes", &req.reward_id),
+            )
             .await?;
         Ok(Response::new(pb::AddVoucherCodesResponse {
             added,
@@ -116,6 +134,21 @@ impl RewardsService for RewardsApi {
         let row = self.redemptions.redeem(&caller.token, &r).await?;
         Ok(Response::new(pb::RedeemResponse {
             redemption: Some(redemption_pb(row)),
+        }))
+    }
+
+    async fn export_member(
+        &self,
+        request: Request<pb::ExportMemberRequest>,
+    ) -> Answer<pb::ExportMemberResponse> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        let (tenant_id, member_id) = (&req.tenant_id, &req.member_id);
+        questline_kit::export::authorise(&caller, self.redemptions.members(), tenant_id, member_id)
+            .await?;
+        let data = self.store.export_member(tenant_id, member_id).await?;
+        Ok(Response::new(pb::ExportMemberResponse {
+            data: Some(data.into_struct()),
         }))
     }
 }

@@ -30,6 +30,11 @@ impl Redemptions {
         }
     }
 
+    /// The member read model, for checks outside the hot path (exports).
+    pub fn members(&self) -> &MemberDirectory {
+        &self.members
+    }
+
     /// Runs, replays or resumes a redemption, acting downstream with `token`.
     pub async fn redeem(&self, token: &str, r: &Redeem) -> Result<redemption::Model, DomainError> {
         let row = match self

@@ -16,6 +16,7 @@ pub fn type_of(payload: &Payload) -> &'static str {
         Payload::SigningKeyRetired(_) => "signing_key.retired",
         Payload::MemberConsentChanged(_) => "member.consent_changed",
         Payload::MemberErased(_) => "member.erased",
+        Payload::AuditRecorded(_) => "audit.recorded",
     }
 }
 

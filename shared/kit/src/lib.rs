@@ -3,6 +3,7 @@
 //! (outbox, inbox, bus). Written once here, never copied into a service.
 
 pub mod access;
+pub mod audit;
 pub mod auth;
 pub mod bus;
 pub mod client;
@@ -10,6 +11,8 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod export;
+pub mod expr;
 pub mod fingerprint;
 pub mod inbox;
 pub mod members;

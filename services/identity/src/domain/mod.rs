@@ -3,4 +3,5 @@
 
 pub mod keys;
 pub mod members;
+pub mod segments;
 pub mod tenants;

@@ -7,7 +7,7 @@ use questline_proto::identity as pb;
 use crate::domain::members::PURPOSES;
 use crate::domain::tenants::{self, TenantStatus};
 use crate::store::ClientWithKeys;
-use crate::store::entities::{member, tenant};
+use crate::store::entities::{audit_entry, member, segment, tenant};
 use crate::store::{consent_of, profile_of};
 use questline_kit::structs::from_json;
 
@@ -98,5 +98,38 @@ pub fn member(m: member::Model) -> pb::Member {
         }),
         consent,
         erase_time: m.erased_at.map(to_timestamp),
+    }
+}
+
+pub fn segment(s: segment::Model) -> pb::Segment {
+    pb::Segment {
+        segment_id: s.segment_id,
+        tenant_id: s.tenant_id,
+        name: s.name,
+        description: s.description,
+        predicate: s.predicate,
+        create_time: Some(to_timestamp(s.created_at)),
+        update_time: Some(to_timestamp(s.updated_at)),
+    }
+}
+
+pub fn audit_entry(a: audit_entry::Model) -> pb::AuditEntry {
+    let details = serde_json::from_str(&a.details).unwrap_or_default();
+    pb::AuditEntry {
+        audit_id: a.audit_id,
+        tenant_id: a.tenant_id,
+        client_id: a.client_id,
+        action: a.action,
+        resource: a.resource,
+        time: Some(to_timestamp(a.occurred_at)),
+        details: Some(from_json(&details)),
+    }
+}
+
+pub fn expression_error(e: questline_kit::expr::ExprError) -> pb::ExpressionError {
+    pb::ExpressionError {
+        line: e.line as i32,
+        column: e.column as i32,
+        message: e.message,
     }
 }

@@ -13,7 +13,8 @@ use sea_orm::{
 use super::Store;
 use super::entities::{api_client, api_key};
 use crate::domain::keys::{self, NewApiKey};
-use crate::events;
+use crate::events::{self, SOURCE};
+use questline_kit::audit::{self, Change};
 
 /// A client with its keys, newest first.
 pub type ClientWithKeys = (api_client::Model, Vec<api_key::Model>);
@@ -39,8 +40,9 @@ impl Store {
         &self,
         draft: api_client::Model,
         new_key: NewApiKey,
+        change: &Change,
     ) -> Result<ClientOutcome, DomainError> {
-        questline_kit::db::retrying(|| async {
+        let outcome = questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
             let first = api_client::Entity::find()
                 .filter(api_client::Column::TenantId.eq(draft.tenant_id.as_str()))
@@ -63,10 +65,13 @@ impl Store {
             )
             .await?;
             let created = with_keys(&txn, client).await?;
+            audit::stage(&txn, SOURCE, change).await?;
             txn.commit().await?;
             Ok(ClientOutcome::Created(created, new_key.clone()))
         })
-        .await
+        .await?;
+        self.relay.wake();
+        Ok(outcome)
     }
 
     pub async fn api_client(
@@ -102,8 +107,9 @@ impl Store {
         &self,
         rotation: Rotation<'_>,
         new_key: NewApiKey,
+        change: &Change,
     ) -> Result<ClientOutcome, DomainError> {
-        questline_kit::db::retrying(|| async {
+        let outcome = questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
             let client = find_client(&txn, rotation.tenant_id, rotation.client_id).await?;
             let first = api_key::Entity::find()
@@ -133,10 +139,13 @@ impl Store {
             let (key, fp) = (rotation.idempotency_key, rotation.fingerprint);
             insert_key(&txn, &client, &new_key, key, fp).await?;
             let rotated = with_keys(&txn, client).await?;
+            audit::stage(&txn, SOURCE, change).await?;
             txn.commit().await?;
             Ok(ClientOutcome::Created(rotated, new_key.clone()))
         })
-        .await
+        .await?;
+        self.relay.wake();
+        Ok(outcome)
     }
 
     /// Revokes the client (again, harmlessly); the first time publishes `api_client.revoked`.
@@ -144,6 +153,7 @@ impl Store {
         &self,
         tenant_id: &str,
         client_id: &str,
+        change: &Change,
     ) -> Result<ClientWithKeys, DomainError> {
         let (client, newly) = questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
@@ -156,6 +166,7 @@ impl Store {
             active.revoked_at = Set(Some(now_ms()));
             let client = active.update(&txn).await?;
             outbox::stage(&txn, &events::api_client_revoked(&client)).await?;
+            audit::stage(&txn, SOURCE, change).await?;
             let revoked = with_keys(&txn, client).await?;
             txn.commit().await?;
             Ok((revoked, true))

@@ -128,3 +128,52 @@ pub mod member {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod segment {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "segments")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub segment_id: String,
+        pub name: String,
+        pub description: String,
+        /// CEL over `member`.
+        pub predicate: String,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod audit_entry {
+    use sea_orm::entity::prelude::*;
+
+    /// One admin change from any service, kept from its `audit.recorded` event.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_entries")]
+    pub struct Model {
+        /// The event id: UUIDv7, so it orders entries by time.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub audit_id: String,
+        pub tenant_id: String,
+        pub client_id: String,
+        pub action: String,
+        pub resource: String,
+        /// JSON object.
+        pub details: String,
+        pub occurred_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

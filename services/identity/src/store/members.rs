@@ -13,7 +13,8 @@ use sea_orm::{
 use super::Store;
 use super::entities::member;
 use crate::domain::members::{self, Consent, Profile};
-use crate::events;
+use crate::events::{self, SOURCE};
+use questline_kit::audit::{self, Change};
 
 impl Store {
     /// Creates or updates the member with this external id, replacing its
@@ -153,6 +154,7 @@ impl Store {
         &self,
         tenant_id: &str,
         member_id: &str,
+        change: &Change,
     ) -> Result<member::Model, DomainError> {
         let (row, newly) = questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
@@ -170,6 +172,7 @@ impl Store {
             let row = active.update(&txn).await?;
             outbox::forget_subject(&txn, member_id).await?;
             outbox::stage(&txn, &events::member_erased(&row)).await?;
+            audit::stage(&txn, SOURCE, change).await?;
             txn.commit().await?;
             Ok((row, true))
         })

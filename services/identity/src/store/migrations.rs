@@ -15,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateIdentity),
             Box::new(CreateAccessBlocks),
             Box::new(AddOutboxSubject),
+            Box::new(CreateSegmentsAndAudit),
         ]
     }
 }
@@ -122,6 +123,56 @@ impl MigrationTrait for CreateIdentity {
             "members_external",
             "members",
             &["tenant_id", "external_id"],
+        )
+        .await
+    }
+}
+
+struct CreateSegmentsAndAudit;
+
+impl MigrationName for CreateSegmentsAndAudit {
+    fn name(&self) -> &str {
+        "m0002_create_segments_and_audit"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateSegmentsAndAudit {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("segments")
+                .col(string("tenant_id"))
+                .col(string("segment_id"))
+                .col(text("name"))
+                .col(text("description"))
+                .col(text("predicate"))
+                .col(big_integer("created_at"))
+                .col(big_integer("updated_at"))
+                .primary_key(Index::create().col("tenant_id").col("segment_id"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("audit_entries")
+                .col(string("audit_id").primary_key())
+                .col(string("tenant_id"))
+                .col(string("client_id"))
+                .col(string("action"))
+                .col(text("resource"))
+                .col(text("details"))
+                .col(big_integer("occurred_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("audit_entries_tenant")
+                .table("audit_entries")
+                .col("tenant_id")
+                .col("audit_id")
+                .to_owned(),
         )
         .await
     }

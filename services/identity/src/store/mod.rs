@@ -1,17 +1,21 @@
 //! Identity's storage.
 
+mod audit;
 mod clients;
 pub mod entities;
 mod members;
 pub mod migrations;
+mod segments;
 mod signing;
 mod tenants;
 
+pub use audit::AuditFilter;
 pub use clients::{ClientOutcome, ClientWithKeys, KeyHolder, Rotation};
 pub use members::{consent_of, profile_of};
+pub use segments::{SegmentChange, membership};
 pub use signing::SigningRotation;
 
-use questline_kit::outbox;
+use questline_kit::{DomainError, outbox};
 use sea_orm::DatabaseConnection;
 
 #[derive(Clone)]
@@ -23,5 +27,13 @@ pub struct Store {
 impl Store {
     pub fn new(db: DatabaseConnection, relay: outbox::Relay) -> Store {
         Store { db, relay }
+    }
+
+    /// Wakes the outbox relay when a write staged an event.
+    fn woken<T>(&self, (row, changed): (T, bool)) -> Result<T, DomainError> {
+        if changed {
+            self.relay.wake();
+        }
+        Ok(row)
     }
 }

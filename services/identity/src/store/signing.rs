@@ -13,7 +13,8 @@ use sea_orm::{
 use super::Store;
 use super::entities::signing_key;
 use crate::domain::keys::SigningMaterial;
-use crate::events;
+use crate::events::{self, SOURCE};
+use questline_kit::audit::{self, Change};
 
 /// What a rotation did.
 pub struct SigningRotation {
@@ -40,8 +41,10 @@ impl Store {
         &self,
         seed: [u8; 32],
         overlap_ms: i64,
+        change: Change,
     ) -> Result<SigningRotation, DomainError> {
         let material = SigningMaterial::from_seed(seed)?;
+        let change = change.with("kid", material.kid.as_str());
         let retired_now = questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
             let now = now_ms();
@@ -60,13 +63,12 @@ impl Store {
                 }
             }
             insert(&txn, &material).await?;
+            audit::stage(&txn, SOURCE, &change).await?;
             txn.commit().await?;
             Ok(retired_now)
         })
         .await?;
-        if !retired_now.is_empty() {
-            self.relay.wake();
-        }
+        self.relay.wake();
         tracing::info!(kid = %material.kid, "signing key rotated");
         Ok(SigningRotation {
             kid: material.kid,

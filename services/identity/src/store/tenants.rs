@@ -12,21 +12,27 @@ use sea_orm::{
 use super::Store;
 use super::entities::tenant;
 use crate::domain::tenants::{TenantChange, TenantStatus};
-use crate::events;
+use crate::events::{self, SOURCE};
+use questline_kit::audit::{self, Change};
 
 impl Store {
     /// Creates the tenant; the same id with the same settings returns it again.
-    pub async fn create_tenant(&self, row: tenant::Model) -> Result<tenant::Model, DomainError> {
-        questline_kit::db::retrying(|| async {
+    pub async fn create_tenant(
+        &self,
+        row: tenant::Model,
+        change: &Change,
+    ) -> Result<tenant::Model, DomainError> {
+        let created = questline_kit::db::retrying(|| async {
+            let txn = self.db.begin().await?;
             if let Some(existing) = tenant::Entity::find_by_id(row.tenant_id.clone())
-                .one(&self.db)
+                .one(&txn)
                 .await?
             {
                 let same = existing.name == row.name
                     && existing.time_zone == row.time_zone
                     && existing.default_locale == row.default_locale;
                 return if same {
-                    Ok(existing)
+                    Ok((existing, false))
                 } else {
                     Err(DomainError::AlreadyExists(format!(
                         "tenant {} already exists with other settings",
@@ -35,9 +41,13 @@ impl Store {
                 };
             }
             let active: tenant::ActiveModel = row.clone().into();
-            Ok(active.insert(&self.db).await?)
+            let inserted = active.insert(&txn).await?;
+            audit::stage(&txn, SOURCE, change).await?;
+            txn.commit().await?;
+            Ok((inserted, true))
         })
-        .await
+        .await?;
+        self.woken(created)
     }
 
     pub async fn tenant(&self, tenant_id: &str) -> Result<tenant::Model, DomainError> {
@@ -72,6 +82,7 @@ impl Store {
         &self,
         tenant_id: &str,
         change: &TenantChange,
+        audited: &Change,
     ) -> Result<tenant::Model, DomainError> {
         let (row, changed) = questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
@@ -88,6 +99,7 @@ impl Store {
             let active = active.reset_all();
             let row = active.update(&txn).await?;
             outbox::stage(&txn, &events::tenant_updated(&row)).await?;
+            audit::stage(&txn, SOURCE, audited).await?;
             txn.commit().await?;
             Ok((row, true))
         })

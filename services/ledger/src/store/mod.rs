@@ -2,6 +2,7 @@
 //! balances, records the transfer under its idempotency key, and stages the event.
 
 pub mod entities;
+mod export;
 pub mod migrations;
 
 use questline_kit::{DomainError, fingerprint, new_id, outbox, time::now_ms};
@@ -16,6 +17,7 @@ use crate::domain::requests::{HOLD_KEY_PREFIX, Movement};
 use crate::domain::{Figures, Owner};
 use crate::events;
 use entities::{account, currency, hold as hold_row, transfer};
+use questline_kit::audit::{self, Change};
 
 /// A transfer as recorded, with the member wallet's figures after it.
 pub struct Posted {
@@ -40,12 +42,14 @@ impl Store {
         tenant_id: &str,
         code: &str,
         name: &str,
+        change: &Change,
     ) -> Result<currency::Model, DomainError> {
-        questline_kit::db::retrying(|| async {
+        let (row, created) = questline_kit::db::retrying(|| async {
+            let txn = self.db.begin().await?;
             let key = (tenant_id.to_string(), code.to_string());
-            if let Some(existing) = currency::Entity::find_by_id(key).one(&self.db).await? {
+            if let Some(existing) = currency::Entity::find_by_id(key).one(&txn).await? {
                 return if existing.name == name {
-                    Ok(existing)
+                    Ok((existing, false))
                 } else {
                     Err(DomainError::AlreadyExists(format!(
                         "currency {code} already exists with another name"
@@ -58,9 +62,16 @@ impl Store {
                 name: Set(name.into()),
                 created_at: Set(now_ms()),
             };
-            Ok(row.insert(&self.db).await?)
+            let row = row.insert(&txn).await?;
+            audit::stage(&txn, events::SOURCE, change).await?;
+            txn.commit().await?;
+            Ok((row, true))
         })
-        .await
+        .await?;
+        if created {
+            self.relay.wake();
+        }
+        Ok(row)
     }
 
     /// Issuance → member wallet.

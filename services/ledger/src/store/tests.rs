@@ -15,7 +15,7 @@ async fn store() -> (Store, tempfile::TempDir) {
     let relay = outbox::Relay::new(db.clone(), Arc::new(MemoryBus::expecting(&[])));
     let store = Store::new(db, relay);
     store
-        .create_currency("acme", "stars", "Stars")
+        .create_currency("acme", "stars", "Stars", &change())
         .await
         .unwrap();
     (store, dir)
@@ -169,4 +169,9 @@ async fn an_unknown_currency_is_not_found_and_changes_nothing() {
         Err(DomainError::NotFound(_))
     ));
     assert!(store.balances("acme", "m1").await.unwrap().is_empty());
+}
+
+/// The audit entry store calls need; its content is not under test here.
+fn change() -> questline_kit::audit::Change {
+    questline_kit::audit::Change::new("acme", "test-admin", "test/Change".into(), "test".into())
 }

@@ -1,11 +1,11 @@
 //! Rules and their CEL expressions.
 
-use cel::{Context, Program, Value};
+use cel::{Program, Value};
+use questline_kit::expr::{self, MAX_EXPRESSION};
 use questline_kit::{DomainError, Violations};
 
 /// The most points one rule may award for one event (the ledger's own bound).
 pub const MAX_POINTS: i64 = 1_000_000_000_000;
-const MAX_EXPRESSION: usize = 4096;
 
 /// A rule as the programme manager wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,24 +60,14 @@ impl RuleSpec {
     }
 }
 
+/// The names an expression may use.
+const VARIABLES: [&str; 2] = ["event", "member"];
+
 fn parse(v: &mut Violations, field: &str, source: &str) -> Option<Program> {
     if source.trim().is_empty() {
         return None;
     }
-    match Program::compile(source) {
-        Ok(program) => Some(program),
-        Err(err) => {
-            v.add(
-                field,
-                format!("is not valid CEL: {}", first_line(&err.to_string())),
-            );
-            None
-        }
-    }
-}
-
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or(s)
+    expr::check(v, field, source, &VARIABLES)
 }
 
 /// What the expressions see: `event` (its attributes plus `type`) and `member`
@@ -98,12 +88,9 @@ impl Facts {
     ) -> Facts {
         let mut event = attributes;
         event.insert("type".into(), event_type.into());
-        let mut member = facts.clone();
-        member.insert("id".into(), member_id.into());
-        member.insert("external_id".into(), external_id.into());
         Facts {
             event: serde_json::Value::Object(event),
-            member: serde_json::Value::Object(member),
+            member: expr::member(member_id, external_id, facts),
         }
     }
 }
@@ -119,28 +106,17 @@ pub enum Outcome {
 
 impl CompiledRule {
     pub fn evaluate(&self, facts: &Facts) -> Outcome {
-        let mut context = Context::default();
-        let bound = cel::to_value(&facts.event)
-            .and_then(|event| Ok((event, cel::to_value(&facts.member)?)));
-        let (event, member) = match bound {
-            Ok(pair) => pair,
-            Err(err) => return Outcome::Error(err.to_string()),
-        };
-        context.add_variable_from_value("event", event);
-        context.add_variable_from_value("member", member);
+        let bindings = [("event", &facts.event), ("member", &facts.member)];
         if let Some(condition) = &self.condition {
-            match condition.execute(&context) {
-                Ok(Value::Bool(true)) => {}
-                Ok(Value::Bool(false)) => return Outcome::ConditionFalse,
-                Ok(other) => {
-                    return Outcome::Error(format!("condition gave {other:?}, not a bool"));
-                }
-                Err(err) => return Outcome::Error(err.to_string()),
+            match expr::holds(condition, &bindings) {
+                Ok(true) => {}
+                Ok(false) => return Outcome::ConditionFalse,
+                Err(err) => return Outcome::Error(format!("condition {err}")),
             }
         }
-        match self.points.execute(&context) {
+        match expr::run(&self.points, &bindings) {
             Ok(value) => points_of(value),
-            Err(err) => Outcome::Error(err.to_string()),
+            Err(err) => Outcome::Error(err),
         }
     }
 }

@@ -1,11 +1,13 @@
 //! The rules engine's storage.
 
 pub mod entities;
+mod export;
 pub mod migrations;
 
-use questline_kit::DomainError;
+use questline_kit::audit::{self, Change};
 use questline_kit::paging::Page;
 use questline_kit::time::now_ms;
+use questline_kit::{DomainError, outbox};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
@@ -19,6 +21,7 @@ use entities::{award, rule, tracked_event};
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    relay: outbox::Relay,
 }
 
 /// An event being tracked, with its awards as recorded.
@@ -31,8 +34,8 @@ pub const APPLIED: &str = "applied";
 const PENDING: &str = "pending";
 
 impl Store {
-    pub fn new(db: DatabaseConnection) -> Store {
-        Store { db }
+    pub fn new(db: DatabaseConnection, relay: outbox::Relay) -> Store {
+        Store { db, relay }
     }
 
     /// Creates a rule; the same rule again is a no-op, a different one under
@@ -41,12 +44,14 @@ impl Store {
         &self,
         tenant_id: &str,
         spec: &RuleSpec,
+        change: &Change,
     ) -> Result<rule::Model, DomainError> {
-        questline_kit::db::retrying(|| async {
+        let (row, created) = questline_kit::db::retrying(|| async {
+            let txn = self.db.begin().await?;
             let key = (tenant_id.to_string(), spec.rule_id.clone());
-            if let Some(existing) = rule::Entity::find_by_id(key).one(&self.db).await? {
+            if let Some(existing) = rule::Entity::find_by_id(key).one(&txn).await? {
                 return if spec_of(&existing) == *spec {
-                    Ok(existing)
+                    Ok((existing, false))
                 } else {
                     Err(DomainError::AlreadyExists(format!(
                         "rule {} already exists with other content",
@@ -65,9 +70,16 @@ impl Store {
                 active: Set(true),
                 created_at: Set(now_ms()),
             };
-            Ok(row.insert(&self.db).await?)
+            let row = row.insert(&txn).await?;
+            audit::stage(&txn, crate::events::SOURCE, change).await?;
+            txn.commit().await?;
+            Ok((row, true))
         })
-        .await
+        .await?;
+        if created {
+            self.relay.wake();
+        }
+        Ok(row)
     }
 
     pub async fn list_rules(

@@ -2,6 +2,7 @@
 //! transaction as the message it produced, so a redelivery adds nothing.
 
 pub mod entities;
+mod export;
 pub mod migrations;
 
 use questline_kit::paging::Page;

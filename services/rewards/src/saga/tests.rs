@@ -144,7 +144,7 @@ struct Setup {
 async fn setup(balance: i64, source: VoucherSource) -> Setup {
     let (store, dir) = Store::temporary().await;
     store
-        .create_reward(&new_reward("pizza", 5, source))
+        .create_reward(&new_reward("pizza", 5, source), &change())
         .await
         .expect("created");
     let ledger = FakeLedger::funded(balance);
@@ -239,7 +239,7 @@ async fn an_empty_pool_voids_the_hold_and_gives_the_unit_back() {
 async fn a_pool_redemption_hands_out_an_uploaded_code() {
     let s = setup(50, VoucherSource::Pool).await;
     s.store
-        .add_voucher_codes("acme", "pizza", &["PZ-1".to_string()])
+        .add_voucher_codes("acme", "pizza", &["PZ-1".to_string()], &change())
         .await
         .expect("uploaded");
     let done = s
@@ -353,4 +353,9 @@ async fn an_abandoned_redemption_is_undone_once_its_hold_has_surely_expired() {
 
     let replay = s.saga.redeem("token", &redeem("r1", "pizza")).await;
     assert_eq!(kind(replay.expect_err("abandoned")), "REDEMPTION_ABANDONED");
+}
+
+/// The audit entry store calls need; its content is not under test here.
+fn change() -> questline_kit::audit::Change {
+    questline_kit::audit::Change::new("acme", "test-admin", "test/Change".into(), "test".into())
 }

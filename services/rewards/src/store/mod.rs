@@ -2,6 +2,7 @@
 //! the redemption sagas' steps (see `redemptions`).
 
 pub mod entities;
+mod export;
 pub mod migrations;
 mod redemptions;
 #[cfg(test)]
@@ -14,7 +15,9 @@ use sea_orm::{
 };
 
 use crate::domain::reward::{NewReward, VoucherSource};
+use crate::events;
 use entities::{reward, voucher_code};
+use questline_kit::audit::{self, Change};
 
 /// A reward with the count of its free pool codes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,17 +48,22 @@ impl Store {
     }
 
     /// Creates a reward; the same request again answers the reward as it is now.
-    pub async fn create_reward(&self, r: &NewReward) -> Result<Listing, DomainError> {
-        questline_kit::db::retrying(|| async {
+    pub async fn create_reward(
+        &self,
+        r: &NewReward,
+        change: &Change,
+    ) -> Result<Listing, DomainError> {
+        let (listed, created) = questline_kit::db::retrying(|| async {
+            let txn = self.db.begin().await?;
             let key = (r.tenant_id.clone(), r.reward_id.clone());
-            if let Some(existing) = reward::Entity::find_by_id(key).one(&self.db).await? {
+            if let Some(existing) = reward::Entity::find_by_id(key).one(&txn).await? {
                 if existing.fingerprint != r.fingerprint {
                     return Err(DomainError::AlreadyExists(format!(
                         "reward {} already exists with other fields",
                         r.reward_id
                     )));
                 }
-                return listing(&self.db, existing).await;
+                return Ok((listing(&txn, existing).await?, false));
             }
             let row = reward::ActiveModel {
                 tenant_id: Set(r.tenant_id.clone()),
@@ -68,14 +76,21 @@ impl Store {
                 fingerprint: Set(r.fingerprint.clone()),
                 created_at: Set(now_ms()),
             }
-            .insert(&self.db)
+            .insert(&txn)
             .await?;
-            Ok(Listing {
+            audit::stage(&txn, events::SOURCE, change).await?;
+            txn.commit().await?;
+            let listed = Listing {
                 reward: row,
                 codes_available: 0,
-            })
+            };
+            Ok((listed, true))
         })
-        .await
+        .await?;
+        if created {
+            self.relay.wake();
+        }
+        Ok(listed)
     }
 
     pub async fn reward(&self, tenant_id: &str, reward_id: &str) -> Result<Listing, DomainError> {
@@ -89,6 +104,7 @@ impl Store {
         tenant_id: &str,
         reward_id: &str,
         codes: &[String],
+        change: &Change,
     ) -> Result<Upload, DomainError> {
         let txn = self.db.begin().await?;
         let reward = find_reward(&txn, tenant_id, reward_id).await?;
@@ -122,7 +138,13 @@ impl Store {
             }
         }
         let codes_available = free_codes(&txn, tenant_id, reward_id).await?;
+        let change = change
+            .clone()
+            .with("offered", codes.len())
+            .with("added", added);
+        audit::stage(&txn, events::SOURCE, &change).await?;
         txn.commit().await?;
+        self.relay.wake();
         Ok(Upload {
             added,
             codes_available,
