@@ -33,6 +33,21 @@ impl Notifier {
     }
 }
 
+impl Notifier {
+    /// The member's own locale from the read model; the default when the
+    /// member gave none or is not known here yet.
+    async fn locale_of(&self, tenant_id: &str, member_id: &str) -> Result<String, DomainError> {
+        let known = self.members.known(tenant_id, member_id).await?;
+        let locale = known
+            .as_ref()
+            .and_then(|m| m.facts.get("locale"))
+            .and_then(|l| l.as_str())
+            .filter(|l| !l.is_empty())
+            .unwrap_or(DEFAULT_LOCALE);
+        Ok(locale.to_string())
+    }
+}
+
 #[async_trait]
 impl EventHandler for Notifier {
     async fn handle(&self, event: &Event) -> Result<(), DomainError> {
@@ -57,11 +72,10 @@ impl EventHandler for Notifier {
             event_id: &event.event_id,
             event_type: notice.event_type(),
         };
-        // Members' locales are not known here yet (no profile read model), so
-        // every message uses the default locale's templates.
+        let locale = self.locale_of(&event.tenant_id, notice.member_id()).await?;
         let delivered = self
             .store
-            .deliver(&to, || self.templates.render(&notice, DEFAULT_LOCALE))
+            .deliver(&to, || self.templates.render(&notice, &locale))
             .await?;
         if delivered.is_some() {
             tracing::debug!(event_type = to.event_type, "inbox message delivered");
@@ -179,5 +193,49 @@ mod tests {
             .await
             .unwrap();
         assert!(page.messages.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_member_reads_messages_in_their_own_locale() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("n.db").display());
+        let db = questline_kit::db::connect::<crate::store::migrations::Migrator>(&url)
+            .await
+            .unwrap();
+        let store = Store::new(db.clone());
+        let identity = questline_kit::client::channel("http://127.0.0.1:9").unwrap();
+        let members = MemberDirectory::new(db, identity, CONSUMER);
+        let notifier = Notifier::new(store.clone(), Templates::builtin().unwrap(), members);
+        let facts = serde_json::json!({"locale": "fr-CA", "country": "CA"});
+        let upserted = Payload::MemberUpserted(questline_proto::events::MemberUpserted {
+            member_id: "m1".into(),
+            external_id: "claire".into(),
+            facts: facts.as_object().map(questline_kit::structs::from_json),
+        });
+        notifier
+            .handle(&new_event("acme", "identity", "m1", upserted))
+            .await
+            .unwrap();
+        let points = new_event("acme", "ledger", "m1", credited());
+        notifier.handle(&points).await.unwrap();
+        // A member not known here yet gets the default locale.
+        let mut other = credited();
+        if let Payload::PointsCredited(p) = &mut other {
+            p.member_id = "m2".into();
+        }
+        notifier
+            .handle(&new_event("acme", "ledger", "m2", other))
+            .await
+            .unwrap();
+
+        let inbox = |member: &'static str| {
+            let store = store.clone();
+            async move {
+                let page = paging::parse(10, "").unwrap();
+                store.inbox("acme", member, &page).await.unwrap().messages
+            }
+        };
+        assert_eq!(inbox("m1").await[0].title, "Vous avez gagné 5 stars");
+        assert_eq!(inbox("m2").await[0].title, "You earned 5 stars");
     }
 }

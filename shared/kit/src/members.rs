@@ -198,6 +198,19 @@ impl MemberDirectory {
             .is_some_and(|row| row.erased))
     }
 
+    /// What this service knows of a member without asking identity: `None`
+    /// when not seen yet or erased.
+    pub async fn known(
+        &self,
+        tenant_id: &str,
+        member_id: &str,
+    ) -> Result<Option<MemberSnapshot>, DomainError> {
+        match self.stored(tenant_id, member_id).await? {
+            Some(row) if !row.erased => Ok(Some(snapshot_of(&row)?)),
+            _ => Ok(None),
+        }
+    }
+
     async fn stored(
         &self,
         tenant_id: &str,

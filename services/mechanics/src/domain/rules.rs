@@ -194,6 +194,10 @@ mod tests {
         };
         assert_eq!(v[0].field, "condition");
         assert!(rule("true", "").is_err());
+        let Err(DomainError::Invalid(v)) = rule("evnt.amount > 1.0", "1") else {
+            panic!("an unknown name is a mistake");
+        };
+        assert!(v[0].description.contains("line 1, column 1"), "{v:?}");
     }
 
     #[test]

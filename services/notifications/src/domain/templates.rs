@@ -32,6 +32,18 @@ pub const BUILTIN: &[Template<'static>] = &[
         title: "Reward redeemed: {{ reward_name }}",
         body: "Your voucher code is {{ voucher_code }}.",
     },
+    Template {
+        event_type: "points.credited",
+        locale: "fr",
+        title: "Vous avez gagné {{ amount }} {{ currency }}",
+        body: "Votre solde est maintenant de {{ balance }} {{ currency }}.",
+    },
+    Template {
+        event_type: "reward.redeemed",
+        locale: "fr",
+        title: "Récompense obtenue : {{ reward_name }}",
+        body: "Votre code est {{ voucher_code }}.",
+    },
 ];
 
 /// Compiled templates, built once: parsing per event would be wasted work.
