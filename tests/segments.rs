@@ -407,6 +407,15 @@ async fn every_admin_change_in_every_service_is_audited_with_its_client() {
                 .all(|e| e.audit_id < first.entries[2].audit_id)
         );
 
+        // The action prefix is exact, case included, on every database.
+        let shouting = api
+            .identity
+            .list_audit_entries(list("", "QUESTLINE.rewards.v1."))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(shouting.entries.is_empty());
+
         // Bad filters are refused; a member token sees no trail.
         let bad = api.identity.list_audit_entries(list("", "50%_off")).await;
         assert_eq!(bad.unwrap_err().code(), Code::InvalidArgument);

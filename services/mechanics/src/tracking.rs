@@ -89,7 +89,7 @@ impl Tracker {
             .into_iter()
             .filter_map(|spec| {
                 let rule_id = spec.rule_id.clone();
-                spec.compile()
+                spec.compile_stored()
                     .inspect_err(|err| tracing::warn!(%rule_id, %err, "stored rule does not compile; skipped"))
                     .ok()
             })

@@ -2,6 +2,7 @@
 //! predicates): parsed once, with the line and column of each mistake, and
 //! evaluated against what the engine knows of a member.
 
+use cel::common::ast::{EntryExpr, Expr, IdedEntryExpr, IdedExpr};
 use cel::{Context, Program, Value};
 use serde_json::{Map, Value as Json};
 
@@ -29,34 +30,62 @@ impl std::fmt::Display for ExprError {
     }
 }
 
+/// CEL's type names, which the standard environment resolves as identifiers
+/// (`type(x) == string`).
+const TYPE_NAMES: [&str; 10] = [
+    "bool",
+    "bytes",
+    "double",
+    "int",
+    "list",
+    "map",
+    "null_type",
+    "string",
+    "type",
+    "uint",
+];
+
 /// Parses `source`, naming every variable outside `variables` as a mistake
 /// too (a typo such as `membr.country` would otherwise fail on every member).
+/// For what a programme manager writes now; see `parse` for stored programs.
 pub fn compile(source: &str, variables: &[&str]) -> Result<Program, Vec<ExprError>> {
+    let program = parse(source)?;
+    let mut unknown = Vec::new();
+    undeclared(
+        program.expression(),
+        variables,
+        &mut Vec::new(),
+        &mut unknown,
+    );
+    if unknown.is_empty() {
+        return Ok(program);
+    }
+    Err(unknown
+        .into_iter()
+        .map(|(id, name)| {
+            let offset = program
+                .source_info()
+                .offset_for(id)
+                .map_or(0, |(start, _)| start);
+            let (line, column) = position_at(source, offset as usize);
+            at(line, column, &format!("undeclared reference to '{name}'"))
+        })
+        .collect())
+}
+
+/// Parses `source` with the position of each syntax error. Programs saved
+/// before a stricter `compile` keep running through this.
+pub fn parse(source: &str) -> Result<Program, Vec<ExprError>> {
     if source.len() > MAX_EXPRESSION {
         return Err(vec![at(1, 1, "is longer than 4096 bytes")]);
     }
-    let program = Program::compile(source).map_err(|errors| {
+    Program::compile(source).map_err(|errors| {
         errors
             .errors
             .iter()
             .map(|e| at(e.pos.0, e.pos.1, &e.msg))
-            .collect::<Vec<_>>()
-    })?;
-    let unknown: Vec<ExprError> = program
-        .references()
-        .variables()
-        .into_iter()
-        .filter(|name| !variables.contains(name) && !is_bound_by_macro(source, name))
-        .map(|name| {
-            let (line, column) = position_of(source, name);
-            at(line, column, &format!("undeclared reference to '{name}'"))
-        })
-        .collect();
-    if unknown.is_empty() {
-        Ok(program)
-    } else {
-        Err(unknown)
-    }
+            .collect()
+    })
 }
 
 /// Like `compile`, adding each mistake to `v` under `field`.
@@ -72,57 +101,68 @@ pub fn check(v: &mut Violations, field: &str, source: &str, variables: &[&str]) 
     }
 }
 
-/// `i` in `list.exists(i, ...)`: a name the expression binds itself (the
-/// parser reports it among the variables).
-fn is_bound_by_macro(source: &str, name: &str) -> bool {
-    const MACROS: [&str; 6] = [
-        "all",
-        "exists",
-        "exists_one",
-        "map",
-        "filter",
-        "transformList",
-    ];
-    source.match_indices('.').any(|(dot, _)| {
-        let rest = &source[dot + 1..];
-        let Some(m) = MACROS.iter().find(|m| rest.starts_with(*m)) else {
-            return false;
-        };
-        let Some(args) = rest[m.len()..].trim_start().strip_prefix('(') else {
-            return false;
-        };
-        // One or two loop variables, each followed by a comma.
-        let mut args = args;
-        for _ in 0..2 {
-            let trimmed = args.trim_start();
-            let end = trimmed
-                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .unwrap_or(trimmed.len());
-            let (ident, after) = trimmed.split_at(end);
-            let Some(after) = after.trim_start().strip_prefix(',') else {
-                return false;
-            };
-            if ident == name {
-                return true;
+/// Collects the identifiers of `e` that are neither `variables`, nor bound
+/// by an enclosing macro (`i` in `list.exists(i, ...)`), nor type names.
+fn undeclared(
+    e: &IdedExpr,
+    variables: &[&str],
+    bound: &mut Vec<String>,
+    out: &mut Vec<(u64, String)>,
+) {
+    let mut walk = |e: &IdedExpr, bound: &mut Vec<String>| undeclared(e, variables, bound, out);
+    match &e.expr {
+        Expr::Ident(name) => {
+            let known = name.starts_with('@')
+                || variables.contains(&name.as_str())
+                || bound.contains(name)
+                || TYPE_NAMES.contains(&name.as_str());
+            if !known {
+                out.push((e.id, name.clone()));
             }
-            args = after;
         }
-        false
-    })
+        Expr::Call(call) => {
+            if let Some(target) = &call.target {
+                walk(target, bound);
+            }
+            call.args.iter().for_each(|a| walk(a, bound));
+        }
+        Expr::Comprehension(c) => {
+            walk(&c.iter_range, bound);
+            walk(&c.accu_init, bound);
+            let depth = bound.len();
+            bound.push(c.iter_var.clone());
+            bound.extend(c.iter_var2.clone());
+            bound.push(c.accu_var.clone());
+            for part in [&c.loop_cond, &c.loop_step, &c.result] {
+                walk(part, bound);
+            }
+            bound.truncate(depth);
+        }
+        Expr::List(list) => list.elements.iter().for_each(|x| walk(x, bound)),
+        Expr::Map(map) => map.entries.iter().for_each(|x| entry(x, &mut walk, bound)),
+        Expr::Struct(s) => s.entries.iter().for_each(|x| entry(x, &mut walk, bound)),
+        Expr::Select(select) => walk(&select.operand, bound),
+        Expr::Literal(_) | Expr::Unspecified => {}
+    }
 }
 
-/// Where `name` first stands as a whole word in `source`.
-fn position_of(source: &str, name: &str) -> (isize, isize) {
-    let word = |c: char| c.is_alphanumeric() || c == '_';
-    let offset = source
-        .match_indices(name)
-        .map(|(i, _)| i)
-        .find(|&i| {
-            !source[..i].ends_with(|c: char| word(c) || c == '.')
-                && !source[i + name.len()..].starts_with(word)
-        })
-        .unwrap_or(0);
-    let before = &source[..offset];
+fn entry(
+    e: &IdedEntryExpr,
+    walk: &mut impl FnMut(&IdedExpr, &mut Vec<String>),
+    bound: &mut Vec<String>,
+) {
+    match &e.expr {
+        EntryExpr::MapEntry(m) => {
+            walk(&m.key, bound);
+            walk(&m.value, bound);
+        }
+        EntryExpr::StructField(f) => walk(&f.value, bound),
+    }
+}
+
+/// The 1-based line and column of the character at `offset`.
+fn position_at(source: &str, offset: usize) -> (isize, isize) {
+    let before: String = source.chars().take(offset).collect();
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line as isize, column as isize)

@@ -197,7 +197,8 @@ impl IdentityApi {
         segment_id: &str,
     ) -> Result<cel::Program, DomainError> {
         let row = self.store.segment(tenant_id, segment_id).await?;
-        segments::compile(&row.predicate).map_err(|errors| {
+        // As saved: a check added later must not break a segment in use.
+        questline_kit::expr::parse(&row.predicate).map_err(|errors| {
             DomainError::Internal(format!(
                 "segment {segment_id} holds an invalid predicate: {}",
                 errors[0]

@@ -4,7 +4,7 @@
 use questline_kit::paging::Page;
 use questline_kit::{DomainError, time};
 use questline_proto::events::{Event, event::Payload};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use super::Store;
@@ -65,7 +65,13 @@ impl Store {
             query = query.filter(Column::ClientId.eq(filter.client_id.as_str()));
         }
         if !filter.action_prefix.is_empty() {
-            query = query.filter(Column::Action.starts_with(filter.action_prefix.as_str()));
+            // Not LIKE: SQLite's ignores case, PostgreSQL's does not.
+            let prefix = filter.action_prefix.as_str();
+            let head = Func::cust("substr")
+                .arg(Expr::col(Column::Action))
+                .arg(1)
+                .arg(prefix.chars().count() as i32);
+            query = query.filter(Expr::expr(head).eq(prefix));
         }
         if let Some(since) = filter.since_ms {
             query = query.filter(Column::OccurredAt.gte(since));

@@ -26,8 +26,19 @@ pub struct CompiledRule {
 }
 
 impl RuleSpec {
-    /// Checks every field and that both expressions are valid CEL.
+    /// Checks every field and that both expressions are valid CEL naming
+    /// only `event` and `member`: for a rule being written.
     pub fn compile(self) -> Result<CompiledRule, DomainError> {
+        self.compile_with(Strictness::NewRule)
+    }
+
+    /// Compiles a rule as saved: checks added since it was written must not
+    /// silently stop it awarding.
+    pub fn compile_stored(self) -> Result<CompiledRule, DomainError> {
+        self.compile_with(Strictness::Stored)
+    }
+
+    fn compile_with(self, strictness: Strictness) -> Result<CompiledRule, DomainError> {
         let mut v = Violations::new();
         v.id("rule_id", &self.rule_id)
             .text("name", &self.name)
@@ -47,9 +58,9 @@ impl RuleSpec {
         let condition = if self.condition.trim().is_empty() {
             None
         } else {
-            parse(&mut v, "condition", &self.condition)
+            parse(&mut v, "condition", &self.condition, strictness)
         };
-        let points = parse(&mut v, "points", &self.points);
+        let points = parse(&mut v, "points", &self.points, strictness);
         v.finish()?;
         let points = points.ok_or_else(|| DomainError::invalid("points", "is required"))?;
         Ok(CompiledRule {
@@ -63,11 +74,27 @@ impl RuleSpec {
 /// The names an expression may use.
 const VARIABLES: [&str; 2] = ["event", "member"];
 
-fn parse(v: &mut Violations, field: &str, source: &str) -> Option<Program> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Strictness {
+    NewRule,
+    Stored,
+}
+
+fn parse(v: &mut Violations, field: &str, source: &str, strictness: Strictness) -> Option<Program> {
     if source.trim().is_empty() {
         return None;
     }
-    expr::check(v, field, source, &VARIABLES)
+    if strictness == Strictness::NewRule {
+        return expr::check(v, field, source, &VARIABLES);
+    }
+    match expr::parse(source) {
+        Ok(program) => Some(program),
+        Err(errors) => {
+            let first = errors.first().map(ToString::to_string).unwrap_or_default();
+            v.add(field, format!("is not valid CEL at {first}"));
+            None
+        }
+    }
 }
 
 /// What the expressions see: `event` (its attributes plus `type`) and `member`
