@@ -152,6 +152,7 @@ async fn keys_rotate_with_grace_and_a_revoked_client_is_refused_everywhere_withi
             .unwrap();
         assert_eq!(revoked.status, id::ApiClientStatus::Revoked as i32);
         let took = until_every_service(&h, &p, &token, Code::Unauthenticated).await;
+        eprintln!("revocation felt by every service after {took:?}");
         assert!(took < Duration::from_secs(5), "revocation took {took:?}");
         assert_eq!(
             h.token_for(&third).await.unwrap_err().code(),
@@ -202,6 +203,7 @@ async fn a_suspended_tenant_is_refused_everywhere_until_the_operator_reactivates
 
         operator.identity.update_tenant(suspend).await.unwrap();
         let took = until_every_service(&h, &p, &p.token, Code::PermissionDenied).await;
+        eprintln!("suspension felt by every service after {took:?}");
         assert!(took < Duration::from_secs(5), "suspension took {took:?}");
         assert_eq!(
             h.token_for(&p.api_key).await.unwrap_err().code(),
@@ -442,6 +444,7 @@ async fn signing_keys_rotate_with_overlap_and_a_retired_key_stops_verifying_ever
             .into_inner();
         assert_eq!(emergency.retired_kids.len(), 2);
         let took = until_every_service(&h, &p, &p.token, Code::Unauthenticated).await;
+        eprintln!("retirement felt by every service after {took:?}");
         assert!(took < Duration::from_secs(5), "retirement took {took:?}");
         until_every_service(&h, &p, &fresh, Code::Unauthenticated).await;
         let now = jwks(
