@@ -147,8 +147,8 @@ mod tests {
         assert_eq!(notice(&debited), None);
     }
 
-    #[tokio::test]
-    async fn each_event_lands_once_in_the_members_inbox() {
+    /// A notifier on a fresh database; identity is unreachable.
+    async fn notifier() -> (tempfile::TempDir, Store, Notifier) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("n.db").display());
         let db = questline_kit::db::connect::<crate::store::migrations::Migrator>(&url)
@@ -158,6 +158,12 @@ mod tests {
         let identity = questline_kit::client::channel("http://127.0.0.1:9").unwrap();
         let members = MemberDirectory::new(db, identity, CONSUMER);
         let notifier = Notifier::new(store.clone(), Templates::builtin().unwrap(), members);
+        (dir, store, notifier)
+    }
+
+    #[tokio::test]
+    async fn each_event_lands_once_in_the_members_inbox() {
+        let (_dir, store, notifier) = notifier().await;
 
         let points = new_event("acme", "ledger", "m1", credited());
         let reward = new_event("acme", "rewards", "m1", redeemed());
@@ -197,15 +203,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_member_reads_messages_in_their_own_locale() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("n.db").display());
-        let db = questline_kit::db::connect::<crate::store::migrations::Migrator>(&url)
-            .await
-            .unwrap();
-        let store = Store::new(db.clone());
-        let identity = questline_kit::client::channel("http://127.0.0.1:9").unwrap();
-        let members = MemberDirectory::new(db, identity, CONSUMER);
-        let notifier = Notifier::new(store.clone(), Templates::builtin().unwrap(), members);
+        let (_dir, store, notifier) = notifier().await;
         let facts = serde_json::json!({"locale": "fr-CA", "country": "CA"});
         let upserted = Payload::MemberUpserted(questline_proto::events::MemberUpserted {
             member_id: "m1".into(),
