@@ -462,6 +462,7 @@ impl Harness {
                 tenant_id: tenant_id.clone(),
                 code: "stars".into(),
                 name: "Stars".into(),
+                ..Default::default()
             })
             .await
             .unwrap();

@@ -243,6 +243,7 @@ async fn call(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>
                     tenant_id,
                     code: "gems".into(),
                     name: "Gems".into(),
+                    ..Default::default()
                 })
                 .await,
         ),

@@ -131,7 +131,9 @@ async fn keys_rotate_with_grace_and_a_revoked_client_is_refused_everywhere_withi
         assert!(!shown.contains(&third[client.key_prefix.len()..]));
 
         // A malformed key is refused before any lookup.
-        let typo = format!("{}0", &third[..third.len() - 1]);
+        // One character changed (never to itself, or the "typo" would be the key).
+        let (head, last) = third.split_at(third.len() - 1);
+        let typo = format!("{head}{}", if last == "0" { "1" } else { "0" });
         assert_eq!(
             h.token_for(&typo).await.unwrap_err().code(),
             Code::Unauthenticated

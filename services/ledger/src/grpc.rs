@@ -1,6 +1,8 @@
 //! `questline.ledger.v1.LedgerService`: decode, authenticate, validate,
 //! authorise, call the store, map the answer.
 
+mod currency;
+
 use questline_kit::audit::Change;
 use questline_kit::auth::{Caller, Scope, TokenVerifier};
 use questline_kit::members::MemberDirectory;
@@ -92,34 +94,25 @@ impl LedgerService for LedgerApi {
     ) -> Answer<pb::CreateCurrencyResponse> {
         let caller = self.auth.caller(&request).await?;
         let req = request.into_inner();
-        Violations::new()
-            .id("tenant_id", &req.tenant_id)
-            .id("code", &req.code)
-            .text("name", &req.name)
-            .finish()?;
+        let spec = currency::spec(&req)?;
         caller.require_admin(&req.tenant_id)?;
+        let change = Change::by(
+            &caller,
+            &req.tenant_id,
+            SERVICE_NAME,
+            "CreateCurrency",
+            format!("currencies/{}", spec.code),
+        )
+        .with("name", spec.name.as_str())
+        .with("expiry", spec.expiry.to_text())
+        .with("time_zone", spec.time_zone.as_str())
+        .with("decimal_places", spec.decimal_places);
         let row = self
             .store
-            .create_currency(
-                &req.tenant_id,
-                &req.code,
-                &req.name,
-                &Change::by(
-                    &caller,
-                    &req.tenant_id,
-                    SERVICE_NAME,
-                    "CreateCurrency",
-                    format!("currencies/{}", req.code),
-                )
-                .with("name", req.name.as_str()),
-            )
+            .create_currency(&req.tenant_id, &spec, &change)
             .await?;
         Ok(Response::new(pb::CreateCurrencyResponse {
-            currency: Some(pb::Currency {
-                tenant_id: row.tenant_id,
-                code: row.code,
-                name: row.name,
-            }),
+            currency: Some(currency::currency_pb(row)?),
         }))
     }
 

@@ -6,7 +6,10 @@
 use questline_kit::client::{Intercepted, Outgoing};
 use questline_kit::config::{ServiceKind, Settings};
 use questline_proto::identity::{self as id, identity_service_client::IdentityServiceClient};
-use questline_proto::ledger::{CreateCurrencyRequest, ledger_service_client::LedgerServiceClient};
+use questline_proto::ledger::{
+    CreateCurrencyRequest, ExpiryPolicy, Period, PeriodEnd, expiry_policy,
+    ledger_service_client::LedgerServiceClient,
+};
 use questline_proto::mechanics::{
     CreateRuleRequest, mechanics_service_client::MechanicsServiceClient,
 };
@@ -118,6 +121,15 @@ async fn programme(settings: &Settings, token: &str) -> anyhow::Result<()> {
             tenant_id: TENANT.into(),
             code: CURRENCY.into(),
             name: "Stars".into(),
+            // Stars last until the end of the twelfth month after they are earned.
+            expiry_policy: Some(ExpiryPolicy {
+                rule: Some(expiry_policy::Rule::EndOfPeriod(PeriodEnd {
+                    period: Period::Month as i32,
+                    periods_after: 12,
+                })),
+            }),
+            time_zone: "Europe/London".into(),
+            decimal_places: 0,
         })
         .await?;
     MechanicsServiceClient::with_interceptor(channel(ServiceKind::Mechanics)?, auth.clone())

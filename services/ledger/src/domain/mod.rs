@@ -12,6 +12,8 @@
 //! 4. A hold is pending until committed, voided, or past its expiry; only a
 //!    pending, unexpired hold can be committed.
 
+pub mod currency;
+pub mod expiry;
 pub mod hold;
 pub mod requests;
 

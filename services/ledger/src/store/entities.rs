@@ -12,6 +12,10 @@ pub mod currency {
         pub code: String,
         pub name: String,
         pub created_at: i64,
+        /// `ExpiryPolicy::to_text`.
+        pub expiry: String,
+        pub time_zone: String,
+        pub decimal_places: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

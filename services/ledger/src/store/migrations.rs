@@ -19,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateLedger),
             Box::new(CreateAccessBlocks),
             Box::new(AddOutboxSubject),
+            Box::new(AddCurrencyPolicy),
         ]
     }
 }
@@ -122,5 +123,49 @@ impl MigrationTrait for CreateLedger {
                 .to_owned(),
         )
         .await
+    }
+}
+
+/// Expiry policy, time zone and decimal places per currency; existing
+/// currencies never expire, count in UTC and in whole points.
+struct AddCurrencyPolicy;
+
+impl MigrationName for AddCurrencyPolicy {
+    fn name(&self) -> &str {
+        "m0002_add_currency_policy"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AddCurrencyPolicy {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite adds one column per ALTER TABLE.
+        let columns = [
+            ColumnDef::new("expiry")
+                .string()
+                .not_null()
+                .default("never")
+                .to_owned(),
+            ColumnDef::new("time_zone")
+                .string()
+                .not_null()
+                .default("UTC")
+                .to_owned(),
+            ColumnDef::new("decimal_places")
+                .integer()
+                .not_null()
+                .default(0)
+                .to_owned(),
+        ];
+        for column in columns {
+            m.alter_table(
+                Table::alter()
+                    .table("currencies")
+                    .add_column(column)
+                    .to_owned(),
+            )
+            .await?;
+        }
+        Ok(())
     }
 }

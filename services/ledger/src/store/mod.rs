@@ -12,6 +12,7 @@ use sea_orm::{
     QueryOrder, Set, TransactionTrait,
 };
 
+use crate::domain::currency::CurrencySpec;
 use crate::domain::hold::{self, HoldStatus, Step};
 use crate::domain::requests::{HOLD_KEY_PREFIX, Movement};
 use crate::domain::{Figures, Owner};
@@ -40,27 +41,30 @@ impl Store {
     pub async fn create_currency(
         &self,
         tenant_id: &str,
-        code: &str,
-        name: &str,
+        spec: &CurrencySpec,
         change: &Change,
     ) -> Result<currency::Model, DomainError> {
+        let code = spec.code.as_str();
         let (row, created) = questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
             let key = (tenant_id.to_string(), code.to_string());
             if let Some(existing) = currency::Entity::find_by_id(key).one(&txn).await? {
-                return if existing.name == name {
+                return if same_currency(&existing, spec) {
                     Ok((existing, false))
                 } else {
                     Err(DomainError::AlreadyExists(format!(
-                        "currency {code} already exists with another name"
+                        "currency {code} already exists with another definition"
                     )))
                 };
             }
             let row = currency::ActiveModel {
                 tenant_id: Set(tenant_id.into()),
                 code: Set(code.into()),
-                name: Set(name.into()),
+                name: Set(spec.name.clone()),
                 created_at: Set(now_ms()),
+                expiry: Set(spec.expiry.to_text()),
+                time_zone: Set(spec.time_zone.clone()),
+                decimal_places: Set(spec.decimal_places),
             };
             let row = row.insert(&txn).await?;
             audit::stage(&txn, events::SOURCE, change).await?;
@@ -277,6 +281,13 @@ impl Store {
         })
         .await
     }
+}
+
+fn same_currency(row: &currency::Model, spec: &CurrencySpec) -> bool {
+    row.name == spec.name
+        && row.expiry == spec.expiry.to_text()
+        && row.time_zone == spec.time_zone
+        && row.decimal_places == spec.decimal_places
 }
 
 async fn member_wallets<C: ConnectionTrait>(

@@ -15,7 +15,7 @@ async fn store() -> (Store, tempfile::TempDir) {
     let relay = outbox::Relay::new(db.clone(), Arc::new(MemoryBus::expecting(&[])));
     let store = Store::new(db, relay);
     store
-        .create_currency("acme", "stars", "Stars", &change())
+        .create_currency("acme", &stars(), &change())
         .await
         .unwrap();
     (store, dir)
@@ -61,6 +61,55 @@ async fn assert_books_balance(store: &Store) {
             assert!(wallet.balance >= wallet.held, "{} overdrawn", wallet.owner);
         }
     }
+}
+
+#[tokio::test]
+async fn a_currency_is_defined_once_and_keeps_its_policy() {
+    use crate::domain::currency::CurrencySpec;
+    use crate::domain::expiry::{ExpiryPolicy, Period};
+    let (store, _dir) = store().await;
+    let yearly = ExpiryPolicy::EndOfPeriod {
+        period: Period::Year,
+        after: 1,
+    };
+    let miles =
+        CurrencySpec::validate("acme", "miles", "Miles", yearly, "Asia/Singapore", 2).unwrap();
+    let row = store
+        .create_currency("acme", &miles, &change())
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            row.expiry.as_str(),
+            row.time_zone.as_str(),
+            row.decimal_places
+        ),
+        ("year:1", "Asia/Singapore", 2)
+    );
+    let again = store
+        .create_currency("acme", &miles, &change())
+        .await
+        .unwrap();
+    assert_eq!(again, row);
+    let monthly = CurrencySpec {
+        expiry: ExpiryPolicy::EndOfPeriod {
+            period: Period::Month,
+            after: 1,
+        },
+        ..miles
+    };
+    let clash = store.create_currency("acme", &monthly, &change()).await;
+    assert!(
+        matches!(clash, Err(DomainError::AlreadyExists(_))),
+        "{clash:?}"
+    );
+    // The existing currency was created by the first migration's defaults too.
+    let stars = currency::Entity::find_by_id(("acme".to_string(), "stars".to_string()))
+        .one(&store.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((stars.expiry.as_str(), stars.decimal_places), ("never", 0));
 }
 
 #[tokio::test]
@@ -174,4 +223,17 @@ async fn an_unknown_currency_is_not_found_and_changes_nothing() {
 /// The audit entry store calls need; its content is not under test here.
 fn change() -> questline_kit::audit::Change {
     questline_kit::audit::Change::new("acme", "test-admin", "test/Change".into(), "test".into())
+}
+
+fn stars() -> crate::domain::currency::CurrencySpec {
+    use crate::domain::expiry::ExpiryPolicy;
+    crate::domain::currency::CurrencySpec::validate(
+        "acme",
+        "stars",
+        "Stars",
+        ExpiryPolicy::Never,
+        "",
+        0,
+    )
+    .expect("a valid currency")
 }
