@@ -90,7 +90,16 @@ pub fn parse(source: &str) -> Result<Program, Vec<ExprError>> {
 
 /// Like `compile`, adding each mistake to `v` under `field`.
 pub fn check(v: &mut Violations, field: &str, source: &str, variables: &[&str]) -> Option<Program> {
-    match compile(source, variables) {
+    reported(v, field, compile(source, variables))
+}
+
+/// The program, or `None` with each mistake added to `v` under `field`.
+pub fn reported(
+    v: &mut Violations,
+    field: &str,
+    compiled: Result<Program, Vec<ExprError>>,
+) -> Option<Program> {
+    match compiled {
         Ok(program) => Some(program),
         Err(errors) => {
             for e in errors {

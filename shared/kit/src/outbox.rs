@@ -160,6 +160,15 @@ impl Relay {
         self.wake.notify_one();
     }
 
+    /// Passes on a write's answer, waking the relay when the write says it
+    /// staged an event (`staged`), so no caller repeats the check.
+    pub fn woken<T>(&self, (answer, staged): (T, bool)) -> T {
+        if staged {
+            self.wake();
+        }
+        answer
+    }
+
     /// Runs until `shutdown`, publishing whatever is pending.
     pub async fn run(self, shutdown: CancellationToken) {
         loop {

@@ -52,15 +52,7 @@ pub fn compile(predicate: &str) -> Result<Program, Vec<ExprError>> {
 
 /// Like `compile`, adding each mistake to `v` as a violation of `predicate`.
 pub fn check(v: &mut Violations, predicate: &str) -> Option<Program> {
-    match compile(predicate) {
-        Ok(program) => Some(program),
-        Err(errors) => {
-            for e in errors {
-                v.add("predicate", format!("is not valid CEL at {e}"));
-            }
-            None
-        }
-    }
+    expr::reported(v, "predicate", compile(predicate))
 }
 
 /// Whether the member with these facts is in the segment of `program`.

@@ -155,7 +155,7 @@ impl Store {
         client_id: &str,
         change: &Change,
     ) -> Result<ClientWithKeys, DomainError> {
-        let (client, newly) = questline_kit::db::retrying(|| async {
+        let answer = questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
             let client = find_client(&txn, tenant_id, client_id).await?;
             if client.status == "revoked" {
@@ -172,10 +172,7 @@ impl Store {
             Ok((revoked, true))
         })
         .await?;
-        if newly {
-            self.relay.wake();
-        }
-        Ok(client)
+        Ok(self.relay.woken(answer))
     }
 
     /// The active client and unexpired key `api_key` belongs to, if any.

@@ -122,7 +122,7 @@ impl Store {
         choices: &[(&'static str, bool)],
         source: &str,
     ) -> Result<member::Model, DomainError> {
-        let (row, changed) = questline_kit::db::retrying(|| async {
+        let answer = questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
             let row = find(&txn, tenant_id, member_id).await?;
             if row.erased_at.is_some() {
@@ -142,10 +142,7 @@ impl Store {
             Ok((row, true))
         })
         .await?;
-        if changed {
-            self.relay.wake();
-        }
-        Ok(row)
+        Ok(self.relay.woken(answer))
     }
 
     /// Removes every personal value, keeping the id for the books; the first

@@ -15,7 +15,7 @@ pub use members::{consent_of, profile_of};
 pub use segments::{SegmentChange, membership};
 pub use signing::SigningRotation;
 
-use questline_kit::{DomainError, outbox};
+use questline_kit::outbox;
 use sea_orm::DatabaseConnection;
 
 #[derive(Clone)]
@@ -27,13 +27,5 @@ pub struct Store {
 impl Store {
     pub fn new(db: DatabaseConnection, relay: outbox::Relay) -> Store {
         Store { db, relay }
-    }
-
-    /// Wakes the outbox relay when a write staged an event.
-    fn woken<T>(&self, (row, changed): (T, bool)) -> Result<T, DomainError> {
-        if changed {
-            self.relay.wake();
-        }
-        Ok(row)
     }
 }

@@ -59,7 +59,7 @@ impl Store {
             Ok((inserted, true))
         })
         .await?;
-        self.woken(created)
+        Ok(self.relay.woken(created))
     }
 
     pub async fn update_segment(
@@ -90,7 +90,7 @@ impl Store {
             Ok((row, true))
         })
         .await?;
-        self.woken(updated)
+        Ok(self.relay.woken(updated))
     }
 
     pub async fn delete_segment(

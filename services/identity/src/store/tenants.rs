@@ -47,7 +47,7 @@ impl Store {
             Ok((inserted, true))
         })
         .await?;
-        self.woken(created)
+        Ok(self.relay.woken(created))
     }
 
     pub async fn tenant(&self, tenant_id: &str) -> Result<tenant::Model, DomainError> {
@@ -84,7 +84,7 @@ impl Store {
         change: &TenantChange,
         audited: &Change,
     ) -> Result<tenant::Model, DomainError> {
-        let (row, changed) = questline_kit::db::retrying(|| async {
+        let answer = questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
             let current = tenant::Entity::find_by_id(tenant_id.to_string())
                 .one(&txn)
@@ -104,10 +104,7 @@ impl Store {
             Ok((row, true))
         })
         .await?;
-        if changed {
-            self.relay.wake();
-        }
-        Ok(row)
+        Ok(self.relay.woken(answer))
     }
 }
 

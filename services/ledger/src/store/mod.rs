@@ -45,7 +45,7 @@ impl Store {
         change: &Change,
     ) -> Result<currency::Model, DomainError> {
         let code = spec.code.as_str();
-        let (row, created) = questline_kit::db::retrying(|| async {
+        let answer = questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
             let key = (tenant_id.to_string(), code.to_string());
             if let Some(existing) = currency::Entity::find_by_id(key).one(&txn).await? {
@@ -72,10 +72,7 @@ impl Store {
             Ok((row, true))
         })
         .await?;
-        if created {
-            self.relay.wake();
-        }
-        Ok(row)
+        Ok(self.relay.woken(answer))
     }
 
     /// Issuance → member wallet.
@@ -121,10 +118,7 @@ impl Store {
             Ok((Posted { transfer, wallet }, true))
         })
         .await?;
-        if posted.1 {
-            self.relay.wake();
-        }
-        Ok(posted.0)
+        Ok(self.relay.woken(posted))
     }
 
     /// Every wallet of a member, one per currency it has ever held.

@@ -84,17 +84,11 @@ fn parse(v: &mut Violations, field: &str, source: &str, strictness: Strictness) 
     if source.trim().is_empty() {
         return None;
     }
-    if strictness == Strictness::NewRule {
-        return expr::check(v, field, source, &VARIABLES);
-    }
-    match expr::parse(source) {
-        Ok(program) => Some(program),
-        Err(errors) => {
-            let first = errors.first().map(ToString::to_string).unwrap_or_default();
-            v.add(field, format!("is not valid CEL at {first}"));
-            None
-        }
-    }
+    let compiled = match strictness {
+        Strictness::NewRule => expr::compile(source, &VARIABLES),
+        Strictness::Stored => expr::parse(source),
+    };
+    expr::reported(v, field, compiled)
 }
 
 /// What the expressions see: `event` (its attributes plus `type`) and `member`

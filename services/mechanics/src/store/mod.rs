@@ -46,7 +46,7 @@ impl Store {
         spec: &RuleSpec,
         change: &Change,
     ) -> Result<rule::Model, DomainError> {
-        let (row, created) = questline_kit::db::retrying(|| async {
+        let answer = questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
             let key = (tenant_id.to_string(), spec.rule_id.clone());
             if let Some(existing) = rule::Entity::find_by_id(key).one(&txn).await? {
@@ -76,10 +76,7 @@ impl Store {
             Ok((row, true))
         })
         .await?;
-        if created {
-            self.relay.wake();
-        }
-        Ok(row)
+        Ok(self.relay.woken(answer))
     }
 
     pub async fn list_rules(

@@ -53,7 +53,7 @@ impl Store {
         r: &NewReward,
         change: &Change,
     ) -> Result<Listing, DomainError> {
-        let (listed, created) = questline_kit::db::retrying(|| async {
+        let answer = questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
             let key = (r.tenant_id.clone(), r.reward_id.clone());
             if let Some(existing) = reward::Entity::find_by_id(key).one(&txn).await? {
@@ -87,10 +87,7 @@ impl Store {
             Ok((listed, true))
         })
         .await?;
-        if created {
-            self.relay.wake();
-        }
-        Ok(listed)
+        Ok(self.relay.woken(answer))
     }
 
     pub async fn reward(&self, tenant_id: &str, reward_id: &str) -> Result<Listing, DomainError> {
