@@ -14,8 +14,8 @@
 use prost::Message;
 use questline_proto::identity::{self as id};
 use questline_proto::ledger::{
-    CommitHoldRequest, CreateCurrencyRequest, CreateHoldRequest, CreditRequest, DebitRequest,
-    GetBalancesRequest, VoidHoldRequest,
+    self as ledger_pb, CommitHoldRequest, CreateCurrencyRequest, CreateHoldRequest, CreditRequest,
+    DebitRequest, GetBalancesRequest, VoidHoldRequest,
 };
 use questline_proto::mechanics::{CreateRuleRequest, ListRulesRequest};
 use questline_proto::notifications::ListInboxRequest;
@@ -61,6 +61,8 @@ const TENANT_ONLY: &[&str] = &[
     "IdentityService/UpsertMember",
     "IdentityService/ListMembers",
     "LedgerService/CreateCurrency",
+    "LedgerService/OpenAccount",
+    "LedgerService/GetProgrammeTotals",
     "MechanicsService/CreateRule",
     "MechanicsService/ListRules",
     "RewardsService/CreateReward",
@@ -80,6 +82,8 @@ struct Target {
     client_id: String,
     hold_id: String,
     segment_id: String,
+    /// The member's welcome credit.
+    transfer_id: String,
 }
 
 /// Every RPC of the five services, as `Service/Method`.
@@ -256,6 +260,7 @@ async fn call(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>
                     amount: 1_000,
                     reason: "intruder".into(),
                     idempotency_key: "intruder".into(),
+                    ..Default::default()
                 })
                 .await,
         ),
@@ -268,6 +273,7 @@ async fn call(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>
                     amount: 1,
                     reason: "intruder".into(),
                     idempotency_key: "intruder".into(),
+                    ..Default::default()
                 })
                 .await,
         ),
@@ -276,6 +282,7 @@ async fn call(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>
                 .get_balances(GetBalancesRequest {
                     tenant_id,
                     member_id,
+                    ..Default::default()
                 })
                 .await,
         ),
@@ -297,6 +304,88 @@ async fn call(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>
                 .commit_hold(CommitHoldRequest {
                     tenant_id,
                     hold_id: t.hold_id.clone(),
+                    amount: 0,
+                })
+                .await,
+        ),
+        "LedgerService/Transfer" => done(
+            api.ledger
+                .transfer(ledger_pb::TransferRequest {
+                    tenant_id,
+                    legs: vec![ledger_pb::Leg {
+                        currency: "stars".into(),
+                        debit_account: "system:issuance".into(),
+                        credit_account: format!("member:{member_id}"),
+                        amount: 1_000,
+                    }],
+                    idempotency_key: "intruder".into(),
+                    ..Default::default()
+                })
+                .await,
+        ),
+        "LedgerService/ReverseTransfer" => done(
+            api.ledger
+                .reverse_transfer(ledger_pb::ReverseTransferRequest {
+                    tenant_id,
+                    transfer_id: t.transfer_id.clone(),
+                    idempotency_key: "intruder".into(),
+                    ..Default::default()
+                })
+                .await,
+        ),
+        "LedgerService/GetTransfer" => done(
+            api.ledger
+                .get_transfer(ledger_pb::GetTransferRequest {
+                    tenant_id,
+                    lookup: Some(ledger_pb::get_transfer_request::Lookup::TransferId(
+                        t.transfer_id.clone(),
+                    )),
+                })
+                .await,
+        ),
+        "LedgerService/OpenAccount" => done(
+            api.ledger
+                .open_account(ledger_pb::OpenAccountRequest {
+                    tenant_id,
+                    currency: "stars".into(),
+                    name: "partner:intruder".into(),
+                    may_go_negative: true,
+                })
+                .await,
+        ),
+        "LedgerService/CloseAccount" => done(
+            api.ledger
+                .close_account(ledger_pb::CloseAccountRequest {
+                    tenant_id,
+                    currency: "stars".into(),
+                    name: format!("member:{member_id}"),
+                })
+                .await,
+        ),
+        "LedgerService/GetAccount" => done(
+            api.ledger
+                .get_account(ledger_pb::GetAccountRequest {
+                    tenant_id,
+                    currency: "stars".into(),
+                    name: format!("member:{member_id}"),
+                })
+                .await,
+        ),
+        "LedgerService/ListAccountEntries" => done(
+            api.ledger
+                .list_account_entries(ledger_pb::ListAccountEntriesRequest {
+                    tenant_id,
+                    currency: "stars".into(),
+                    name: format!("member:{member_id}"),
+                    ..Default::default()
+                })
+                .await,
+        ),
+        "LedgerService/GetProgrammeTotals" => done(
+            api.ledger
+                .get_programme_totals(ledger_pb::GetProgrammeTotalsRequest {
+                    tenant_id,
+                    currency: String::new(),
                 })
                 .await,
         ),
@@ -530,7 +619,11 @@ fn done<T>(answer: Result<tonic::Response<T>, Status>) -> Option<Result<(), Stat
 }
 
 /// A second member with points and a pending hold, so every id exists.
-async fn member_with_hold(h: &Harness, p: &Programme, external_id: &str) -> (String, String) {
+async fn member_with_hold(
+    h: &Harness,
+    p: &Programme,
+    external_id: &str,
+) -> (String, String, String) {
     let mut api = h.api(Some(&p.token));
     let member_id = api
         .identity
@@ -552,8 +645,17 @@ async fn member_with_hold(h: &Harness, p: &Programme, external_id: &str) -> (Str
         amount: 50,
         reason: "welcome".into(),
         idempotency_key: format!("welcome-{external_id}"),
+        ..Default::default()
     };
-    api.ledger.credit(credit).await.unwrap();
+    let transfer_id = api
+        .ledger
+        .credit(credit)
+        .await
+        .unwrap()
+        .into_inner()
+        .transfer
+        .unwrap()
+        .transfer_id;
     let hold = CreateHoldRequest {
         tenant_id: p.tenant_id.clone(),
         member_id: member_id.clone(),
@@ -572,7 +674,7 @@ async fn member_with_hold(h: &Harness, p: &Programme, external_id: &str) -> (Str
         .hold
         .unwrap()
         .hold_id;
-    (member_id, hold_id)
+    (member_id, hold_id, transfer_id)
 }
 
 /// Every database's rows once the services are idle.
@@ -594,8 +696,8 @@ async fn no_rpc_crosses_a_tenant_or_a_member() {
         let h = Harness::start(backend).await;
         let a = h.programme("tenant-a").await;
         let b = h.programme("tenant-b").await;
-        let (m2, m2_hold) = member_with_hold(&h, &a, "m2").await;
-        let (b_member, b_hold) = member_with_hold(&h, &b, "b2").await;
+        let (m2, m2_hold, m2_credit) = member_with_hold(&h, &a, "m2").await;
+        let (b_member, b_hold, b_credit) = member_with_hold(&h, &b, "b2").await;
         let member_token = h.member_token(&a, &a.member_id).await;
         let a_segment = segment(&h, &a, "a-everyone").await;
         let b_segment = segment(&h, &b, "b-everyone").await;
@@ -605,6 +707,7 @@ async fn no_rpc_crosses_a_tenant_or_a_member() {
             client_id: b.client_id.clone(),
             hold_id: b_hold.clone(),
             segment_id: b_segment.clone(),
+            transfer_id: b_credit.clone(),
         };
         let attacks = [
             (Attacker::OtherTenant, &a.token, b_ids(&b.tenant_id)),
@@ -618,6 +721,7 @@ async fn no_rpc_crosses_a_tenant_or_a_member() {
                     client_id: a.client_id.clone(),
                     hold_id: m2_hold.clone(),
                     segment_id: a_segment.clone(),
+                    transfer_id: m2_credit.clone(),
                 },
             ),
         ];

@@ -24,6 +24,7 @@ async fn stars(api: &mut Api, tenant_id: &str, member_id: &str) -> (i64, i64, i6
         .get_balances(GetBalancesRequest {
             tenant_id: tenant_id.into(),
             member_id: member_id.into(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -274,6 +275,7 @@ async fn bad_input_gets_a_precise_status_and_changes_nothing() {
             amount,
             reason: "goodwill".into(),
             idempotency_key: key.into(),
+            ..Default::default()
         };
         let missing_tenant = api
             .ledger
@@ -334,6 +336,7 @@ async fn bad_input_gets_a_precise_status_and_changes_nothing() {
             .get_balances(GetBalancesRequest {
                 tenant_id: a.tenant_id.clone(),
                 member_id: a.member_id.clone(),
+                ..Default::default()
             })
             .await
             .unwrap_err();
@@ -357,6 +360,7 @@ async fn bad_input_gets_a_precise_status_and_changes_nothing() {
             .get_balances(GetBalancesRequest {
                 tenant_id: a.tenant_id.clone(),
                 member_id: "no-such-member".into(),
+                ..Default::default()
             })
             .await
             .unwrap_err();
@@ -391,6 +395,7 @@ async fn bad_input_gets_a_precise_status_and_changes_nothing() {
                 amount: 5,
                 reason: "goodwill".into(),
                 idempotency_key: "k6".into(),
+                ..Default::default()
             })
             .await;
         assert_eq!(
@@ -414,6 +419,7 @@ async fn bad_input_gets_a_precise_status_and_changes_nothing() {
                 amount: 1_000,
                 reason: "too much".into(),
                 idempotency_key: "d1".into(),
+                ..Default::default()
             })
             .await
             .unwrap_err();
@@ -466,6 +472,7 @@ async fn concurrent_spends_and_replays_on_one_member_never_overdraw_or_double_co
                 amount: 10,
                 reason: "race".into(),
                 idempotency_key: format!("race-{i}"),
+                ..Default::default()
             };
             async move { api.ledger.debit(request).await }
         });
@@ -681,7 +688,11 @@ async fn concurrent_ends_of_one_hold_release_or_spend_it_exactly_once() {
             async move {
                 if i % 2 == 0 {
                     api.ledger
-                        .commit_hold(CommitHoldRequest { tenant_id, hold_id })
+                        .commit_hold(CommitHoldRequest {
+                            tenant_id,
+                            hold_id,
+                            amount: 0,
+                        })
                         .await
                         .map(|_| "committed")
                 } else {

@@ -181,6 +181,7 @@ async fn an_erased_member_leaves_no_personal_value_anywhere_and_the_books_unchan
                 amount: 5,
                 idempotency_key: "after-erasure".into(),
                 reason: "gift".into(),
+                ..Default::default()
             })
             .await;
         assert_eq!(credited.unwrap_err().code(), Code::NotFound);

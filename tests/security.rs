@@ -32,6 +32,7 @@ async fn every_service(h: &Harness, p: &Programme, token: &str) -> Vec<(&'static
         .get_balances(GetBalancesRequest {
             tenant_id: tenant_id.clone(),
             member_id: member_id.clone(),
+            ..Default::default()
         })
         .await
         .map(drop);
@@ -278,6 +279,7 @@ async fn a_member_token_reaches_its_own_member_only() {
                     amount: 50,
                     idempotency_key: format!("gift-{member_id}"),
                     reason: "welcome".into(),
+                    ..Default::default()
                 })
                 .await
                 .unwrap();
@@ -349,6 +351,7 @@ async fn a_member_token_reaches_its_own_member_only() {
             .get_balances(GetBalancesRequest {
                 tenant_id: p.tenant_id.clone(),
                 member_id: other.clone(),
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -366,6 +369,7 @@ async fn a_member_token_reaches_its_own_member_only() {
                 amount: 1_000,
                 idempotency_key: "self-service".into(),
                 reason: "free points".into(),
+                ..Default::default()
             })
             .await
             .unwrap_err();

@@ -198,6 +198,7 @@ async fn balances(
         .get_balances(GetBalancesRequest {
             tenant_id: partner.tenant_id,
             member_id: member_id.clone(),
+            expiring_within_days: 0,
         })
         .await?
         .into_inner();

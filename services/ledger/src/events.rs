@@ -1,36 +1,43 @@
 //! What the ledger publishes: `points.credited` when a wallet grows,
-//! `points.debited` when it shrinks. It consumes `member.upserted` into its
-//! member read model (see `questline_kit::members`).
+//! `points.debited` when it shrinks, `points.expired` when points reach their
+//! expiry. It consumes `member.upserted` into its member read model (see
+//! `questline_kit::members`).
 
-use questline_proto::events::{Event, PointsCredited, PointsDebited, event::Payload};
+use questline_proto::events::{
+    Event, PointsCredited, PointsDebited, PointsExpired, event::Payload,
+};
 
-use crate::domain::Owner;
-use crate::domain::requests::Movement;
+use crate::domain::book::{Notice, NoticeKind};
 
 pub const SOURCE: &str = "ledger";
 /// The ledger's bus consumer and inbox name.
 pub const CONSUMER: &str = "ledger";
 
-/// The event for a movement that left `from`: a debit if it left the member.
-pub fn movement(m: &Movement, from: &Owner, transfer_id: &str, balance: i64) -> Event {
-    let payload = if matches!(from, Owner::Member(_)) {
-        Payload::PointsDebited(PointsDebited {
-            member_id: m.member_id.clone(),
-            currency: m.currency.clone(),
-            amount: m.amount,
-            transfer_id: transfer_id.into(),
-            reason: m.reason.clone(),
-            balance,
-        })
-    } else {
-        Payload::PointsCredited(PointsCredited {
-            member_id: m.member_id.clone(),
-            currency: m.currency.clone(),
-            amount: m.amount,
-            transfer_id: transfer_id.into(),
-            reason: m.reason.clone(),
-            balance,
-        })
+pub fn notice(n: &Notice) -> Event {
+    let payload = match n.kind {
+        NoticeKind::Credited => Payload::PointsCredited(PointsCredited {
+            member_id: n.member_id.clone(),
+            currency: n.currency.clone(),
+            amount: n.amount,
+            transfer_id: n.transfer_id.clone(),
+            reason: n.reason.clone(),
+            balance: n.balance,
+        }),
+        NoticeKind::Debited => Payload::PointsDebited(PointsDebited {
+            member_id: n.member_id.clone(),
+            currency: n.currency.clone(),
+            amount: n.amount,
+            transfer_id: n.transfer_id.clone(),
+            reason: n.reason.clone(),
+            balance: n.balance,
+        }),
+        NoticeKind::Expired => Payload::PointsExpired(PointsExpired {
+            member_id: n.member_id.clone(),
+            currency: n.currency.clone(),
+            amount: n.amount,
+            transfer_id: n.transfer_id.clone(),
+            balance: n.balance,
+        }),
     };
-    questline_kit::events::new_event(&m.tenant_id, SOURCE, &m.member_id, payload)
+    questline_kit::events::new_event(&n.tenant_id, SOURCE, &n.member_id, payload)
 }

@@ -143,6 +143,9 @@ impl Tracker {
                     amount: award.points,
                     reason: track::award_reason(&award.rule_name),
                     idempotency_key: award_key(&award.event_id, &award.rule_id),
+                    // Where the points came from: the tracked event.
+                    reference: format!("events/{}", award.event_id),
+                    metadata: None,
                 })
                 .await
                 .map_err(from_upstream)?

@@ -130,6 +130,7 @@ async fn programme(settings: &Settings, token: &str) -> anyhow::Result<()> {
             }),
             time_zone: "Europe/London".into(),
             decimal_places: 0,
+            reversals_may_overdraw: false,
         })
         .await?;
     MechanicsServiceClient::with_interceptor(channel(ServiceKind::Mechanics)?, auth.clone())

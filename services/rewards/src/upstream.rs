@@ -66,6 +66,7 @@ impl Points for Ledger {
         let request = CommitHoldRequest {
             tenant_id: tenant_id.into(),
             hold_id: hold_id.into(),
+            amount: 0,
         };
         self.client(token)
             .commit_hold(request)

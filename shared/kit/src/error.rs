@@ -17,6 +17,10 @@ pub enum DomainError {
     NotFound(String),
     #[error("{0}")]
     AlreadyExists(String),
+    /// An idempotency key came back with another request; `field` is the
+    /// first that differs. ALREADY_EXISTS with a `google.rpc.ErrorInfo`.
+    #[error("the idempotency key was already used for a request with another {field}")]
+    KeyReused { field: String },
     /// The system is not in a state that allows the call; `kind` is machine-readable,
     /// e.g. `INSUFFICIENT_FUNDS`, and travels as a `google.rpc.PreconditionFailure`.
     #[error("{message}")]
@@ -81,7 +85,7 @@ impl DomainError {
             DomainError::Unauthenticated(_) => Code::Unauthenticated,
             DomainError::PermissionDenied(_) => Code::PermissionDenied,
             DomainError::NotFound(_) => Code::NotFound,
-            DomainError::AlreadyExists(_) => Code::AlreadyExists,
+            DomainError::AlreadyExists(_) | DomainError::KeyReused { .. } => Code::AlreadyExists,
             DomainError::FailedPrecondition { .. } => Code::FailedPrecondition,
             DomainError::Aborted(_) => Code::Aborted,
             DomainError::Unavailable(_) => Code::Unavailable,
@@ -129,6 +133,15 @@ impl From<DomainError> for Status {
                 Code::FailedPrecondition,
                 message.clone(),
                 ErrorDetails::with_precondition_failure_violation(kind, subject, message),
+            ),
+            DomainError::KeyReused { field } => Status::with_error_details(
+                Code::AlreadyExists,
+                message,
+                ErrorDetails::with_error_info(
+                    "IDEMPOTENCY_KEY_REUSED",
+                    "questline.dev",
+                    [("field".to_string(), field)],
+                ),
             ),
             other => Status::new(other.code(), message),
         }
@@ -193,6 +206,11 @@ pub const PRECONDITION_KINDS: &[&str] = &[
     "NOT_A_POOL_REWARD",
     "REDEMPTION_ABANDONED",
     "CLIENT_REVOKED",
+    "ACCOUNT_CLOSED",
+    "ACCOUNT_NOT_EMPTY",
+    "POINTS_ALREADY_SPENT",
+    "NOTHING_TO_REVERSE",
+    "HOLD_AMOUNT_EXCEEDED",
 ];
 
 /// The `'static` spelling of a known precondition kind, else `UPSTREAM`.

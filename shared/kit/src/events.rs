@@ -17,6 +17,7 @@ pub fn type_of(payload: &Payload) -> &'static str {
         Payload::MemberConsentChanged(_) => "member.consent_changed",
         Payload::MemberErased(_) => "member.erased",
         Payload::AuditRecorded(_) => "audit.recorded",
+        Payload::PointsExpired(_) => "points.expired",
     }
 }
 

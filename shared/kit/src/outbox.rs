@@ -125,6 +125,25 @@ pub async fn stage<C: ConnectionTrait>(conn: &C, event: &Event) -> Result<(), Db
     Ok(())
 }
 
+/// Writes `events` in the caller's transaction, in one statement per few hundred.
+pub async fn stage_all<C: ConnectionTrait>(conn: &C, events: &[Event]) -> Result<(), DbErr> {
+    let now = crate::time::now_ms();
+    for chunk in events.chunks(400) {
+        let rows = chunk.iter().map(|event| entity::ActiveModel {
+            event_id: Set(event.event_id.clone()),
+            event_type: Set(event.r#type.clone()),
+            payload: Set(crate::events::encode(event)),
+            created_at: Set(now),
+            published_at: Set(None),
+            subject: Set(event.subject.clone()),
+        });
+        entity::Entity::insert_many(rows)
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Drops every staged or published event about `subject` (an erased member):
 /// those not yet sent need not reach anyone now.
 pub async fn forget_subject<C: ConnectionTrait>(conn: &C, subject: &str) -> Result<(), DbErr> {

@@ -16,6 +16,8 @@ pub struct CurrencySpec {
     /// An IANA name, checked against the bundled time zone database.
     pub time_zone: String,
     pub decimal_places: i32,
+    /// See `book::reversals`: may reversing spent points overdraw a wallet?
+    pub reversals_may_overdraw: bool,
 }
 
 impl CurrencySpec {
@@ -46,6 +48,7 @@ impl CurrencySpec {
             expiry,
             time_zone: zone.iana_name().unwrap_or("UTC").into(),
             decimal_places,
+            reversals_may_overdraw: false,
         })
     }
 }

@@ -1,46 +1,34 @@
 //! The ledger's rules, free of I/O.
 //!
-//! Invariants (checked by the store in one transaction per movement):
-//! 1. Every movement is a transfer: one account debited, one credited, same amount.
-//!    The sum of all balances of a currency is therefore always zero.
-//! 2. Member wallets never go below zero and never spend held points:
-//!    a debit or hold needs `available = balance - held >= amount`.
-//!    System accounts (issuance, redemption) may go negative: issuance is the
-//!    mirror image of every point ever given out.
-//! 3. An idempotency key names one request forever: the same key and the same
-//!    request return the first answer; the same key with another request is refused.
-//! 4. A hold is pending until committed, voided, or past its expiry; only a
-//!    pending, unexpired hold can be committed.
+//! Invariants (kept by `book`, written by the store in one transaction per batch):
+//! 1. Every movement is a transfer of balanced legs: each leg debits one
+//!    account and credits another of the same currency by the same amount.
+//!    The balances of a currency therefore always sum to zero.
+//! 2. Wallets and partner accounts never go below zero and never spend held
+//!    points: a debit or hold needs `available = balance - held >= amount`.
+//!    System accounts may go negative: issuance is the mirror image of every
+//!    point given out. The one exception is a reversal of spent points in a
+//!    currency whose `reversals_may_overdraw` says so.
+//! 3. A wallet's lots hold exactly its positive balance: the sum of their
+//!    remainders is `max(balance, 0)`. Debits draw the lots that expire first.
+//! 4. An idempotency key names one request forever: the same key and the
+//!    same request return the first answer; another request is refused,
+//!    naming the first field that differs.
+//! 5. A hold is pending until committed (all or part), voided, or past its
+//!    expiry — once. Held points stay on the wallet and do not expire while
+//!    the hold is pending.
+//! 6. Transfers never change. A reversal is a new transfer, and no leg is
+//!    ever reversed by more than its amount.
 
+pub mod book;
 pub mod currency;
 pub mod expiry;
 pub mod hold;
+pub mod lots;
+pub mod owner;
 pub mod requests;
 
-/// Whose account it is. Owners are stored as `member:<id>` or `system:<name>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Owner {
-    Member(String),
-    /// Where points come from when they are given out.
-    Issuance,
-    /// Where points go when they are spent.
-    Redemption,
-}
-
-impl Owner {
-    pub fn key(&self) -> String {
-        match self {
-            Owner::Member(id) => format!("member:{id}"),
-            Owner::Issuance => "system:issuance".into(),
-            Owner::Redemption => "system:redemption".into(),
-        }
-    }
-
-    /// System accounts mirror member balances and may be negative.
-    pub fn allows_negative(&self) -> bool {
-        !matches!(self, Owner::Member(_))
-    }
-}
+pub use owner::{Owner, SystemAccount};
 
 /// A wallet's figures as a member sees them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -58,13 +46,6 @@ impl Figures {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_member_wallets_refuse_to_go_negative() {
-        assert!(!Owner::Member("m1".into()).allows_negative());
-        assert!(Owner::Issuance.allows_negative());
-        assert_eq!(Owner::Member("m1".into()).key(), "member:m1");
-    }
 
     #[test]
     fn held_points_are_not_available() {

@@ -1,119 +1,268 @@
-//! Validated requests: what the store may act on without checking again.
+//! Validated requests: what the book may act on without checking again.
 
 use questline_kit::{DomainError, Violations};
 
-/// The largest single movement: keeps every sum far from `i64` overflow.
+use super::Owner;
+
+/// The largest single leg: keeps every sum far from `i64` overflow.
 pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
-/// Transfers that commit a hold are keyed `hold:<hold id>`; callers may not
-/// use the prefix, so their keys can never block a commit.
-pub const HOLD_KEY_PREFIX: &str = "hold:";
+pub const MAX_LEGS: usize = 64;
+pub const MAX_METADATA_BYTES: usize = 4096;
+/// Keys the ledger makes itself: a hold's commit is `hold:<hold id>`, an
+/// expiry `expiry:<id>`. Callers may not use them, so theirs never collide.
+pub const RESERVED_KEY_PREFIXES: [&str; 2] = ["hold:", "expiry:"];
 pub const DEFAULT_HOLD_TTL_SECONDS: i64 = 300;
 pub const MAX_HOLD_TTL_SECONDS: i64 = 86_400;
 
-/// A credit, debit or hold of `amount` points for one member.
+/// One leg as asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Movement {
+pub struct LegSpec {
+    pub currency: String,
+    pub debit: Owner,
+    pub credit: Owner,
+    pub amount: i64,
+}
+
+/// A transfer as asked for: a credit, a debit, or any set of legs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferSpec {
+    pub tenant_id: String,
+    pub legs: Vec<LegSpec>,
+    pub reason: String,
+    pub reference: String,
+    /// JSON text, kept as given.
+    pub metadata: String,
+    pub idempotency_key: String,
+    /// `fingerprint::Fields` of the whole request.
+    pub fingerprint: String,
+}
+
+/// The legs as given in a request, before validation.
+pub struct RawLeg<'a> {
+    pub currency: &'a str,
+    pub debit: &'a str,
+    pub credit: &'a str,
+    pub amount: i64,
+}
+
+/// What every write shares: who, why, and under which key.
+pub struct Header<'a> {
+    pub tenant_id: &'a str,
+    pub reason: &'a str,
+    pub reference: &'a str,
+    pub metadata: String,
+    pub idempotency_key: &'a str,
+    pub fingerprint: String,
+}
+
+impl TransferSpec {
+    pub fn validate(header: Header<'_>, raw: &[RawLeg<'_>]) -> Result<TransferSpec, DomainError> {
+        let mut v = Violations::new();
+        v.id("tenant_id", header.tenant_id)
+            .optional_text("reason", header.reason)
+            .optional_text("reference", header.reference)
+            .check(
+                header.metadata.len() <= MAX_METADATA_BYTES,
+                "metadata",
+                "must be at most 4 KiB",
+            )
+            .check(
+                (1..=MAX_LEGS).contains(&raw.len()),
+                "legs",
+                "must hold 1 to 64 legs",
+            );
+        key(&mut v, header.idempotency_key);
+        let legs: Vec<LegSpec> = raw
+            .iter()
+            .enumerate()
+            .filter_map(|(i, leg)| self::leg(&mut v, i, leg))
+            .collect();
+        v.check(
+            sums_fit(&legs),
+            "legs",
+            "the amounts of a currency must not sum past 2^63",
+        );
+        v.finish()?;
+        Ok(TransferSpec {
+            tenant_id: header.tenant_id.into(),
+            legs,
+            reason: header.reason.into(),
+            reference: header.reference.into(),
+            metadata: header.metadata,
+            idempotency_key: header.idempotency_key.into(),
+            fingerprint: header.fingerprint,
+        })
+    }
+
+    /// The member of the first leg that touches a wallet: the one whose
+    /// figures a credit or debit answers with.
+    pub fn member(&self) -> Option<(&str, &str)> {
+        self.legs.iter().find_map(|l| {
+            l.credit
+                .member_id()
+                .or(l.debit.member_id())
+                .map(|m| (m, l.currency.as_str()))
+        })
+    }
+}
+
+fn leg(v: &mut Violations, i: usize, leg: &RawLeg<'_>) -> Option<LegSpec> {
+    let field = |name: &str| format!("legs[{i}].{name}");
+    v.id(&field("currency"), leg.currency)
+        .positive(&field("amount"), leg.amount)
+        .check(
+            leg.amount <= MAX_AMOUNT,
+            &field("amount"),
+            "must be at most 10^12",
+        );
+    let debit = Owner::parse(&field("debit_account"), leg.debit);
+    let credit = Owner::parse(&field("credit_account"), leg.credit);
+    match (debit, credit) {
+        (Ok(debit), Ok(credit)) if debit == credit => {
+            v.add(
+                &field("credit_account"),
+                "must differ from the debit account",
+            );
+            None
+        }
+        (Ok(debit), Ok(credit)) => Some(LegSpec {
+            currency: leg.currency.into(),
+            debit,
+            credit,
+            amount: leg.amount,
+        }),
+        (debit, credit) => {
+            for err in [debit.err(), credit.err()].into_iter().flatten() {
+                if let DomainError::Invalid(found) = err {
+                    for f in found {
+                        v.add(&f.field, f.description);
+                    }
+                }
+            }
+            None
+        }
+    }
+}
+
+/// Whether every currency's legs sum inside `i64`.
+fn sums_fit(legs: &[LegSpec]) -> bool {
+    let mut sums = std::collections::HashMap::<&str, i64>::new();
+    legs.iter().all(|l| {
+        let sum = sums.entry(l.currency.as_str()).or_default();
+        match sum.checked_add(l.amount) {
+            Some(s) => {
+                *sum = s;
+                true
+            }
+            None => false,
+        }
+    })
+}
+
+fn key(v: &mut Violations, idempotency_key: &str) {
+    v.text("idempotency_key", idempotency_key).check(
+        !RESERVED_KEY_PREFIXES
+            .iter()
+            .any(|p| idempotency_key.starts_with(p)),
+        "idempotency_key",
+        "must not start with a reserved prefix ('hold:', 'expiry:')",
+    );
+}
+
+/// A hold as asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldSpec {
     pub tenant_id: String,
     pub member_id: String,
     pub currency: String,
     pub amount: i64,
     pub reason: String,
+    pub ttl_seconds: i64,
     pub idempotency_key: String,
-    /// Fingerprint of the whole request, stored with the key.
     pub fingerprint: String,
 }
 
-impl Movement {
-    #[allow(clippy::too_many_arguments)]
+impl HoldSpec {
     pub fn validate(
-        tenant_id: &str,
+        header: Header<'_>,
         member_id: &str,
         currency: &str,
         amount: i64,
-        reason: &str,
-        idempotency_key: &str,
-        fingerprint: String,
-    ) -> Result<Movement, DomainError> {
-        Violations::new()
-            .id("tenant_id", tenant_id)
+        ttl_seconds: i64,
+    ) -> Result<HoldSpec, DomainError> {
+        let mut v = Violations::new();
+        v.id("tenant_id", header.tenant_id)
             .id("member_id", member_id)
             .id("currency", currency)
             .positive("amount", amount)
             .check(amount <= MAX_AMOUNT, "amount", "must be at most 10^12")
-            .optional_text("reason", reason)
-            .text("idempotency_key", idempotency_key)
-            .check(
-                !idempotency_key.starts_with(HOLD_KEY_PREFIX),
-                "idempotency_key",
-                "must not start with the reserved prefix 'hold:'",
-            )
-            .finish()?;
-        Ok(Movement {
-            tenant_id: tenant_id.into(),
+            .optional_text("reason", header.reason);
+        key(&mut v, header.idempotency_key);
+        let ttl = hold_ttl(&mut v, ttl_seconds);
+        v.finish()?;
+        Ok(HoldSpec {
+            tenant_id: header.tenant_id.into(),
             member_id: member_id.into(),
             currency: currency.into(),
             amount,
-            reason: reason.into(),
-            idempotency_key: idempotency_key.into(),
-            fingerprint,
+            reason: header.reason.into(),
+            ttl_seconds: ttl,
+            idempotency_key: header.idempotency_key.into(),
+            fingerprint: header.fingerprint,
         })
     }
 }
 
 /// The hold's lifetime in seconds: 0 means the default.
-pub fn hold_ttl(ttl_seconds: i64) -> Result<i64, DomainError> {
+fn hold_ttl(v: &mut Violations, ttl_seconds: i64) -> i64 {
     match ttl_seconds {
-        0 => Ok(DEFAULT_HOLD_TTL_SECONDS),
-        t if (1..=MAX_HOLD_TTL_SECONDS).contains(&t) => Ok(t),
-        _ => Err(DomainError::invalid(
-            "ttl_seconds",
-            format!("must be between 1 and {MAX_HOLD_TTL_SECONDS}, or 0 for the default"),
-        )),
+        0 => DEFAULT_HOLD_TTL_SECONDS,
+        t if (1..=MAX_HOLD_TTL_SECONDS).contains(&t) => t,
+        _ => {
+            v.add(
+                "ttl_seconds",
+                format!("must be between 1 and {MAX_HOLD_TTL_SECONDS}, or 0 for the default"),
+            );
+            0
+        }
+    }
+}
+
+/// A reversal as asked for: `amount` `None` means all that remains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReversalSpec {
+    pub tenant_id: String,
+    pub transfer_id: String,
+    pub amount: Option<i64>,
+    pub reason: String,
+    pub idempotency_key: String,
+    pub fingerprint: String,
+}
+
+impl ReversalSpec {
+    pub fn validate(
+        header: Header<'_>,
+        transfer_id: &str,
+        amount: i64,
+    ) -> Result<ReversalSpec, DomainError> {
+        let mut v = Violations::new();
+        v.id("tenant_id", header.tenant_id)
+            .id("transfer_id", transfer_id)
+            .check(amount >= 0, "amount", "must not be negative")
+            .check(amount <= MAX_AMOUNT, "amount", "must be at most 10^12")
+            .optional_text("reason", header.reason);
+        key(&mut v, header.idempotency_key);
+        v.finish()?;
+        Ok(ReversalSpec {
+            tenant_id: header.tenant_id.into(),
+            transfer_id: transfer_id.into(),
+            amount: (amount > 0).then_some(amount),
+            reason: header.reason.into(),
+            idempotency_key: header.idempotency_key.into(),
+            fingerprint: header.fingerprint,
+        })
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn movement(amount: i64, key: &str) -> Result<Movement, DomainError> {
-        Movement::validate("acme", "m1", "stars", amount, "", key, String::new())
-    }
-
-    #[test]
-    fn amounts_must_be_positive_and_bounded() {
-        assert!(movement(0, "k").is_err());
-        assert!(movement(-5, "k").is_err());
-        assert!(movement(MAX_AMOUNT + 1, "k").is_err());
-        assert!(movement(5, "k").is_ok());
-    }
-
-    #[test]
-    fn every_write_needs_an_idempotency_key() {
-        let Err(DomainError::Invalid(v)) = movement(5, "") else {
-            panic!("expected invalid")
-        };
-        assert_eq!(v[0].field, "idempotency_key");
-    }
-
-    #[test]
-    fn the_commit_key_prefix_is_reserved() {
-        assert!(movement(5, "hold:01a2").is_err());
-        assert!(movement(5, "order-hold:1").is_ok());
-    }
-
-    #[test]
-    fn control_characters_are_refused() {
-        assert!(movement(5, "k\u{0}").is_err());
-        assert!(
-            Movement::validate("acme", "m1", "stars", 5, "nul\u{0}", "k", String::new()).is_err()
-        );
-    }
-
-    #[test]
-    fn hold_ttl_has_a_default_and_bounds() {
-        assert_eq!(hold_ttl(0), Ok(DEFAULT_HOLD_TTL_SECONDS));
-        assert!(hold_ttl(-1).is_err());
-        assert!(hold_ttl(MAX_HOLD_TTL_SECONDS + 1).is_err());
-    }
-}
+mod tests;

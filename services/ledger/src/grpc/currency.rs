@@ -17,14 +17,16 @@ pub fn spec(req: &pb::CreateCurrencyRequest) -> Result<CurrencySpec, DomainError
             after: i64::from(end.periods_after),
         },
     };
-    CurrencySpec::validate(
+    let mut spec = CurrencySpec::validate(
         &req.tenant_id,
         &req.code,
         &req.name,
         expiry,
         &req.time_zone,
         req.decimal_places,
-    )
+    )?;
+    spec.reversals_may_overdraw = req.reversals_may_overdraw;
+    Ok(spec)
 }
 
 fn period(value: i32) -> Result<Period, DomainError> {
@@ -59,6 +61,7 @@ pub fn currency_pb(row: currency::Model) -> Result<pb::Currency, DomainError> {
         expiry_policy: Some(pb::ExpiryPolicy { rule: Some(rule) }),
         time_zone: row.time_zone,
         decimal_places: row.decimal_places,
+        reversals_may_overdraw: row.reversals_may_overdraw,
     })
 }
 
@@ -74,6 +77,7 @@ mod tests {
             expiry_policy: rule.map(|rule| pb::ExpiryPolicy { rule: Some(rule) }),
             time_zone: "Asia/Singapore".into(),
             decimal_places: 2,
+            reversals_may_overdraw: true,
         }
     }
 
@@ -92,9 +96,11 @@ mod tests {
             expiry: miles.expiry.to_text(),
             time_zone: miles.time_zone,
             decimal_places: miles.decimal_places,
+            reversals_may_overdraw: miles.reversals_may_overdraw,
         };
         let back = currency_pb(row).unwrap();
         assert_eq!(back.expiry_policy.unwrap().rule, Some(quarterly));
+        assert!(back.reversals_may_overdraw);
         assert_eq!(spec(&request(None)).unwrap().expiry, ExpiryPolicy::Never);
 
         let unspecified = Rule::EndOfPeriod(pb::PeriodEnd::default());

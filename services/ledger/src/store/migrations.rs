@@ -6,7 +6,9 @@ use questline_kit::inbox::CreateInbox;
 use questline_kit::members::CreateMemberSnapshots;
 use questline_kit::outbox::{AddOutboxSubject, CreateOutbox};
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, boolean, string, string_null};
+use sea_orm_migration::schema::{
+    big_integer, big_integer_null, boolean, integer, integer_null, string, string_null,
+};
 
 pub struct Migrator;
 
@@ -20,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateAccessBlocks),
             Box::new(AddOutboxSubject),
             Box::new(AddCurrencyPolicy),
+            Box::new(CreateLegsAndLots),
         ]
     }
 }
@@ -168,4 +171,133 @@ impl MigrationTrait for AddCurrencyPolicy {
         }
         Ok(())
     }
+}
+
+/// Transfers of many legs, lots, closed accounts, partial commits and the
+/// reversal policy. Existing transfers become one-leg transfers; existing
+/// wallet balances become one lot each that never expires, as they were
+/// earned under no expiry policy.
+struct CreateLegsAndLots;
+
+impl MigrationName for CreateLegsAndLots {
+    fn name(&self) -> &str {
+        "m0003_create_legs_and_lots"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateLegsAndLots {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let added = [
+            (
+                "currencies",
+                boolean("reversals_may_overdraw").default(false).to_owned(),
+            ),
+            ("accounts", boolean("closed").default(false).to_owned()),
+            (
+                "holds",
+                big_integer("committed_amount").default(0).to_owned(),
+            ),
+            ("transfers", string("reference").default("").to_owned()),
+            ("transfers", string("metadata").default("").to_owned()),
+            ("transfers", string_null("reverses")),
+        ];
+        for (table, column) in added {
+            m.alter_table(Table::alter().table(table).add_column(column).to_owned())
+                .await?;
+        }
+        create_legs(m).await?;
+        create_lots(m).await?;
+        let db = m.get_connection();
+        for sql in BACKFILL {
+            db.execute_unprepared(sql).await?;
+        }
+        for column in ["currency", "debit_owner", "credit_owner", "amount"] {
+            m.alter_table(
+                Table::alter()
+                    .table("transfers")
+                    .drop_column(column)
+                    .to_owned(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+const BACKFILL: [&str; 3] = [
+    "UPDATE holds SET committed_amount = amount WHERE status = 'committed'",
+    "INSERT INTO transfer_legs (transfer_id, leg, tenant_id, currency, debit_account_id, \
+     credit_account_id, debit_owner, credit_owner, amount, reverses_leg, created_at) \
+     SELECT t.transfer_id, 0, t.tenant_id, t.currency, d.account_id, c.account_id, \
+     t.debit_owner, t.credit_owner, t.amount, NULL, t.created_at FROM transfers t \
+     JOIN accounts d ON d.tenant_id = t.tenant_id AND d.currency = t.currency AND d.owner = t.debit_owner \
+     JOIN accounts c ON c.tenant_id = t.tenant_id AND c.currency = t.currency AND c.owner = t.credit_owner",
+    "INSERT INTO lots (lot_id, account_id, transfer_id, expires_at, amount, remaining, created_at) \
+     SELECT account_id, account_id, '', NULL, balance, balance, created_at FROM accounts \
+     WHERE owner LIKE 'member:%' AND balance > 0",
+];
+
+async fn create_legs(m: &SchemaManager<'_>) -> Result<(), DbErr> {
+    m.create_table(
+        Table::create()
+            .table("transfer_legs")
+            .col(string("transfer_id"))
+            .col(integer("leg"))
+            .col(string("tenant_id"))
+            .col(string("currency"))
+            .col(string("debit_account_id"))
+            .col(string("credit_account_id"))
+            .col(string("debit_owner"))
+            .col(string("credit_owner"))
+            .col(big_integer("amount").check(Expr::col("amount").gt(0)))
+            .col(integer_null("reverses_leg"))
+            .col(big_integer("created_at"))
+            .primary_key(Index::create().col("transfer_id").col("leg"))
+            .to_owned(),
+    )
+    .await?;
+    for side in ["debit_account_id", "credit_account_id"] {
+        m.create_index(
+            Index::create()
+                .name(format!("transfer_legs_{side}"))
+                .table("transfer_legs")
+                .col(side)
+                .col("transfer_id")
+                .to_owned(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn create_lots(m: &SchemaManager<'_>) -> Result<(), DbErr> {
+    m.create_table(
+        Table::create()
+            .table("lots")
+            .col(string("lot_id").primary_key())
+            .col(string("account_id"))
+            .col(string("transfer_id"))
+            .col(big_integer_null("expires_at"))
+            .col(big_integer("amount"))
+            .col(big_integer("remaining").check(Expr::col("remaining").gte(0)))
+            .col(big_integer("created_at"))
+            .to_owned(),
+    )
+    .await?;
+    for (name, col) in [
+        ("lots_account", "account_id"),
+        ("lots_expiry", "expires_at"),
+    ] {
+        m.create_index(
+            Index::create()
+                .name(name)
+                .table("lots")
+                .col(col)
+                .col("remaining")
+                .to_owned(),
+        )
+        .await?;
+    }
+    Ok(())
 }

@@ -127,6 +127,7 @@ impl Failure {
             } => (*kind, subject.clone(), message.clone()),
             DomainError::NotFound(m) => ("NOT_FOUND", String::new(), m.clone()),
             DomainError::AlreadyExists(m) => ("ALREADY_EXISTS", String::new(), m.clone()),
+            DomainError::KeyReused { field } => ("ALREADY_EXISTS", field.clone(), err.to_string()),
             DomainError::PermissionDenied(m) => ("PERMISSION_DENIED", String::new(), m.clone()),
             DomainError::Unauthenticated(m) => ("UNAUTHENTICATED", String::new(), m.clone()),
             DomainError::Invalid(v) => {

@@ -1,0 +1,81 @@
+//! The book alone, without a database: refusals change nothing.
+
+use super::*;
+use crate::domain::expiry::ExpiryPolicy;
+use crate::domain::requests::{Header, RawLeg};
+
+fn book() -> Book {
+    let mut book = Book::new(1_000);
+    let stars = Currency {
+        expiry: ExpiryPolicy::DaysAfterEarn(1),
+        zone: TimeZone::UTC,
+        reversals_may_overdraw: false,
+    };
+    book.add_currency("acme", "stars", stars);
+    book
+}
+
+fn transfer(key: &str, legs: &[(&str, &str, i64)]) -> Command {
+    let raw: Vec<RawLeg<'_>> = legs
+        .iter()
+        .map(|&(debit, credit, amount)| RawLeg {
+            currency: "stars",
+            debit,
+            credit,
+            amount,
+        })
+        .collect();
+    let header = Header {
+        tenant_id: "acme",
+        reason: "",
+        reference: "",
+        metadata: String::new(),
+        idempotency_key: key,
+        fingerprint: format!("{legs:?}"),
+    };
+    Command::Transfer(TransferSpec::validate(header, &raw).unwrap())
+}
+
+#[test]
+fn a_refused_transfer_leaves_the_book_as_it_was() {
+    let mut book = book();
+    book.apply(&transfer("c", &[("system:issuance", "member:m1", 10)]))
+        .unwrap();
+    let before = (
+        book.accounts.clone(),
+        book.lots.clone(),
+        book.changes.transfers.len(),
+    );
+    let greedy = transfer(
+        "g",
+        &[
+            ("member:m1", "member:m2", 10),
+            ("member:m1", "system:redemption", 1),
+        ],
+    );
+    assert!(book.apply(&greedy).is_err());
+    assert_eq!(
+        before,
+        (
+            book.accounts.clone(),
+            book.lots.clone(),
+            book.changes.transfers.len()
+        )
+    );
+}
+
+#[test]
+fn points_passed_between_wallets_keep_their_expiry() {
+    let mut book = book();
+    book.apply(&transfer("c", &[("system:issuance", "member:m1", 10)]))
+        .unwrap();
+    book.apply(&transfer("g", &[("member:m1", "member:m2", 4)]))
+        .unwrap();
+    let m2 = book
+        .account(&("acme".into(), "stars".into(), Owner::Member("m2".into())))
+        .unwrap()
+        .account_id
+        .clone();
+    assert_eq!(book.lots[&m2][0].expires_at, Some(1_000 + 86_400_000));
+    assert_eq!(book.changes.notices.len(), 3);
+}

@@ -1,0 +1,299 @@
+//! Reads what a batch needs into a book. Accounts are locked in id order
+//! (`SELECT … ORDER BY account_id FOR UPDATE`), so two batches on different
+//! ledger replicas wait for each other instead of deadlocking; holds and
+//! reversal tallies are read again after the lock, since they only change
+//! under their accounts' locks.
+
+use questline_kit::DomainError;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::collections::{BTreeSet, HashMap};
+
+use super::entities::{account, currency, hold, leg, lot, transfer};
+use super::rows;
+use crate::domain::book::{AccountKey, Book, Command, Currency, Transfer};
+use crate::domain::hold::HoldStatus;
+
+/// Currencies never change once defined, so the committer keeps them.
+pub type Currencies = HashMap<(String, String), Currency>;
+
+/// A book holding everything `commands` need, accounts locked.
+pub async fn book<C: ConnectionTrait>(
+    c: &C,
+    commands: &[&Command],
+    now: i64,
+    currencies: &mut Currencies,
+) -> Result<Book, DomainError> {
+    let mut book = Book::new(now);
+    // First what names further accounts: held wallets and reversed transfers.
+    referenced(c, &mut book, commands).await?;
+    let keys: BTreeSet<AccountKey> = commands.iter().flat_map(|c| c.accounts(&book)).collect();
+    let drawn: BTreeSet<AccountKey> = commands.iter().flat_map(|c| c.drawn(&book)).collect();
+    let mut book = Book::new(now);
+    add_currencies(c, &mut book, &keys, currencies).await?;
+    for account in lock_accounts(c, &keys).await? {
+        book.add_account(account);
+    }
+    referenced(c, &mut book, commands).await?;
+    replays(c, &mut book, commands).await?;
+    let drawn_ids: Vec<String> = drawn
+        .iter()
+        .filter_map(|k| book.account(k).map(|a| a.account_id.clone()))
+        .collect();
+    drawn_lots_and_holds(c, &mut book, &drawn_ids, now).await?;
+    book.sweep(&drawn.into_iter().collect::<Vec<_>>());
+    Ok(book)
+}
+
+/// Holds to commit or void and transfers to reverse.
+async fn referenced<C: ConnectionTrait>(
+    c: &C,
+    book: &mut Book,
+    commands: &[&Command],
+) -> Result<(), DomainError> {
+    let hold_ids: Vec<&str> = commands.iter().filter_map(|c| c.hold_id()).collect();
+    if !hold_ids.is_empty() {
+        let found = hold::Entity::find()
+            .filter(hold::Column::HoldId.is_in(hold_ids))
+            .all(c)
+            .await?;
+        for row in found {
+            book.add_hold(rows::hold(row)?);
+        }
+    }
+    let ids: Vec<&str> = commands
+        .iter()
+        .filter_map(|c| c.reversed_transfer().map(|(_, id)| id))
+        .collect();
+    if !ids.is_empty() {
+        let found = transfer::Entity::find()
+            .filter(transfer::Column::TransferId.is_in(ids))
+            .all(c)
+            .await?;
+        add_transfers(c, book, found).await?;
+    }
+    Ok(())
+}
+
+/// Earlier writes under the keys of this batch's writes.
+async fn replays<C: ConnectionTrait>(
+    c: &C,
+    book: &mut Book,
+    commands: &[&Command],
+) -> Result<(), DomainError> {
+    let (tenants, keys) = split(commands.iter().filter_map(|c| c.transfer_key()));
+    if !keys.is_empty() {
+        let found = transfer::Entity::find()
+            .filter(transfer::Column::TenantId.is_in(tenants))
+            .filter(transfer::Column::IdempotencyKey.is_in(keys))
+            .all(c)
+            .await?;
+        add_transfers(c, book, found).await?;
+    }
+    let (tenants, keys) = split(commands.iter().filter_map(|c| c.hold_key()));
+    if !keys.is_empty() {
+        let found = hold::Entity::find()
+            .filter(hold::Column::TenantId.is_in(tenants))
+            .filter(hold::Column::IdempotencyKey.is_in(keys))
+            .all(c)
+            .await?;
+        for row in found {
+            book.add_hold(rows::hold(row)?);
+        }
+    }
+    Ok(())
+}
+
+fn split<'a>(
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> (BTreeSet<&'a str>, BTreeSet<&'a str>) {
+    pairs.unzip()
+}
+
+/// Adds transfers with their legs and how much of each leg was reversed.
+async fn add_transfers<C: ConnectionTrait>(
+    c: &C,
+    book: &mut Book,
+    found: Vec<transfer::Model>,
+) -> Result<(), DomainError> {
+    for (transfer, reversed) in transfers(c, found).await? {
+        book.add_transfer(transfer, reversed);
+    }
+    Ok(())
+}
+
+/// Transfers with their legs and, per leg, how much was reversed so far.
+pub async fn transfers<C: ConnectionTrait>(
+    c: &C,
+    found: Vec<transfer::Model>,
+) -> Result<Vec<(Transfer, Vec<i64>)>, DomainError> {
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = found.iter().map(|t| t.transfer_id.clone()).collect();
+    let mut legs = legs_of(c, &ids).await?;
+    let mut tally = reversed(c, ids).await?;
+    let mut out = Vec::with_capacity(found.len());
+    for row in found {
+        let id = row.transfer_id.clone();
+        let transfer = rows::transfer(row, legs.remove(&id).unwrap_or_default())?;
+        let mut done = tally.remove(&id).unwrap_or_default();
+        done.resize(transfer.legs.len(), 0);
+        out.push((transfer, done));
+    }
+    Ok(out)
+}
+
+/// Per original transfer among `ids`, how much of each leg its reversals moved back.
+async fn reversed<C: ConnectionTrait>(
+    c: &C,
+    ids: Vec<String>,
+) -> Result<HashMap<String, Vec<i64>>, DomainError> {
+    let reversals = transfer::Entity::find()
+        .filter(transfer::Column::Reverses.is_in(ids))
+        .all(c)
+        .await?;
+    let reversal_ids: Vec<String> = reversals.iter().map(|t| t.transfer_id.clone()).collect();
+    let reversal_of: HashMap<String, String> = reversals
+        .into_iter()
+        .filter_map(|t| t.reverses.map(|r| (t.transfer_id, r)))
+        .collect();
+    let mut tally: HashMap<String, Vec<i64>> = HashMap::new();
+    for (reversal_id, reversal_legs) in legs_of(c, &reversal_ids).await? {
+        let Some(original) = reversal_of.get(&reversal_id) else {
+            continue;
+        };
+        let done = tally.entry(original.clone()).or_default();
+        for l in reversal_legs {
+            let Some(i) = l.reverses_leg.map(|i| i as usize) else {
+                continue;
+            };
+            if done.len() <= i {
+                done.resize(i + 1, 0);
+            }
+            done[i] += l.amount;
+        }
+    }
+    Ok(tally)
+}
+
+/// The legs of `ids`, by transfer, in leg order.
+pub async fn legs_of<C: ConnectionTrait>(
+    c: &C,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<leg::Model>>, DomainError> {
+    let mut out: HashMap<String, Vec<leg::Model>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let found = leg::Entity::find()
+        .filter(leg::Column::TransferId.is_in(ids.iter().map(String::as_str)))
+        .order_by_asc(leg::Column::TransferId)
+        .order_by_asc(leg::Column::Leg)
+        .all(c)
+        .await?;
+    for l in found {
+        out.entry(l.transfer_id.clone()).or_default().push(l);
+    }
+    Ok(out)
+}
+
+async fn add_currencies<C: ConnectionTrait>(
+    c: &C,
+    book: &mut Book,
+    keys: &BTreeSet<AccountKey>,
+    known: &mut Currencies,
+) -> Result<(), DomainError> {
+    let wanted: BTreeSet<(String, String)> = keys
+        .iter()
+        .map(|(t, cur, _)| (t.clone(), cur.clone()))
+        .collect();
+    let missing: Vec<&(String, String)> =
+        wanted.iter().filter(|k| !known.contains_key(*k)).collect();
+    if !missing.is_empty() {
+        let (tenants, codes): (BTreeSet<&str>, BTreeSet<&str>) = missing
+            .iter()
+            .map(|(t, c)| (t.as_str(), c.as_str()))
+            .unzip();
+        let found = currency::Entity::find()
+            .filter(currency::Column::TenantId.is_in(tenants))
+            .filter(currency::Column::Code.is_in(codes))
+            .all(c)
+            .await?;
+        for row in found {
+            known.insert(
+                (row.tenant_id.clone(), row.code.clone()),
+                rows::currency(&row)?,
+            );
+        }
+    }
+    for (tenant, code) in wanted {
+        if let Some(currency) = known.get(&(tenant.clone(), code.clone())) {
+            book.add_currency(&tenant, &code, currency.clone());
+        }
+    }
+    Ok(())
+}
+
+/// The accounts among `keys` that exist, locked, in id order.
+async fn lock_accounts<C: ConnectionTrait>(
+    c: &C,
+    keys: &BTreeSet<AccountKey>,
+) -> Result<Vec<crate::domain::book::Account>, DomainError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tenants: BTreeSet<&str> = keys.iter().map(|k| k.0.as_str()).collect();
+    let currencies: BTreeSet<&str> = keys.iter().map(|k| k.1.as_str()).collect();
+    let owners: BTreeSet<String> = keys.iter().map(|k| k.2.key()).collect();
+    // A superset of the keys (every combination), cheap to plan; the extra
+    // rows are locked in the same order, so no harm.
+    let found = account::Entity::find()
+        .filter(account::Column::TenantId.is_in(tenants))
+        .filter(account::Column::Currency.is_in(currencies))
+        .filter(account::Column::Owner.is_in(owners))
+        .order_by_asc(account::Column::AccountId)
+        .lock_exclusive()
+        .all(c)
+        .await?;
+    found.into_iter().map(rows::account).collect()
+}
+
+/// The lots of drawn wallets, and their pending holds already past due.
+async fn drawn_lots_and_holds<C: ConnectionTrait>(
+    c: &C,
+    book: &mut Book,
+    drawn: &[String],
+    now: i64,
+) -> Result<(), DomainError> {
+    if drawn.is_empty() {
+        return Ok(());
+    }
+    let found = lot::Entity::find()
+        .filter(lot::Column::AccountId.is_in(drawn.iter().map(String::as_str)))
+        .filter(lot::Column::Remaining.gt(0))
+        .all(c)
+        .await?;
+    let mut by_account: HashMap<String, Vec<_>> =
+        drawn.iter().map(|id| (id.clone(), Vec::new())).collect();
+    for row in found {
+        by_account
+            .entry(row.account_id.clone())
+            .or_default()
+            .push(rows::lot(row));
+    }
+    for (account_id, lots) in by_account {
+        book.add_lots(&account_id, lots);
+    }
+    let due = hold::Entity::find()
+        .filter(hold::Column::AccountId.is_in(drawn.iter().map(String::as_str)))
+        .filter(hold::Column::Status.eq(HoldStatus::Pending.as_str()))
+        .filter(hold::Column::ExpiresAt.lte(now))
+        .all(c)
+        .await?;
+    for row in due {
+        if book.hold(&row.hold_id).is_none() {
+            book.add_hold(rows::hold(row)?);
+        }
+    }
+    Ok(())
+}
