@@ -428,6 +428,50 @@ async fn debits_take_the_soonest_expiring_points_and_the_rest_expire_to_breakage
 }
 
 #[tokio::test]
+async fn held_points_wait_for_their_hold_before_they_expire() {
+    let l = ledger().await;
+    let miles = transfer("m", &[("miles", "system:issuance", "member:m1", 40)]);
+    l.store.transfer(miles).await.unwrap();
+    l.advance(29 * DAY + DAY / 2);
+    let print = Fields::new("CreateHold").finish();
+    let spec = HoldSpec::validate(header("h", print), "m1", "miles", 30, 86_400).unwrap();
+    let held = l
+        .store
+        .hold_command(Command::CreateHold(spec))
+        .await
+        .unwrap();
+    // Day 30 and an hour: the miles are due, the hold still pending.
+    l.advance(DAY / 2 + DAY / 24);
+    l.store.sweep_due().await.unwrap();
+    let wallet = l
+        .store
+        .account("acme", "miles", &Owner::Member("m1".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        (wallet.balance, wallet.held),
+        (30, 30),
+        "10 expired, 30 wait for the hold"
+    );
+    l.store
+        .hold_command(commit(&held.hold_id, Some(20)))
+        .await
+        .unwrap();
+    l.store.sweep_due().await.unwrap();
+    let wallet = l
+        .store
+        .account("acme", "miles", &Owner::Member("m1".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        (wallet.balance, wallet.held),
+        (0, 0),
+        "the 10 released expire too"
+    );
+    assert_books_balance(&l.store).await;
+}
+
+#[tokio::test]
 async fn a_reversal_never_moves_more_than_remains_and_follows_the_spent_points_policy() {
     let l = ledger().await;
     let earned = l.store.transfer(credit("m1", 100, "c1")).await.unwrap();
