@@ -1,4 +1,4 @@
-//! What notifications consumes: `points.credited` and `reward.redeemed` become
+//! What notifications consumes: `points.credited`, `points.expired` and `reward.redeemed` become
 //! inbox messages; `member.*` events keep its member read model, and
 //! `member.erased` also deletes the member's messages. An erased member is
 //! never notified again. Every other event is acknowledged and left alone.
@@ -93,6 +93,12 @@ fn notice(payload: &Payload) -> Option<Notice> {
             amount: p.amount,
             balance: p.balance,
             reason: p.reason.clone(),
+        }),
+        Payload::PointsExpired(p) => Some(Notice::PointsExpired {
+            member_id: p.member_id.clone(),
+            currency: p.currency.clone(),
+            amount: p.amount,
+            balance: p.balance,
         }),
         Payload::RewardRedeemed(r) => Some(Notice::RewardRedeemed {
             member_id: r.member_id.clone(),

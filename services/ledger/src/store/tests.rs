@@ -568,3 +568,38 @@ async fn an_unknown_currency_is_refused_and_changes_nothing() {
 fn change() -> questline_kit::audit::Change {
     questline_kit::audit::Change::new("acme", "test-admin", "test/Change".into(), "test".into())
 }
+
+#[tokio::test]
+async fn books_written_before_legs_and_lots_carry_over() {
+    use sea_orm::ConnectionTrait;
+    use sea_orm_migration::MigratorTrait;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/old.db?mode=rwc", dir.path().display());
+    let db = sea_orm::Database::connect(url.as_str()).await.unwrap();
+    // Every migration before legs and lots.
+    migrations::Migrator::up(&db, Some(7)).await.unwrap();
+    for sql in [
+        "INSERT INTO currencies (tenant_id, code, name, created_at) VALUES ('acme', 'stars', 'Stars', 1)",
+        "INSERT INTO accounts VALUES ('a-iss', 'acme', 'stars', 'system:issuance', -50, 0, 1, 1)",
+        "INSERT INTO accounts VALUES ('a-m1', 'acme', 'stars', 'member:m1', 50, 0, 0, 1)",
+        "INSERT INTO transfers VALUES ('t1', 'acme', 'stars', 'system:issuance', 'member:m1', 50, \
+         'welcome', 'k1', 'fp', 50, 0, 1)",
+    ] {
+        db.execute_unprepared(sql).await.unwrap();
+    }
+    migrations::Migrator::up(&db, None).await.unwrap();
+    let relay = outbox::Relay::new(db.clone(), Arc::new(MemoryBus::expecting(&[])));
+    let store = Store::new(db, relay);
+    let (t1, reversed) = store
+        .find_transfer("acme", TransferLookup::Id("t1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (t1.legs.len(), t1.legs[0].amount, reversed),
+        (1, 50, vec![0])
+    );
+    assert_eq!(t1.legs[0].credit, Owner::Member("m1".into()));
+    assert_books_balance(&store).await;
+    store.transfer(debit("m1", 50, "spend-all")).await.unwrap();
+    assert_books_balance(&store).await;
+}

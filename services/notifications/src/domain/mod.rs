@@ -1,8 +1,9 @@
 //! What notifies a member, and the words it uses. Pure: no I/O.
 //!
 //! Rules:
-//! 1. Only the events a member cares about notify: points credited to them and
-//!    rewards they redeemed. Every other event is left alone.
+//! 1. Only the events a member cares about notify: points credited to them,
+//!    points of theirs that expired, and rewards they redeemed. Every other
+//!    event is left alone.
 //! 2. One event gives at most one inbox message (the store enforces it).
 //! 3. A template that cannot render is an error, never a half-filled message:
 //!    a missing variable fails instead of printing nothing.
@@ -27,6 +28,13 @@ pub enum Notice {
         balance: i64,
         reason: String,
     },
+    PointsExpired {
+        member_id: String,
+        currency: String,
+        amount: i64,
+        /// The wallet total after the expiry.
+        balance: i64,
+    },
     RewardRedeemed {
         member_id: String,
         redemption_id: String,
@@ -43,6 +51,7 @@ impl Notice {
     pub fn event_type(&self) -> &'static str {
         match self {
             Notice::PointsCredited { .. } => "points.credited",
+            Notice::PointsExpired { .. } => "points.expired",
             Notice::RewardRedeemed { .. } => "reward.redeemed",
         }
     }
@@ -50,9 +59,9 @@ impl Notice {
     /// Whose inbox it goes to.
     pub fn member_id(&self) -> &str {
         match self {
-            Notice::PointsCredited { member_id, .. } | Notice::RewardRedeemed { member_id, .. } => {
-                member_id
-            }
+            Notice::PointsCredited { member_id, .. }
+            | Notice::PointsExpired { member_id, .. }
+            | Notice::RewardRedeemed { member_id, .. } => member_id,
         }
     }
 }

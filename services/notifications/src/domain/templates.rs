@@ -27,6 +27,12 @@ pub const BUILTIN: &[Template<'static>] = &[
         body: "Your balance is now {{ balance }} {{ currency }}.",
     },
     Template {
+        event_type: "points.expired",
+        locale: DEFAULT_LOCALE,
+        title: "{{ amount }} {{ currency }} expired",
+        body: "Your balance is now {{ balance }} {{ currency }}.",
+    },
+    Template {
         event_type: "reward.redeemed",
         locale: DEFAULT_LOCALE,
         title: "Reward redeemed: {{ reward_name }}",
@@ -36,6 +42,12 @@ pub const BUILTIN: &[Template<'static>] = &[
         event_type: "points.credited",
         locale: "fr",
         title: "Vous avez gagné {{ amount }} {{ currency }}",
+        body: "Votre solde est maintenant de {{ balance }} {{ currency }}.",
+    },
+    Template {
+        event_type: "points.expired",
+        locale: "fr",
+        title: "{{ amount }} {{ currency }} ont expiré",
         body: "Votre solde est maintenant de {{ balance }} {{ currency }}.",
     },
     Template {
@@ -139,6 +151,21 @@ mod tests {
             .unwrap();
         assert_eq!(content.title, "You earned 5 stars");
         assert_eq!(content.body, "Your balance is now 25 stars.");
+    }
+
+    #[test]
+    fn renders_points_expired_in_french() {
+        let expired = Notice::PointsExpired {
+            member_id: "m1".into(),
+            currency: "étoiles".into(),
+            amount: 12,
+            balance: 30,
+        };
+        let content = Templates::builtin()
+            .unwrap()
+            .render(&expired, "fr-CA")
+            .unwrap();
+        assert_eq!(content.title, "12 étoiles ont expiré");
     }
 
     #[test]

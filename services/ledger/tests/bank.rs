@@ -1,0 +1,314 @@
+//! The bank test: 32 tasks move points at random between 1,000 wallets and
+//! the hot issuance account — credits, gifts, debits, two-leg splits and
+//! redemption holds — through two ledger replicas sharing one PostgreSQL
+//! database, each call cut off by an injected client timeout now and then
+//! and retried under the same idempotency key. Readers sum the books all
+//! the while and must always see them balanced. At the end: no wallet below
+//! zero, no hold left pending, every key applied exactly once.
+//! Runs when `QUESTLINE_TEST_POSTGRES_URL` is set.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use questline_kit::DomainError;
+use questline_kit::bus::MemoryBus;
+use questline_kit::fingerprint::Fields;
+use questline_kit::outbox;
+use questline_ledger::domain::book::{Answer, Command};
+use questline_ledger::domain::currency::CurrencySpec;
+use questline_ledger::domain::expiry::ExpiryPolicy;
+use questline_ledger::domain::requests::{Header, HoldSpec, RawLeg, TransferSpec};
+use questline_ledger::store::{Store, migrations::Migrator};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+const TENANT: &str = "bank";
+const WALLETS: usize = 1_000;
+const TASKS: usize = 32;
+const OPS_PER_TASK: usize = 120;
+const SEED: i64 = 100;
+
+#[test]
+fn the_books_stay_balanced_under_concurrency_on_postgres() {
+    let Some(admin) = std::env::var("QUESTLINE_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let name = format!("ql_bank_{}", std::process::id());
+    let server = runtime.block_on(Database::connect(admin.as_str())).unwrap();
+    runtime
+        .block_on(server.execute_unprepared(&format!("CREATE DATABASE {name}")))
+        .unwrap();
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    let url = format!("{base}/{name}");
+    let outcome = std::panic::catch_unwind(|| runtime.block_on(bank(&url)));
+    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    runtime.block_on(server.execute_unprepared(&drop)).unwrap();
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn replica(url: &str) -> Store {
+    let db = questline_kit::db::connect::<Migrator>(url).await.unwrap();
+    let relay = outbox::Relay::new(db.clone(), Arc::new(MemoryBus::expecting(&[])));
+    Store::new(db, relay)
+}
+
+async fn bank(url: &str) {
+    let replicas = [replica(url).await, replica(url).await];
+    let spec = CurrencySpec::validate(TENANT, "pts", "Points", ExpiryPolicy::Never, "", 0).unwrap();
+    let change = questline_kit::audit::Change::new(TENANT, "bank", "test".into(), "test".into());
+    replicas[0]
+        .create_currency(TENANT, &spec, &change)
+        .await
+        .unwrap();
+    let seeds = (0..WALLETS).map(|w| {
+        let store = replicas[w % 2].clone();
+        let legs = [("system:issuance".to_string(), wallet(w), SEED)];
+        async move { store.transfer(transfer(&format!("seed-{w}"), &legs)).await }
+    });
+    for seeded in futures::future::join_all(seeds).await {
+        seeded.unwrap();
+    }
+
+    let reader_db = Database::connect(url).await.unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicUsize::new(0));
+    let readers: Vec<_> = (0..2)
+        .map(|_| tokio::spawn(read_totals(reader_db.clone(), stop.clone(), reads.clone())))
+        .collect();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|task| tokio::spawn(customer(replicas[task % 2].clone(), task)))
+        .collect();
+    let mut applied: HashMap<String, String> = HashMap::new();
+    let mut timeouts = 0;
+    for task in tasks {
+        let (keys, cut) = task.await.unwrap();
+        applied.extend(keys);
+        timeouts += cut;
+    }
+    stop.store(true, Ordering::SeqCst);
+    for reader in readers {
+        reader.await.unwrap();
+    }
+    eprintln!(
+        "bank: {} transfers applied, {timeouts} calls cut off and retried, {} balanced reads",
+        applied.len(),
+        reads.load(Ordering::SeqCst)
+    );
+    assert!(timeouts > 0, "the test must cut some calls off");
+    assert!(reads.load(Ordering::SeqCst) > 10);
+    assert_final_books(&reader_db, &applied).await;
+}
+
+fn wallet(w: usize) -> String {
+    format!("member:w{w}")
+}
+
+fn transfer(key: &str, legs: &[(String, String, i64)]) -> Command {
+    let raw: Vec<RawLeg<'_>> = legs
+        .iter()
+        .map(|(debit, credit, amount)| RawLeg {
+            currency: "pts",
+            debit,
+            credit,
+            amount: *amount,
+        })
+        .collect();
+    Command::Transfer(TransferSpec::validate(header(key, &format!("{legs:?}")), &raw).unwrap())
+}
+
+fn header<'a>(key: &'a str, what: &str) -> Header<'a> {
+    Header {
+        tenant_id: TENANT,
+        reason: "bank",
+        reference: "",
+        metadata: String::new(),
+        idempotency_key: key,
+        fingerprint: Fields::new("bank").field("what", what).finish(),
+    }
+}
+
+/// A small pseudo-random sequence, so a failure can be replayed.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// One client: random writes, each retried under its key until answered.
+/// Returns the keys it saw applied (key → transfer id) and how many calls
+/// it cut off.
+async fn customer(store: Store, task: usize) -> (Vec<(String, String)>, usize) {
+    let mut dice = Dice(0x9E37_79B9_7F4A_7C15 ^ (task as u64 + 1));
+    let mut applied = Vec::new();
+    let mut cut = 0;
+    for op in 0..OPS_PER_TASK {
+        let key = format!("t{task}-{op}");
+        let (a, b) = (dice.roll(WALLETS), dice.roll(WALLETS));
+        let amount = 1 + dice.roll(40) as i64;
+        let command = match dice.roll(10) {
+            0..=2 => transfer(&key, &[("system:issuance".into(), wallet(a), amount)]),
+            3..=4 if a != b => transfer(&key, &[(wallet(a), wallet(b), amount)]),
+            5 if a != b => transfer(
+                &key,
+                &[
+                    (wallet(a), "system:redemption".into(), amount),
+                    (wallet(a), wallet(b), amount),
+                ],
+            ),
+            6..=7 => {
+                let spec =
+                    HoldSpec::validate(header(&key, "hold"), &format!("w{a}"), "pts", amount, 600);
+                Command::CreateHold(spec.unwrap())
+            }
+            _ => transfer(&key, &[(wallet(a), "system:redemption".into(), amount)]),
+        };
+        let (answer, retries) = persist(&store, &command, &mut dice).await;
+        cut += retries;
+        match answer {
+            Ok(Answer::Transfer(t)) => applied.push((key, t.transfer_id)),
+            Ok(Answer::Hold(h)) => {
+                let end = if dice.roll(2) == 0 {
+                    Command::CommitHold {
+                        tenant_id: TENANT.into(),
+                        hold_id: h.hold_id.clone(),
+                        amount: Some(1 + dice.roll(h.amount as usize) as i64),
+                    }
+                } else {
+                    Command::VoidHold {
+                        tenant_id: TENANT.into(),
+                        hold_id: h.hold_id.clone(),
+                    }
+                };
+                let (ended, retries) = persist(&store, &end, &mut dice).await;
+                cut += retries;
+                if let Ok(Answer::Hold(h)) = ended {
+                    if let Some(id) = h.transfer_id {
+                        applied.push((format!("hold:{}", h.hold_id), id));
+                    }
+                } else {
+                    panic!("ending a hold failed: {ended:?}");
+                }
+            }
+            Ok(other) => panic!("unexpected answer {other:?}"),
+            Err(DomainError::FailedPrecondition {
+                kind: "INSUFFICIENT_FUNDS",
+                ..
+            }) => {}
+            Err(err) => panic!("{key}: {err:?}"),
+        }
+    }
+    (applied, cut)
+}
+
+/// Calls until answered, cutting one call in five off after a few
+/// milliseconds, as an impatient client would; returns the answer and how
+/// many calls were cut.
+async fn persist(
+    store: &Store,
+    command: &Command,
+    dice: &mut Dice,
+) -> (Result<Answer, DomainError>, usize) {
+    let mut cut = 0;
+    loop {
+        let patience = if dice.roll(5) == 0 {
+            Duration::from_millis(1 + dice.roll(8) as u64)
+        } else {
+            Duration::from_secs(30)
+        };
+        match tokio::time::timeout(patience, store.run(command.clone())).await {
+            Ok(Err(DomainError::Aborted(_) | DomainError::Unavailable(_))) | Err(_) => cut += 1,
+            Ok(answer) => return (answer, cut),
+        }
+    }
+}
+
+async fn one_number(db: &DatabaseConnection, sql: &str) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+/// Reads the books while the clients run: each read is one statement, so
+/// it sees whole batches only, and the total must always be zero.
+async fn read_totals(db: DatabaseConnection, stop: Arc<AtomicBool>, reads: Arc<AtomicUsize>) {
+    while !stop.load(Ordering::SeqCst) {
+        let total = one_number(
+            &db,
+            "SELECT COALESCE(SUM(balance), 0)::BIGINT FROM accounts",
+        )
+        .await;
+        assert_eq!(total, 0, "a reader saw the books unbalanced");
+        let members = one_number(
+            &db,
+            "SELECT COALESCE(SUM(balance), 0)::BIGINT FROM accounts WHERE owner LIKE 'member:%'",
+        )
+        .await;
+        assert!(members > 0);
+        reads.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn assert_final_books(db: &DatabaseConnection, applied: &HashMap<String, String>) {
+    let negative = one_number(
+        db,
+        "SELECT COUNT(*) FROM accounts WHERE owner LIKE 'member:%' AND (balance < 0 OR held > balance)",
+    )
+    .await;
+    assert_eq!(
+        negative, 0,
+        "a wallet went below zero or held more than it has"
+    );
+    let pending = one_number(db, "SELECT COUNT(*) FROM holds WHERE status = 'pending'").await;
+    assert_eq!(pending, 0, "every hold was committed or voided");
+    let held = one_number(db, "SELECT COALESCE(SUM(held), 0)::BIGINT FROM accounts").await;
+    assert_eq!(held, 0);
+    let drift = one_number(
+        db,
+        "SELECT COUNT(*) FROM accounts a WHERE owner LIKE 'member:%' AND balance <> \
+         (SELECT COALESCE(SUM(remaining), 0) FROM lots l WHERE l.account_id = a.account_id)",
+    )
+    .await;
+    assert_eq!(drift, 0, "lots drifted from balances");
+    // Every key the clients saw applied is one stored transfer with that id;
+    // the other stored transfers are the seeds.
+    let stored = one_number(db, "SELECT COUNT(*) FROM transfers").await;
+    assert_eq!(
+        stored as usize,
+        applied.len() + WALLETS,
+        "a key applied twice or lost"
+    );
+    let per_key = one_number(
+        db,
+        "SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) AS n FROM transfers \
+         GROUP BY tenant_id, idempotency_key) k",
+    )
+    .await;
+    assert_eq!(per_key, 1);
+    for (key, id) in applied.iter().take(200) {
+        let sql = format!(
+            "SELECT COUNT(*) FROM transfers WHERE idempotency_key = '{key}' AND transfer_id = '{id}'"
+        );
+        assert_eq!(one_number(db, &sql).await, 1, "{key} answered {id}");
+    }
+}
