@@ -26,6 +26,11 @@ pub async fn connect<M: MigratorTrait>(url: &str) -> anyhow::Result<DatabaseConn
         options.map_sqlx_sqlite_opts(|o| o.pragma("secure_delete", "ON"));
     } else {
         options.max_connections(16);
+        // A generic plan cached while a table is small keeps being used as
+        // it grows (never better than a scan of the tenant's rows); a plan
+        // per execution follows the table, and these queries plan in
+        // microseconds.
+        options.map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
     }
     let db = Database::connect(options).await?;
     M::up(&db, None).await?;

@@ -221,14 +221,32 @@ impl Relay {
             .limit(BATCH)
             .all(&self.db)
             .await?;
+        let mut sent = Vec::with_capacity(pending.len());
+        let mut failure = None;
         for row in &pending {
-            let event = crate::events::decode(&row.payload)?;
-            self.bus.publish(&event).await?;
+            let published = match crate::events::decode(&row.payload) {
+                Ok(event) => self.bus.publish(&event).await,
+                Err(err) => Err(anyhow::Error::from(err)),
+            };
+            match published {
+                Ok(()) => sent.push(row.event_id.as_str()),
+                Err(err) => {
+                    failure = Some(err);
+                    break;
+                }
+            }
+        }
+        // One statement marks the whole batch; a crash before it only
+        // publishes these again, and consumers' inboxes absorb repeats.
+        if !sent.is_empty() {
             entity::Entity::update_many()
                 .col_expr(Column::PublishedAt, Expr::value(crate::time::now_ms()))
-                .filter(Column::EventId.eq(row.event_id.as_str()))
+                .filter(Column::EventId.is_in(sent))
                 .exec(&self.db)
                 .await?;
+        }
+        if let Some(err) = failure {
+            return Err(err);
         }
         Ok(pending.len())
     }

@@ -5,6 +5,7 @@
 //! under their accounts' locks.
 
 use questline_kit::DomainError;
+use sea_orm::sea_query::{Expr, ExprTrait, IntoColumnRef};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::{BTreeSet, HashMap};
 
@@ -80,20 +81,26 @@ async fn replays<C: ConnectionTrait>(
     book: &mut Book,
     commands: &[&Command],
 ) -> Result<(), DomainError> {
-    let (tenants, keys) = split(commands.iter().filter_map(|c| c.transfer_key()));
+    let keys: BTreeSet<_> = commands.iter().filter_map(|c| c.transfer_key()).collect();
     if !keys.is_empty() {
         let found = transfer::Entity::find()
-            .filter(transfer::Column::TenantId.is_in(tenants))
-            .filter(transfer::Column::IdempotencyKey.is_in(keys))
+            .filter(pairs_in(
+                transfer::Column::TenantId,
+                transfer::Column::IdempotencyKey,
+                &keys,
+            ))
             .all(c)
             .await?;
         add_transfers(c, book, found).await?;
     }
-    let (tenants, keys) = split(commands.iter().filter_map(|c| c.hold_key()));
+    let keys: BTreeSet<_> = commands.iter().filter_map(|c| c.hold_key()).collect();
     if !keys.is_empty() {
         let found = hold::Entity::find()
-            .filter(hold::Column::TenantId.is_in(tenants))
-            .filter(hold::Column::IdempotencyKey.is_in(keys))
+            .filter(pairs_in(
+                hold::Column::TenantId,
+                hold::Column::IdempotencyKey,
+                &keys,
+            ))
             .all(c)
             .await?;
         for row in found {
@@ -103,10 +110,19 @@ async fn replays<C: ConnectionTrait>(
     Ok(())
 }
 
-fn split<'a>(
-    pairs: impl Iterator<Item = (&'a str, &'a str)>,
-) -> (BTreeSet<&'a str>, BTreeSet<&'a str>) {
-    pairs.unzip()
+/// `(a, b) IN ((…), …)`: row values, so the planner looks every pair up in
+/// the unique index, whatever statistics it has (an `IN` on the second
+/// column alone may end up a filter over all the tenant's rows).
+fn pairs_in<A: IntoColumnRef, B: IntoColumnRef>(
+    a: A,
+    b: B,
+    pairs: &BTreeSet<(&str, &str)>,
+) -> Expr {
+    Expr::tuple([Expr::col(a), Expr::col(b)]).is_in(
+        pairs
+            .iter()
+            .map(|(x, y)| Expr::tuple([Expr::val(*x), Expr::val(*y)])),
+    )
 }
 
 /// Adds transfers with their legs and how much of each leg was reversed.
@@ -234,7 +250,8 @@ async fn add_currencies<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The accounts among `keys` that exist, locked, in id order.
+/// The accounts among `keys` that exist, locked, in id order. Each key is
+/// one row value, looked up exactly in the `accounts_owner` index.
 async fn lock_accounts<C: ConnectionTrait>(
     c: &C,
     keys: &BTreeSet<AccountKey>,
@@ -242,15 +259,20 @@ async fn lock_accounts<C: ConnectionTrait>(
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let tenants: BTreeSet<&str> = keys.iter().map(|k| k.0.as_str()).collect();
-    let currencies: BTreeSet<&str> = keys.iter().map(|k| k.1.as_str()).collect();
-    let owners: BTreeSet<String> = keys.iter().map(|k| k.2.key()).collect();
-    // A superset of the keys (every combination), cheap to plan; the extra
-    // rows are locked in the same order, so no harm.
+    let cols = Expr::tuple([
+        Expr::col(account::Column::TenantId),
+        Expr::col(account::Column::Currency),
+        Expr::col(account::Column::Owner),
+    ]);
+    let rows = keys.iter().map(|(tenant, currency, owner)| {
+        Expr::tuple([
+            Expr::val(tenant.as_str()),
+            Expr::val(currency.as_str()),
+            Expr::val(owner.key()),
+        ])
+    });
     let found = account::Entity::find()
-        .filter(account::Column::TenantId.is_in(tenants))
-        .filter(account::Column::Currency.is_in(currencies))
-        .filter(account::Column::Owner.is_in(owners))
+        .filter(cols.is_in(rows))
         .order_by_asc(account::Column::AccountId)
         .lock_exclusive()
         .all(c)

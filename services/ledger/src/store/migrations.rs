@@ -23,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(AddOutboxSubject),
             Box::new(AddCurrencyPolicy),
             Box::new(CreateLegsAndLots),
+            Box::new(IndexReversalsAndDueHolds),
         ]
     }
 }
@@ -300,4 +301,40 @@ async fn create_lots(m: &SchemaManager<'_>) -> Result<(), DbErr> {
         .await?;
     }
     Ok(())
+}
+
+/// Reversal tallies look transfers up by the one they reverse, and the sweep
+/// looks for pending holds past due across all wallets.
+struct IndexReversalsAndDueHolds;
+
+impl MigrationName for IndexReversalsAndDueHolds {
+    fn name(&self) -> &str {
+        "m0004_index_reversals_and_due_holds"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for IndexReversalsAndDueHolds {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let indexes = [
+            (
+                "transfers_reverses",
+                "transfers",
+                ["reverses", "transfer_id"],
+            ),
+            ("holds_due", "holds", ["status", "expires_at"]),
+        ];
+        for (name, table, cols) in indexes {
+            m.create_index(
+                Index::create()
+                    .name(name)
+                    .table(table)
+                    .col(cols[0])
+                    .col(cols[1])
+                    .to_owned(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
 }
