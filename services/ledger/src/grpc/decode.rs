@@ -17,71 +17,82 @@ fn metadata_text(metadata: &Option<prost_types::Struct>) -> String {
     }
 }
 
+/// What a credit and a debit both carry.
+struct MemberMove<'a> {
+    tenant_id: &'a str,
+    member_id: &'a str,
+    currency: &'a str,
+    amount: i64,
+    reason: &'a str,
+    reference: &'a str,
+    metadata: &'a Option<prost_types::Struct>,
+    idempotency_key: &'a str,
+}
+
+macro_rules! member_move {
+    ($req:expr) => {
+        MemberMove {
+            tenant_id: &$req.tenant_id,
+            member_id: &$req.member_id,
+            currency: &$req.currency,
+            amount: $req.amount,
+            reason: &$req.reason,
+            reference: &$req.reference,
+            metadata: &$req.metadata,
+            idempotency_key: &$req.idempotency_key,
+        }
+    };
+}
+
 /// A credit: issuance → the member's wallet.
 pub fn credit(req: &pb::CreditRequest) -> Result<TransferSpec, DomainError> {
-    let legs = [RawLeg {
-        currency: &req.currency,
-        debit: "system:issuance",
-        credit: &format!("member:{}", req.member_id),
-        amount: req.amount,
-    }];
-    let metadata = metadata_text(&req.metadata);
-    let fingerprint = Fields::new("Credit")
-        .field("member_id", &req.member_id)
-        .field("currency", &req.currency)
-        .field("amount", req.amount.to_string())
-        .field("reason", &req.reason)
-        .field("reference", &req.reference)
-        .field("metadata", &metadata)
-        .finish();
-    member(&req.member_id)?;
-    one_leg(TransferSpec::validate(
-        Header {
-            tenant_id: &req.tenant_id,
-            reason: &req.reason,
-            reference: &req.reference,
-            metadata,
-            idempotency_key: &req.idempotency_key,
-            fingerprint,
-        },
-        &legs,
-    ))
+    let wallet = format!("member:{}", req.member_id);
+    one_leg("Credit", member_move!(req), "system:issuance", &wallet)
 }
 
 /// A debit: the member's wallet → redemption.
 pub fn debit(req: &pb::DebitRequest) -> Result<TransferSpec, DomainError> {
-    let legs = [RawLeg {
-        currency: &req.currency,
-        debit: &format!("member:{}", req.member_id),
-        credit: "system:redemption",
-        amount: req.amount,
-    }];
-    let metadata = metadata_text(&req.metadata);
-    let fingerprint = Fields::new("Debit")
-        .field("member_id", &req.member_id)
-        .field("currency", &req.currency)
-        .field("amount", req.amount.to_string())
-        .field("reason", &req.reason)
-        .field("reference", &req.reference)
-        .field("metadata", &metadata)
-        .finish();
-    member(&req.member_id)?;
-    one_leg(TransferSpec::validate(
-        Header {
-            tenant_id: &req.tenant_id,
-            reason: &req.reason,
-            reference: &req.reference,
-            metadata,
-            idempotency_key: &req.idempotency_key,
-            fingerprint,
-        },
-        &legs,
-    ))
+    let wallet = format!("member:{}", req.member_id);
+    one_leg("Debit", member_move!(req), &wallet, "system:redemption")
 }
 
-/// Names a one-leg request's fields as the request does (`amount`, not `legs[0].amount`).
-fn one_leg(spec: Result<TransferSpec, DomainError>) -> Result<TransferSpec, DomainError> {
-    spec.map_err(|err| match err {
+/// One leg between a member's wallet and a system account, its mistakes
+/// named as the request names its fields (`amount`, not `legs[0].amount`).
+fn one_leg(
+    call: &str,
+    m: MemberMove<'_>,
+    debit: &str,
+    credit: &str,
+) -> Result<TransferSpec, DomainError> {
+    Violations::new().id("member_id", m.member_id).finish()?;
+    let metadata = metadata_text(m.metadata);
+    let fingerprint = Fields::new(call)
+        .field("member_id", m.member_id)
+        .field("currency", m.currency)
+        .field("amount", m.amount.to_string())
+        .field("reason", m.reason)
+        .field("reference", m.reference)
+        .field("metadata", &metadata)
+        .finish();
+    let legs = [RawLeg {
+        currency: m.currency,
+        debit,
+        credit,
+        amount: m.amount,
+    }];
+    let header = Header {
+        tenant_id: m.tenant_id,
+        reason: m.reason,
+        reference: m.reference,
+        metadata,
+        idempotency_key: m.idempotency_key,
+        fingerprint,
+    };
+    TransferSpec::validate(header, &legs).map_err(request_names)
+}
+
+fn request_names(err: DomainError) -> DomainError {
+    match err {
         DomainError::Invalid(mut violations) => {
             for v in &mut violations {
                 if let Some(field) = v.field.strip_prefix("legs[0].") {
@@ -91,11 +102,7 @@ fn one_leg(spec: Result<TransferSpec, DomainError>) -> Result<TransferSpec, Doma
             DomainError::Invalid(violations)
         }
         other => other,
-    })
-}
-
-fn member(member_id: &str) -> Result<(), DomainError> {
-    Violations::new().id("member_id", member_id).finish()
+    }
 }
 
 pub fn transfer(req: &pb::TransferRequest) -> Result<TransferSpec, DomainError> {
