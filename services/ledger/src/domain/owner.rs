@@ -79,6 +79,22 @@ impl Owner {
         }
     }
 
+    /// Like `parse`, recording a mistake in `v` (as `expiry::time_zone`
+    /// does), so a request's every mistake is reported at once.
+    pub fn checked(v: &mut questline_kit::Violations, field: &str, name: &str) -> Option<Owner> {
+        match Owner::parse(field, name) {
+            Ok(owner) => Some(owner),
+            Err(err) => {
+                if let DomainError::Invalid(found) = err {
+                    for f in found {
+                        v.add(&f.field, f.description);
+                    }
+                }
+                None
+            }
+        }
+    }
+
     pub fn member_id(&self) -> Option<&str> {
         match self {
             Owner::Member(id) => Some(id),

@@ -93,17 +93,6 @@ impl TransferSpec {
             fingerprint: header.fingerprint,
         })
     }
-
-    /// The member of the first leg that touches a wallet: the one whose
-    /// figures a credit or debit answers with.
-    pub fn member(&self) -> Option<(&str, &str)> {
-        self.legs.iter().find_map(|l| {
-            l.credit
-                .member_id()
-                .or(l.debit.member_id())
-                .map(|m| (m, l.currency.as_str()))
-        })
-    }
 }
 
 fn leg(v: &mut Violations, i: usize, leg: &RawLeg<'_>) -> Option<LegSpec> {
@@ -115,33 +104,22 @@ fn leg(v: &mut Violations, i: usize, leg: &RawLeg<'_>) -> Option<LegSpec> {
             &field("amount"),
             "must be at most 10^12",
         );
-    let debit = Owner::parse(&field("debit_account"), leg.debit);
-    let credit = Owner::parse(&field("credit_account"), leg.credit);
-    match (debit, credit) {
-        (Ok(debit), Ok(credit)) if debit == credit => {
-            v.add(
-                &field("credit_account"),
-                "must differ from the debit account",
-            );
-            None
-        }
-        (Ok(debit), Ok(credit)) => Some(LegSpec {
-            currency: leg.currency.into(),
-            debit,
-            credit,
-            amount: leg.amount,
-        }),
-        (debit, credit) => {
-            for err in [debit.err(), credit.err()].into_iter().flatten() {
-                if let DomainError::Invalid(found) = err {
-                    for f in found {
-                        v.add(&f.field, f.description);
-                    }
-                }
-            }
-            None
-        }
+    let debit = Owner::checked(v, &field("debit_account"), leg.debit);
+    let credit = Owner::checked(v, &field("credit_account"), leg.credit);
+    let (debit, credit) = (debit?, credit?);
+    if debit == credit {
+        v.add(
+            &field("credit_account"),
+            "must differ from the debit account",
+        );
+        return None;
     }
+    Some(LegSpec {
+        currency: leg.currency.into(),
+        debit,
+        credit,
+        amount: leg.amount,
+    })
 }
 
 /// Whether every currency's legs sum inside `i64`.

@@ -195,14 +195,10 @@ pub fn account_ref(
 ) -> Result<(String, String, Owner), DomainError> {
     let mut v = Violations::new();
     v.id("tenant_id", tenant_id).id("currency", currency);
-    let owner = Owner::parse("name", name);
-    if let Err(DomainError::Invalid(found)) = &owner {
-        for f in found {
-            v.add(&f.field, f.description.clone());
-        }
-    }
+    let owner = Owner::checked(&mut v, "name", name);
     v.finish()?;
-    Ok((tenant_id.into(), currency.into(), owner?))
+    let owner = owner.ok_or_else(|| DomainError::internal("a refused name passed the checks"))?;
+    Ok((tenant_id.into(), currency.into(), owner))
 }
 
 pub fn hold_ref(tenant_id: &str, hold_id: &str) -> Result<(), DomainError> {

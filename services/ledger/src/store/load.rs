@@ -193,7 +193,7 @@ async fn reversed<C: ConnectionTrait>(
 }
 
 /// The legs of `ids`, by transfer, in leg order.
-pub async fn legs_of<C: ConnectionTrait>(
+async fn legs_of<C: ConnectionTrait>(
     c: &C,
     ids: &[String],
 ) -> Result<HashMap<String, Vec<leg::Model>>, DomainError> {

@@ -216,10 +216,6 @@ impl Book {
         }
     }
 
-    pub fn now(&self) -> i64 {
-        self.now
-    }
-
     // Loading, by the store.
 
     pub fn add_currency(&mut self, tenant_id: &str, code: &str, currency: Currency) {
