@@ -247,6 +247,47 @@ async fn a_coalition_transfer_is_reversed_and_shows_in_history_and_totals() {
             ))
             .await
             .unwrap();
+        // A pending hold shows as held, not available.
+        let hold = pb::CreateHoldRequest {
+            tenant_id: p.tenant_id.clone(),
+            member_id: p.member_id.clone(),
+            currency: "stars".into(),
+            amount: 10,
+            reason: "basket".into(),
+            ttl_seconds: 60,
+            idempotency_key: "basket-1".into(),
+        };
+        let hold = api
+            .ledger
+            .create_hold(hold)
+            .await
+            .unwrap()
+            .into_inner()
+            .hold
+            .unwrap();
+        let balances = pb::GetBalancesRequest {
+            tenant_id: p.tenant_id.clone(),
+            member_id: p.member_id.clone(),
+            expiring_within_days: 0,
+        };
+        let wallet = api
+            .ledger
+            .get_balances(balances)
+            .await
+            .unwrap()
+            .into_inner()
+            .balances;
+        assert_eq!(
+            (wallet[0].total, wallet[0].held, wallet[0].available),
+            (100, 10, 90)
+        );
+        api.ledger
+            .void_hold(pb::VoidHoldRequest {
+                tenant_id: p.tenant_id.clone(),
+                hold_id: hold.hold_id,
+            })
+            .await
+            .unwrap();
         // Spend 30 at the café: 25 settle to the partner, 5 are the programme's fee.
         let spend = vec![
             leg(&member, "partner:cafe", 25),

@@ -83,9 +83,10 @@ impl Store {
                 .push(rows::lot(row));
         }
         let before = (expiring_within_days > 0).then(|| now + expiring_within_days * 86_400_000);
+        let pending = self.pending_held(&wallets, now).await?;
         let mut out = Vec::with_capacity(wallets.len());
         for w in wallets {
-            let held = self.pending_held(&w.account_id, now).await?;
+            let held = pending.get(&w.account_id).copied().unwrap_or(0);
             let lots = lots_of.remove(&w.account_id).unwrap_or_default();
             let (expired, expiring) = lots::outlook(&lots, w.balance, held, now, before);
             out.push(WalletView {
@@ -101,19 +102,32 @@ impl Store {
         Ok(out)
     }
 
-    /// Points held by pending holds not yet past their expiry.
-    async fn pending_held(&self, account_id: &str, now: i64) -> Result<i64, DomainError> {
-        let sum: Option<i64> = hold::Entity::find()
+    /// Per wallet, the points held by pending holds not yet past their expiry.
+    async fn pending_held(
+        &self,
+        wallets: &[account::Model],
+        now: i64,
+    ) -> Result<HashMap<String, i64>, DomainError> {
+        let ids = wallets.iter().map(|w| w.account_id.as_str());
+        let sums: Vec<(String, Option<i64>)> = hold::Entity::find()
             .select_only()
-            .column_as(Expr::col(hold::Column::Amount).sum(), "held")
-            .filter(hold::Column::AccountId.eq(account_id))
+            .column(hold::Column::AccountId)
+            // PostgreSQL sums bigint as numeric.
+            .column_as(
+                Expr::col(hold::Column::Amount).sum().cast_as("BIGINT"),
+                "held",
+            )
+            .filter(hold::Column::AccountId.is_in(ids))
             .filter(hold::Column::Status.eq("pending"))
             .filter(hold::Column::ExpiresAt.gt(now))
+            .group_by(hold::Column::AccountId)
             .into_tuple()
-            .one(&self.db)
-            .await?
-            .flatten();
-        Ok(sum.unwrap_or(0))
+            .all(&self.db)
+            .await?;
+        Ok(sums
+            .into_iter()
+            .map(|(id, held)| (id, held.unwrap_or(0)))
+            .collect())
     }
 
     pub async fn account(
