@@ -112,17 +112,7 @@ impl MigrationTrait for CreateOutbox {
 
 /// Writes `event` in the caller's transaction.
 pub async fn stage<C: ConnectionTrait>(conn: &C, event: &Event) -> Result<(), DbErr> {
-    entity::Entity::insert(entity::ActiveModel {
-        event_id: Set(event.event_id.clone()),
-        event_type: Set(event.r#type.clone()),
-        payload: Set(crate::events::encode(event)),
-        created_at: Set(crate::time::now_ms()),
-        published_at: Set(None),
-        subject: Set(event.subject.clone()),
-    })
-    .exec_without_returning(conn)
-    .await?;
-    Ok(())
+    stage_all(conn, std::slice::from_ref(event)).await
 }
 
 /// Writes `events` in the caller's transaction, in one statement per few hundred.
