@@ -26,6 +26,9 @@ pub async fn connect<M: MigratorTrait>(url: &str) -> anyhow::Result<DatabaseConn
         options.map_sqlx_sqlite_opts(|o| o.pragma("secure_delete", "ON"));
     } else {
         options.max_connections(16);
+        // A dead connection fails its query and is dropped; a ping before
+        // every transaction would cost each one a round trip.
+        options.test_before_acquire(false);
         // A generic plan cached while a table is small keeps being used as
         // it grows (never better than a scan of the tenant's rows); a plan
         // per execution follows the table, and these queries plan in

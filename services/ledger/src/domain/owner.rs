@@ -106,6 +106,13 @@ impl Owner {
         matches!(self, Owner::Member(_))
     }
 
+    /// System accounts (issuance, redemption, breakage, adjustments): never
+    /// checked, never closed, so a batch moves them without locking them
+    /// first (docs/ledger.md, "Hot accounts").
+    pub fn is_system(&self) -> bool {
+        matches!(self, Owner::System(_))
+    }
+
     /// System accounts mirror member balances and may be negative; the
     /// others open refusing to.
     pub fn may_go_negative_by_default(&self) -> bool {

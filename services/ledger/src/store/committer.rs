@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
-use super::load::{self, Currencies};
+use super::load::{self, Known};
 use super::write;
 use crate::domain::book::{Answer, Book, Command};
 use crate::events;
@@ -19,6 +19,8 @@ use crate::events;
 /// Legs (or other rows) a batch may hold before the next waits its turn.
 const MAX_WEIGHT: usize = 512;
 const QUEUE: usize = 4096;
+/// How long a batch may wait for the callers of the last one to come back.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 /// A batch that lost a race (a key or an account written by another
 /// replica) is read and carried out again.
 const ATTEMPTS: usize = 5;
@@ -72,16 +74,11 @@ async fn run(
     relay: outbox::Relay,
     clock: Clock,
 ) {
-    let mut currencies = Currencies::new();
-    while let Some(first) = queue.recv().await {
-        let mut weight = first.command.weight();
-        let mut jobs = vec![first];
-        while weight < MAX_WEIGHT {
-            let Ok(job) = queue.try_recv() else { break };
-            weight += job.command.weight();
-            jobs.push(job);
-        }
-        let answers = commit(&db, &jobs, clock(), &mut currencies).await;
+    let mut known = Known::default();
+    let mut answered = 0;
+    while let Some(jobs) = next_batch(&mut queue, answered).await {
+        answered = jobs.len();
+        let answers = commit(&db, &jobs, clock(), &mut known).await;
         match answers {
             Ok((answers, staged)) => {
                 if staged {
@@ -100,17 +97,44 @@ async fn run(
     }
 }
 
+/// The next waiting jobs, up to `MAX_WEIGHT`; `None` once the queue closed.
+/// Callers just answered tend to send their next request at once: while
+/// fewer than `answered` are waiting, it lingers up to `LINGER` for them.
+/// Without it a busy ledger alternates a batch of one with a batch of all
+/// the rest, paying a whole transaction for the one.
+async fn next_batch(queue: &mut mpsc::Receiver<Job>, answered: usize) -> Option<Vec<Job>> {
+    let first = queue.recv().await?;
+    let deadline = tokio::time::Instant::now() + LINGER;
+    let mut weight = first.command.weight();
+    let mut jobs = vec![first];
+    while weight < MAX_WEIGHT {
+        let job = match queue.try_recv() {
+            Ok(job) => job,
+            Err(_) if jobs.len() < answered => {
+                match tokio::time::timeout_at(deadline, queue.recv()).await {
+                    Ok(Some(job)) => job,
+                    _ => break,
+                }
+            }
+            Err(_) => break,
+        };
+        weight += job.command.weight();
+        jobs.push(job);
+    }
+    Some(jobs)
+}
+
 type Answers = Vec<Result<Answer, DomainError>>;
 
 async fn commit(
     db: &DatabaseConnection,
     jobs: &[Job],
     now: i64,
-    currencies: &mut Currencies,
+    known: &mut Known,
 ) -> Result<(Answers, bool), DomainError> {
     let mut attempt = 1;
     loop {
-        match attempt_batch(db, jobs, now, currencies).await {
+        match attempt_batch(db, jobs, now, known).await {
             Err(DomainError::Aborted(why)) if attempt < ATTEMPTS => {
                 tracing::debug!(%why, attempt, "ledger batch lost a race; carrying it out again");
                 attempt += 1;
@@ -124,11 +148,11 @@ async fn attempt_batch(
     db: &DatabaseConnection,
     jobs: &[Job],
     now: i64,
-    currencies: &mut Currencies,
+    known: &mut Known,
 ) -> Result<(Answers, bool), DomainError> {
     let txn = db.begin().await?;
     let commands: Vec<&Command> = jobs.iter().map(|j| &j.command).collect();
-    let mut book = load::book(&txn, &commands, now, currencies).await?;
+    let mut book = load::book(&txn, &commands, now, known).await?;
     // What fell due before the batch (expiries) carries no caller's trace.
     let mut events = notices(&mut book, &BTreeMap::new());
     let mut answers = Vec::with_capacity(jobs.len());

@@ -6,23 +6,32 @@
 
 use questline_kit::DomainError;
 use sea_orm::sea_query::{Expr, ExprTrait, IntoColumnRef};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use std::collections::{BTreeSet, HashMap};
 
 use super::entities::{account, currency, hold, leg, lot, transfer};
-use super::rows;
-use crate::domain::book::{AccountKey, Book, Command, Currency, Transfer};
+use super::{arrays, rows};
+use crate::domain::book::{Account, AccountKey, Book, Command, Currency, Transfer};
 use crate::domain::hold::HoldStatus;
 
-/// Currencies never change once defined, so the committer keeps them.
-pub type Currencies = HashMap<(String, String), Currency>;
+/// What a committer keeps between batches: currencies never change once
+/// defined, and system accounts are never closed nor checked, so their ids
+/// and flags are all a batch needs of them (their figures are written as
+/// the batch's change, see `write::system_accounts`).
+#[derive(Default)]
+pub struct Known {
+    currencies: HashMap<(String, String), Currency>,
+    system: HashMap<AccountKey, Account>,
+}
 
 /// A book holding everything `commands` need, accounts locked.
 pub async fn book<C: ConnectionTrait>(
     c: &C,
     commands: &[&Command],
     now: i64,
-    currencies: &mut Currencies,
+    known: &mut Known,
 ) -> Result<Book, DomainError> {
     let mut book = Book::new(now);
     // First what names further accounts: held wallets and reversed transfers.
@@ -30,8 +39,14 @@ pub async fn book<C: ConnectionTrait>(
     let keys: BTreeSet<AccountKey> = commands.iter().flat_map(|c| c.accounts(&book)).collect();
     let drawn: BTreeSet<AccountKey> = commands.iter().flat_map(|c| c.drawn(&book)).collect();
     let mut book = Book::new(now);
-    add_currencies(c, &mut book, &keys, currencies).await?;
-    for account in lock_accounts(c, &keys).await? {
+    add_currencies(c, &mut book, &keys, &mut known.currencies).await?;
+    let (system, others): (BTreeSet<_>, BTreeSet<_>) = keys
+        .into_iter()
+        .partition(|(_, _, owner)| owner.is_system());
+    for account in lock_accounts(c, &others).await? {
+        book.add_account(account);
+    }
+    for account in system_accounts(c, &system, &mut known.system).await? {
         book.add_account(account);
     }
     referenced(c, &mut book, commands).await?;
@@ -83,31 +98,43 @@ async fn replays<C: ConnectionTrait>(
 ) -> Result<(), DomainError> {
     let keys: BTreeSet<_> = commands.iter().filter_map(|c| c.transfer_key()).collect();
     if !keys.is_empty() {
-        let found = transfer::Entity::find()
-            .filter(pairs_in(
-                transfer::Column::TenantId,
-                transfer::Column::IdempotencyKey,
-                &keys,
-            ))
-            .all(c)
-            .await?;
+        let found = if postgres(c) {
+            arrays::transfers_by_key(&keys).all(c).await?
+        } else {
+            transfer::Entity::find()
+                .filter(pairs_in(
+                    transfer::Column::TenantId,
+                    transfer::Column::IdempotencyKey,
+                    &keys,
+                ))
+                .all(c)
+                .await?
+        };
         add_transfers(c, book, found).await?;
     }
     let keys: BTreeSet<_> = commands.iter().filter_map(|c| c.hold_key()).collect();
     if !keys.is_empty() {
-        let found = hold::Entity::find()
-            .filter(pairs_in(
-                hold::Column::TenantId,
-                hold::Column::IdempotencyKey,
-                &keys,
-            ))
-            .all(c)
-            .await?;
+        let found = if postgres(c) {
+            arrays::holds_by_key(&keys).all(c).await?
+        } else {
+            hold::Entity::find()
+                .filter(pairs_in(
+                    hold::Column::TenantId,
+                    hold::Column::IdempotencyKey,
+                    &keys,
+                ))
+                .all(c)
+                .await?
+        };
         for row in found {
             book.add_hold(rows::hold(row)?);
         }
     }
     Ok(())
+}
+
+fn postgres<C: ConnectionTrait>(c: &C) -> bool {
+    c.get_database_backend() == DbBackend::Postgres
 }
 
 /// `(a, b) IN ((…), …)`: row values, so the planner looks every pair up in
@@ -217,7 +244,7 @@ async fn add_currencies<C: ConnectionTrait>(
     c: &C,
     book: &mut Book,
     keys: &BTreeSet<AccountKey>,
-    known: &mut Currencies,
+    known: &mut HashMap<(String, String), Currency>,
 ) -> Result<(), DomainError> {
     let wanted: BTreeSet<(String, String)> = keys
         .iter()
@@ -250,15 +277,49 @@ async fn add_currencies<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The accounts among `keys` that exist, locked, in id order. Each key is
-/// one row value, looked up exactly in the `accounts_owner` index.
+/// The accounts among `keys` that exist, locked, in id order.
 async fn lock_accounts<C: ConnectionTrait>(
     c: &C,
     keys: &BTreeSet<AccountKey>,
-) -> Result<Vec<crate::domain::book::Account>, DomainError> {
+) -> Result<Vec<Account>, DomainError> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
+    let found = if postgres(c) {
+        arrays::lock_accounts(keys).all(c).await?
+    } else {
+        accounts_among(keys)
+            .order_by_asc(account::Column::AccountId)
+            .lock_exclusive()
+            .all(c)
+            .await?
+    };
+    found.into_iter().map(rows::account).collect()
+}
+
+/// The system accounts among `keys` that exist, unlocked, read once per
+/// committer.
+async fn system_accounts<C: ConnectionTrait>(
+    c: &C,
+    keys: &BTreeSet<AccountKey>,
+    known: &mut HashMap<AccountKey, Account>,
+) -> Result<Vec<Account>, DomainError> {
+    let missing: BTreeSet<AccountKey> = keys
+        .iter()
+        .filter(|k| !known.contains_key(*k))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        for row in accounts_among(&missing).all(c).await? {
+            let account = rows::account(row)?;
+            known.insert(account.key(), account);
+        }
+    }
+    Ok(keys.iter().filter_map(|k| known.get(k).cloned()).collect())
+}
+
+/// Each key is one row value, looked up exactly in the `accounts_owner` index.
+fn accounts_among(keys: &BTreeSet<AccountKey>) -> sea_orm::Select<account::Entity> {
     let cols = Expr::tuple([
         Expr::col(account::Column::TenantId),
         Expr::col(account::Column::Currency),
@@ -271,13 +332,7 @@ async fn lock_accounts<C: ConnectionTrait>(
             Expr::val(owner.key()),
         ])
     });
-    let found = account::Entity::find()
-        .filter(cols.is_in(rows))
-        .order_by_asc(account::Column::AccountId)
-        .lock_exclusive()
-        .all(c)
-        .await?;
-    found.into_iter().map(rows::account).collect()
+    account::Entity::find().filter(cols.is_in(rows))
 }
 
 /// The lots of drawn wallets, and their pending holds already past due.
@@ -290,11 +345,15 @@ async fn drawn_lots_and_holds<C: ConnectionTrait>(
     if drawn.is_empty() {
         return Ok(());
     }
-    let found = lot::Entity::find()
-        .filter(lot::Column::AccountId.is_in(drawn.iter().map(String::as_str)))
-        .filter(lot::Column::Remaining.gt(0))
-        .all(c)
-        .await?;
+    let found = if postgres(c) {
+        arrays::open_lots(drawn).all(c).await?
+    } else {
+        lot::Entity::find()
+            .filter(lot::Column::AccountId.is_in(drawn.iter().map(String::as_str)))
+            .filter(lot::Column::Remaining.gt(0))
+            .all(c)
+            .await?
+    };
     let mut by_account: HashMap<String, Vec<_>> =
         drawn.iter().map(|id| (id.clone(), Vec::new())).collect();
     for row in found {
@@ -306,12 +365,16 @@ async fn drawn_lots_and_holds<C: ConnectionTrait>(
     for (account_id, lots) in by_account {
         book.add_lots(&account_id, lots);
     }
-    let due = hold::Entity::find()
-        .filter(hold::Column::AccountId.is_in(drawn.iter().map(String::as_str)))
-        .filter(hold::Column::Status.eq(HoldStatus::Pending.as_str()))
-        .filter(hold::Column::ExpiresAt.lte(now))
-        .all(c)
-        .await?;
+    let due = if postgres(c) {
+        arrays::due_holds(drawn, now).all(c).await?
+    } else {
+        hold::Entity::find()
+            .filter(hold::Column::AccountId.is_in(drawn.iter().map(String::as_str)))
+            .filter(hold::Column::Status.eq(HoldStatus::Pending.as_str()))
+            .filter(hold::Column::ExpiresAt.lte(now))
+            .all(c)
+            .await?
+    };
     for row in due {
         if book.hold(&row.hold_id).is_none() {
             book.add_hold(rows::hold(row)?);

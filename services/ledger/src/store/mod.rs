@@ -2,6 +2,7 @@
 //! committer (group commit, see `committer`); reads go straight to the
 //! database (see `queries`).
 
+mod arrays;
 mod committer;
 pub mod entities;
 mod export;

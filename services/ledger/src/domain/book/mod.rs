@@ -196,6 +196,9 @@ pub struct Book {
     now: i64,
     currencies: HashMap<(String, String), Currency>,
     accounts: BTreeMap<String, Account>,
+    /// `(balance, held)` of every account as it was added, so the store can
+    /// write a system account as the batch's change rather than a figure.
+    loaded: HashMap<String, (i64, i64)>,
     by_key: HashMap<AccountKey, String>,
     /// Lots of the wallets the batch may draw from, in drawing order.
     lots: HashMap<String, Vec<Lot>>,
@@ -224,6 +227,8 @@ impl Book {
     }
 
     pub fn add_account(&mut self, account: Account) {
+        self.loaded
+            .insert(account.account_id.clone(), (account.balance, account.held));
         self.by_key
             .insert(account.key(), account.account_id.clone());
         self.accounts.insert(account.account_id.clone(), account);
@@ -268,6 +273,13 @@ impl Book {
 
     pub fn account_by_id(&self, account_id: &str) -> Option<&Account> {
         self.accounts.get(account_id)
+    }
+
+    /// How much an account's `(balance, held)` moved since it was added.
+    pub fn moved(&self, account_id: &str) -> Option<(i64, i64)> {
+        let now = self.accounts.get(account_id)?;
+        let (balance, held) = self.loaded.get(account_id)?;
+        Some((now.balance - balance, now.held - held))
     }
 
     pub fn lot(&self, account_id: &str, lot_id: &str) -> Option<&Lot> {

@@ -79,3 +79,33 @@ fn points_passed_between_wallets_keep_their_expiry() {
     assert_eq!(book.lots[&m2][0].expires_at, Some(1_000 + 86_400_000));
     assert_eq!(book.changes.notices.len(), 3);
 }
+
+#[test]
+fn a_system_account_is_written_as_what_the_batch_moved() {
+    let mut book = book();
+    // As loaded (figures possibly stale: the store writes only the change).
+    book.add_account(Account {
+        account_id: "iss".into(),
+        tenant_id: "acme".into(),
+        currency: "stars".into(),
+        owner: Owner::ISSUANCE,
+        balance: -500,
+        held: 0,
+        may_go_negative: true,
+        closed: false,
+        created_at: 1,
+    });
+    book.apply(&transfer("a", &[("system:issuance", "member:m1", 10)]))
+        .unwrap();
+    book.apply(&transfer("b", &[("system:issuance", "member:m2", 5)]))
+        .unwrap();
+    assert_eq!(book.moved("iss"), Some((-15, 0)));
+    let m1 = book
+        .account(&("acme".into(), "stars".into(), Owner::Member("m1".into())))
+        .unwrap()
+        .account_id
+        .clone();
+    // Opened by this batch: it moved from nothing.
+    assert_eq!(book.moved(&m1), Some((10, 0)));
+    assert_eq!(book.moved("unknown"), None);
+}
