@@ -39,6 +39,10 @@ done
 
 admin() { psql -X -q -v ON_ERROR_STOP=1 "$PG/postgres" "$@"; }
 
+# Before every measured part: no part pays for the dirty pages of the one
+# before it (see bench/README.md).
+settle() { admin -c "CHECKPOINT" >&2 && sync; }
+
 drop_databases() {
     local db
     for db in "$PGBENCH_DB" "$LEDGER_DB"; do
@@ -79,6 +83,7 @@ median() {
 # Runs ledger-load with the given arguments; prints its JSON line.
 load() {
     local out json
+    settle
     # --relay: the outbox relay runs, as it does in the service.
     out="$(RUST_LOG="${RUST_LOG:-warn}" "$BIN" --relay --wallets "$WALLETS" --seconds "$SECONDS_PER_RUN" "$@")"
     sed '$d' <<<"$out" | sed 's/^/    /' >&2
@@ -108,6 +113,7 @@ for run in $(seq 1 "$RUNS"); do
 
     say "  pgbench: initialising (scale 10), then tpcb-like, $CLIENTS clients, ${SECONDS_PER_RUN} s"
     init_out="$(pgbench -i -s 10 -q "$PG/$PGBENCH_DB" 2>&1)" || { say "$init_out"; die "pgbench -i failed"; }
+    settle
     pgb_out="$(pgbench -n -b tpcb-like -c "$CLIENTS" -j 2 -T "$SECONDS_PER_RUN" "$PG/$PGBENCH_DB" 2>&1)" ||
         { say "$pgb_out"; die "pgbench failed"; }
     pgb_tps="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$pgb_out" | tail -n 1)"
