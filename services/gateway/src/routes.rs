@@ -181,15 +181,31 @@ struct Balance {
     total: i64,
     held: i64,
     available: i64,
+    /// With `?expiring_within_days=N`: of the total, points that expire
+    /// before `expiring_before` (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiring: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiring_before: Option<String>,
 }
 
-/// `GET /v1/members/{member_id}/balances`: every wallet of a member.
+#[derive(Debug, Deserialize)]
+struct BalancesQuery {
+    /// 1 to 3660; the ledger checks the range.
+    expiring_within_days: Option<i32>,
+}
+
+/// `GET /v1/members/{member_id}/balances[?expiring_within_days=N]`: every
+/// wallet of a member, and what expires soon when asked.
 async fn balances(
     State(gateway): State<Gateway>,
     partner: Credentials,
     member_id: Result<Path<String>, PathRejection>,
+    query: Result<Query<BalancesQuery>, QueryRejection>,
 ) -> Result<Json<Balances>, Problem> {
     let Path(member_id) = member_id?;
+    let Query(query) = query?;
+    let asked = query.expiring_within_days.is_some();
     let mut ledger = LedgerServiceClient::with_interceptor(
         gateway.ledger.clone(),
         Outgoing::bearer(&partner.token),
@@ -198,7 +214,7 @@ async fn balances(
         .get_balances(GetBalancesRequest {
             tenant_id: partner.tenant_id,
             member_id: member_id.clone(),
-            expiring_within_days: 0,
+            expiring_within_days: query.expiring_within_days.unwrap_or_default(),
         })
         .await?
         .into_inner();
@@ -212,6 +228,8 @@ async fn balances(
                 total: b.total,
                 held: b.held,
                 available: b.available,
+                expiring: asked.then_some(b.expiring),
+                expiring_before: b.expiring_before.filter(|_| asked).map(|t| t.to_string()),
             })
             .collect(),
     }))
@@ -573,6 +591,12 @@ mod tests {
     #[tokio::test]
     async fn a_bad_page_size_and_an_unknown_path_are_problems() {
         let request = Request::get("/v1/members/m1/inbox?page_size=many")
+            .header("authorization", "Bearer eyJ.a.b")
+            .header("x-tenant-id", "acme")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(problem(request).await.0, StatusCode::BAD_REQUEST);
+        let request = Request::get("/v1/members/m1/balances?expiring_within_days=soon")
             .header("authorization", "Bearer eyJ.a.b")
             .header("x-tenant-id", "acme")
             .body(Body::empty())
