@@ -589,19 +589,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_bad_page_size_and_an_unknown_path_are_problems() {
-        let request = Request::get("/v1/members/m1/inbox?page_size=many")
-            .header("authorization", "Bearer eyJ.a.b")
-            .header("x-tenant-id", "acme")
-            .body(Body::empty())
-            .unwrap();
-        assert_eq!(problem(request).await.0, StatusCode::BAD_REQUEST);
-        let request = Request::get("/v1/members/m1/balances?expiring_within_days=soon")
-            .header("authorization", "Bearer eyJ.a.b")
-            .header("x-tenant-id", "acme")
-            .body(Body::empty())
-            .unwrap();
-        assert_eq!(problem(request).await.0, StatusCode::BAD_REQUEST);
+    async fn bad_query_parameters_and_an_unknown_path_are_problems() {
+        for uri in [
+            "/v1/members/m1/inbox?page_size=many",
+            "/v1/members/m1/balances?expiring_within_days=soon",
+            "/v1/members/m1/balances?expiring_within_days=99999999999",
+        ] {
+            let request = Request::get(uri)
+                .header("authorization", "Bearer eyJ.a.b")
+                .header("x-tenant-id", "acme")
+                .body(Body::empty())
+                .unwrap();
+            assert_eq!(problem(request).await.0, StatusCode::BAD_REQUEST, "{uri}");
+        }
         let unknown = Request::get("/v1/nothing").body(Body::empty()).unwrap();
         assert_eq!(problem(unknown).await.0, StatusCode::NOT_FOUND);
     }

@@ -8,7 +8,7 @@
 use sea_orm::{DbBackend, EntityTrait, SelectModel, SelectorRaw, Statement, Value};
 use std::collections::BTreeSet;
 
-use super::entities::{account, hold, lot, transfer};
+use super::entities::{account, hold, lot};
 use crate::domain::book::AccountKey;
 use crate::domain::hold::HoldStatus;
 
@@ -24,22 +24,16 @@ pub fn lock_accounts(keys: &BTreeSet<AccountKey>) -> Rows<account::Entity> {
     )
 }
 
-/// Transfers stored under `(tenant, idempotency key)` pairs.
-pub fn transfers_by_key(pairs: &BTreeSet<(&str, &str)>) -> Rows<transfer::Entity> {
+/// Rows of `E` (transfers or holds) stored under `(tenant, idempotency
+/// key)` pairs.
+pub fn by_key<E: EntityTrait>(pairs: &BTreeSet<(&str, &str)>) -> Rows<E> {
     let (tenants, keys) = columns2(pairs);
-    raw::<transfer::Entity>(
-        "SELECT t.* FROM unnest($1::text[], $2::text[]) AS k(tenant_id, idempotency_key) \
-         JOIN transfers t ON t.tenant_id = k.tenant_id AND t.idempotency_key = k.idempotency_key",
-        vec![tenants, keys],
-    )
-}
-
-/// Holds stored under `(tenant, idempotency key)` pairs.
-pub fn holds_by_key(pairs: &BTreeSet<(&str, &str)>) -> Rows<hold::Entity> {
-    let (tenants, keys) = columns2(pairs);
-    raw::<hold::Entity>(
-        "SELECT h.* FROM unnest($1::text[], $2::text[]) AS k(tenant_id, idempotency_key) \
-         JOIN holds h ON h.tenant_id = k.tenant_id AND h.idempotency_key = k.idempotency_key",
+    let table = E::default().table_name().to_string();
+    raw::<E>(
+        &format!(
+            "SELECT r.* FROM unnest($1::text[], $2::text[]) AS k(tenant_id, idempotency_key) \
+             JOIN {table} r ON r.tenant_id = k.tenant_id AND r.idempotency_key = k.idempotency_key"
+        ),
         vec![tenants, keys],
     )
 }

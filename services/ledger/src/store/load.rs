@@ -97,40 +97,43 @@ async fn replays<C: ConnectionTrait>(
     commands: &[&Command],
 ) -> Result<(), DomainError> {
     let keys: BTreeSet<_> = commands.iter().filter_map(|c| c.transfer_key()).collect();
-    if !keys.is_empty() {
-        let found = if postgres(c) {
-            arrays::transfers_by_key(&keys).all(c).await?
-        } else {
-            transfer::Entity::find()
-                .filter(pairs_in(
-                    transfer::Column::TenantId,
-                    transfer::Column::IdempotencyKey,
-                    &keys,
-                ))
-                .all(c)
-                .await?
-        };
-        add_transfers(c, book, found).await?;
-    }
+    let found = by_key::<transfer::Entity, _>(
+        c,
+        &keys,
+        transfer::Column::TenantId,
+        transfer::Column::IdempotencyKey,
+    )
+    .await?;
+    add_transfers(c, book, found).await?;
     let keys: BTreeSet<_> = commands.iter().filter_map(|c| c.hold_key()).collect();
-    if !keys.is_empty() {
-        let found = if postgres(c) {
-            arrays::holds_by_key(&keys).all(c).await?
-        } else {
-            hold::Entity::find()
-                .filter(pairs_in(
-                    hold::Column::TenantId,
-                    hold::Column::IdempotencyKey,
-                    &keys,
-                ))
-                .all(c)
-                .await?
-        };
-        for row in found {
-            book.add_hold(rows::hold(row)?);
-        }
+    let found = by_key::<hold::Entity, _>(
+        c,
+        &keys,
+        hold::Column::TenantId,
+        hold::Column::IdempotencyKey,
+    )
+    .await?;
+    for row in found {
+        book.add_hold(rows::hold(row)?);
     }
     Ok(())
+}
+
+/// Rows of `E` stored under `(tenant, key)` pairs, found by its unique index.
+async fn by_key<E: EntityTrait, C: ConnectionTrait>(
+    c: &C,
+    keys: &BTreeSet<(&str, &str)>,
+    tenant: E::Column,
+    key: E::Column,
+) -> Result<Vec<E::Model>, DomainError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(if postgres(c) {
+        arrays::by_key::<E>(keys).all(c).await?
+    } else {
+        E::find().filter(pairs_in(tenant, key, keys)).all(c).await?
+    })
 }
 
 fn postgres<C: ConnectionTrait>(c: &C) -> bool {
