@@ -6,9 +6,9 @@ use questline_proto::events::Event;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use super::entities::{account, hold, leg, lot, transfer};
+use super::entities::{account, hold, leg, lot};
 use super::rows;
-use crate::domain::book::{Book, Changes};
+use crate::domain::book::{Account, Book};
 
 /// Rows per statement: far inside every backend's parameter limit.
 const CHUNK: usize = 400;
@@ -27,78 +27,73 @@ const HOLD_CHANGES: [hold::Column; 3] = [
     hold::Column::CommittedAmount,
 ];
 
-/// The rows a batch writes, by table.
-struct Rows {
-    accounts: Vec<account::ActiveModel>,
-    lots: Vec<lot::ActiveModel>,
-    holds: Vec<hold::ActiveModel>,
-    transfers: Vec<transfer::ActiveModel>,
-    legs: Vec<leg::ActiveModel>,
-}
-
 pub async fn changes<C: ConnectionTrait>(
     c: &C,
     book: &Book,
     events: &[Event],
 ) -> Result<(), DomainError> {
-    let rows = Rows::of(book)?;
+    let accounts = upsert(account::Column::AccountId, &ACCOUNT_CHANGES);
+    insert(c, account_rows(book), accounts).await?;
+    insert(c, lot_rows(book), upsert(lot::Column::LotId, &LOT_CHANGES)).await?;
     insert(
         c,
-        rows.accounts,
-        upsert(account::Column::AccountId, &ACCOUNT_CHANGES),
+        hold_rows(book),
+        upsert(hold::Column::HoldId, &HOLD_CHANGES),
     )
     .await?;
-    insert(c, rows.lots, upsert(lot::Column::LotId, &LOT_CHANGES)).await?;
-    insert(c, rows.holds, upsert(hold::Column::HoldId, &HOLD_CHANGES)).await?;
-    insert(c, rows.transfers, None).await?;
-    insert(c, rows.legs, None).await?;
+    let transfers = book.changes.transfers.iter().map(rows::transfer_row);
+    insert(c, transfers.collect(), None).await?;
+    insert(c, legs(book)?, None).await?;
     outbox::stage_all(c, events).await?;
-    system_accounts(c, book, &book.changes).await
+    system_accounts(c, book).await
 }
 
-impl Rows {
-    fn of(book: &Book) -> Result<Rows, DomainError> {
-        let ch = &book.changes;
-        Ok(Rows {
-            accounts: accounts(book, ch),
-            lots: ch
-                .new_lots
-                .iter()
-                .chain(&ch.lots)
-                .filter_map(|(account, id)| book.lot(account, id).map(rows::lot_row))
-                .collect(),
-            holds: ch
-                .new_holds
-                .iter()
-                .chain(ch.holds.iter().filter(|id| !ch.new_holds.contains(*id)))
-                .filter_map(|id| {
-                    let h = book.hold(id)?;
-                    let wallet = book.account(&h.wallet())?;
-                    Some(rows::hold_row(h, &wallet.account_id))
-                })
-                .collect(),
-            transfers: ch.transfers.iter().map(rows::transfer_row).collect(),
-            legs: legs(book, ch)?,
+/// Accounts opened by the batch, and the stored wallets and partners' it
+/// changed (stored system accounts move in `system_accounts`).
+fn account_rows(book: &Book) -> Vec<account::ActiveModel> {
+    let opened = book.changes.opened.iter();
+    opened
+        .filter_map(|id| book.account_by_id(id))
+        .chain(stored(book).filter(|a| !a.owner.is_system()))
+        .map(rows::account_row)
+        .collect()
+}
+
+fn lot_rows(book: &Book) -> Vec<lot::ActiveModel> {
+    let ch = &book.changes;
+    ch.new_lots
+        .iter()
+        .chain(&ch.lots)
+        .filter_map(|(account, id)| book.lot(account, id).map(rows::lot_row))
+        .collect()
+}
+
+fn hold_rows(book: &Book) -> Vec<hold::ActiveModel> {
+    let ch = &book.changes;
+    let changed = ch.holds.iter().filter(|id| !ch.new_holds.contains(*id));
+    ch.new_holds
+        .iter()
+        .chain(changed)
+        .filter_map(|id| {
+            let h = book.hold(id)?;
+            let wallet = book.account(&h.wallet())?;
+            Some(rows::hold_row(h, &wallet.account_id))
         })
-    }
+        .collect()
 }
 
-/// Accounts opened by the batch, and the wallets and partners' it changed
-/// (system accounts that were already stored move in `system_accounts`).
-fn accounts(book: &Book, ch: &Changes) -> Vec<account::ActiveModel> {
-    let opened = ch.opened.iter().filter_map(|id| book.account_by_id(id));
-    let changed = ch
-        .accounts
+/// Stored accounts (not opened by this batch) whose figures or flags it changed.
+fn stored(book: &Book) -> impl Iterator<Item = &Account> {
+    let ch = &book.changes;
+    ch.accounts
         .iter()
         .filter(|id| !ch.opened.contains(*id))
         .filter_map(|id| book.account_by_id(id))
-        .filter(|a| !a.owner.is_system());
-    opened.chain(changed).map(rows::account_row).collect()
 }
 
-fn legs(book: &Book, ch: &Changes) -> Result<Vec<leg::ActiveModel>, DomainError> {
+fn legs(book: &Book) -> Result<Vec<leg::ActiveModel>, DomainError> {
     let mut legs = Vec::new();
-    for t in &ch.transfers {
+    for t in &book.changes.transfers {
         for (i, l) in t.legs.iter().enumerate() {
             let id = |owner| {
                 book.account(&(t.tenant_id.clone(), l.currency.clone(), owner))
@@ -115,18 +110,9 @@ fn legs(book: &Book, ch: &Changes) -> Result<Vec<leg::ActiveModel>, DomainError>
 /// System accounts move by the batch's change, in id order, last: their
 /// rows are locked only from here to the commit, so other batches (other
 /// replicas') queue for the issuance account just for that moment.
-async fn system_accounts<C: ConnectionTrait>(
-    c: &C,
-    book: &Book,
-    ch: &Changes,
-) -> Result<(), DomainError> {
-    for id in &ch.accounts {
-        let Some(a) = book.account_by_id(id) else {
-            continue;
-        };
-        if !a.owner.is_system() || ch.opened.contains(id) {
-            continue;
-        }
+async fn system_accounts<C: ConnectionTrait>(c: &C, book: &Book) -> Result<(), DomainError> {
+    for a in stored(book).filter(|a| a.owner.is_system()) {
+        let id = &a.account_id;
         let Some((balance, held)) = book.moved(id).filter(|m| *m != (0, 0)) else {
             continue;
         };
