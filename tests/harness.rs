@@ -131,8 +131,10 @@ impl Harness {
         };
         settings.auth.operator_key = format!("test-operator-{unique}");
         settings.gateway.listen = "127.0.0.1:0".into();
+        settings.gateway.admin_listen = "127.0.0.1:0".into();
         for kind in ServiceKind::ALL {
             settings.service_mut(kind).listen = "127.0.0.1:0".into();
+            settings.service_mut(kind).admin_listen = "127.0.0.1:0".into();
         }
         let mut databases = Vec::new();
         if backend == Backend::PostgresNats {

@@ -74,7 +74,7 @@ async fn main() -> anyhow::Result<()> {
     let db = questline_kit::db::connect::<Migrator>(&args.database_url)
         .await
         .context("opening and migrating the ledger database")?;
-    let relay = Relay::new(db.clone(), Arc::new(MemoryBus::expecting(&[])));
+    let relay = Relay::new(db.clone(), Arc::new(MemoryBus::expecting(&[])), "ledger");
     let shutdown = CancellationToken::new();
     if args.relay {
         tokio::spawn(relay.clone().run(shutdown.clone()));

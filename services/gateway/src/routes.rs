@@ -67,7 +67,9 @@ pub fn router(gateway: Gateway) -> Router {
 
 /// A server span per request, joined to the caller's trace; the services'
 /// spans become its children through the `traceparent` every call carries.
+/// Also times the request for `http_server_request_duration_seconds`.
 async fn traced(request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
     let method = request.method().clone();
     let route = request
         .extensions()
@@ -90,7 +92,30 @@ async fn traced(request: Request, next: Next) -> Response {
     if response.status().is_server_error() {
         span.record("otel.status_code", "error");
     }
+    metrics::histogram!(
+        questline_kit::meter::HTTP_DURATION,
+        "http_request_method" => method_label(&method),
+        "http_route" => route,
+        "http_response_status_code" => response.status().as_u16().to_string(),
+        "questline_service" => SERVICE,
+    )
+    .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// A method as a bounded label: anything unusual is `_OTHER`, as
+/// OpenTelemetry's HTTP conventions say.
+fn method_label(method: &http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "_OTHER",
+    }
 }
 
 async fn healthz() -> Json<Value> {

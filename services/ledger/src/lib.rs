@@ -9,6 +9,7 @@ pub mod store;
 use questline_kit::config::ServiceKind;
 use questline_kit::service::Context;
 use questline_proto::ledger::ledger_service_server::LedgerServiceServer;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -22,6 +23,7 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     let members = ctx.follow_members(&base.db, events::CONSUMER).await?;
     let store = store::Store::new(base.db.clone(), base.relay);
     tokio::spawn(store.clone().sweep_every(SWEEP_EVERY, ctx.shutdown.clone()));
+    ctx.probes.add_sampler(Arc::new(store.clone()));
     let api = grpc::LedgerApi::new(store, members, ctx.verifier(&base.db, KIND).await?);
     questline_kit::serve!(ctx, KIND, listener, LedgerServiceServer::new(api))
 }

@@ -50,7 +50,7 @@ struct Bench {
 impl Bench {
     async fn open(url: &str) -> Bench {
         let db = questline_kit::db::connect::<Migrator>(url).await.unwrap();
-        let relay = outbox::Relay::new(db.clone(), Arc::new(MemoryBus::expecting(&[])));
+        let relay = outbox::Relay::new(db.clone(), Arc::new(MemoryBus::expecting(&[])), "ledger");
         let clock = Arc::new(AtomicI64::new(1_700_000_000_000));
         let time = clock.clone();
         let store = Store::with_clock(db, relay, Arc::new(move || time.load(Ordering::SeqCst)));

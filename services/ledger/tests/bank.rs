@@ -60,7 +60,7 @@ fn the_books_stay_balanced_under_concurrency_on_postgres() {
 
 async fn replica(url: &str) -> Store {
     let db = questline_kit::db::connect::<Migrator>(url).await.unwrap();
-    let relay = outbox::Relay::new(db.clone(), Arc::new(MemoryBus::expecting(&[])));
+    let relay = outbox::Relay::new(db.clone(), Arc::new(MemoryBus::expecting(&[])), "ledger");
     Store::new(db, relay)
 }
 

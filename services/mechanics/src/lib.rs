@@ -15,6 +15,12 @@ pub const KIND: ServiceKind = ServiceKind::Mechanics;
 
 /// Opens the rules engine's database, follows member events, and serves.
 pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
+    questline_kit::meter::start_at_zero(
+        questline_kit::meter::EVENTS_TRACKED,
+        &[],
+        "outcome",
+        &["awarded", "no_award"],
+    );
     let base = ctx.open::<store::migrations::Migrator>(KIND).await?;
     let members = ctx.follow_members(&base.db, events::CONSUMER).await?;
     let store = store::Store::new(base.db.clone(), base.relay);

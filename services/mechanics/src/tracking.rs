@@ -7,6 +7,7 @@ use questline_kit::auth::Caller;
 use questline_kit::client::Outgoing;
 use questline_kit::error::from_upstream;
 use questline_kit::members::MemberDirectory;
+use questline_kit::meter::{EVENT_CREDIT_LATENCY, EVENTS_TRACKED};
 use questline_kit::time::{from_timestamp, now_ms};
 use questline_kit::{DomainError, fingerprint};
 use questline_proto::ledger::{CreditRequest, ledger_service_client::LedgerServiceClient};
@@ -114,6 +115,15 @@ impl Tracker {
             created_at: now,
         };
         match self.store.record(row, &awards).await {
+            Ok(tracked) => {
+                let outcome = if awards.is_empty() {
+                    "no_award"
+                } else {
+                    "awarded"
+                };
+                metrics::counter!(EVENTS_TRACKED, "outcome" => outcome).increment(1);
+                Ok(tracked)
+            }
             // The same event tracked concurrently: the first record wins.
             Err(DomainError::Aborted(_)) => self
                 .store
@@ -158,6 +168,10 @@ impl Tracker {
             .event_applied(&tracked.event.tenant_id, &tracked.event.event_id)
             .await?;
         tracked.event.status = APPLIED.into();
+        if !tracked.awards.is_empty() {
+            let since_recorded = now_ms().saturating_sub(tracked.event.created_at);
+            metrics::histogram!(EVENT_CREDIT_LATENCY).record(since_recorded as f64 / 1000.0);
+        }
         Ok(())
     }
 }

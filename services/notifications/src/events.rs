@@ -64,6 +64,7 @@ impl EventHandler for Notifier {
             .await?
         {
             tracing::debug!(event_type = %event.r#type, "member erased; not notified");
+            sent("suppressed");
             return Ok(());
         }
         let to = Delivery {
@@ -76,12 +77,20 @@ impl EventHandler for Notifier {
         let delivered = self
             .store
             .deliver(&to, || self.templates.render(&notice, &locale))
-            .await?;
+            .await
+            .inspect_err(|_| sent("failed"))?;
         if delivered.is_some() {
+            sent("sent");
             tracing::debug!(event_type = to.event_type, "inbox message delivered");
         }
         Ok(())
     }
+}
+
+/// Counts one notice's fate on the inbox channel (the only one so far).
+fn sent(outcome: &'static str) {
+    metrics::counter!(questline_kit::meter::NOTIFICATIONS, "channel" => "inbox", "outcome" => outcome)
+        .increment(1);
 }
 
 /// The notice an event gives, if it is one that notifies.

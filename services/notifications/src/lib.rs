@@ -20,10 +20,15 @@ pub const KIND: ServiceKind = ServiceKind::Notifications;
 
 /// Opens the database, starts consuming events, and serves until the context shuts down.
 pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
+    let inbox = [("channel", "inbox".to_string())];
+    questline_kit::meter::start_at_zero(
+        questline_kit::meter::NOTIFICATIONS,
+        &inbox,
+        "outcome",
+        &["sent", "failed", "suppressed"],
+    );
     // It publishes nothing, so it needs no outbox relay, only its migrated database.
-    let db =
-        questline_kit::db::connect::<store::migrations::Migrator>(&ctx.settings.database_url(KIND))
-            .await?;
+    let db = ctx.database::<store::migrations::Migrator>(KIND).await?;
     let store = store::Store::new(db.clone());
     let members = MemberDirectory::new(
         db.clone(),

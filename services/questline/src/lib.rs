@@ -4,6 +4,7 @@
 
 pub mod demo;
 pub mod mesh;
+pub mod migrate;
 
 /// Writes a new file only its owner can read (it holds a secret).
 pub fn write_private(file: &std::path::Path, text: &str) -> anyhow::Result<()> {

@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use questline::demo;
 use questline::mesh::{Mesh, Part};
-use questline_kit::config::{BusKind, Settings};
+use questline_kit::config::{BusKind, ServiceKind, Settings};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -31,6 +31,10 @@ enum Command {
     /// One part, as a pod runs it: identity, ledger, mechanics, rewards,
     /// notifications or gateway.
     Serve { part: Part },
+    /// Brings the databases up to date and exits: every service's, or the
+    /// one named. Run before an upgrade when services start with
+    /// QUESTLINE__MIGRATE_ON_START=false.
+    Migrate { service: Option<ServiceKind> },
 }
 
 #[tokio::main]
@@ -55,6 +59,12 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<()> {
             settings.data_dir = data_dir;
             let _telemetry = questline_kit::telemetry::init(&settings.telemetry, "questline-dev")?;
             dev(settings).await
+        }
+        Command::Migrate { service } => {
+            let _telemetry =
+                questline_kit::telemetry::init(&settings.telemetry, "questline-migrate")?;
+            let kinds = service.map_or(ServiceKind::ALL.to_vec(), |kind| vec![kind]);
+            questline::migrate::run(&settings, &kinds).await
         }
         Command::Serve { part } => {
             if part != Part::Gateway && settings.bus.kind == BusKind::Memory {
@@ -112,7 +122,11 @@ fn welcome(mesh: &Mesh, demo: &demo::DemoCredentials) -> anyhow::Result<()> {
         "Questline dev is up. Services (gRPC, with reflection and grpc.health.v1):"
     )?;
     for (part, addr) in &mesh.addrs {
-        writeln!(out, "  {:<14} {addr}", part.name())?;
+        write!(out, "  {:<14} {addr:<16}", part.name())?;
+        match mesh.admin_addrs.get(part) {
+            Some(admin) => writeln!(out, "  metrics http://{admin}/metrics")?,
+            None => writeln!(out)?,
+        }
     }
     writeln!(out)?;
     writeln!(

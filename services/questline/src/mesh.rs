@@ -2,6 +2,7 @@
 //! own listener and database and talks to the others over real gRPC, exactly
 //! as it would in separate pods.
 
+use questline_kit::admin::{self, Probes};
 use questline_kit::bus::EventBus;
 use questline_kit::config::{ServiceKind, Settings};
 use questline_kit::service::Context;
@@ -34,6 +35,28 @@ impl Part {
             Part::Service(kind) => kind.name(),
             Part::Gateway => "gateway",
         }
+    }
+
+    pub fn kind(self) -> Option<ServiceKind> {
+        match self {
+            Part::Service(kind) => Some(kind),
+            Part::Gateway => None,
+        }
+    }
+
+    fn listen(self, settings: &Settings) -> String {
+        match self {
+            Part::Service(kind) => settings.service(kind).listen.clone(),
+            Part::Gateway => settings.gateway.listen.clone(),
+        }
+    }
+
+    fn admin_listen(self, settings: &Settings) -> Option<&str> {
+        let listen = match self {
+            Part::Service(kind) => &settings.service(kind).admin_listen,
+            Part::Gateway => &settings.gateway.admin_listen,
+        };
+        (!listen.is_empty()).then_some(listen.as_str())
     }
 
     /// The bus consumers this part runs.
@@ -70,6 +93,8 @@ impl std::str::FromStr for Part {
 pub struct Mesh {
     pub settings: Arc<Settings>,
     pub addrs: BTreeMap<Part, SocketAddr>,
+    /// Each part's admin port (`/metrics`, `/livez`, `/readyz`), where set.
+    pub admin_addrs: BTreeMap<Part, SocketAddr>,
     pub bus: Arc<dyn EventBus>,
     shutdown: CancellationToken,
     tasks: JoinSet<(Part, anyhow::Result<()>)>,
@@ -79,16 +104,15 @@ impl Mesh {
     /// Binds every part's listener first (so a `:0` port becomes a real one
     /// that the others can call), then starts them.
     pub async fn start(mut settings: Settings, parts: &[Part]) -> anyhow::Result<Mesh> {
+        questline_kit::meter::install()?;
         let mut listeners = Vec::new();
         let mut addrs = BTreeMap::new();
+        let mut admin = Vec::new();
         for part in parts {
-            let listen = match part {
-                Part::Service(kind) => settings.service(*kind).listen.clone(),
-                Part::Gateway => settings.gateway.listen.clone(),
-            };
-            let listener = TcpListener::bind(&listen).await.map_err(|err| {
-                anyhow::anyhow!("{}: cannot listen on {listen}: {err}", part.name())
-            })?;
+            let listener = bind(*part, &part.listen(&settings)).await?;
+            if let Some(listen) = part.admin_listen(&settings) {
+                admin.push((*part, bind(*part, listen).await?));
+            }
             let addr = listener.local_addr()?;
             if let Part::Service(kind) = part {
                 let svc = settings.service_mut(*kind);
@@ -106,8 +130,16 @@ impl Mesh {
             settings: Arc::new(settings),
             bus: bus.clone(),
             shutdown: CancellationToken::new(),
+            probes: Arc::new(Probes::new(bus.clone(), &consumers)),
         };
         let mut tasks = JoinSet::new();
+        let mut admin_addrs = BTreeMap::new();
+        for (part, listener) in admin {
+            admin_addrs.insert(part, listener.local_addr()?);
+            let (probes, stop) = (ctx.probes.clone(), ctx.shutdown.clone());
+            let kind = part.kind();
+            tasks.spawn(async move { (part, admin::serve(listener, kind, probes, stop).await) });
+        }
         for (part, listener) in listeners {
             let ctx = ctx.clone();
             tasks.spawn(async move { (part, run_part(part, ctx, listener).await) });
@@ -115,6 +147,7 @@ impl Mesh {
         Ok(Mesh {
             settings: ctx.settings,
             addrs,
+            admin_addrs,
             bus,
             shutdown: ctx.shutdown,
             tasks,
@@ -128,14 +161,7 @@ impl Mesh {
     /// Waits until every gRPC part answers SERVING on grpc.health.v1.
     pub async fn ready(&mut self, within: Duration) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + within;
-        let kinds: Vec<ServiceKind> = self
-            .addrs
-            .keys()
-            .filter_map(|p| match p {
-                Part::Service(kind) => Some(*kind),
-                Part::Gateway => None,
-            })
-            .collect();
+        let kinds: Vec<ServiceKind> = self.addrs.keys().filter_map(|p| p.kind()).collect();
         for kind in kinds {
             while !serving(&self.endpoint(kind), kind).await {
                 if let Some(joined) = self.tasks.try_join_next() {
@@ -189,6 +215,12 @@ impl Mesh {
             self.tasks.abort_all();
         }
     }
+}
+
+async fn bind(part: Part, listen: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(listen)
+        .await
+        .map_err(|err| anyhow::anyhow!("{}: cannot listen on {listen}: {err}", part.name()))
 }
 
 async fn run_part(part: Part, ctx: Context, listener: TcpListener) -> anyhow::Result<()> {

@@ -21,6 +21,12 @@ const SETTLE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 /// Opens the rewards database, follows member events, and serves until the
 /// context shuts down.
 pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
+    questline_kit::meter::start_at_zero(
+        questline_kit::meter::REDEMPTIONS,
+        &[],
+        "outcome",
+        &["redeemed", "failed"],
+    );
     let base = ctx.open::<store::migrations::Migrator>(KIND).await?;
     let members = ctx.follow_members(&base.db, events::CONSUMER).await?;
     let store = store::Store::new(base.db.clone(), base.relay);

@@ -88,7 +88,9 @@ impl Redemptions {
                 self.points
                     .commit(token, &row.tenant_id, hold_id(row)?)
                     .await?;
-                self.store.complete(row).await
+                let done = self.store.complete(row).await?;
+                ended("redeemed");
+                Ok(done)
             }
         }
     }
@@ -128,6 +130,7 @@ impl Redemptions {
                 .await?;
         }
         self.store.fail(row, failure, undo).await?;
+        ended("failed");
         tracing::info!(
             redemption_id = %row.redemption_id,
             kind = %failure.kind,
@@ -154,6 +157,7 @@ impl Redemptions {
         for row in &stalled {
             let failure = Failure::abandoned(&row.redemption_id);
             self.store.fail(row, &failure, undo).await?;
+            ended("failed");
             tracing::info!(redemption_id = %row.redemption_id, "abandoned redemption undone");
         }
         Ok(stalled.len())
@@ -175,6 +179,11 @@ impl Redemptions {
             }
         }
     }
+}
+
+/// Counts a redemption that reached its end: `redeemed` or `failed`.
+fn ended(outcome: &'static str) {
+    metrics::counter!(questline_kit::meter::REDEMPTIONS, "outcome" => outcome).increment(1);
 }
 
 fn hold_id(row: &redemption::Model) -> Result<&str, DomainError> {

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{BusKind, BusSettings};
 use crate::error::DomainError;
+use crate::meter;
 
 /// What a consumer does with one event. An error means "deliver it again later".
 #[async_trait]
@@ -31,6 +32,10 @@ pub trait EventBus: Send + Sync + 'static {
         handler: Arc<dyn EventHandler>,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()>;
+    /// Whether the bus can take a publish now (readiness).
+    fn connected(&self) -> bool;
+    /// Events `consumer` has not handled yet.
+    async fn pending(&self, consumer: &str) -> anyhow::Result<u64>;
 }
 
 /// The configured bus. `consumers` names every consumer the process will run:
@@ -129,6 +134,22 @@ impl EventBus for MemoryBus {
         });
         Ok(())
     }
+
+    fn connected(&self) -> bool {
+        true
+    }
+
+    /// Deliveries queued for the consumer; a publisher waits on each, so
+    /// the outbox holds the rest of the backlog.
+    async fn pending(&self, consumer: &str) -> anyhow::Result<u64> {
+        let subscribers = self.subscribers.read().await;
+        let queued = subscribers
+            .iter()
+            .filter(|(name, _)| name == consumer)
+            .map(|(_, sender)| sender.max_capacity() - sender.capacity())
+            .sum::<usize>();
+        Ok(queued as u64)
+    }
 }
 
 /// How often a consumer is offered one event before it is set aside, so one
@@ -154,7 +175,16 @@ async fn deliver_in_process(
     Ok(())
 }
 
+/// How long JetStream waits before offering a failed event again: doubling
+/// from 1 s to 5 min, so the ten deliveries span about 13 minutes and a
+/// consumer's database can be down that long before anything is set aside.
+fn redelivery_delay(attempt: i64) -> Duration {
+    let exponent = attempt.clamp(1, 10) - 1;
+    Duration::from_secs((1u64 << exponent).min(300))
+}
+
 fn dead_letter(consumer: &str, event: &Event) {
+    metrics::counter!(meter::DEAD_LETTERS, "consumer" => consumer.to_string()).increment(1);
     tracing::error!(
         consumer,
         event_id = %event.event_id,
@@ -172,6 +202,9 @@ async fn handle_in_span(
     use tracing::Instrument;
     let span = crate::events::handling_span(consumer, event);
     let result = handler.handle(event).instrument(span).await;
+    let outcome = if result.is_ok() { "ok" } else { "failed" };
+    metrics::counter!(meter::EVENTS_HANDLED, "consumer" => consumer.to_string(), "outcome" => outcome)
+        .increment(1);
     if let Err(err) = &result {
         tracing::warn!(consumer, event_id = %event.event_id, %err, "event handling failed");
     }
@@ -187,7 +220,9 @@ async fn handle_in_span(
 /// three-node cluster is safe with the default because a publish is acked only
 /// once a quorum holds it.
 pub struct NatsBus {
+    client: async_nats::Client,
     js: async_nats::jetstream::Context,
+    events: async_nats::jetstream::stream::Stream,
     stream: String,
     prefix: String,
 }
@@ -196,17 +231,21 @@ impl NatsBus {
     pub async fn connect(settings: &BusSettings) -> anyhow::Result<NatsBus> {
         use async_nats::jetstream::stream;
         let client = async_nats::connect(&settings.nats_url).await?;
-        let js = async_nats::jetstream::new(client);
-        js.get_or_create_stream(stream::Config {
-            name: settings.stream.clone(),
-            subjects: vec![format!("{}.>", settings.subject_prefix)],
-            storage: stream::StorageType::File,
-            duplicate_window: Duration::from_secs(120),
-            ..Default::default()
-        })
-        .await?;
+        let js = async_nats::jetstream::new(client.clone());
+        let events = js
+            .get_or_create_stream(stream::Config {
+                name: settings.stream.clone(),
+                subjects: vec![format!("{}.>", settings.subject_prefix)],
+                storage: stream::StorageType::File,
+                duplicate_window: Duration::from_secs(120),
+                num_replicas: settings.stream_replicas,
+                ..Default::default()
+            })
+            .await?;
         Ok(NatsBus {
+            client,
             js,
+            events,
             stream: settings.stream.clone(),
             prefix: settings.subject_prefix.clone(),
         })
@@ -277,7 +316,7 @@ impl EventBus for NatsBus {
                                 // JetStream delivers it no more after this.
                                 dead_letter(&consumer, &event);
                             }
-                            AckKind::Nak(Some(Duration::from_secs(attempt.clamp(1, 5) as u64)))
+                            AckKind::Nak(Some(redelivery_delay(attempt)))
                         }
                     },
                     Err(err) => {
@@ -291,5 +330,31 @@ impl EventBus for NatsBus {
             }
         });
         Ok(())
+    }
+
+    fn connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// Not yet delivered, plus delivered and not yet acknowledged.
+    async fn pending(&self, consumer: &str) -> anyhow::Result<u64> {
+        let info = self.events.consumer_info(consumer).await?;
+        Ok(info.num_pending + info.num_ack_pending as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redeliveries_back_off_for_minutes_before_an_event_is_set_aside() {
+        let delays: Vec<u64> = (1..i64::from(MAX_DELIVERIES))
+            .map(|n| redelivery_delay(n).as_secs())
+            .collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 128, 256]);
+        assert_eq!(redelivery_delay(50).as_secs(), 300);
+        assert_eq!(redelivery_delay(0).as_secs(), 1);
+        assert!(delays.iter().sum::<u64>() > 8 * 60);
     }
 }

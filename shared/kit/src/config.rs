@@ -45,6 +45,17 @@ impl ServiceKind {
         }
     }
 
+    /// Where its admin port (`/metrics`, `/livez`, `/readyz`) listens by default.
+    fn default_admin_port(self) -> u16 {
+        match self {
+            ServiceKind::Identity => 9101,
+            ServiceKind::Ledger => 9102,
+            ServiceKind::Mechanics => 9103,
+            ServiceKind::Rewards => 9104,
+            ServiceKind::Notifications => 9105,
+        }
+    }
+
     fn default_port(self) -> u16 {
         match self {
             ServiceKind::Identity => 50051,
@@ -81,6 +92,10 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     pub server: ServerLimits,
     pub auth: AuthSettings,
+    /// Run each service's database migrations when it starts. Turn off where a
+    /// migration job runs them first (`questline migrate`); a service then
+    /// refuses to start while any are pending.
+    pub migrate_on_start: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -88,6 +103,8 @@ pub struct Settings {
 pub struct ServiceSettings {
     /// Address the service listens on.
     pub listen: String,
+    /// Address of its admin port (`/metrics`, `/livez`, `/readyz`); empty: none.
+    pub admin_listen: String,
     /// `sqlite://path?mode=rwc` or `postgres://…`; empty means a SQLite file in `data_dir`.
     pub database_url: String,
     /// How other services reach this one; empty means `http://<listen>`.
@@ -98,6 +115,8 @@ pub struct ServiceSettings {
 #[serde(default)]
 pub struct GatewaySettings {
     pub listen: String,
+    /// Address of its admin port (`/metrics`, `/livez`, `/readyz`); empty: none.
+    pub admin_listen: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +137,9 @@ pub struct BusSettings {
     pub stream: String,
     /// Subjects are `<subject_prefix>.<tenant>.<event type>`.
     pub subject_prefix: String,
+    /// Copies JetStream keeps of the stream when it creates it (3 on a
+    /// three-node cluster).
+    pub stream_replicas: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -125,6 +147,13 @@ pub struct BusSettings {
 pub struct TelemetrySettings {
     /// OTLP/gRPC collector, e.g. `http://otel-collector:4317`; empty disables export.
     pub otlp_endpoint: String,
+    /// Share of new traces recorded, 0 to 1; a trace begun upstream keeps its
+    /// caller's decision.
+    pub sampling_ratio: f64,
+    /// Extra resource attributes, `key=value,key=value` as in
+    /// `OTEL_RESOURCE_ATTRIBUTES` (e.g. `deployment.environment.name=prod`).
+    /// Never a tenant: one process serves many.
+    pub resource_attributes: String,
     /// `tracing` filter directive, e.g. `info,questline_ledger=debug`.
     pub log: String,
 }
@@ -151,6 +180,7 @@ impl Default for Settings {
     fn default() -> Self {
         let svc = |kind: ServiceKind| ServiceSettings {
             listen: format!("127.0.0.1:{}", kind.default_port()),
+            admin_listen: format!("127.0.0.1:{}", kind.default_admin_port()),
             ..ServiceSettings::default()
         };
         Settings {
@@ -165,6 +195,7 @@ impl Default for Settings {
             telemetry: TelemetrySettings::default(),
             server: ServerLimits::default(),
             auth: AuthSettings::default(),
+            migrate_on_start: true,
         }
     }
 }
@@ -173,6 +204,7 @@ impl Default for GatewaySettings {
     fn default() -> Self {
         GatewaySettings {
             listen: "127.0.0.1:8080".into(),
+            admin_listen: "127.0.0.1:9106".into(),
         }
     }
 }
@@ -184,6 +216,7 @@ impl Default for BusSettings {
             nats_url: "nats://127.0.0.1:4222".into(),
             stream: "QUESTLINE".into(),
             subject_prefix: "questline".into(),
+            stream_replicas: 1,
         }
     }
 }
@@ -192,6 +225,8 @@ impl Default for TelemetrySettings {
     fn default() -> Self {
         TelemetrySettings {
             otlp_endpoint: String::new(),
+            sampling_ratio: 1.0,
+            resource_attributes: String::new(),
             log: "info,sea_orm_migration=warn".into(),
         }
     }

@@ -9,7 +9,32 @@ use std::time::Duration;
 
 use crate::error::DomainError;
 
+/// Opens the database at `url` and brings its schema up to date.
 pub async fn connect<M: MigratorTrait>(url: &str) -> anyhow::Result<DatabaseConnection> {
+    let db = open(url).await?;
+    migrate::<M>(&db, true).await?;
+    Ok(db)
+}
+
+/// Runs `M`'s pending migrations; with `run` false, only checks that none
+/// is pending (a migration job has the schema in its care).
+pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection, run: bool) -> anyhow::Result<()> {
+    if run {
+        return Ok(M::up(db, None).await?);
+    }
+    let pending = M::get_pending_migrations(db).await?;
+    if let Some(first) = pending.first() {
+        anyhow::bail!(
+            "{} database migration(s) pending, from {}: run `questline migrate` first",
+            pending.len(),
+            first.name()
+        );
+    }
+    Ok(())
+}
+
+/// Opens the database at `url`, with this engine's pool settings.
+pub async fn open(url: &str) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_string());
     options
         .sqlx_logging(false)
@@ -35,9 +60,7 @@ pub async fn connect<M: MigratorTrait>(url: &str) -> anyhow::Result<DatabaseConn
         // microseconds.
         options.map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
     }
-    let db = Database::connect(options).await?;
-    M::up(&db, None).await?;
-    Ok(db)
+    Ok(Database::connect(options).await?)
 }
 
 /// Runs `op` again when it lost a race to a concurrent write (a unique key

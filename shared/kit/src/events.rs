@@ -53,7 +53,9 @@ pub fn handling_span(consumer: &str, event: &Event) -> tracing::Span {
         "event",
         otel.name = %format!("{} handle {}", consumer, event.r#type),
         otel.kind = "consumer",
-        questline.service = consumer,
+        // Consumers are named `<service>` or `<service>-access`.
+        questline.service = consumer.split('-').next().unwrap_or(consumer),
+        messaging.consumer.group.name = consumer,
         event.id = %event.event_id,
         event.r#type = %event.r#type,
     );

@@ -3,6 +3,7 @@
 //! (outbox, inbox, bus). Written once here, never copied into a service.
 
 pub mod access;
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod bus;
@@ -16,6 +17,7 @@ pub mod expr;
 pub mod fingerprint;
 pub mod inbox;
 pub mod members;
+pub mod meter;
 pub mod outbox;
 pub mod paging;
 pub mod server;

@@ -15,7 +15,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::admin::Sampler;
 use crate::bus::EventBus;
+use crate::meter;
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -151,17 +153,21 @@ pub struct Relay {
     db: DatabaseConnection,
     bus: Arc<dyn EventBus>,
     wake: Arc<Notify>,
+    /// The service whose outbox this is, as its metrics name it.
+    service: &'static str,
 }
 
 const BATCH: u64 = 100;
 const POLL: Duration = Duration::from_secs(1);
 
 impl Relay {
-    pub fn new(db: DatabaseConnection, bus: Arc<dyn EventBus>) -> Relay {
+    pub fn new(db: DatabaseConnection, bus: Arc<dyn EventBus>, service: &'static str) -> Relay {
+        metrics::counter!(meter::OUTBOX_PUBLISHED, "questline_service" => service).increment(0);
         Relay {
             db,
             bus,
             wake: Arc::new(Notify::new()),
+            service,
         }
     }
 
@@ -231,13 +237,38 @@ impl Relay {
         if !sent.is_empty() {
             entity::Entity::update_many()
                 .col_expr(Column::PublishedAt, Expr::value(crate::time::now_ms()))
-                .filter(Column::EventId.is_in(sent))
+                .filter(Column::EventId.is_in(sent.iter().copied()))
                 .exec(&self.db)
                 .await?;
+            metrics::counter!(meter::OUTBOX_PUBLISHED, "questline_service" => self.service)
+                .increment(sent.len() as u64);
         }
         if let Some(err) = failure {
             return Err(err);
         }
         Ok(pending.len())
+    }
+}
+
+/// The backlog figures: how many events wait, and since when.
+#[async_trait::async_trait]
+impl Sampler for Relay {
+    async fn sample(&self) -> anyhow::Result<()> {
+        use entity::Column;
+        let (pending, oldest): (i64, Option<i64>) = entity::Entity::find()
+            .select_only()
+            .column_as(Expr::col(Column::EventId).count(), "pending")
+            .column_as(Expr::col(Column::CreatedAt).min(), "oldest")
+            .filter(Column::PublishedAt.is_null())
+            .into_tuple()
+            .one(&self.db)
+            .await?
+            .unwrap_or((0, None));
+        let lag_ms = oldest.map_or(0, |t| Ord::max(crate::time::now_ms() - t, 0));
+        let service = self.service;
+        metrics::gauge!(meter::OUTBOX_PENDING, "questline_service" => service).set(pending as f64);
+        metrics::gauge!(meter::OUTBOX_LAG, "questline_service" => service)
+            .set(lag_ms as f64 / 1000.0);
+        Ok(())
     }
 }

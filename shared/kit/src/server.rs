@@ -1,7 +1,10 @@
-//! The gRPC host every service runs in: grpc.health.v1, reflection (v1 and
-//! v1alpha), a span per RPC joined to the caller's trace, a default deadline,
-//! message-size limits and graceful shutdown.
+//! The gRPC host every service runs in: grpc.health.v1 (the service's own
+//! name SERVING only while its database and the bus answer), reflection (v1
+//! and v1alpha), a span and a duration metric per RPC joined to the caller's
+//! trace, a default deadline, message-size limits and graceful shutdown.
 
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -9,20 +12,29 @@ use tonic::transport::Server;
 use tonic::transport::server::Router;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
+use tower::layer::util::{Identity, Stack};
 
+use crate::admin::Probes;
 use crate::config::{ServerLimits, ServiceKind};
+use crate::meter::RpcMetricsLayer;
+
+/// How often a service checks that it can still serve.
+const READINESS_EVERY: Duration = Duration::from_secs(5);
+
+type Layered = Stack<RpcMetricsLayer, Identity>;
 
 /// A router with the standard services, ready for the domain service to be added.
 pub struct Host {
     pub kind: ServiceKind,
     pub health: HealthReporter,
-    pub router: Router,
+    pub router: Router<Layered>,
 }
 
 impl Host {
     pub fn new(kind: ServiceKind, limits: &ServerLimits) -> anyhow::Result<Host> {
         let (health, health_service) = tonic_health::server::health_reporter();
         let own = own_descriptors(kind)?;
+        let metrics = RpcMetricsLayer::new(kind.name(), known_methods(&own));
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_file_descriptor_set(own.clone())
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -34,6 +46,7 @@ impl Host {
         let router = Server::builder()
             .timeout(Duration::from_millis(limits.default_deadline_ms))
             .trace_fn(move |request| rpc_span(kind, request))
+            .layer(metrics)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha);
@@ -45,40 +58,92 @@ impl Host {
     }
 
     /// Adds the domain service(s) to the router.
-    pub fn with_routes(self, f: impl FnOnce(Router) -> Router) -> Host {
+    pub fn with_routes(self, f: impl FnOnce(Router<Layered>) -> Router<Layered>) -> Host {
         Host {
             router: f(self.router),
             ..self
         }
     }
 
-    /// Serves until `shutdown` fires; in-flight calls finish first. Reports
-    /// SERVING for the service (its database is migrated by now) while it runs.
+    /// Serves until `shutdown` fires; in-flight calls finish first. The
+    /// service's health follows `probes` while it runs.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: CancellationToken,
+        probes: Arc<Probes>,
     ) -> anyhow::Result<()> {
         let name = self.kind.grpc_name();
-        self.health
-            .set_service_status(name, ServingStatus::Serving)
-            .await;
         tracing::info!(service = name, addr = %listener.local_addr()?, "serving");
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-        let health = self.health.clone();
-        let stopping = shutdown.clone();
-        tokio::spawn(async move {
-            stopping.cancelled().await;
-            health
-                .set_service_status(name, ServingStatus::NotServing)
-                .await;
-        });
+        tokio::spawn(follow_readiness(
+            self.health.clone(),
+            self.kind,
+            probes,
+            shutdown.clone(),
+        ));
         self.router
             .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
             .await?;
         tracing::info!(service = name, "stopped");
         Ok(())
     }
+}
+
+/// Sets the service's health from its readiness every few seconds, and
+/// NOT_SERVING once it stops.
+async fn follow_readiness(
+    health: HealthReporter,
+    kind: ServiceKind,
+    probes: Arc<Probes>,
+    shutdown: CancellationToken,
+) {
+    let name = kind.grpc_name();
+    let mut serving = None;
+    loop {
+        let ready = probes.ready(kind).await;
+        if serving != Some(ready.is_ok()) {
+            let status = match &ready {
+                Ok(()) => ServingStatus::Serving,
+                Err(why) => {
+                    tracing::warn!(service = name, %why, "not ready");
+                    ServingStatus::NotServing
+                }
+            };
+            health.set_service_status(name, status).await;
+            serving = Some(ready.is_ok());
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(READINESS_EVERY) => {}
+        }
+    }
+    health
+        .set_service_status(name, ServingStatus::NotServing)
+        .await;
+}
+
+/// `package.Service/Method` of every method a port serves: its own, health and reflection.
+fn known_methods(own: &prost_types::FileDescriptorSet) -> HashSet<String> {
+    let standard = [
+        "grpc.health.v1.Health/Check",
+        "grpc.health.v1.Health/Watch",
+        "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    ];
+    let own_methods = own.file.iter().flat_map(|file| {
+        file.service.iter().flat_map(move |service| {
+            service
+                .method
+                .iter()
+                .map(move |m| format!("{}.{}/{}", file.package(), service.name(), m.name()))
+        })
+    });
+    standard
+        .into_iter()
+        .map(String::from)
+        .chain(own_methods)
+        .collect()
 }
 
 /// The descriptors of `kind`'s own package and the well-known types it uses,
@@ -156,7 +221,7 @@ macro_rules! serve {
             .max_encoding_message_size(limit);
         $crate::server::Host::new($kind, &$ctx.settings.server)?
             .with_routes(|router| router.add_service(service))
-            .serve($listener, $ctx.shutdown.clone())
+            .serve($listener, $ctx.shutdown.clone(), $ctx.probes.clone())
             .await
     }};
 }

@@ -8,18 +8,21 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 use crate::access::AccessFeed;
+use crate::admin::Probes;
 use crate::auth::{KeySource, RemoteKeys, TokenVerifier};
 use crate::bus::EventBus;
 use crate::config::{ServiceKind, Settings};
 use crate::members::MemberDirectory;
 use crate::outbox::Relay;
 
-/// Shared by every service in a process: settings, the bus, the stop signal.
+/// Shared by every service in a process: settings, the bus, the stop
+/// signal, and what the admin ports check and sample.
 #[derive(Clone)]
 pub struct Context {
     pub settings: Arc<Settings>,
     pub bus: Arc<dyn EventBus>,
     pub shutdown: CancellationToken,
+    pub probes: Arc<Probes>,
 }
 
 /// A service's own database, migrated, with its outbox relay running.
@@ -29,11 +32,26 @@ pub struct Base {
 }
 
 impl Context {
+    /// `kind`'s database, migrated (or checked, see `migrate_on_start`),
+    /// timed, and watched by its readiness, with its outbox relay running.
     pub async fn open<M: MigratorTrait>(&self, kind: ServiceKind) -> anyhow::Result<Base> {
-        let db = crate::db::connect::<M>(&self.settings.database_url(kind)).await?;
-        let relay = Relay::new(db.clone(), self.bus.clone());
+        let db = self.database::<M>(kind).await?;
+        let relay = Relay::new(db.clone(), self.bus.clone(), kind.name());
         tokio::spawn(relay.clone().run(self.shutdown.clone()));
+        self.probes.add_sampler(Arc::new(relay.clone()));
         Ok(Base { db, relay })
+    }
+
+    /// Like `open`, for a service that publishes nothing (no relay).
+    pub async fn database<M: MigratorTrait>(
+        &self,
+        kind: ServiceKind,
+    ) -> anyhow::Result<DatabaseConnection> {
+        let mut db = crate::db::open(&self.settings.database_url(kind)).await?;
+        crate::meter::observe_queries(&mut db, kind.name());
+        crate::db::migrate::<M>(&db, self.settings.migrate_on_start).await?;
+        self.probes.watch_database(kind, db.clone());
+        Ok(db)
     }
 
     /// A lazy channel to another service of the mesh.

@@ -2,11 +2,13 @@
 //! and travel (W3C `traceparent`) on every gRPC call and every event, even when
 //! no collector is configured; spans are exported over OTLP only when one is.
 
+use opentelemetry::KeyValue;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use std::collections::BTreeMap;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
@@ -30,11 +32,9 @@ impl Drop for Telemetry {
 
 /// Installs the global subscriber: human-readable logs to stderr and OTel spans.
 pub fn init(settings: &TelemetrySettings, service_name: &str) -> anyhow::Result<Telemetry> {
-    let mut builder = SdkTracerProvider::builder().with_resource(
-        opentelemetry_sdk::Resource::builder()
-            .with_service_name(service_name.to_string())
-            .build(),
-    );
+    let mut builder = SdkTracerProvider::builder()
+        .with_resource(resource(settings, service_name)?)
+        .with_sampler(sampler(settings.sampling_ratio)?);
     if !settings.otlp_endpoint.is_empty() {
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
@@ -53,6 +53,43 @@ pub fn init(settings: &TelemetrySettings, service_name: &str) -> anyhow::Result<
         .with(otel_layer(&provider))
         .try_init()?;
     Ok(Telemetry { provider })
+}
+
+/// Who is sending: service name and version, then the operator's own
+/// attributes (`key=value,…`). Tenants never appear here: one process
+/// serves them all.
+fn resource(settings: &TelemetrySettings, service_name: &str) -> anyhow::Result<Resource> {
+    let mut attributes = Vec::new();
+    for pair in settings
+        .resource_attributes
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let Some((key, value)) = pair.split_once('=') else {
+            anyhow::bail!("telemetry.resource_attributes: {pair:?} is not key=value");
+        };
+        attributes.push(KeyValue::new(
+            key.trim().to_string(),
+            value.trim().to_string(),
+        ));
+    }
+    Ok(Resource::builder()
+        .with_service_name(service_name.to_string())
+        .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
+        .with_attributes(attributes)
+        .build())
+}
+
+/// Records `ratio` of new traces; a trace begun by a caller keeps the
+/// caller's decision, so a trace is whole or absent.
+fn sampler(ratio: f64) -> anyhow::Result<Sampler> {
+    if !(0.0..=1.0).contains(&ratio) {
+        anyhow::bail!("telemetry.sampling_ratio must be between 0 and 1, not {ratio}");
+    }
+    Ok(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+        ratio,
+    ))))
 }
 
 /// The layer that turns `tracing` spans into OpenTelemetry spans of `provider`.
@@ -164,5 +201,39 @@ impl Injector for MetadataCarrier<'_> {
         ) {
             self.0.insert(key, value);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_attributes_are_parsed_and_checked() {
+        let settings = TelemetrySettings {
+            resource_attributes: " deployment.environment.name = prod ,k8s.cluster.name=eu-1,"
+                .into(),
+            ..TelemetrySettings::default()
+        };
+        let resource = resource(&settings, "questline-ledger").unwrap();
+        let get = |k: &'static str| resource.get(&opentelemetry::Key::from_static_str(k));
+        assert_eq!(get("service.name").unwrap().as_str(), "questline-ledger");
+        assert_eq!(get("deployment.environment.name").unwrap().as_str(), "prod");
+        assert_eq!(get("k8s.cluster.name").unwrap().as_str(), "eu-1");
+        assert!(get("service.version").is_some());
+        let bad = TelemetrySettings {
+            resource_attributes: "tenant".into(),
+            ..TelemetrySettings::default()
+        };
+        assert!(super::resource(&bad, "x").is_err());
+    }
+
+    #[test]
+    fn sampling_ratio_must_be_a_share() {
+        assert!(sampler(0.0).is_ok());
+        assert!(sampler(1.0).is_ok());
+        assert!(sampler(-0.1).is_err());
+        assert!(sampler(1.5).is_err());
+        assert!(sampler(f64::NAN).is_err());
     }
 }

@@ -6,6 +6,7 @@ mod arrays;
 mod committer;
 pub mod entities;
 mod export;
+mod figures;
 mod load;
 pub mod migrations;
 mod queries;

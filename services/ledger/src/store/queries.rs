@@ -300,18 +300,25 @@ impl Store {
             let Some(t) = out.get_mut(&code) else {
                 continue;
             };
-            match rows::owner(&owner)? {
-                Owner::Member(_) => t.outstanding += balance,
-                Owner::Partner(_) => t.partners += balance,
-                Owner::System(s) => match s {
-                    crate::domain::SystemAccount::Issuance => t.issued -= balance,
-                    crate::domain::SystemAccount::Redemption => t.burned += balance,
-                    crate::domain::SystemAccount::Breakage => t.expired += balance,
-                    crate::domain::SystemAccount::Adjustments => t.adjusted -= balance,
-                },
-            }
+            t.count(&rows::owner(&owner)?, balance);
         }
         Ok(out.into_values().collect())
+    }
+}
+
+impl Totals {
+    /// Adds one account's balance to the figure it belongs to.
+    pub(super) fn count(&mut self, owner: &Owner, balance: i64) {
+        match owner {
+            Owner::Member(_) => self.outstanding += balance,
+            Owner::Partner(_) => self.partners += balance,
+            Owner::System(s) => match s {
+                crate::domain::SystemAccount::Issuance => self.issued -= balance,
+                crate::domain::SystemAccount::Redemption => self.burned += balance,
+                crate::domain::SystemAccount::Breakage => self.expired += balance,
+                crate::domain::SystemAccount::Adjustments => self.adjusted -= balance,
+            },
+        }
     }
 }
 

@@ -33,7 +33,7 @@ async fn ledger() -> Ledger {
     let db = questline_kit::db::connect::<migrations::Migrator>(&url)
         .await
         .unwrap();
-    let relay = outbox::Relay::new(db.clone(), Arc::new(MemoryBus::expecting(&[])));
+    let relay = outbox::Relay::new(db.clone(), Arc::new(MemoryBus::expecting(&[])), "ledger");
     let clock = Arc::new(AtomicI64::new(1_700_000_000_000));
     let time = clock.clone();
     let store = Store::with_clock(db, relay, Arc::new(move || time.load(Ordering::SeqCst)));
@@ -249,6 +249,34 @@ async fn credits_and_debits_are_balanced_transfers_and_replays_are_free() {
     assert_eq!(kind(refused), "INSUFFICIENT_FUNDS");
     assert_eq!(total(&l.store, "m1", "stars").await.total, 70);
     assert_books_balance(&l.store).await;
+}
+
+#[tokio::test]
+async fn the_programme_figures_read_without_wallets_equal_the_totals() {
+    let l = ledger().await;
+    l.store.transfer(credit("m1", 100, "c1")).await.unwrap();
+    l.store.transfer(credit("m2", 50, "c2")).await.unwrap();
+    l.store.transfer(debit("m1", 30, "d1")).await.unwrap();
+    let open = Command::OpenAccount {
+        key: ("acme".into(), "stars".into(), Owner::Partner("cafe".into())),
+        may_go_negative: false,
+    };
+    l.store.account_command(open, change()).await.unwrap();
+    let to_partner = [("stars", "member:m2", "partner:cafe", 5)];
+    l.store.transfer(transfer("p1", &to_partner)).await.unwrap();
+    let adjust = [("stars", "system:adjustments", "member:m1", 7)];
+    l.store.transfer(transfer("a1", &adjust)).await.unwrap();
+    let figures = l.store.programme_figures().await.unwrap();
+    let totals = l.store.totals("acme", Some("stars")).await.unwrap();
+    let stars = &figures[&("acme".to_string(), "stars".to_string())];
+    assert_eq!(stars, &totals[0]);
+    assert_eq!(
+        (stars.issued, stars.burned, stars.adjusted, stars.partners),
+        (150, 30, 7, 5)
+    );
+    assert_eq!(stars.outstanding, 150 - 30 + 7 - 5);
+    // A currency that never moved a point has no figures yet.
+    assert_eq!(figures.len(), 1);
 }
 
 #[tokio::test]
@@ -588,7 +616,7 @@ async fn books_written_before_legs_and_lots_carry_over() {
         db.execute_unprepared(sql).await.unwrap();
     }
     migrations::Migrator::up(&db, None).await.unwrap();
-    let relay = outbox::Relay::new(db.clone(), Arc::new(MemoryBus::expecting(&[])));
+    let relay = outbox::Relay::new(db.clone(), Arc::new(MemoryBus::expecting(&[])), "ledger");
     let store = Store::new(db, relay);
     let (t1, reversed) = store
         .find_transfer("acme", TransferLookup::Id("t1"))

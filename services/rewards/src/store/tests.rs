@@ -28,7 +28,7 @@ impl Store {
             .await
             .expect("a migrated database");
         let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::default());
-        let relay = outbox::Relay::new(db.clone(), bus);
+        let relay = outbox::Relay::new(db.clone(), bus, "rewards");
         (Store::new(db, relay), dir)
     }
 
