@@ -164,11 +164,12 @@ impl Tracker {
             self.store.award_applied(award, &transfer_id).await?;
             award.transfer_id = Some(transfer_id);
         }
-        self.store
+        let first = self
+            .store
             .event_applied(&tracked.event.tenant_id, &tracked.event.event_id)
             .await?;
         tracked.event.status = APPLIED.into();
-        if !tracked.awards.is_empty() {
+        if first && !tracked.awards.is_empty() {
             let since_recorded = now_ms().saturating_sub(tracked.event.created_at);
             metrics::histogram!(EVENT_CREDIT_LATENCY).record(since_recorded as f64 / 1000.0);
         }

@@ -59,7 +59,6 @@ impl Part {
         (!listen.is_empty()).then_some(listen.as_str())
     }
 
-    /// The bus consumers this part runs.
     /// Every durable consumer the part runs: its own, and its access feed.
     fn consumers(self) -> Vec<&'static str> {
         let Part::Service(kind) = self else {
@@ -125,12 +124,13 @@ impl Mesh {
             listeners.push((*part, listener));
         }
         let consumers: Vec<&str> = parts.iter().flat_map(|p| p.consumers()).collect();
+        let services: Vec<ServiceKind> = parts.iter().filter_map(|p| p.kind()).collect();
         let bus = questline_kit::bus::connect(&settings.bus, &consumers).await?;
         let ctx = Context {
             settings: Arc::new(settings),
             bus: bus.clone(),
             shutdown: CancellationToken::new(),
-            probes: Arc::new(Probes::new(bus.clone(), &consumers)),
+            probes: Arc::new(Probes::new(bus.clone(), &consumers, &services)),
         };
         let mut tasks = JoinSet::new();
         let mut admin_addrs = BTreeMap::new();

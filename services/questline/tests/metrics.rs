@@ -9,7 +9,10 @@ mod support;
 use questline_kit::client::Outgoing;
 use questline_proto::ledger::GetProgrammeTotalsRequest;
 use questline_proto::ledger::ledger_service_client::LedgerServiceClient;
-use support::{Dev, PARTS, Sample, parse_metrics, purchase, redeem, start, value, wait_for_inbox};
+use support::{
+    Dev, PARTS, Sample, find, parse_metrics, purchase, redeem, settled, start, value,
+    wait_for_inbox,
+};
 
 const SERVICES: [&str; 5] = [
     "identity",
@@ -59,10 +62,20 @@ fn metrics_after_the_demo_flow_match_the_books() {
     let (status, body) = dev.http("POST", "/v1/redemptions", &redeem(&dev, "treat-2", "pizza"));
     assert_eq!(status, 409, "{body}");
     let messages = wait_for_inbox(&dev, &dev.member_id, 3);
-
-    let (status, text) = dev.admin("ledger", "/metrics");
-    assert_eq!(status, 200);
-    let samples = parse_metrics(&text);
+    // Until every event is out of the outboxes and the notices are counted.
+    let samples = settled(&dev, "ledger", |s| {
+        let sent = [("channel", "inbox"), ("outcome", "sent")];
+        find(s, "questline_notifications_total", &sent) == Some(messages as f64)
+            && ["identity", "ledger", "mechanics", "rewards"]
+                .iter()
+                .all(|service| {
+                    find(
+                        s,
+                        "questline_outbox_pending",
+                        &[("questline_service", service)],
+                    ) == Some(0.0)
+                })
+    });
 
     // Calls, by method and status code, as each server saw them.
     let calls = |service: &str, method: &str, code: &str| {

@@ -21,7 +21,8 @@ use questline_proto::identity::identity_service_client::IdentityServiceClient;
 use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use support::{purchase, start_with, wait_for_inbox};
+use std::time::{Duration, Instant};
+use support::{PARTS, purchase, start_with, wait_for_inbox};
 
 /// What a collector keeps: every export request, as received.
 #[derive(Clone, Default)]
@@ -94,41 +95,25 @@ fn one_flow_is_one_trace_across_every_service_without_personal_data() {
     let (status, body) = dev.http("POST", "/v1/events", &purchase(&member_id, "otlp-1", 250));
     assert_eq!(status, 200, "{body}");
     wait_for_inbox(&dev, &member_id, 1);
-    // Shutting down flushes every pending span to the collector.
-    dev.terminate();
-
-    let exports = collector.0.lock().unwrap().clone();
-    let spans: Vec<&Span> = exports
-        .iter()
-        .flat_map(|e| &e.resource_spans)
-        .flat_map(|r| &r.scope_spans)
-        .flat_map(|s| &s.spans)
-        .collect();
-    let track = spans
-        .iter()
-        .find(|s| s.name == "POST /v1/events")
-        .expect("the gateway's span of the purchase");
-    let in_trace: Vec<&&Span> = spans
-        .iter()
-        .filter(|s| s.trace_id == track.trace_id)
-        .collect();
-    let services: BTreeSet<String> = in_trace
-        .iter()
-        .filter_map(|s| text(&s.attributes, "questline.service"))
-        .collect();
-    for part in [
-        "gateway",
-        "identity",
-        "mechanics",
-        "ledger",
-        "notifications",
-        "rewards",
-    ] {
+    // Spans leave in batches every few seconds: wait for the whole trace.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let in_trace = loop {
+        let in_trace = purchase_trace(&collector);
+        let services: BTreeSet<String> = in_trace
+            .iter()
+            .filter_map(|s| text(&s.attributes, "questline.service"))
+            .collect();
+        if PARTS.iter().all(|part| services.contains(*part)) {
+            break in_trace;
+        }
         assert!(
-            services.contains(part),
-            "no {part} span in the trace: {services:?}"
+            Instant::now() < deadline,
+            "parts missing from the trace: {services:?}"
         );
-    }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    dev.terminate();
+    let exports = collector.0.lock().unwrap().clone();
     let names: BTreeSet<&str> = in_trace.iter().map(|s| s.name.as_str()).collect();
     assert!(
         names.contains("questline.mechanics.v1.MechanicsService/Track"),
@@ -177,6 +162,25 @@ fn one_flow_is_one_trace_across_every_service_without_personal_data() {
         assert!(!exported.contains(data), "{data:?} was exported in a span");
         assert!(!logged.contains(data), "{data:?} was logged");
     }
+}
+
+/// Every span received so far in the trace of the gateway's purchase.
+fn purchase_trace(collector: &Collector) -> Vec<Span> {
+    let exports = collector.0.lock().unwrap();
+    let spans: Vec<&Span> = exports
+        .iter()
+        .flat_map(|e| &e.resource_spans)
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .collect();
+    let Some(track) = spans.iter().find(|s| s.name == "POST /v1/events") else {
+        return Vec::new();
+    };
+    spans
+        .iter()
+        .filter(|s| s.trace_id == track.trace_id)
+        .map(|s| (*s).clone())
+        .collect()
 }
 
 /// Starts the collector on a free port; returns its endpoint.

@@ -88,9 +88,7 @@ impl Redemptions {
                 self.points
                     .commit(token, &row.tenant_id, hold_id(row)?)
                     .await?;
-                let done = self.store.complete(row).await?;
-                ended("redeemed");
-                Ok(done)
+                self.store.complete(row).await
             }
         }
     }
@@ -130,7 +128,6 @@ impl Redemptions {
                 .await?;
         }
         self.store.fail(row, failure, undo).await?;
-        ended("failed");
         tracing::info!(
             redemption_id = %row.redemption_id,
             kind = %failure.kind,
@@ -157,7 +154,6 @@ impl Redemptions {
         for row in &stalled {
             let failure = Failure::abandoned(&row.redemption_id);
             self.store.fail(row, &failure, undo).await?;
-            ended("failed");
             tracing::info!(redemption_id = %row.redemption_id, "abandoned redemption undone");
         }
         Ok(stalled.len())
@@ -179,11 +175,6 @@ impl Redemptions {
             }
         }
     }
-}
-
-/// Counts a redemption that reached its end: `redeemed` or `failed`.
-fn ended(outcome: &'static str) {
-    metrics::counter!(questline_kit::meter::REDEMPTIONS, "outcome" => outcome).increment(1);
 }
 
 fn hold_id(row: &redemption::Model) -> Result<&str, DomainError> {

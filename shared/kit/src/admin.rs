@@ -11,6 +11,7 @@ use axum::routing::get;
 use metrics::gauge;
 use sea_orm::DatabaseConnection;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -22,6 +23,16 @@ use crate::meter;
 
 /// How long one check or one sample may take before it counts as failed.
 const PATIENCE: Duration = Duration::from_secs(2);
+/// A statement answered this recently proves the database answers: a busy
+/// service is never pinged, so a full pool cannot make it look down.
+const RECENT_MS: i64 = 5_000;
+
+/// A service's database as readiness sees it.
+struct Watched {
+    db: DatabaseConnection,
+    /// When a statement last succeeded (ms since the epoch).
+    answered: Arc<AtomicI64>,
+}
 
 /// Figures read from a store when Prometheus scrapes (outbox backlog, the
 /// ledger's totals): exact at every scrape, and no cost between scrapes.
@@ -35,15 +46,19 @@ pub trait Sampler: Send + Sync + 'static {
 pub struct Probes {
     bus: Arc<dyn EventBus>,
     consumers: Vec<String>,
-    databases: Mutex<BTreeMap<ServiceKind, DatabaseConnection>>,
+    databases: Mutex<BTreeMap<ServiceKind, Arc<Watched>>>,
     samplers: Mutex<Vec<Arc<dyn Sampler>>>,
 }
 
 impl Probes {
-    /// `consumers`: every durable consumer the process runs on `bus`.
-    /// Each consumer's counters start at zero, so `rate()` and alerts on
-    /// them work before the first event or failure.
-    pub fn new(bus: Arc<dyn EventBus>, consumers: &[&str]) -> Probes {
+    /// `consumers`: every durable consumer the process runs on `bus`;
+    /// `services`: the services it runs, not ready until they say so.
+    /// Counters start at zero, so `rate()` and alerts work before the first
+    /// event or failure.
+    pub fn new(bus: Arc<dyn EventBus>, consumers: &[&str], services: &[ServiceKind]) -> Probes {
+        for kind in services {
+            gauge!(meter::READY, "questline_service" => kind.name()).set(0.0);
+        }
         for consumer in consumers {
             let consumer = [("consumer", consumer.to_string())];
             metrics::counter!(meter::DEAD_LETTERS, &consumer).increment(0);
@@ -63,11 +78,17 @@ impl Probes {
     }
 
     /// `kind`'s database is open and migrated: readiness now depends on it.
-    pub fn watch_database(&self, kind: ServiceKind, db: DatabaseConnection) {
+    /// `answered` is when a statement last succeeded on it.
+    pub fn watch_database(
+        &self,
+        kind: ServiceKind,
+        db: DatabaseConnection,
+        answered: Arc<AtomicI64>,
+    ) {
         self.databases
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(kind, db);
+            .insert(kind, Arc::new(Watched { db, answered }));
     }
 
     pub fn add_sampler(&self, sampler: Arc<dyn Sampler>) {
@@ -89,14 +110,18 @@ impl Probes {
         if !self.bus.connected() {
             return Err("the event bus is not connected".into());
         }
-        let db = self
+        let watched = self
             .databases
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&kind)
             .cloned()
             .ok_or("the database is not open yet")?;
-        match tokio::time::timeout(PATIENCE, db.ping()).await {
+        let since = crate::time::now_ms() - watched.answered.load(Ordering::Relaxed);
+        if since < RECENT_MS {
+            return Ok(());
+        }
+        match tokio::time::timeout(PATIENCE, watched.db.ping()).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(err)) => Err(format!("the database does not answer: {err}")),
             Err(_) => Err(format!("the database did not answer within {PATIENCE:?}")),
@@ -110,10 +135,10 @@ impl Probes {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .map(|(kind, db)| (*kind, db.clone()))
+            .map(|(kind, watched)| (*kind, watched.clone()))
             .collect();
-        for (kind, db) in &databases {
-            meter::sample_pool(db, kind.name());
+        for (kind, watched) in &databases {
+            meter::sample_pool(&watched.db, kind.name());
         }
         let samplers = self
             .samplers
@@ -127,18 +152,20 @@ impl Probes {
                 Err(_) => tracing::warn!("a metrics sample took too long"),
             }
         });
-        futures::future::join_all(samples).await;
-        self.sample_consumers().await;
+        // All at once, so a scrape takes at most PATIENCE however many there are.
+        futures::future::join(
+            futures::future::join_all(samples),
+            futures::future::join_all(self.consumers.iter().map(|c| self.sample_consumer(c))),
+        )
+        .await;
     }
 
-    async fn sample_consumers(&self) {
-        for consumer in &self.consumers {
-            match tokio::time::timeout(PATIENCE, self.bus.pending(consumer)).await {
-                Ok(Ok(pending)) => gauge!(meter::CONSUMER_PENDING, "consumer" => consumer.clone())
-                    .set(pending as f64),
-                Ok(Err(err)) => tracing::warn!(consumer, %err, "consumer backlog unknown"),
-                Err(_) => tracing::warn!(consumer, "consumer backlog took too long"),
-            }
+    async fn sample_consumer(&self, consumer: &str) {
+        match tokio::time::timeout(PATIENCE, self.bus.pending(consumer)).await {
+            Ok(Ok(pending)) => gauge!(meter::CONSUMER_PENDING, "consumer" => consumer.to_string())
+                .set(pending as f64),
+            Ok(Err(err)) => tracing::warn!(consumer, %err, "consumer backlog unknown"),
+            Err(_) => tracing::warn!(consumer, "consumer backlog took too long"),
         }
     }
 }

@@ -176,10 +176,10 @@ async fn deliver_in_process(
 }
 
 /// How long JetStream waits before offering a failed event again: doubling
-/// from 1 s to 5 min, so the ten deliveries span about 13 minutes and a
+/// from 2 s up to 5 min, so the ten deliveries span about 13 minutes and a
 /// consumer's database can be down that long before anything is set aside.
 fn redelivery_delay(attempt: i64) -> Duration {
-    let exponent = attempt.clamp(1, 10) - 1;
+    let exponent = attempt.clamp(1, 9);
     Duration::from_secs((1u64 << exponent).min(300))
 }
 
@@ -313,10 +313,11 @@ impl EventBus for NatsBus {
                         Err(_) => {
                             let attempt = message.info().map(|i| i.delivered).unwrap_or(1);
                             if attempt >= i64::from(MAX_DELIVERIES) {
-                                // JetStream delivers it no more after this.
                                 dead_letter(&consumer, &event);
+                                AckKind::Term
+                            } else {
+                                AckKind::Nak(Some(redelivery_delay(attempt)))
                             }
-                            AckKind::Nak(Some(redelivery_delay(attempt)))
                         }
                     },
                     Err(err) => {
@@ -352,9 +353,9 @@ mod tests {
         let delays: Vec<u64> = (1..i64::from(MAX_DELIVERIES))
             .map(|n| redelivery_delay(n).as_secs())
             .collect();
-        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 128, 256]);
+        assert_eq!(delays, [2, 4, 8, 16, 32, 64, 128, 256, 300]);
         assert_eq!(redelivery_delay(50).as_secs(), 300);
-        assert_eq!(redelivery_delay(0).as_secs(), 1);
-        assert!(delays.iter().sum::<u64>() > 8 * 60);
+        assert_eq!(redelivery_delay(0).as_secs(), 2);
+        assert!(delays.iter().sum::<u64>() > 13 * 60);
     }
 }

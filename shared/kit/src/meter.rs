@@ -12,125 +12,146 @@ use sea_orm::{DatabaseConnection, DbBackend};
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-/// Every gRPC call a service answers, by method and status code.
 pub const RPC_DURATION: &str = "rpc_server_duration_milliseconds";
-/// Every HTTP request the gateway answers, by route and status.
 pub const HTTP_DURATION: &str = "http_server_request_duration_seconds";
-/// Every statement a service's database runs.
 pub const DB_OPERATION: &str = "db_client_operation_duration_seconds";
-/// A service's database connections, idle and used.
 pub const DB_CONNECTIONS: &str = "db_client_connection_count";
 pub const DB_CONNECTIONS_MAX: &str = "db_client_connection_max";
-/// 1 while a part's database and the bus answer.
 pub const READY: &str = "questline_ready";
-/// Events staged in a service's outbox and not yet on the bus.
 pub const OUTBOX_PENDING: &str = "questline_outbox_pending";
-/// Age of the oldest of those, 0 when there are none.
 pub const OUTBOX_LAG: &str = "questline_outbox_lag_seconds";
 pub const OUTBOX_PUBLISHED: &str = "questline_outbox_published_total";
-/// Events on the bus that a durable consumer has not handled yet.
 pub const CONSUMER_PENDING: &str = "questline_consumer_pending";
 pub const EVENTS_HANDLED: &str = "questline_events_handled_total";
-/// Events a consumer set aside after failing them on every delivery.
 pub const DEAD_LETTERS: &str = "questline_dead_letters_total";
-
-/// Ledger: points ever credited from issuance, per tenant and currency.
 pub const POINTS_ISSUED: &str = "questline_points_issued";
-/// Ledger: points spent on rewards.
 pub const POINTS_BURNED: &str = "questline_points_burned";
-/// Ledger: points expired to breakage.
 pub const POINTS_EXPIRED: &str = "questline_points_expired";
-/// Ledger: points members hold now, the programme's liability.
 pub const POINTS_OUTSTANDING: &str = "questline_points_outstanding";
-/// Mechanics: events tracked for the first time, by whether they earned points.
 pub const EVENTS_TRACKED: &str = "questline_events_tracked_total";
-/// Mechanics: from an event's first recording to the ledger's credit of its points.
 pub const EVENT_CREDIT_LATENCY: &str = "questline_event_credit_latency_seconds";
-/// Rewards: redemptions that reached their end, redeemed or failed.
 pub const REDEMPTIONS: &str = "questline_redemptions_total";
-/// Notifications: notices by channel and fate (sent, failed, suppressed).
 pub const NOTIFICATIONS: &str = "questline_notifications_total";
 
-/// What each series means, as `# HELP` lines say it to whoever scrapes.
-fn describe() {
-    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-    describe_histogram!(
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Every series Questline exposes, with the `# HELP` text a scrape shows.
+const SERIES: [(&str, Kind, &str); 20] = [
+    (
         RPC_DURATION,
-        Unit::Milliseconds,
-        "Duration of inbound gRPC calls, by method and status code"
-    );
-    describe_histogram!(
+        Kind::Histogram,
+        "Inbound gRPC calls by method and status code",
+    ),
+    (
         HTTP_DURATION,
-        Unit::Seconds,
-        "Duration of HTTP requests to the gateway, by route and status"
-    );
-    describe_histogram!(
-        DB_OPERATION,
-        Unit::Seconds,
-        "Duration of database statements, by kind"
-    );
-    describe_gauge!(
+        Kind::Histogram,
+        "HTTP requests to the gateway by route and status",
+    ),
+    (DB_OPERATION, Kind::Histogram, "Database statements by kind"),
+    (
         DB_CONNECTIONS,
-        "Database connections of a service's pool, by state"
-    );
-    describe_gauge!(
+        Kind::Gauge,
+        "Connections of a service's pool by state",
+    ),
+    (
         DB_CONNECTIONS_MAX,
-        "Most connections a service's pool may open"
-    );
-    describe_gauge!(
+        Kind::Gauge,
+        "Most connections a service's pool may open",
+    ),
+    (
         READY,
-        "1 while the service's database and the event bus answer"
-    );
-    describe_gauge!(
+        Kind::Gauge,
+        "1 while the service's database and the event bus answer",
+    ),
+    (
         OUTBOX_PENDING,
-        "Events staged in the outbox, not yet published"
-    );
-    describe_gauge!(
+        Kind::Gauge,
+        "Events staged in the outbox, not yet published",
+    ),
+    (
         OUTBOX_LAG,
-        Unit::Seconds,
-        "Age of the oldest unpublished event in the outbox"
-    );
-    describe_counter!(OUTBOX_PUBLISHED, "Events the outbox relay has published");
-    describe_gauge!(
+        Kind::Gauge,
+        "Age of the oldest unpublished event, 0 when none",
+    ),
+    (
+        OUTBOX_PUBLISHED,
+        Kind::Counter,
+        "Events the outbox relay has published",
+    ),
+    (
         CONSUMER_PENDING,
-        "Events on the bus a durable consumer has not handled yet"
-    );
-    describe_counter!(
+        Kind::Gauge,
+        "Events a durable consumer has not handled yet",
+    ),
+    (
         EVENTS_HANDLED,
-        "Deliveries handled by a consumer, ok or failed"
-    );
-    describe_counter!(
+        Kind::Counter,
+        "Deliveries a consumer handled, ok or failed",
+    ),
+    (
         DEAD_LETTERS,
-        "Events set aside after failing on every delivery"
-    );
-    describe_gauge!(
+        Kind::Counter,
+        "Events set aside after failing on every delivery",
+    ),
+    (
         POINTS_ISSUED,
-        "Points credited from issuance, in minor units"
-    );
-    describe_gauge!(POINTS_BURNED, "Points spent on rewards, in minor units");
-    describe_gauge!(POINTS_EXPIRED, "Points expired to breakage, in minor units");
-    describe_gauge!(
+        Kind::Gauge,
+        "Ledger: points credited from issuance, minor units",
+    ),
+    (
+        POINTS_BURNED,
+        Kind::Gauge,
+        "Ledger: points spent on rewards, minor units",
+    ),
+    (
+        POINTS_EXPIRED,
+        Kind::Gauge,
+        "Ledger: points expired to breakage, minor units",
+    ),
+    (
         POINTS_OUTSTANDING,
-        "Points members hold: the programme's liability, in minor units"
-    );
-    describe_counter!(
+        Kind::Gauge,
+        "Ledger: points members hold (the liability), minor units",
+    ),
+    (
         EVENTS_TRACKED,
-        "Events tracked for the first time, by whether they earned points"
-    );
-    describe_histogram!(
+        Kind::Counter,
+        "Events tracked for the first time, by whether they earned points",
+    ),
+    (
         EVENT_CREDIT_LATENCY,
-        Unit::Seconds,
-        "From an event's first recording to the credit of its points"
-    );
-    describe_counter!(
+        Kind::Histogram,
+        "From an event's first recording to the credit of its points",
+    ),
+    (
         REDEMPTIONS,
-        "Redemptions that reached their end, by outcome"
-    );
-    describe_counter!(NOTIFICATIONS, "Notices by channel and outcome");
+        Kind::Counter,
+        "Redemptions that reached their end, by outcome",
+    ),
+    (
+        NOTIFICATIONS,
+        Kind::Counter,
+        "Notices by channel and outcome",
+    ),
+];
+
+fn describe() {
+    for (name, kind, help) in SERIES {
+        match kind {
+            Kind::Counter => metrics::describe_counter!(name, help),
+            Kind::Gauge => metrics::describe_gauge!(name, help),
+            Kind::Histogram => metrics::describe_histogram!(name, help),
+        }
+    }
 }
 
 const MILLISECONDS: &[f64] = &[
@@ -187,10 +208,18 @@ pub fn render() -> String {
         .unwrap_or_default()
 }
 
-/// Times every statement `db` runs, labelled with its service.
-pub fn observe_queries(db: &mut DatabaseConnection, service: &'static str) {
+/// Times every statement `db` runs, labelled with its service, and notes in
+/// `answered` when one last succeeded (readiness needs no ping while it is recent).
+pub fn observe_queries(
+    db: &mut DatabaseConnection,
+    service: &'static str,
+    answered: Arc<AtomicI64>,
+) {
     let system = system_name(db);
     db.set_metric_callback(move |info| {
+        if !info.failed {
+            answered.store(crate::time::now_ms(), Ordering::Relaxed);
+        }
         histogram!(
             DB_OPERATION,
             "db_system_name" => system,
@@ -289,45 +318,66 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let started = Instant::now();
-        let (rpc_service, rpc_method) = self.method_of(request.uri().path());
-        let service = self.layer.service;
+        let mut call = self.timer(request.uri().path());
         let answer = self.inner.call(request);
         Box::pin(async move {
             let response = answer.await;
-            let code = match &response {
+            call.answered(match &response {
                 Ok(r) => grpc_status(r.headers()),
                 Err(_) => "2".to_string(),
-            };
-            histogram!(
-                RPC_DURATION,
-                "rpc_system" => "grpc",
-                "rpc_service" => rpc_service,
-                "rpc_method" => rpc_method,
-                "rpc_grpc_status_code" => code,
-                "questline_service" => service,
-            )
-            .record(started.elapsed().as_secs_f64() * 1000.0);
+            });
             response
         })
     }
 }
 
+/// Records one call when dropped: with its status code once answered, or
+/// as CANCELLED when its deadline or its client ended it first.
+struct CallTimer {
+    started: Instant,
+    labels: [(&'static str, String); 4],
+    code: Option<String>,
+}
+
+impl CallTimer {
+    fn answered(&mut self, code: String) {
+        self.code = Some(code);
+    }
+}
+
+impl Drop for CallTimer {
+    fn drop(&mut self) {
+        let code = self.code.take().unwrap_or_else(|| "1".to_string());
+        let mut labels = self.labels.to_vec();
+        labels.push(("rpc_grpc_status_code", code));
+        histogram!(RPC_DURATION, &labels).record(self.started.elapsed().as_secs_f64() * 1000.0);
+    }
+}
+
 impl<S> RpcMetrics<S> {
-    fn method_of(&self, path: &str) -> (String, String) {
+    fn timer(&self, path: &str) -> CallTimer {
         let path = path.trim_start_matches('/');
-        match path.split_once('/') {
-            Some((service, method)) if self.layer.known.contains(path) => {
-                (service.to_string(), method.to_string())
-            }
-            _ => ("unknown".into(), "unknown".into()),
+        let (service, method) = match path.split_once('/') {
+            Some((service, method)) if self.layer.known.contains(path) => (service, method),
+            _ => ("unknown", "unknown"),
+        };
+        CallTimer {
+            started: Instant::now(),
+            labels: [
+                ("rpc_system", "grpc".to_string()),
+                ("rpc_service", service.to_string()),
+                ("rpc_method", method.to_string()),
+                ("questline_service", self.layer.service.to_string()),
+            ],
+            code: None,
         }
     }
 }
 
 /// A unary answer's status code. A failure is answered trailers-only, with
 /// `grpc-status` among the headers; a success carries it in the trailers,
-/// which come after the headers this layer sees.
+/// which come after the headers this layer sees. Streams (health's Watch,
+/// reflection) count as OK, timed until their headers.
 /// Anything but a code (never sent by tonic) counts as UNKNOWN.
 fn grpc_status(headers: &http::HeaderMap) -> String {
     let Some(value) = headers.get("grpc-status") else {

@@ -4,6 +4,7 @@
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
@@ -48,9 +49,10 @@ impl Context {
         kind: ServiceKind,
     ) -> anyhow::Result<DatabaseConnection> {
         let mut db = crate::db::open(&self.settings.database_url(kind)).await?;
-        crate::meter::observe_queries(&mut db, kind.name());
+        let answered = Arc::new(AtomicI64::new(0));
+        crate::meter::observe_queries(&mut db, kind.name(), answered.clone());
         crate::db::migrate::<M>(&db, self.settings.migrate_on_start).await?;
-        self.probes.watch_database(kind, db.clone());
+        self.probes.watch_database(kind, db.clone(), answered);
         Ok(db)
     }
 

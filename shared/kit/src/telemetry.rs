@@ -69,6 +69,12 @@ fn resource(settings: &TelemetrySettings, service_name: &str) -> anyhow::Result<
         let Some((key, value)) = pair.split_once('=') else {
             anyhow::bail!("telemetry.resource_attributes: {pair:?} is not key=value");
         };
+        if matches!(key.trim(), "service.name" | "service.version") {
+            anyhow::bail!(
+                "telemetry.resource_attributes: {} is set by Questline",
+                key.trim()
+            );
+        }
         attributes.push(KeyValue::new(
             key.trim().to_string(),
             value.trim().to_string(),
@@ -221,11 +227,13 @@ mod tests {
         assert_eq!(get("deployment.environment.name").unwrap().as_str(), "prod");
         assert_eq!(get("k8s.cluster.name").unwrap().as_str(), "eu-1");
         assert!(get("service.version").is_some());
-        let bad = TelemetrySettings {
-            resource_attributes: "tenant".into(),
-            ..TelemetrySettings::default()
-        };
-        assert!(super::resource(&bad, "x").is_err());
+        for bad in ["tenant", "service.name=other"] {
+            let bad = TelemetrySettings {
+                resource_attributes: bad.into(),
+                ..TelemetrySettings::default()
+            };
+            assert!(super::resource(&bad, "x").is_err());
+        }
     }
 
     #[test]

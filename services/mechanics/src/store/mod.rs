@@ -179,14 +179,20 @@ impl Store {
         Ok(())
     }
 
-    pub async fn event_applied(&self, tenant_id: &str, event_id: &str) -> Result<(), DomainError> {
-        tracked_event::Entity::update_many()
+    /// Marks the event applied; false when a concurrent call already had.
+    pub async fn event_applied(
+        &self,
+        tenant_id: &str,
+        event_id: &str,
+    ) -> Result<bool, DomainError> {
+        let marked = tracked_event::Entity::update_many()
             .col_expr(tracked_event::Column::Status, Expr::value(APPLIED))
             .filter(tracked_event::Column::TenantId.eq(tenant_id))
             .filter(tracked_event::Column::EventId.eq(event_id))
+            .filter(tracked_event::Column::Status.ne(APPLIED))
             .exec(&self.db)
             .await?;
-        Ok(())
+        Ok(marked.rows_affected == 1)
     }
 }
 

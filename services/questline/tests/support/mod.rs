@@ -93,6 +93,16 @@ pub fn start_with(data_dir: &std::path::Path, env: &[(&str, &str)], stderr: Stdi
     }
 }
 
+/// A failed test must not leave the engine running.
+impl Drop for Dev {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Dev {
     /// One HTTP/1.1 exchange with the gateway; returns (status, body).
     pub fn http(&self, method: &str, path: &str, body: &str) -> (u16, String) {
@@ -237,6 +247,35 @@ fn labels_of(text: &str) -> BTreeMap<String, String> {
         rest = &after[end + 1..];
     }
     labels
+}
+
+/// Scrapes `part`'s admin port until `done` holds of what it shows (counters
+/// move just after the effects a test can see), or fails after 10 s.
+pub fn settled(dev: &Dev, part: &str, done: impl Fn(&[Sample]) -> bool) -> Vec<Sample> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, text) = dev.admin(part, "/metrics");
+        assert_eq!(status, 200, "{text}");
+        let samples = parse_metrics(&text);
+        if done(&samples) {
+            return samples;
+        }
+        assert!(Instant::now() < deadline, "metrics never settled:\n{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The value of the samples named `name` whose labels include `with`, if exactly one.
+pub fn find(samples: &[Sample], name: &str, with: &[(&str, &str)]) -> Option<f64> {
+    let found: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| s.name == name)
+        .filter(|s| {
+            with.iter()
+                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(v))
+        })
+        .collect();
+    (found.len() == 1).then(|| found[0].value)
 }
 
 /// The value of the one sample named `name` whose labels include `with`.

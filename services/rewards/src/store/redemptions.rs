@@ -164,6 +164,7 @@ impl Store {
         txn.commit().await?;
         if completed {
             self.relay.wake();
+            ended("redeemed");
         }
         Ok(done)
     }
@@ -213,8 +214,16 @@ impl Store {
         }
         let done = reload(&txn, row).await?;
         txn.commit().await?;
+        if failed {
+            ended("failed");
+        }
         Ok(done)
     }
+}
+
+/// Counts a redemption that reached its end, once: `redeemed` or `failed`.
+fn ended(outcome: &'static str) {
+    metrics::counter!(questline_kit::meter::REDEMPTIONS, "outcome" => outcome).increment(1);
 }
 
 async fn find_redemption<C: ConnectionTrait>(
