@@ -8,7 +8,7 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use support::{Dev, parse_metrics, purchase, redeem, start, wait_for_inbox};
+use support::{demo_flow, parse_metrics, start};
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn chart_file(path: &str) -> String {
@@ -155,29 +155,6 @@ fn series_are_told_from_labels_functions_and_variables() {
         series_in("label_values(questline_ready, questline_service)"),
         BTreeSet::from(["questline_ready".to_string()])
     );
-}
-
-/// Two purchases, a replay, a pastry, a refused pizza: every kind of series.
-fn demo_flow(dev: &Dev) {
-    for (event_id, amount) in [("order-1", 250), ("order-2", 100), ("order-1", 250)] {
-        let (status, body) = dev.http(
-            "POST",
-            "/v1/events",
-            &purchase(&dev.member_id, event_id, amount),
-        );
-        assert_eq!(status, 200, "{body}");
-    }
-    assert_eq!(
-        dev.http("POST", "/v1/redemptions", &redeem(dev, "treat-1", "pastry"))
-            .0,
-        200
-    );
-    assert_eq!(
-        dev.http("POST", "/v1/redemptions", &redeem(dev, "treat-2", "pizza"))
-            .0,
-        409
-    );
-    wait_for_inbox(dev, &dev.member_id, 3);
 }
 
 fn dashboard_queries() -> Vec<String> {

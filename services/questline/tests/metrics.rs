@@ -9,10 +9,7 @@ mod support;
 use questline_kit::client::Outgoing;
 use questline_proto::ledger::GetProgrammeTotalsRequest;
 use questline_proto::ledger::ledger_service_client::LedgerServiceClient;
-use support::{
-    Dev, PARTS, Sample, find, parse_metrics, purchase, redeem, settled, start, value,
-    wait_for_inbox,
-};
+use support::{Dev, PARTS, Sample, demo_flow, find, parse_metrics, settled, start, value};
 
 const SERVICES: [&str; 5] = [
     "identity",
@@ -43,25 +40,7 @@ fn probes_answer_on_every_admin_port() {
 fn metrics_after_the_demo_flow_match_the_books() {
     let data = tempfile::tempdir().unwrap();
     let dev = start(data.path());
-    // Two purchases (25 and 10 stars), one of them replayed, a pastry for
-    // 20 stars, and a pizza refused for want of stars.
-    for (event_id, amount) in [("order-1", 250), ("order-2", 100), ("order-1", 250)] {
-        let (status, body) = dev.http(
-            "POST",
-            "/v1/events",
-            &purchase(&dev.member_id, event_id, amount),
-        );
-        assert_eq!(status, 200, "{body}");
-    }
-    let (status, body) = dev.http(
-        "POST",
-        "/v1/redemptions",
-        &redeem(&dev, "treat-1", "pastry"),
-    );
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = dev.http("POST", "/v1/redemptions", &redeem(&dev, "treat-2", "pizza"));
-    assert_eq!(status, 409, "{body}");
-    let messages = wait_for_inbox(&dev, &dev.member_id, 3);
+    let messages = demo_flow(&dev);
     // Until every event is out of the outboxes and the notices are counted.
     let samples = settled(&dev, "ledger", |s| {
         let sent = [("channel", "inbox"), ("outcome", "sent")];

@@ -265,29 +265,46 @@ pub fn settled(dev: &Dev, part: &str, done: impl Fn(&[Sample]) -> bool) -> Vec<S
     }
 }
 
-/// The value of the samples named `name` whose labels include `with`, if exactly one.
-pub fn find(samples: &[Sample], name: &str, with: &[(&str, &str)]) -> Option<f64> {
-    let found: Vec<&Sample> = samples
+/// The samples named `name` whose labels include `with`.
+fn matching<'a>(samples: &'a [Sample], name: &str, with: &[(&str, &str)]) -> Vec<&'a Sample> {
+    samples
         .iter()
         .filter(|s| s.name == name)
         .filter(|s| {
             with.iter()
                 .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(v))
         })
-        .collect();
+        .collect()
+}
+
+/// The value of the one sample named `name` with labels `with`, if one.
+pub fn find(samples: &[Sample], name: &str, with: &[(&str, &str)]) -> Option<f64> {
+    let found = matching(samples, name, with);
     (found.len() == 1).then(|| found[0].value)
 }
 
 /// The value of the one sample named `name` whose labels include `with`.
 pub fn value(samples: &[Sample], name: &str, with: &[(&str, &str)]) -> f64 {
-    let found: Vec<&Sample> = samples
-        .iter()
-        .filter(|s| s.name == name)
-        .filter(|s| {
-            with.iter()
-                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(v))
-        })
-        .collect();
+    let found = matching(samples, name, with);
     assert_eq!(found.len(), 1, "{name} {with:?}: {found:?}");
     found[0].value
+}
+
+/// The demo's member makes two purchases (25 and 10 stars), one of them
+/// replayed, buys a pastry for 20 stars and is refused a pizza for want of
+/// stars; returns once her inbox holds its 3 messages.
+pub fn demo_flow(dev: &Dev) -> usize {
+    for (event_id, amount) in [("order-1", 250), ("order-2", 100), ("order-1", 250)] {
+        let (status, body) = dev.http(
+            "POST",
+            "/v1/events",
+            &purchase(&dev.member_id, event_id, amount),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = dev.http("POST", "/v1/redemptions", &redeem(dev, "treat-1", "pastry"));
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = dev.http("POST", "/v1/redemptions", &redeem(dev, "treat-2", "pizza"));
+    assert_eq!(status, 409, "{body}");
+    wait_for_inbox(dev, &dev.member_id, 3)
 }
