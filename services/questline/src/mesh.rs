@@ -44,10 +44,10 @@ impl Part {
         }
     }
 
-    fn listen(self, settings: &Settings) -> String {
+    fn listen(self, settings: &Settings) -> &str {
         match self {
-            Part::Service(kind) => settings.service(kind).listen.clone(),
-            Part::Gateway => settings.gateway.listen.clone(),
+            Part::Service(kind) => &settings.service(kind).listen,
+            Part::Gateway => &settings.gateway.listen,
         }
     }
 
@@ -108,7 +108,7 @@ impl Mesh {
         let mut addrs = BTreeMap::new();
         let mut admin = Vec::new();
         for part in parts {
-            let listener = bind(*part, &part.listen(&settings)).await?;
+            let listener = bind(*part, part.listen(&settings)).await?;
             if let Some(listen) = part.admin_listen(&settings) {
                 admin.push((*part, bind(*part, listen).await?));
             }

@@ -5,7 +5,7 @@
 //! spelled as OpenTelemetry's Prometheus exporter spells them; Questline's
 //! own figures start with `questline_`.
 
-use metrics::{gauge, histogram};
+use metrics::{Label, gauge, histogram};
 use metrics_exporter_prometheus::PrometheusHandle;
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusRecorder};
 use sea_orm::{DatabaseConnection, DbBackend};
@@ -335,7 +335,8 @@ where
 /// as CANCELLED when its deadline or its client ended it first.
 struct CallTimer {
     started: Instant,
-    labels: [(&'static str, String); 4],
+    /// All but the status code, known when the call starts.
+    labels: Vec<Label>,
     code: Option<String>,
 }
 
@@ -348,9 +349,9 @@ impl CallTimer {
 impl Drop for CallTimer {
     fn drop(&mut self) {
         let code = self.code.take().unwrap_or_else(|| "1".to_string());
-        let mut labels = self.labels.to_vec();
-        labels.push(("rpc_grpc_status_code", code));
-        histogram!(RPC_DURATION, &labels).record(self.started.elapsed().as_secs_f64() * 1000.0);
+        let mut labels = std::mem::take(&mut self.labels);
+        labels.push(Label::new("rpc_grpc_status_code", code));
+        histogram!(RPC_DURATION, labels).record(self.started.elapsed().as_secs_f64() * 1000.0);
     }
 }
 
@@ -361,14 +362,17 @@ impl<S> RpcMetrics<S> {
             Some((service, method)) if self.layer.known.contains(path) => (service, method),
             _ => ("unknown", "unknown"),
         };
+        let mut labels = Vec::with_capacity(5);
+        labels.push(Label::from_static_parts("rpc_system", "grpc"));
+        labels.push(Label::new("rpc_service", service.to_string()));
+        labels.push(Label::new("rpc_method", method.to_string()));
+        labels.push(Label::from_static_parts(
+            "questline_service",
+            self.layer.service,
+        ));
         CallTimer {
             started: Instant::now(),
-            labels: [
-                ("rpc_system", "grpc".to_string()),
-                ("rpc_service", service.to_string()),
-                ("rpc_method", method.to_string()),
-                ("questline_service", self.layer.service.to_string()),
-            ],
+            labels,
             code: None,
         }
     }
@@ -377,8 +381,8 @@ impl<S> RpcMetrics<S> {
 /// A unary answer's status code. A failure is answered trailers-only, with
 /// `grpc-status` among the headers; a success carries it in the trailers,
 /// which come after the headers this layer sees. Streams (health's Watch,
-/// reflection) count as OK, timed until their headers.
-/// Anything but a code (never sent by tonic) counts as UNKNOWN.
+/// reflection) count as OK, timed until their headers. Anything but a code
+/// (never sent by tonic) counts as UNKNOWN.
 fn grpc_status(headers: &http::HeaderMap) -> String {
     let Some(value) = headers.get("grpc-status") else {
         return "0".into();
