@@ -25,7 +25,8 @@ pub enum Period {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExpiryPolicy {
     Never,
-    /// `n` calendar days after the earn, at the same wall-clock time.
+    /// At the end of the `n`th calendar day after the earn's day (local
+    /// midnight): a day's earns share one expiry, and so one lot.
     DaysAfterEarn(i64),
     /// At the end of the `n`th period after the one of the earn (0: the
     /// earn's own period).
@@ -98,7 +99,10 @@ impl ExpiryPolicy {
         let expiry = match self {
             ExpiryPolicy::Never => return Ok(None),
             ExpiryPolicy::DaysAfterEarn(days) => local
-                .checked_add(Span::new().days(days))
+                .date()
+                .checked_add(Span::new().days(days + 1))
+                .map_err(DomainError::internal)?
+                .to_zoned(zone.clone())
                 .map_err(DomainError::internal)?,
             ExpiryPolicy::EndOfPeriod { period, after } => {
                 let (start, months) = period_start(local.date(), period)?;
@@ -163,20 +167,28 @@ mod tests {
     }
 
     #[test]
-    fn days_after_earn_keep_the_wall_clock_across_daylight_saving() {
-        // Paris moves to summer time on 29 March 2026: 30 days later is still 11:00 local.
+    fn days_after_earn_end_at_a_local_midnight_across_daylight_saving() {
+        // Earned 10 March 11:00 in Paris; day 30 after is 9 April, which ends
+        // at midnight local — summer time by then (UTC+2).
         let got = expiry(
             ExpiryPolicy::DaysAfterEarn(30),
             "2026-03-10T10:00:00Z",
             "Europe/Paris",
         );
-        assert_eq!(got, Some(ms("2026-04-09T09:00:00Z")));
-        let utc = expiry(
+        assert_eq!(got, Some(ms("2026-04-09T22:00:00Z")));
+        // Every earn of one local day shares the expiry.
+        let early = expiry(
             ExpiryPolicy::DaysAfterEarn(1),
-            "2026-12-31T23:30:00Z",
+            "2026-12-31T00:00:00Z",
             "UTC",
         );
-        assert_eq!(utc, Some(ms("2027-01-01T23:30:00Z")));
+        let late = expiry(
+            ExpiryPolicy::DaysAfterEarn(1),
+            "2026-12-31T23:59:59.999Z",
+            "UTC",
+        );
+        assert_eq!(early, Some(ms("2027-01-02T00:00:00Z")));
+        assert_eq!(late, early);
     }
 
     #[test]

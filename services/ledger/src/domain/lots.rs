@@ -1,13 +1,17 @@
-//! Lots: a wallet's points grouped by when they expire. Credits add lots,
-//! debits draw the lots that expire first, and what is left of an expired
-//! lot moves to breakage.
+//! Lots: a wallet's points grouped by when they expire. Credits add to the
+//! wallet's lot of the same expiry (or open one), debits draw the lots that
+//! expire first, and what is left of an expired lot moves to breakage.
+//!
+//! One lot per wallet and expiry keeps a wallet's open lots few (expiries
+//! fall on day or period ends), so drawing reads a handful of rows however
+//! often the member earned.
 
-/// Points of one credit still on the wallet.
+/// Points of a wallet sharing one expiry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lot {
     pub lot_id: String,
     pub account_id: String,
-    /// The transfer that brought these points.
+    /// The transfer that opened the lot (later credits of the same expiry join it).
     pub transfer_id: String,
     /// `None`: never expires.
     pub expires_at: Option<i64>,
@@ -27,24 +31,57 @@ pub struct Piece {
 /// then oldest first.
 pub fn sort(lots: &mut [Lot]) {
     lots.sort_by(|a, b| {
-        let key = |l: &Lot| {
-            (
-                l.expires_at.unwrap_or(i64::MAX),
-                l.created_at,
-                l.lot_id.clone(),
-            )
-        };
-        key(a).cmp(&key(b))
+        let expiry = |l: &Lot| l.expires_at.unwrap_or(i64::MAX);
+        expiry(a)
+            .cmp(&expiry(b))
+            .then(a.created_at.cmp(&b.created_at))
+            .then_with(|| a.lot_id.cmp(&b.lot_id))
     });
 }
 
-/// Takes up to `amount` points, from the lots of `prefer` (a transfer) first,
-/// then in drawing order. Returns the pieces taken and the ids of the lots
-/// that changed.
-pub fn draw(lots: &mut [Lot], amount: i64, prefer: Option<&str>) -> (Vec<Piece>, Vec<String>) {
+/// Adds the points of `lot` to the wallet's open lot of the same expiry, or
+/// opens `lot`. Returns the id of the lot that holds them and whether it is
+/// new. (A lot emptied in the same batch is not reopened: whether points
+/// join a lot never depends on how requests were batched.)
+pub fn add(lots: &mut Vec<Lot>, lot: Lot) -> (String, bool) {
+    let same_expiry = |l: &&mut Lot| l.expires_at == lot.expires_at && l.remaining > 0;
+    if let Some(same) = lots.iter_mut().find(same_expiry) {
+        same.amount += lot.amount;
+        same.remaining += lot.amount;
+        return (same.lot_id.clone(), false);
+    }
+    let id = lot.lot_id.clone();
+    lots.push(lot);
+    sort(lots);
+    (id, true)
+}
+
+/// The points a reversal takes back first: those its credit brought, in
+/// the lot it opened or joined (points of one wallet and expiry are alike).
+#[derive(Debug, Clone, Default)]
+pub struct Preferred {
+    pub transfer_id: String,
+    /// The expiries the credit gave its points (`None`: never expiring).
+    pub expiries: Vec<Option<i64>>,
+}
+
+impl Preferred {
+    fn holds(&self, lot: &Lot) -> bool {
+        lot.transfer_id == self.transfer_id || self.expiries.contains(&lot.expires_at)
+    }
+}
+
+/// Takes up to `amount` points, from the `prefer`red lots first, then in
+/// drawing order. Returns the pieces taken and the ids of the lots that
+/// changed.
+pub fn draw(
+    lots: &mut [Lot],
+    amount: i64,
+    prefer: Option<&Preferred>,
+) -> (Vec<Piece>, Vec<String>) {
     let mut order: Vec<usize> = (0..lots.len()).collect();
-    // Stable: the preferred transfer's lots move to the front, in drawing order.
-    order.sort_by_key(|&i| prefer != Some(lots[i].transfer_id.as_str()));
+    // Stable: the preferred lots move to the front, in drawing order.
+    order.sort_by_key(|&i| !prefer.is_some_and(|p| p.holds(&lots[i])));
     let mut left = amount;
     let mut pieces = Vec::new();
     let mut changed = Vec::new();
@@ -135,12 +172,44 @@ mod tests {
         assert_eq!(lots.iter().map(|l| l.remaining).sum::<i64>(), 15);
     }
 
+    fn preferred(transfer: &str, expiries: &[Option<i64>]) -> Preferred {
+        Preferred {
+            transfer_id: transfer.into(),
+            expiries: expiries.to_vec(),
+        }
+    }
+
     #[test]
     fn a_reversal_takes_its_own_credit_first() {
         let mut lots = vec![lot("soon", "t1", Some(100), 10), lot("x", "t2", None, 10)];
-        let (_, changed) = draw(&mut lots, 12, Some("t2"));
+        let (_, changed) = draw(&mut lots, 12, Some(&preferred("t2", &[])));
         assert_eq!(changed, ["x", "soon"]);
         assert_eq!(lots[0].remaining, 8);
+    }
+
+    #[test]
+    fn a_reversal_finds_its_credit_in_the_lot_it_joined() {
+        let mut lots = vec![
+            lot("soon", "t1", Some(100), 10),
+            lot("late", "t2", Some(200), 30),
+        ];
+        // t3's credit joined t2's lot, which expires at 200.
+        let (pieces, changed) = draw(&mut lots, 5, Some(&preferred("t3", &[Some(200)])));
+        assert_eq!(changed, ["late"]);
+        assert_eq!(pieces[0].expires_at, Some(200));
+    }
+
+    #[test]
+    fn credits_of_one_expiry_share_a_lot() {
+        let mut lots = vec![lot("a", "t1", Some(100), 10)];
+        let joined = add(&mut lots, lot("b", "t2", Some(100), 5));
+        assert_eq!(joined, ("a".to_string(), false));
+        assert_eq!((lots[0].amount, lots[0].remaining), (15, 15));
+        let (id, new) = add(&mut lots, lot("c", "t3", Some(50), 7));
+        assert_eq!((id.as_str(), new), ("c", true));
+        assert_eq!(lots.len(), 2);
+        // Kept in drawing order.
+        assert_eq!(lots[0].lot_id, "c");
     }
 
     #[test]

@@ -51,13 +51,23 @@ pub async fn book<C: ConnectionTrait>(
     }
     referenced(c, &mut book, commands).await?;
     replays(c, &mut book, commands).await?;
-    let drawn_ids: Vec<String> = drawn
+    // Credited wallets too: their points join the open lot of their expiry.
+    let wallets = account_ids(&book, others.iter().filter(|(_, _, o)| o.is_wallet()));
+    // Only a wallet with points held has pending holds.
+    let holding = drawn
         .iter()
-        .filter_map(|k| book.account(k).map(|a| a.account_id.clone()))
-        .collect();
-    drawn_lots_and_holds(c, &mut book, &drawn_ids, now).await?;
+        .filter(|k| book.account(k).is_some_and(|a| a.held > 0));
+    let holding = account_ids(&book, holding);
+    add_lots(c, &mut book, &wallets).await?;
+    add_due_holds(c, &mut book, &holding, now).await?;
     book.sweep(&drawn.into_iter().collect::<Vec<_>>());
     Ok(book)
+}
+
+/// The ids of the accounts among `keys` that exist.
+fn account_ids<'a>(book: &Book, keys: impl Iterator<Item = &'a AccountKey>) -> Vec<String> {
+    keys.filter_map(|k| book.account(k).map(|a| a.account_id.clone()))
+        .collect()
 }
 
 /// Holds to commit or void and transfers to reverse.
@@ -338,27 +348,26 @@ fn accounts_among(keys: &BTreeSet<AccountKey>) -> sea_orm::Select<account::Entit
     account::Entity::find().filter(cols.is_in(rows))
 }
 
-/// The lots of drawn wallets, and their pending holds already past due.
-async fn drawn_lots_and_holds<C: ConnectionTrait>(
+/// The open lots of `wallets`.
+async fn add_lots<C: ConnectionTrait>(
     c: &C,
     book: &mut Book,
-    drawn: &[String],
-    now: i64,
+    wallets: &[String],
 ) -> Result<(), DomainError> {
-    if drawn.is_empty() {
+    if wallets.is_empty() {
         return Ok(());
     }
     let found = if postgres(c) {
-        arrays::open_lots(drawn).all(c).await?
+        arrays::open_lots(wallets).all(c).await?
     } else {
         lot::Entity::find()
-            .filter(lot::Column::AccountId.is_in(drawn.iter().map(String::as_str)))
+            .filter(lot::Column::AccountId.is_in(wallets.iter().map(String::as_str)))
             .filter(lot::Column::Remaining.gt(0))
             .all(c)
             .await?
     };
     let mut by_account: HashMap<String, Vec<_>> =
-        drawn.iter().map(|id| (id.clone(), Vec::new())).collect();
+        wallets.iter().map(|id| (id.clone(), Vec::new())).collect();
     for row in found {
         by_account
             .entry(row.account_id.clone())
@@ -367,6 +376,19 @@ async fn drawn_lots_and_holds<C: ConnectionTrait>(
     }
     for (account_id, lots) in by_account {
         book.add_lots(&account_id, lots);
+    }
+    Ok(())
+}
+
+/// The pending holds of drawn wallets already past due.
+async fn add_due_holds<C: ConnectionTrait>(
+    c: &C,
+    book: &mut Book,
+    drawn: &[String],
+    now: i64,
+) -> Result<(), DomainError> {
+    if drawn.is_empty() {
+        return Ok(());
     }
     let due = if postgres(c) {
         arrays::due_holds(drawn, now).all(c).await?

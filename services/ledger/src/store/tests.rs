@@ -468,8 +468,10 @@ async fn held_points_wait_for_their_hold_before_they_expire() {
         .hold_command(Command::CreateHold(spec))
         .await
         .unwrap();
-    // Day 30 and an hour: the miles are due, the hold still pending.
-    l.advance(DAY / 2 + DAY / 24);
+    // Two hours into day 31 (the miles expired at the end of day 30, a
+    // local midnight nearly two hours after the earn's time of day): the
+    // miles are due, the hold still pending.
+    l.advance(DAY / 2 + DAY / 12);
     l.store.sweep_due().await.unwrap();
     let wallet = l
         .store

@@ -20,7 +20,7 @@ const ACCOUNT_CHANGES: [account::Column; 4] = [
     account::Column::AllowNegative,
     account::Column::Closed,
 ];
-const LOT_CHANGES: [lot::Column; 1] = [lot::Column::Remaining];
+const LOT_CHANGES: [lot::Column; 2] = [lot::Column::Amount, lot::Column::Remaining];
 const HOLD_CHANGES: [hold::Column; 3] = [
     hold::Column::Status,
     hold::Column::TransferId,

@@ -189,7 +189,7 @@ impl Model {
     }
 
     /// Moves checked legs; returns the model transfer's index.
-    fn post(&mut self, legs: Vec<(Side, Side, i64)>, prefer: Option<usize>) -> usize {
+    fn post(&mut self, legs: Vec<(Side, Side, i64)>, prefer: Option<&Preferred>) -> usize {
         let index = self.transfers.len();
         for &(from, to, amount) in &legs {
             let pieces = match from {
@@ -197,18 +197,26 @@ impl Model {
                     self.wallets[m].balance -= amount;
                     draw(&mut self.wallets[m].lots, amount, prefer)
                 }
-                Side::System => vec![(self.now + EXPIRY_DAYS * DAY, amount)],
+                Side::System => vec![(earned_expiry(self.now), amount)],
             };
             if let Side::Wallet(m) = to {
                 self.wallets[m].balance += amount;
-                for (expires_at, remaining) in pieces {
-                    self.wallets[m].lots.push(Lot {
-                        transfer: index,
-                        expires_at,
-                        remaining,
-                    });
+                let lots = &mut self.wallets[m].lots;
+                for (expires_at, amount) in pieces {
+                    // Points join the wallet's open lot of the same expiry.
+                    match lots
+                        .iter_mut()
+                        .find(|l| l.expires_at == expires_at && l.remaining > 0)
+                    {
+                        Some(lot) => lot.remaining += amount,
+                        None => lots.push(Lot {
+                            transfer: index,
+                            expires_at,
+                            remaining: amount,
+                        }),
+                    }
                 }
-                self.wallets[m].lots.sort_by_key(|l| l.expires_at);
+                lots.sort_by_key(|l| l.expires_at);
             }
         }
         index
@@ -410,7 +418,16 @@ impl Model {
             return expect_refusal(answer, "POINTS_ALREADY_SPENT");
         }
         let first = answer.map_err(|e| format!("expected a reversal, got {e:?}"))?;
-        self.post(legs.clone(), Some(t));
+        let prefer = Preferred {
+            transfer: t,
+            expiries: original
+                .legs
+                .iter()
+                .filter(|(from, to, _)| *from == Side::System && matches!(to, Side::Wallet(_)))
+                .map(|_| earned_expiry(original.first.created_at))
+                .collect(),
+        };
+        self.post(legs.clone(), Some(&prefer));
         for (done, a) in self.transfers[t].reversed.iter_mut().zip(&amounts) {
             *done += a;
         }
@@ -523,10 +540,26 @@ impl Model {
     }
 }
 
-/// Takes `amount` from lots, `prefer`'s first, then soonest expiry first.
-fn draw(lots: &mut [Lot], amount: i64, prefer: Option<usize>) -> Vec<(i64, i64)> {
+/// When points earned at `at` expire: the end of the `EXPIRY_DAYS`th day
+/// after (UTC, the test currency's zone).
+fn earned_expiry(at: i64) -> i64 {
+    (at.div_euclid(DAY) + 1 + EXPIRY_DAYS) * DAY
+}
+
+/// What a reversal takes first: the lots its original opened, and those of
+/// the expiry its earns gave.
+struct Preferred {
+    transfer: usize,
+    expiries: Vec<i64>,
+}
+
+/// Takes `amount` from lots, `prefer`red first, then soonest expiry first.
+fn draw(lots: &mut [Lot], amount: i64, prefer: Option<&Preferred>) -> Vec<(i64, i64)> {
+    let preferred = |l: &Lot| {
+        prefer.is_some_and(|p| l.transfer == p.transfer || p.expiries.contains(&l.expires_at))
+    };
     let mut order: Vec<usize> = (0..lots.len()).collect();
-    order.sort_by_key(|&i| (Some(lots[i].transfer) != prefer, lots[i].expires_at));
+    order.sort_by_key(|&i| (!preferred(&lots[i]), lots[i].expires_at));
     let mut left = amount;
     let mut pieces = Vec::new();
     for i in order {

@@ -200,7 +200,7 @@ pub struct Book {
     /// write a system account as the batch's change rather than a figure.
     loaded: HashMap<String, (i64, i64)>,
     by_key: HashMap<AccountKey, String>,
-    /// Lots of the wallets the batch may draw from, in drawing order.
+    /// Lots of the wallets the batch may draw from or credit, in drawing order.
     lots: HashMap<String, Vec<Lot>>,
     holds: HashMap<String, Hold>,
     hold_keys: HashMap<(String, String), String>,
@@ -234,7 +234,8 @@ impl Book {
         self.accounts.insert(account.account_id.clone(), account);
     }
 
-    /// The lots of a wallet the batch may draw from; none means none left.
+    /// The open lots of a wallet the batch may draw from or credit; none
+    /// means none left.
     pub fn add_lots(&mut self, account_id: &str, mut lots: Vec<Lot>) {
         super::lots::sort(&mut lots);
         self.lots.insert(account_id.into(), lots);

@@ -2,15 +2,17 @@
 //! more than remains of them.
 //!
 //! Policy for points already spent: reversing a credit takes the points back
-//! from the wallet, the credit's own lot first. When the wallet no longer
-//! has them, the reversal is refused with POINTS_ALREADY_SPENT, unless the
-//! currency's `reversals_may_overdraw` lets the wallet go below zero; later
-//! earns then pay that debt before they can be spent.
+//! from the wallet, the credit's own points first (the lot it opened or
+//! joined). When the wallet no longer has them, the reversal is refused
+//! with POINTS_ALREADY_SPENT, unless the currency's `reversals_may_overdraw`
+//! lets the wallet go below zero; later earns then pay that debt before
+//! they can be spent.
 
 use questline_kit::DomainError;
 
 use super::transfers::{Posting, Shortfall};
 use super::{Book, Leg, Transfer};
+use crate::domain::lots::Preferred;
 use crate::domain::requests::ReversalSpec;
 
 impl Book {
@@ -39,6 +41,7 @@ impl Book {
             idempotency_key: spec.idempotency_key.clone(),
             fingerprint: &spec.fingerprint,
             reverses: Some(&original.transfer_id),
+            prefer: Some(self.preferred(&original)),
             expiries,
         });
         let done = self
@@ -51,6 +54,26 @@ impl Book {
             }
         }
         Ok(transfer)
+    }
+
+    /// The original's points on the wallets it credited: the lots it opened,
+    /// and for points it brought from outside, the lots of the expiry it gave
+    /// them (which it may have joined).
+    fn preferred(&self, original: &Transfer) -> Preferred {
+        let expiries = original
+            .legs
+            .iter()
+            .filter(|l| l.credit.is_wallet() && !l.debit.is_wallet())
+            .filter_map(|l| {
+                self.currencies
+                    .get(&(original.tenant_id.clone(), l.currency.clone()))
+            })
+            .filter_map(|c| c.expiry.expires_at(original.created_at, &c.zone).ok())
+            .collect();
+        Preferred {
+            transfer_id: original.transfer_id.clone(),
+            expiries,
+        }
     }
 
     /// The legs that move back `amount` (`None`: all that remains).

@@ -58,6 +58,7 @@ impl Book {
             idempotency_key: format!("expiry:{}", new_id()),
             fingerprint: "",
             reverses: None,
+            prefer: None,
             expiries: vec![None],
         });
     }

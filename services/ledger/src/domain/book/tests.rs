@@ -76,7 +76,8 @@ fn points_passed_between_wallets_keep_their_expiry() {
         .unwrap()
         .account_id
         .clone();
-    assert_eq!(book.lots[&m2][0].expires_at, Some(1_000 + 86_400_000));
+    // Earned on day 0, expiring at the end of day 1.
+    assert_eq!(book.lots[&m2][0].expires_at, Some(2 * 86_400_000));
     assert_eq!(book.changes.notices.len(), 3);
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::accounts::key;
 use super::{Book, Leg, Notice, NoticeKind, Transfer};
-use crate::domain::lots::{self, Lot, Piece};
+use crate::domain::lots::{self, Lot, Piece, Preferred};
 use crate::domain::requests::TransferSpec;
 use crate::domain::{Figures, Owner};
 
@@ -28,6 +28,8 @@ pub(super) struct Posting<'a> {
     pub idempotency_key: String,
     pub fingerprint: &'a str,
     pub reverses: Option<&'a str>,
+    /// For a reversal, the points of the original credit, drawn first.
+    pub prefer: Option<Preferred>,
     /// Per leg, when points credited to a wallet from outside expire.
     pub expiries: Vec<Option<i64>>,
 }
@@ -60,6 +62,7 @@ impl Book {
             idempotency_key: spec.idempotency_key.clone(),
             fingerprint: &spec.fingerprint,
             reverses: None,
+            prefer: None,
             expiries,
         }))
     }
@@ -127,7 +130,6 @@ impl Book {
     /// Moves the points of checked legs, opening accounts on first use.
     pub(super) fn post(&mut self, p: Posting<'_>) -> Transfer {
         let transfer_id = new_id();
-        let prefer = p.reverses;
         for (leg, expiry) in p.legs.iter().zip(&p.expiries) {
             let debit = self.open_or_get(&key(p.tenant_id, &leg.currency, &leg.debit));
             let credit = self.open_or_get(&key(p.tenant_id, &leg.currency, &leg.credit));
@@ -135,7 +137,7 @@ impl Book {
             self.account_mut(&debit).balance -= leg.amount;
             self.account_mut(&credit).balance += leg.amount;
             let pieces = if leg.debit.is_wallet() {
-                self.draw(&debit, leg.amount, prefer)
+                self.draw(&debit, leg.amount, p.prefer.as_ref())
             } else {
                 vec![Piece {
                     expires_at: *expiry,
@@ -176,7 +178,7 @@ impl Book {
     }
 
     /// Takes points off a wallet's lots, soonest expiry first.
-    fn draw(&mut self, account_id: &str, amount: i64, prefer: Option<&str>) -> Vec<Piece> {
+    fn draw(&mut self, account_id: &str, amount: i64, prefer: Option<&Preferred>) -> Vec<Piece> {
         let Some(lots) = self.lots.get_mut(account_id) else {
             debug_assert!(false, "lots of a drawn wallet are loaded");
             return Vec::new();
@@ -209,12 +211,14 @@ impl Book {
                 remaining: piece.amount,
                 created_at: self.now,
             };
-            self.changes
-                .new_lots
-                .insert((account_id.into(), lot.lot_id.clone()));
-            let lots = self.lots.entry(account_id.into()).or_default();
-            lots.push(lot);
-            lots::sort(lots);
+            let wallet_lots = self.lots.entry(account_id.into()).or_default();
+            let (lot_id, opened) = lots::add(wallet_lots, lot);
+            let id = (account_id.to_string(), lot_id);
+            if opened {
+                self.changes.new_lots.insert(id);
+            } else if !self.changes.new_lots.contains(&id) {
+                self.changes.lots.insert(id);
+            }
         }
     }
 
