@@ -58,7 +58,7 @@ pub fn add(lots: &mut Vec<Lot>, lot: Lot) -> (String, bool) {
 
 /// The points a reversal takes back first: those its credit brought, in
 /// the lot it opened or joined (points of one wallet and expiry are alike).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug)]
 pub struct Preferred {
     pub transfer_id: String,
     /// The expiries the credit gave its points (`None`: never expiring).

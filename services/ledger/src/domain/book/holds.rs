@@ -110,7 +110,6 @@ impl Book {
             idempotency_key: format!("hold:{hold_id}"),
             fingerprint: &hold.fingerprint,
             reverses: None,
-            prefer: None,
             expiries,
         });
         self.end_hold(hold_id, HoldStatus::Committed, |h| {

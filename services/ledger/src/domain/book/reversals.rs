@@ -41,7 +41,6 @@ impl Book {
             idempotency_key: spec.idempotency_key.clone(),
             fingerprint: &spec.fingerprint,
             reverses: Some(&original.transfer_id),
-            prefer: Some(self.preferred(&original)),
             expiries,
         });
         let done = self
@@ -59,7 +58,7 @@ impl Book {
     /// The original's points on the wallets it credited: the lots it opened,
     /// and for points it brought from outside, the lots of the expiry it gave
     /// them (which it may have joined).
-    fn preferred(&self, original: &Transfer) -> Preferred {
+    pub(super) fn preferred(&self, original: &Transfer) -> Preferred {
         let expiries = original
             .legs
             .iter()

@@ -58,7 +58,6 @@ impl Book {
             idempotency_key: format!("expiry:{}", new_id()),
             fingerprint: "",
             reverses: None,
-            prefer: None,
             expiries: vec![None],
         });
     }

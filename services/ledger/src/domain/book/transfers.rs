@@ -28,8 +28,6 @@ pub(super) struct Posting<'a> {
     pub idempotency_key: String,
     pub fingerprint: &'a str,
     pub reverses: Option<&'a str>,
-    /// For a reversal, the points of the original credit, drawn first.
-    pub prefer: Option<Preferred>,
     /// Per leg, when points credited to a wallet from outside expire.
     pub expiries: Vec<Option<i64>>,
 }
@@ -62,7 +60,6 @@ impl Book {
             idempotency_key: spec.idempotency_key.clone(),
             fingerprint: &spec.fingerprint,
             reverses: None,
-            prefer: None,
             expiries,
         }))
     }
@@ -130,6 +127,11 @@ impl Book {
     /// Moves the points of checked legs, opening accounts on first use.
     pub(super) fn post(&mut self, p: Posting<'_>) -> Transfer {
         let transfer_id = new_id();
+        // A reversal draws the points its original brought first.
+        let prefer = p
+            .reverses
+            .and_then(|id| self.transfers.get(id))
+            .map(|original| self.preferred(original));
         for (leg, expiry) in p.legs.iter().zip(&p.expiries) {
             let debit = self.open_or_get(&key(p.tenant_id, &leg.currency, &leg.debit));
             let credit = self.open_or_get(&key(p.tenant_id, &leg.currency, &leg.credit));
@@ -137,7 +139,7 @@ impl Book {
             self.account_mut(&debit).balance -= leg.amount;
             self.account_mut(&credit).balance += leg.amount;
             let pieces = if leg.debit.is_wallet() {
-                self.draw(&debit, leg.amount, p.prefer.as_ref())
+                self.draw(&debit, leg.amount, prefer.as_ref())
             } else {
                 vec![Piece {
                     expires_at: *expiry,
