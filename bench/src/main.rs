@@ -80,7 +80,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::spawn(relay.clone().run(shutdown.clone()));
     }
     let statistics = db.clone();
-    let store = Store::new(db, relay);
+    let store = Store::new(db, &args.database_url, relay)?;
     let tenant = format!(
         "bench-{}-{}",
         std::process::id(),

@@ -21,7 +21,8 @@ const SWEEP_EVERY: Duration = Duration::from_secs(30);
 pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     let base = ctx.open::<store::migrations::Migrator>(KIND).await?;
     let members = ctx.follow_members(&base.db, events::CONSUMER).await?;
-    let store = store::Store::new(base.db.clone(), base.relay);
+    let url = ctx.settings.database_url(KIND);
+    let store = store::Store::new(base.db.clone(), &url, base.relay)?;
     tokio::spawn(store.clone().sweep_every(SWEEP_EVERY, ctx.shutdown.clone()));
     ctx.probes.add_sampler(Arc::new(store.clone()));
     let api = grpc::LedgerApi::new(store, members, ctx.verifier(&base.db, KIND).await?);

@@ -53,7 +53,13 @@ impl Bench {
         let relay = outbox::Relay::new(db.clone(), Arc::new(MemoryBus::expecting(&[])), "ledger");
         let clock = Arc::new(AtomicI64::new(1_700_000_000_000));
         let time = clock.clone();
-        let store = Store::with_clock(db, relay, Arc::new(move || time.load(Ordering::SeqCst)));
+        let store = Store::with_clock(
+            db,
+            url,
+            relay,
+            Arc::new(move || time.load(Ordering::SeqCst)),
+        )
+        .unwrap();
         Bench {
             store,
             clock,

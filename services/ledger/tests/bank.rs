@@ -61,7 +61,7 @@ fn the_books_stay_balanced_under_concurrency_on_postgres() {
 async fn replica(url: &str) -> Store {
     let db = questline_kit::db::connect::<Migrator>(url).await.unwrap();
     let relay = outbox::Relay::new(db.clone(), Arc::new(MemoryBus::expecting(&[])), "ledger");
-    Store::new(db, relay)
+    Store::new(db, url, relay).unwrap()
 }
 
 async fn bank(url: &str) {

@@ -6,7 +6,7 @@
 use questline_proto::events::Event;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    QuerySelect,
 };
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, big_integer_null, binary, string};
@@ -119,22 +119,40 @@ pub async fn stage<C: ConnectionTrait>(conn: &C, event: &Event) -> Result<(), Db
 
 /// Writes `events` in the caller's transaction, in one statement per few hundred.
 pub async fn stage_all<C: ConnectionTrait>(conn: &C, events: &[Event]) -> Result<(), DbErr> {
-    let now = crate::time::now_ms();
-    for chunk in events.chunks(400) {
-        let rows = chunk.iter().map(|event| entity::ActiveModel {
-            event_id: Set(event.event_id.clone()),
-            event_type: Set(event.r#type.clone()),
-            payload: Set(crate::events::encode(event)),
-            created_at: Set(now),
-            published_at: Set(None),
-            subject: Set(event.subject.clone()),
-        });
-        entity::Entity::insert_many(rows)
+    let mut rows = rows(events)
+        .into_iter()
+        .map(sea_orm::IntoActiveModel::into_active_model)
+        .peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(400).collect();
+        entity::Entity::insert_many(chunk)
             .exec_without_returning(conn)
             .await?;
     }
     Ok(())
 }
+
+/// The outbox rows of `events`, staged now.
+pub fn rows(events: &[Event]) -> Vec<entity::Model> {
+    let now = crate::time::now_ms();
+    events
+        .iter()
+        .map(|event| entity::Model {
+            event_id: event.event_id.clone(),
+            event_type: event.r#type.clone(),
+            payload: crate::events::encode(event),
+            created_at: now,
+            published_at: None,
+            subject: event.subject.clone(),
+        })
+        .collect()
+}
+
+/// The same rows as one PostgreSQL statement of column arrays (`$1` event
+/// ids, `$2` types, `$3` payloads, `$4` times, `$5` subjects), for a
+/// writer that sends its statements itself.
+pub const INSERT_ARRAYS: &str = "INSERT INTO outbox (event_id, event_type, payload, created_at, subject) \
+     SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int8[], $5::text[])";
 
 /// Drops every staged or published event about `subject` (an erased member):
 /// those not yet sent need not reach anyone now.

@@ -1,38 +1,33 @@
 //! Group commit: one task takes every write in arrival order and carries
-//! out as many as are waiting in one database transaction. Concurrent
-//! requests then share the transaction's round trips and its fsync, and the
-//! issuance account, touched by every credit, is written once per batch.
+//! out as many as are waiting in one database transaction (a batch, see
+//! `batch`). Concurrent requests then share the transaction's round trips
+//! and its fsync, and the issuance account, touched by every credit, is
+//! written once per batch.
 
 use questline_kit::audit::Change;
 use questline_kit::{DomainError, outbox};
-use questline_proto::events::Event;
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
-use super::load::{self, Known};
-use super::write;
-use crate::domain::book::{Answer, Book, Command};
-use crate::events;
+use super::batch::Writer;
+use crate::domain::book::{Answer, Command};
 
 /// Legs (or other rows) a batch may hold before the next waits its turn.
 const MAX_WEIGHT: usize = 512;
 const QUEUE: usize = 4096;
 /// How long a batch may wait for the callers of the last one to come back.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
-/// A batch that lost a race (a key or an account written by another
-/// replica) is read and carried out again.
-const ATTEMPTS: usize = 5;
 
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 type Reply = oneshot::Sender<Result<Answer, DomainError>>;
 
-struct Job {
-    command: Command,
+pub struct Job {
+    pub command: Command,
     /// Staged as `audit.recorded` when the command succeeds.
-    audit: Option<Change>,
-    trace: BTreeMap<String, String>,
+    pub audit: Option<Change>,
+    pub trace: BTreeMap<String, String>,
     reply: Reply,
 }
 
@@ -44,10 +39,17 @@ pub struct Committer {
 
 impl Committer {
     /// Starts the task; it ends once every `Committer` clone is dropped.
-    pub fn start(db: DatabaseConnection, relay: outbox::Relay, clock: Clock) -> Committer {
+    /// `url` is `db`'s, for the task's own connection on PostgreSQL.
+    pub fn start(
+        db: DatabaseConnection,
+        url: &str,
+        relay: outbox::Relay,
+        clock: Clock,
+    ) -> anyhow::Result<Committer> {
+        let writer = Writer::open(db, url)?;
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(queue, db, relay, clock));
-        Committer { jobs }
+        tokio::spawn(run(queue, writer, relay, clock));
+        Ok(Committer { jobs })
     }
 
     pub async fn submit(
@@ -70,16 +72,14 @@ impl Committer {
 
 async fn run(
     mut queue: mpsc::Receiver<Job>,
-    db: DatabaseConnection,
+    mut writer: Writer,
     relay: outbox::Relay,
     clock: Clock,
 ) {
-    let mut known = Known::default();
     let mut answered = 0;
     while let Some(jobs) = next_batch(&mut queue, answered).await {
         answered = jobs.len();
-        let answers = commit(&db, &jobs, clock(), &mut known).await;
-        match answers {
+        match writer.commit(&jobs, clock()).await {
             Ok((answers, staged)) => {
                 if staged {
                     relay.wake();
@@ -122,61 +122,4 @@ async fn next_batch(queue: &mut mpsc::Receiver<Job>, answered: usize) -> Option<
         jobs.push(job);
     }
     Some(jobs)
-}
-
-type Answers = Vec<Result<Answer, DomainError>>;
-
-async fn commit(
-    db: &DatabaseConnection,
-    jobs: &[Job],
-    now: i64,
-    known: &mut Known,
-) -> Result<(Answers, bool), DomainError> {
-    let mut attempt = 1;
-    loop {
-        match attempt_batch(db, jobs, now, known).await {
-            Err(DomainError::Aborted(why)) if attempt < ATTEMPTS => {
-                tracing::debug!(%why, attempt, "ledger batch lost a race; carrying it out again");
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
-}
-
-async fn attempt_batch(
-    db: &DatabaseConnection,
-    jobs: &[Job],
-    now: i64,
-    known: &mut Known,
-) -> Result<(Answers, bool), DomainError> {
-    let txn = db.begin().await?;
-    let commands: Vec<&Command> = jobs.iter().map(|j| &j.command).collect();
-    let mut book = load::book(&txn, &commands, now, known).await?;
-    // What fell due before the batch (expiries) carries no caller's trace.
-    let mut events = notices(&mut book, &BTreeMap::new());
-    let mut answers = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let answer = book.apply(&job.command);
-        if let (Ok(_), Some(change)) = (&answer, &job.audit) {
-            events.push(change.event(events::SOURCE));
-        }
-        answers.push(answer);
-        events.extend(notices(&mut book, &job.trace));
-    }
-    write::changes(&txn, &book, &events).await?;
-    txn.commit().await?;
-    Ok((answers, !events.is_empty()))
-}
-
-/// Events for the notices the book gathered since the last call.
-fn notices(book: &mut Book, trace: &BTreeMap<String, String>) -> Vec<Event> {
-    std::mem::take(&mut book.changes.notices)
-        .into_iter()
-        .map(|n| {
-            let mut event = events::notice(&n);
-            event.trace_context = trace.clone().into_iter().collect();
-            event
-        })
-        .collect()
 }

@@ -1,373 +1,219 @@
-//! Reads what a batch needs into a book. Accounts are locked in id order
-//! (`SELECT … ORDER BY account_id FOR UPDATE`), so two batches on different
-//! ledger replicas wait for each other instead of deadlocking; holds and
-//! reversal tallies are read again after the lock, since they only change
-//! under their accounts' locks.
+//! What a batch reads into its book, whichever backend reads it.
+//!
+//! Two steps. First the holds a batch commits or voids and the transfers
+//! it reverses: they name further accounts. Then, under the accounts'
+//! locks (taken in id order, so two batches on different ledger replicas
+//! wait for each other instead of deadlocking), everything else: the same
+//! holds and transfers again (they only change under those locks), earlier
+//! writes under the batch's keys, open lots and due holds.
+//!
+//! `stepwise` reads one statement at a time (SQLite); `pipelined` sends
+//! each step to PostgreSQL in one flight.
 
 use questline_kit::DomainError;
-use sea_orm::sea_query::{Expr, ExprTrait, IntoColumnRef};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
 use std::collections::{BTreeSet, HashMap};
 
-use super::entities::{account, currency, hold, leg, lot, transfer};
-use super::{arrays, rows};
+use super::entities::{account, currency, hold, lot};
+use super::rows;
 use crate::domain::book::{Account, AccountKey, Book, Command, Currency, Transfer};
-use crate::domain::hold::HoldStatus;
 
 /// What a committer keeps between batches: currencies never change once
 /// defined, and system accounts are never closed nor checked, so their ids
 /// and flags are all a batch needs of them (their figures are written as
-/// the batch's change, see `write::system_accounts`).
+/// the batch's change, see `write::Rows::system`).
 #[derive(Default)]
 pub struct Known {
     currencies: HashMap<(String, String), Currency>,
     system: HashMap<AccountKey, Account>,
 }
 
+/// Stored transfers with, per leg, how much their reversals moved back.
+pub type Tallied = Vec<(Transfer, Vec<i64>)>;
+
+/// Holds and transfers named by id.
+#[derive(Default)]
+pub struct Referenced {
+    pub holds: Vec<hold::Model>,
+    pub transfers: Tallied,
+}
+
+/// Everything the second step reads.
+pub struct Wanted<'a> {
+    /// `(tenant, code)` of currencies this committer has not seen yet.
+    pub currencies: Vec<(String, String)>,
+    /// System accounts this committer has not seen yet; read unlocked.
+    pub system: Vec<AccountKey>,
+    /// Every other account, locked.
+    pub locked: Vec<AccountKey>,
+    /// Wallets among `locked` whose open lots the batch needs.
+    pub wallets: Vec<AccountKey>,
+    /// Wallets the batch may draw from: their due pending holds, if any
+    /// points are held.
+    pub drawn: Vec<AccountKey>,
+    pub hold_ids: Vec<&'a str>,
+    pub transfer_ids: Vec<&'a str>,
+    /// `(tenant, idempotency key)` of transfers and of holds.
+    pub transfer_keys: Vec<(&'a str, &'a str)>,
+    pub hold_keys: Vec<(&'a str, &'a str)>,
+    pub now: i64,
+}
+
+/// What the second step found.
+#[derive(Default)]
+pub struct Found {
+    pub currencies: Vec<currency::Model>,
+    pub system: Vec<account::Model>,
+    pub accounts: Vec<account::Model>,
+    pub referenced: Referenced,
+    /// Transfers and holds stored under the batch's keys.
+    pub replays: Tallied,
+    pub replayed_holds: Vec<hold::Model>,
+    pub lots: Vec<lot::Model>,
+    pub due_holds: Vec<hold::Model>,
+}
+
+/// How a backend carries out the two steps, in the batch's transaction.
+#[async_trait::async_trait]
+pub trait Reads: Send {
+    async fn referenced(
+        &mut self,
+        hold_ids: &[&str],
+        transfer_ids: &[&str],
+    ) -> Result<Referenced, DomainError>;
+
+    async fn locked(&mut self, wanted: &Wanted<'_>) -> Result<Found, DomainError>;
+}
+
 /// A book holding everything `commands` need, accounts locked.
-pub async fn book<C: ConnectionTrait>(
-    c: &C,
+pub async fn book<R: Reads>(
+    reads: &mut R,
     commands: &[&Command],
     now: i64,
     known: &mut Known,
 ) -> Result<Book, DomainError> {
-    let mut book = Book::new(now);
-    // First what names further accounts: held wallets and reversed transfers.
-    referenced(c, &mut book, commands).await?;
-    let keys: BTreeSet<AccountKey> = commands.iter().flat_map(|c| c.accounts(&book)).collect();
-    let drawn: BTreeSet<AccountKey> = commands.iter().flat_map(|c| c.drawn(&book)).collect();
-    let mut book = Book::new(now);
-    add_currencies(c, &mut book, &keys, &mut known.currencies).await?;
-    let (system, others): (BTreeSet<_>, BTreeSet<_>) = keys
-        .into_iter()
-        .partition(|(_, _, owner)| owner.is_system());
-    for account in lock_accounts(c, &others).await? {
-        book.add_account(account);
-    }
-    for account in system_accounts(c, &system, &mut known.system).await? {
-        book.add_account(account);
-    }
-    referenced(c, &mut book, commands).await?;
-    replays(c, &mut book, commands).await?;
-    // Credited wallets too: their points join the open lot of their expiry.
-    let wallets = account_ids(&book, others.iter().filter(|(_, _, o)| o.is_wallet()));
-    // Only a wallet with points held has pending holds.
-    let holding = drawn
-        .iter()
-        .filter(|k| book.account(k).is_some_and(|a| a.held > 0));
-    let holding = account_ids(&book, holding);
-    add_lots(c, &mut book, &wallets).await?;
-    add_due_holds(c, &mut book, &holding, now).await?;
-    book.sweep(&drawn.into_iter().collect::<Vec<_>>());
-    Ok(book)
-}
-
-/// The ids of the accounts among `keys` that exist.
-fn account_ids<'a>(book: &Book, keys: impl Iterator<Item = &'a AccountKey>) -> Vec<String> {
-    keys.filter_map(|k| book.account(k).map(|a| a.account_id.clone()))
-        .collect()
-}
-
-/// Holds to commit or void and transfers to reverse.
-async fn referenced<C: ConnectionTrait>(
-    c: &C,
-    book: &mut Book,
-    commands: &[&Command],
-) -> Result<(), DomainError> {
     let hold_ids: Vec<&str> = commands.iter().filter_map(|c| c.hold_id()).collect();
-    if !hold_ids.is_empty() {
-        let found = hold::Entity::find()
-            .filter(hold::Column::HoldId.is_in(hold_ids))
-            .all(c)
-            .await?;
-        for row in found {
-            book.add_hold(rows::hold(row)?);
-        }
-    }
-    let ids: Vec<&str> = commands
+    let transfer_ids: Vec<&str> = commands
         .iter()
         .filter_map(|c| c.reversed_transfer().map(|(_, id)| id))
         .collect();
-    if !ids.is_empty() {
-        let found = transfer::Entity::find()
-            .filter(transfer::Column::TransferId.is_in(ids))
-            .all(c)
-            .await?;
-        add_transfers(c, book, found).await?;
+    let mut first = Book::new(now);
+    if !hold_ids.is_empty() || !transfer_ids.is_empty() {
+        add_referenced(
+            &mut first,
+            reads.referenced(&hold_ids, &transfer_ids).await?,
+        )?;
     }
-    Ok(())
+    let keys: BTreeSet<AccountKey> = commands.iter().flat_map(|c| c.accounts(&first)).collect();
+    let drawn: Vec<AccountKey> = commands
+        .iter()
+        .flat_map(|c| c.drawn(&first))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let (system, locked): (Vec<_>, Vec<_>) = keys
+        .into_iter()
+        .partition(|(_, _, owner)| owner.is_system());
+    let currencies: BTreeSet<(String, String)> = system
+        .iter()
+        .chain(&locked)
+        .map(|(t, c, _)| (t.clone(), c.clone()))
+        .collect();
+    let wanted = Wanted {
+        currencies: currencies
+            .iter()
+            .filter(|k| !known.currencies.contains_key(*k))
+            .cloned()
+            .collect(),
+        system: system
+            .iter()
+            .filter(|k| !known.system.contains_key(*k))
+            .cloned()
+            .collect(),
+        // Credited wallets too: their points join the open lot of their expiry.
+        wallets: locked
+            .iter()
+            .filter(|(_, _, o)| o.is_wallet())
+            .cloned()
+            .collect(),
+        locked,
+        drawn,
+        hold_ids,
+        transfer_ids,
+        transfer_keys: commands.iter().filter_map(|c| c.transfer_key()).collect(),
+        hold_keys: commands.iter().filter_map(|c| c.hold_key()).collect(),
+        now,
+    };
+    let found = reads.locked(&wanted).await?;
+    let mut book = Book::new(now);
+    known.learn(&found)?;
+    for (tenant, code) in currencies {
+        if let Some(currency) = known.currencies.get(&(tenant.clone(), code.clone())) {
+            book.add_currency(&tenant, &code, currency.clone());
+        }
+    }
+    for account in found.accounts {
+        book.add_account(rows::account(account)?);
+    }
+    for key in &system {
+        if let Some(account) = known.system.get(key) {
+            book.add_account(account.clone());
+        }
+    }
+    fill(
+        &mut book,
+        found.referenced,
+        found.replays,
+        found.replayed_holds,
+    )?;
+    add_lots(&mut book, &wanted.wallets, found.lots);
+    for row in found.due_holds {
+        if book.hold(&row.hold_id).is_none() {
+            book.add_hold(rows::hold(row)?);
+        }
+    }
+    book.sweep(&wanted.drawn);
+    Ok(book)
 }
 
-/// Earlier writes under the keys of this batch's writes.
-async fn replays<C: ConnectionTrait>(
-    c: &C,
+impl Known {
+    fn learn(&mut self, found: &Found) -> Result<(), DomainError> {
+        for row in &found.currencies {
+            let key = (row.tenant_id.clone(), row.code.clone());
+            self.currencies.insert(key, rows::currency(row)?);
+        }
+        for row in &found.system {
+            let account = rows::account(row.clone())?;
+            self.system.insert(account.key(), account);
+        }
+        Ok(())
+    }
+}
+
+fn add_referenced(book: &mut Book, referenced: Referenced) -> Result<(), DomainError> {
+    fill(book, referenced, Vec::new(), Vec::new())
+}
+
+fn fill(
     book: &mut Book,
-    commands: &[&Command],
+    referenced: Referenced,
+    replays: Tallied,
+    replayed_holds: Vec<hold::Model>,
 ) -> Result<(), DomainError> {
-    let keys: BTreeSet<_> = commands.iter().filter_map(|c| c.transfer_key()).collect();
-    let found = by_key::<transfer::Entity, _>(
-        c,
-        &keys,
-        transfer::Column::TenantId,
-        transfer::Column::IdempotencyKey,
-    )
-    .await?;
-    add_transfers(c, book, found).await?;
-    let keys: BTreeSet<_> = commands.iter().filter_map(|c| c.hold_key()).collect();
-    let found = by_key::<hold::Entity, _>(
-        c,
-        &keys,
-        hold::Column::TenantId,
-        hold::Column::IdempotencyKey,
-    )
-    .await?;
-    for row in found {
+    for row in referenced.holds.into_iter().chain(replayed_holds) {
         book.add_hold(rows::hold(row)?);
     }
-    Ok(())
-}
-
-/// Rows of `E` stored under `(tenant, key)` pairs, found by its unique index.
-async fn by_key<E: EntityTrait, C: ConnectionTrait>(
-    c: &C,
-    keys: &BTreeSet<(&str, &str)>,
-    tenant: E::Column,
-    key: E::Column,
-) -> Result<Vec<E::Model>, DomainError> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(if postgres(c) {
-        arrays::by_key::<E>(keys).all(c).await?
-    } else {
-        E::find().filter(pairs_in(tenant, key, keys)).all(c).await?
-    })
-}
-
-fn postgres<C: ConnectionTrait>(c: &C) -> bool {
-    c.get_database_backend() == DbBackend::Postgres
-}
-
-/// `(a, b) IN ((…), …)`: row values, so the planner looks every pair up in
-/// the unique index, whatever statistics it has (an `IN` on the second
-/// column alone may end up a filter over all the tenant's rows).
-fn pairs_in<A: IntoColumnRef, B: IntoColumnRef>(
-    a: A,
-    b: B,
-    pairs: &BTreeSet<(&str, &str)>,
-) -> Expr {
-    Expr::tuple([Expr::col(a), Expr::col(b)]).is_in(
-        pairs
-            .iter()
-            .map(|(x, y)| Expr::tuple([Expr::val(*x), Expr::val(*y)])),
-    )
-}
-
-/// Adds transfers with their legs and how much of each leg was reversed.
-async fn add_transfers<C: ConnectionTrait>(
-    c: &C,
-    book: &mut Book,
-    found: Vec<transfer::Model>,
-) -> Result<(), DomainError> {
-    for (transfer, reversed) in transfers(c, found).await? {
+    for (transfer, reversed) in referenced.transfers.into_iter().chain(replays) {
         book.add_transfer(transfer, reversed);
     }
     Ok(())
 }
 
-/// Transfers with their legs and, per leg, how much was reversed so far.
-pub async fn transfers<C: ConnectionTrait>(
-    c: &C,
-    found: Vec<transfer::Model>,
-) -> Result<Vec<(Transfer, Vec<i64>)>, DomainError> {
-    if found.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<String> = found.iter().map(|t| t.transfer_id.clone()).collect();
-    let mut legs = legs_of(c, &ids).await?;
-    let mut tally = reversed(c, ids).await?;
-    let mut out = Vec::with_capacity(found.len());
-    for row in found {
-        let id = row.transfer_id.clone();
-        let transfer = rows::transfer(row, legs.remove(&id).unwrap_or_default())?;
-        let mut done = tally.remove(&id).unwrap_or_default();
-        done.resize(transfer.legs.len(), 0);
-        out.push((transfer, done));
-    }
-    Ok(out)
-}
-
-/// Per original transfer among `ids`, how much of each leg its reversals moved back.
-async fn reversed<C: ConnectionTrait>(
-    c: &C,
-    ids: Vec<String>,
-) -> Result<HashMap<String, Vec<i64>>, DomainError> {
-    let reversals = transfer::Entity::find()
-        .filter(transfer::Column::Reverses.is_in(ids))
-        .all(c)
-        .await?;
-    let reversal_ids: Vec<String> = reversals.iter().map(|t| t.transfer_id.clone()).collect();
-    let reversal_of: HashMap<String, String> = reversals
-        .into_iter()
-        .filter_map(|t| t.reverses.map(|r| (t.transfer_id, r)))
-        .collect();
-    let mut tally: HashMap<String, Vec<i64>> = HashMap::new();
-    for (reversal_id, reversal_legs) in legs_of(c, &reversal_ids).await? {
-        let Some(original) = reversal_of.get(&reversal_id) else {
-            continue;
-        };
-        let done = tally.entry(original.clone()).or_default();
-        for l in reversal_legs {
-            let Some(i) = l.reverses_leg.map(|i| i as usize) else {
-                continue;
-            };
-            if done.len() <= i {
-                done.resize(i + 1, 0);
-            }
-            done[i] += l.amount;
-        }
-    }
-    Ok(tally)
-}
-
-/// The legs of `ids`, by transfer, in leg order.
-async fn legs_of<C: ConnectionTrait>(
-    c: &C,
-    ids: &[String],
-) -> Result<HashMap<String, Vec<leg::Model>>, DomainError> {
-    let mut out: HashMap<String, Vec<leg::Model>> = HashMap::new();
-    if ids.is_empty() {
-        return Ok(out);
-    }
-    let found = leg::Entity::find()
-        .filter(leg::Column::TransferId.is_in(ids.iter().map(String::as_str)))
-        .order_by_asc(leg::Column::TransferId)
-        .order_by_asc(leg::Column::Leg)
-        .all(c)
-        .await?;
-    for l in found {
-        out.entry(l.transfer_id.clone()).or_default().push(l);
-    }
-    Ok(out)
-}
-
-async fn add_currencies<C: ConnectionTrait>(
-    c: &C,
-    book: &mut Book,
-    keys: &BTreeSet<AccountKey>,
-    known: &mut HashMap<(String, String), Currency>,
-) -> Result<(), DomainError> {
-    let wanted: BTreeSet<(String, String)> = keys
+/// The open lots of the stored wallets among `wallets` (none found: none left).
+fn add_lots(book: &mut Book, wallets: &[AccountKey], found: Vec<lot::Model>) {
+    let mut by_account: HashMap<String, Vec<_>> = wallets
         .iter()
-        .map(|(t, cur, _)| (t.clone(), cur.clone()))
+        .filter_map(|k| book.account(k).map(|a| (a.account_id.clone(), Vec::new())))
         .collect();
-    let missing: Vec<&(String, String)> =
-        wanted.iter().filter(|k| !known.contains_key(*k)).collect();
-    if !missing.is_empty() {
-        let (tenants, codes): (BTreeSet<&str>, BTreeSet<&str>) = missing
-            .iter()
-            .map(|(t, c)| (t.as_str(), c.as_str()))
-            .unzip();
-        let found = currency::Entity::find()
-            .filter(currency::Column::TenantId.is_in(tenants))
-            .filter(currency::Column::Code.is_in(codes))
-            .all(c)
-            .await?;
-        for row in found {
-            known.insert(
-                (row.tenant_id.clone(), row.code.clone()),
-                rows::currency(&row)?,
-            );
-        }
-    }
-    for (tenant, code) in wanted {
-        if let Some(currency) = known.get(&(tenant.clone(), code.clone())) {
-            book.add_currency(&tenant, &code, currency.clone());
-        }
-    }
-    Ok(())
-}
-
-/// The accounts among `keys` that exist, locked, in id order.
-async fn lock_accounts<C: ConnectionTrait>(
-    c: &C,
-    keys: &BTreeSet<AccountKey>,
-) -> Result<Vec<Account>, DomainError> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let found = if postgres(c) {
-        arrays::lock_accounts(keys).all(c).await?
-    } else {
-        accounts_among(keys)
-            .order_by_asc(account::Column::AccountId)
-            .lock_exclusive()
-            .all(c)
-            .await?
-    };
-    found.into_iter().map(rows::account).collect()
-}
-
-/// The system accounts among `keys` that exist, unlocked, read once per
-/// committer.
-async fn system_accounts<C: ConnectionTrait>(
-    c: &C,
-    keys: &BTreeSet<AccountKey>,
-    known: &mut HashMap<AccountKey, Account>,
-) -> Result<Vec<Account>, DomainError> {
-    let missing: BTreeSet<AccountKey> = keys
-        .iter()
-        .filter(|k| !known.contains_key(*k))
-        .cloned()
-        .collect();
-    if !missing.is_empty() {
-        for row in accounts_among(&missing).all(c).await? {
-            let account = rows::account(row)?;
-            known.insert(account.key(), account);
-        }
-    }
-    Ok(keys.iter().filter_map(|k| known.get(k).cloned()).collect())
-}
-
-/// Each key is one row value, looked up exactly in the `accounts_owner` index.
-fn accounts_among(keys: &BTreeSet<AccountKey>) -> sea_orm::Select<account::Entity> {
-    let cols = Expr::tuple([
-        Expr::col(account::Column::TenantId),
-        Expr::col(account::Column::Currency),
-        Expr::col(account::Column::Owner),
-    ]);
-    let rows = keys.iter().map(|(tenant, currency, owner)| {
-        Expr::tuple([
-            Expr::val(tenant.as_str()),
-            Expr::val(currency.as_str()),
-            Expr::val(owner.key()),
-        ])
-    });
-    account::Entity::find().filter(cols.is_in(rows))
-}
-
-/// The open lots of `wallets`.
-async fn add_lots<C: ConnectionTrait>(
-    c: &C,
-    book: &mut Book,
-    wallets: &[String],
-) -> Result<(), DomainError> {
-    if wallets.is_empty() {
-        return Ok(());
-    }
-    let found = if postgres(c) {
-        arrays::open_lots(wallets).all(c).await?
-    } else {
-        lot::Entity::find()
-            .filter(lot::Column::AccountId.is_in(wallets.iter().map(String::as_str)))
-            .filter(lot::Column::Remaining.gt(0))
-            .all(c)
-            .await?
-    };
-    let mut by_account: HashMap<String, Vec<_>> =
-        wallets.iter().map(|id| (id.clone(), Vec::new())).collect();
     for row in found {
         by_account
             .entry(row.account_id.clone())
@@ -377,33 +223,4 @@ async fn add_lots<C: ConnectionTrait>(
     for (account_id, lots) in by_account {
         book.add_lots(&account_id, lots);
     }
-    Ok(())
-}
-
-/// The pending holds of drawn wallets already past due.
-async fn add_due_holds<C: ConnectionTrait>(
-    c: &C,
-    book: &mut Book,
-    drawn: &[String],
-    now: i64,
-) -> Result<(), DomainError> {
-    if drawn.is_empty() {
-        return Ok(());
-    }
-    let due = if postgres(c) {
-        arrays::due_holds(drawn, now).all(c).await?
-    } else {
-        hold::Entity::find()
-            .filter(hold::Column::AccountId.is_in(drawn.iter().map(String::as_str)))
-            .filter(hold::Column::Status.eq(HoldStatus::Pending.as_str()))
-            .filter(hold::Column::ExpiresAt.lte(now))
-            .all(c)
-            .await?
-    };
-    for row in due {
-        if book.hold(&row.hold_id).is_none() {
-            book.add_hold(rows::hold(row)?);
-        }
-    }
-    Ok(())
 }

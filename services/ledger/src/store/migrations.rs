@@ -25,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateLegsAndLots),
             Box::new(IndexReversalsAndDueHolds),
             Box::new(IndexProgrammeAccounts),
+            Box::new(LeanerWrites),
         ]
     }
 }
@@ -364,3 +365,81 @@ impl MigrationTrait for IndexProgrammeAccounts {
         Ok(())
     }
 }
+
+/// Cheaper writes and lookups. No index names a lot's `remaining`, so
+/// drawing from a lot changes it in place (a HOT update on PostgreSQL, in
+/// pages left a fifth empty for it); a lot drawn empty is deleted, so a
+/// wallet's lots stay few. Only reversals are indexed by what they
+/// reverse. Identifiers compare as bytes (`IDENTIFIERS`).
+struct LeanerWrites;
+
+impl MigrationName for LeanerWrites {
+    fn name(&self) -> &str {
+        "m0006_leaner_writes"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for LeanerWrites {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let db = m.get_connection();
+        // Partial indexes: sea-query cannot say WHERE, and both databases
+        // read these statements alike.
+        for sql in [
+            "DELETE FROM lots WHERE remaining = 0",
+            "DROP INDEX lots_account",
+            "DROP INDEX lots_expiry",
+            "CREATE INDEX lots_account ON lots (account_id)",
+            "CREATE INDEX lots_expiry ON lots (expires_at)",
+            "DROP INDEX transfers_reverses",
+            "CREATE INDEX transfers_reverses ON transfers (reverses, transfer_id) WHERE reverses IS NOT NULL",
+        ] {
+            db.execute_unprepared(sql).await?;
+        }
+        if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+            for table in ["lots", "accounts"] {
+                db.execute_unprepared(&format!("ALTER TABLE {table} SET (fillfactor = 80)"))
+                    .await?;
+            }
+            for (table, columns) in IDENTIFIERS {
+                let collate: Vec<String> = columns
+                    .iter()
+                    .map(|c| format!("ALTER COLUMN {c} TYPE varchar COLLATE \"C\""))
+                    .collect();
+                db.execute_unprepared(&format!("ALTER TABLE {table} {}", collate.join(", ")))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Columns of ids, keys and codes: compared byte by byte on PostgreSQL
+/// (SQLite always does), not by the database's locale, whose comparisons
+/// cost several times more in every index probe and insert.
+const IDENTIFIERS: [(&str, &[&str]); 6] = [
+    ("currencies", &["tenant_id", "code"]),
+    (
+        "accounts",
+        &["account_id", "tenant_id", "currency", "owner"],
+    ),
+    (
+        "transfers",
+        &["transfer_id", "tenant_id", "idempotency_key", "reverses"],
+    ),
+    (
+        "transfer_legs",
+        &["transfer_id", "debit_account_id", "credit_account_id"],
+    ),
+    ("lots", &["lot_id", "account_id"]),
+    (
+        "holds",
+        &[
+            "hold_id",
+            "tenant_id",
+            "idempotency_key",
+            "account_id",
+            "status",
+        ],
+    ),
+];

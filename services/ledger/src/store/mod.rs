@@ -2,15 +2,17 @@
 //! committer (group commit, see `committer`); reads go straight to the
 //! database (see `queries`).
 
-mod arrays;
+mod batch;
 mod committer;
 pub mod entities;
 mod export;
 mod figures;
 mod load;
 pub mod migrations;
+mod pipelined;
 mod queries;
 mod rows;
+mod stepwise;
 mod sweeper;
 mod write;
 
@@ -37,19 +39,25 @@ pub struct Store {
 }
 
 impl Store {
-    pub fn new(db: DatabaseConnection, relay: outbox::Relay) -> Store {
-        Store::with_clock(db, relay, Arc::new(now_ms))
+    /// The store of the database `db` opened from `url`.
+    pub fn new(db: DatabaseConnection, url: &str, relay: outbox::Relay) -> anyhow::Result<Store> {
+        Store::with_clock(db, url, relay, Arc::new(now_ms))
     }
 
     /// A store whose idea of now is `clock` (tests move time with it).
-    pub fn with_clock(db: DatabaseConnection, relay: outbox::Relay, clock: Clock) -> Store {
-        let committer = Committer::start(db.clone(), relay.clone(), clock.clone());
-        Store {
+    pub fn with_clock(
+        db: DatabaseConnection,
+        url: &str,
+        relay: outbox::Relay,
+        clock: Clock,
+    ) -> anyhow::Result<Store> {
+        let committer = Committer::start(db.clone(), url, relay.clone(), clock.clone())?;
+        Ok(Store {
             db,
             relay,
             committer,
             clock,
-        }
+        })
     }
 
     pub fn now(&self) -> i64 {

@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Quer
 use std::collections::{BTreeMap, HashMap};
 
 use super::entities::{account, currency, hold, leg, lot, transfer};
-use super::{Store, load, rows};
+use super::{Store, rows, stepwise};
 use crate::domain::book::{Account, Hold, Transfer};
 use crate::domain::{Figures, Owner, lots};
 
@@ -250,7 +250,7 @@ impl Store {
             TransferLookup::Key(key) => query.filter(transfer::Column::IdempotencyKey.eq(key)),
         };
         let found = query.one(&self.db).await?.into_iter().collect();
-        load::transfers(&self.db, found)
+        stepwise::transfers(&self.db, found)
             .await?
             .pop()
             .ok_or_else(|| DomainError::NotFound("transfer not found".into()))

@@ -1,9 +1,10 @@
 //! Rows to the book's types and back.
 
 use questline_kit::DomainError;
-use sea_orm::Set;
+use std::collections::HashMap;
 
 use super::entities::{account, currency, hold, leg, lot, transfer};
+use super::load::Tallied;
 use crate::domain::book::{Account, Currency, Hold, Leg, Transfer};
 use crate::domain::expiry::ExpiryPolicy;
 use crate::domain::hold::HoldStatus;
@@ -36,17 +37,17 @@ pub fn account(row: account::Model) -> Result<Account, DomainError> {
     })
 }
 
-pub fn account_row(a: &Account) -> account::ActiveModel {
-    account::ActiveModel {
-        account_id: Set(a.account_id.clone()),
-        tenant_id: Set(a.tenant_id.clone()),
-        currency: Set(a.currency.clone()),
-        owner: Set(a.owner.key()),
-        balance: Set(a.balance),
-        held: Set(a.held),
-        allow_negative: Set(a.may_go_negative),
-        created_at: Set(a.created_at),
-        closed: Set(a.closed),
+pub fn account_row(a: &Account) -> account::Model {
+    account::Model {
+        account_id: a.account_id.clone(),
+        tenant_id: a.tenant_id.clone(),
+        currency: a.currency.clone(),
+        owner: a.owner.key(),
+        balance: a.balance,
+        held: a.held,
+        allow_negative: a.may_go_negative,
+        created_at: a.created_at,
+        closed: a.closed,
     }
 }
 
@@ -62,15 +63,15 @@ pub fn lot(row: lot::Model) -> Lot {
     }
 }
 
-pub fn lot_row(l: &Lot) -> lot::ActiveModel {
-    lot::ActiveModel {
-        lot_id: Set(l.lot_id.clone()),
-        account_id: Set(l.account_id.clone()),
-        transfer_id: Set(l.transfer_id.clone()),
-        expires_at: Set(l.expires_at),
-        amount: Set(l.amount),
-        remaining: Set(l.remaining),
-        created_at: Set(l.created_at),
+pub fn lot_row(l: &Lot) -> lot::Model {
+    lot::Model {
+        lot_id: l.lot_id.clone(),
+        account_id: l.account_id.clone(),
+        transfer_id: l.transfer_id.clone(),
+        expires_at: l.expires_at,
+        amount: l.amount,
+        remaining: l.remaining,
+        created_at: l.created_at,
     }
 }
 
@@ -92,22 +93,22 @@ pub fn hold(row: hold::Model) -> Result<Hold, DomainError> {
     })
 }
 
-pub fn hold_row(h: &Hold, account_id: &str) -> hold::ActiveModel {
-    hold::ActiveModel {
-        hold_id: Set(h.hold_id.clone()),
-        tenant_id: Set(h.tenant_id.clone()),
-        currency: Set(h.currency.clone()),
-        member_id: Set(h.member_id.clone()),
-        account_id: Set(account_id.into()),
-        amount: Set(h.amount),
-        status: Set(h.status.as_str().into()),
-        reason: Set(h.reason.clone()),
-        expires_at: Set(h.expires_at),
-        idempotency_key: Set(h.idempotency_key.clone()),
-        fingerprint: Set(h.fingerprint.clone()),
-        transfer_id: Set(h.transfer_id.clone()),
-        created_at: Set(h.created_at),
-        committed_amount: Set(h.committed_amount),
+pub fn hold_row(h: &Hold, account_id: &str) -> hold::Model {
+    hold::Model {
+        hold_id: h.hold_id.clone(),
+        tenant_id: h.tenant_id.clone(),
+        currency: h.currency.clone(),
+        member_id: h.member_id.clone(),
+        account_id: account_id.into(),
+        amount: h.amount,
+        status: h.status.as_str().into(),
+        reason: h.reason.clone(),
+        expires_at: h.expires_at,
+        idempotency_key: h.idempotency_key.clone(),
+        fingerprint: h.fingerprint.clone(),
+        transfer_id: h.transfer_id.clone(),
+        created_at: h.created_at,
+        committed_amount: h.committed_amount,
     }
 }
 
@@ -143,35 +144,76 @@ pub fn transfer(row: transfer::Model, legs: Vec<leg::Model>) -> Result<Transfer,
     })
 }
 
-pub fn transfer_row(t: &Transfer) -> transfer::ActiveModel {
-    transfer::ActiveModel {
-        transfer_id: Set(t.transfer_id.clone()),
-        tenant_id: Set(t.tenant_id.clone()),
-        reason: Set(t.reason.clone()),
-        idempotency_key: Set(t.idempotency_key.clone()),
-        fingerprint: Set(t.fingerprint.clone()),
-        member_total: Set(t.wallet.total),
-        member_held: Set(t.wallet.held),
-        created_at: Set(t.created_at),
-        reference: Set(t.reference.clone()),
-        metadata: Set(t.metadata.clone()),
-        reverses: Set(t.reverses.clone()),
+pub fn transfer_row(t: &Transfer) -> transfer::Model {
+    transfer::Model {
+        transfer_id: t.transfer_id.clone(),
+        tenant_id: t.tenant_id.clone(),
+        reason: t.reason.clone(),
+        idempotency_key: t.idempotency_key.clone(),
+        fingerprint: t.fingerprint.clone(),
+        member_total: t.wallet.total,
+        member_held: t.wallet.held,
+        created_at: t.created_at,
+        reference: t.reference.clone(),
+        metadata: t.metadata.clone(),
+        reverses: t.reverses.clone(),
     }
 }
 
 /// A leg's row, with the ids of the accounts on its two sides.
-pub fn leg_row(t: &Transfer, i: usize, l: &Leg, debit: String, credit: String) -> leg::ActiveModel {
-    leg::ActiveModel {
-        transfer_id: Set(t.transfer_id.clone()),
-        leg: Set(i as i32),
-        tenant_id: Set(t.tenant_id.clone()),
-        currency: Set(l.currency.clone()),
-        debit_account_id: Set(debit),
-        credit_account_id: Set(credit),
-        debit_owner: Set(l.debit.key()),
-        credit_owner: Set(l.credit.key()),
-        amount: Set(l.amount),
-        reverses_leg: Set(l.reverses_leg.map(|i| i as i32)),
-        created_at: Set(t.created_at),
+pub fn leg_row(t: &Transfer, i: usize, l: &Leg, debit: String, credit: String) -> leg::Model {
+    leg::Model {
+        transfer_id: t.transfer_id.clone(),
+        leg: i as i32,
+        tenant_id: t.tenant_id.clone(),
+        currency: l.currency.clone(),
+        debit_account_id: debit,
+        credit_account_id: credit,
+        debit_owner: l.debit.key(),
+        credit_owner: l.credit.key(),
+        amount: l.amount,
+        reverses_leg: l.reverses_leg.map(|i| i as i32),
+        created_at: t.created_at,
     }
+}
+
+/// Legs grouped by transfer, each group in leg order.
+pub fn by_transfer(legs: Vec<leg::Model>) -> HashMap<String, Vec<leg::Model>> {
+    let mut out: HashMap<String, Vec<leg::Model>> = HashMap::new();
+    for l in legs {
+        out.entry(l.transfer_id.clone()).or_default().push(l);
+    }
+    for group in out.values_mut() {
+        group.sort_by_key(|l| l.leg);
+    }
+    out
+}
+
+/// Transfers with their legs and, per leg, how much the legs of their
+/// reversals (`(original transfer id, reversal leg)`) moved back.
+pub fn tallied(
+    found: Vec<transfer::Model>,
+    mut legs: HashMap<String, Vec<leg::Model>>,
+    reversal_legs: Vec<(String, leg::Model)>,
+) -> Result<Tallied, DomainError> {
+    let mut tally: HashMap<String, Vec<i64>> = HashMap::new();
+    for (original, l) in reversal_legs {
+        let Some(i) = l.reverses_leg.map(|i| i as usize) else {
+            continue;
+        };
+        let done = tally.entry(original).or_default();
+        if done.len() <= i {
+            done.resize(i + 1, 0);
+        }
+        done[i] += l.amount;
+    }
+    let mut out = Vec::with_capacity(found.len());
+    for row in found {
+        let id = row.transfer_id.clone();
+        let transfer = transfer(row, legs.remove(&id).unwrap_or_default())?;
+        let mut done = tally.remove(&id).unwrap_or_default();
+        done.resize(transfer.legs.len(), 0);
+        out.push((transfer, done));
+    }
+    Ok(out)
 }

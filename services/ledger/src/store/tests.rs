@@ -36,7 +36,13 @@ async fn ledger() -> Ledger {
     let relay = outbox::Relay::new(db.clone(), Arc::new(MemoryBus::expecting(&[])), "ledger");
     let clock = Arc::new(AtomicI64::new(1_700_000_000_000));
     let time = clock.clone();
-    let store = Store::with_clock(db, relay, Arc::new(move || time.load(Ordering::SeqCst)));
+    let store = Store::with_clock(
+        db,
+        &url,
+        relay,
+        Arc::new(move || time.load(Ordering::SeqCst)),
+    )
+    .unwrap();
     store
         .create_currency(
             "acme",
@@ -619,7 +625,7 @@ async fn books_written_before_legs_and_lots_carry_over() {
     }
     migrations::Migrator::up(&db, None).await.unwrap();
     let relay = outbox::Relay::new(db.clone(), Arc::new(MemoryBus::expecting(&[])), "ledger");
-    let store = Store::new(db, relay);
+    let store = Store::new(db, &url, relay).unwrap();
     let (t1, reversed) = store
         .find_transfer("acme", TransferLookup::Id("t1"))
         .await

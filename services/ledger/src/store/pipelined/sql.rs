@@ -1,0 +1,171 @@
+//! The statements of a batch on PostgreSQL. Each text is fixed, whatever
+//! the batch holds (keys and rows travel as arrays), so a connection
+//! prepares it once; `unnest` turns the arrays back into rows, and each key
+//! is one probe of a unique index.
+
+use tokio_postgres::{Client, Error, Statement};
+
+/// `k`: `(tenant_id, currency, owner)` of accounts, from `$1..$3`.
+const ACCOUNT_KEYS: &str = "unnest($1::text[], $2::text[], $3::text[]) AS k(tenant_id, currency, owner) \
+     JOIN accounts a ON a.tenant_id = k.tenant_id AND a.currency = k.currency AND a.owner = k.owner";
+
+/// Every statement a batch may send, prepared on one connection.
+pub struct Sql {
+    pub begin: Statement,
+    pub rollback: Statement,
+    pub commit: Statement,
+    pub currencies: Statement,
+    pub accounts: Statement,
+    pub lock_accounts: Statement,
+    pub holds_by_id: Statement,
+    pub transfers_by_id: Statement,
+    pub legs_by_id: Statement,
+    pub reversal_legs: Statement,
+    pub transfers_by_key: Statement,
+    pub holds_by_key: Statement,
+    pub open_lots: Statement,
+    pub due_holds: Statement,
+    /// Every row a batch writes but the system accounts', in one statement.
+    pub write: Statement,
+    pub move_system: Statement,
+}
+
+impl Sql {
+    /// Prepares every statement (once per connection, so one at a time).
+    pub async fn prepare(client: &Client) -> Result<Sql, Error> {
+        let by_key = |table: &str| {
+            format!(
+                "SELECT r.* FROM unnest($1::text[], $2::text[]) AS k(tenant_id, idempotency_key) \
+                 JOIN {table} r ON r.tenant_id = k.tenant_id AND r.idempotency_key = k.idempotency_key"
+            )
+        };
+        let accounts = format!("SELECT a.* FROM {ACCOUNT_KEYS}");
+        let lock = format!("{accounts} ORDER BY a.account_id FOR UPDATE OF a");
+        let open_lots = format!(
+            "SELECT l.* FROM {ACCOUNT_KEYS} JOIN lots l ON l.account_id = a.account_id WHERE l.remaining > 0"
+        );
+        let due_holds = format!(
+            "SELECT h.* FROM {ACCOUNT_KEYS} JOIN holds h ON h.account_id = a.account_id \
+             WHERE a.held > 0 AND h.status = 'pending' AND h.expires_at <= $4"
+        );
+        Ok(Sql {
+            begin: client.prepare("BEGIN").await?,
+            rollback: client.prepare("ROLLBACK").await?,
+            commit: client.prepare("COMMIT").await?,
+            currencies: client.prepare(CURRENCIES).await?,
+            accounts: client.prepare(&accounts).await?,
+            lock_accounts: client.prepare(&lock).await?,
+            holds_by_id: client.prepare("SELECT * FROM holds WHERE hold_id = ANY($1::text[])").await?,
+            transfers_by_id: client
+                .prepare("SELECT * FROM transfers WHERE transfer_id = ANY($1::text[])")
+                .await?,
+            legs_by_id: client
+                .prepare("SELECT * FROM transfer_legs WHERE transfer_id = ANY($1::text[])")
+                .await?,
+            reversal_legs: client.prepare(REVERSAL_LEGS).await?,
+            transfers_by_key: client.prepare(&by_key("transfers")).await?,
+            holds_by_key: client.prepare(&by_key("holds")).await?,
+            open_lots: client.prepare(&open_lots).await?,
+            due_holds: client.prepare(&due_holds).await?,
+            write: client.prepare(&write()).await?,
+            move_system: client
+                .prepare("UPDATE accounts SET balance = balance + $2, held = held + $3 WHERE account_id = $1")
+                .await?,
+        })
+    }
+}
+
+/// The row changes of a batch as one statement of data-modifying CTEs: one
+/// execution and one answer instead of one per table. `$1…` are the
+/// column arrays of each table in turn; a table with nothing to write
+/// gets empty arrays.
+fn write() -> String {
+    let parts = [
+        ("accounts_written", UPSERT_ACCOUNTS, 9),
+        ("lots_written", UPSERT_LOTS, 7),
+        (
+            "lots_deleted",
+            "DELETE FROM lots WHERE lot_id = ANY($1::text[])",
+            1,
+        ),
+        ("holds_written", UPSERT_HOLDS, 14),
+        ("transfers_written", INSERT_TRANSFERS, 11),
+        ("legs_written", INSERT_LEGS, 11),
+        ("outbox_written", questline_kit::outbox::INSERT_ARRAYS, 5),
+    ];
+    let mut offset = 0;
+    let mut ctes = Vec::with_capacity(parts.len());
+    for (name, sql, params) in parts {
+        ctes.push(format!("{name} AS ({})", renumbered(sql, offset)));
+        offset += params;
+    }
+    format!("WITH {} SELECT 1", ctes.join(", "))
+}
+
+/// `sql` with every parameter `$n` moved to `$(n + offset)`.
+fn renumbered(sql: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        match rest[..digits].parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Err(_) => out.push_str(&rest[..digits]),
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+const CURRENCIES: &str = "SELECT c.* FROM unnest($1::text[], $2::text[]) AS k(tenant_id, code) \
+     JOIN currencies c ON c.tenant_id = k.tenant_id AND c.code = k.code";
+
+/// The legs of the reversals of `$1`, each with the transfer it reverses.
+const REVERSAL_LEGS: &str = "SELECT t.reverses AS original, l.* FROM transfers t \
+     JOIN transfer_legs l ON l.transfer_id = t.transfer_id WHERE t.reverses = ANY($1::text[])";
+
+const UPSERT_ACCOUNTS: &str = "INSERT INTO accounts (account_id, tenant_id, currency, owner, balance, held, \
+     allow_negative, created_at, closed) \
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], \
+     $7::bool[], $8::int8[], $9::bool[]) \
+     ON CONFLICT (account_id) DO UPDATE SET balance = excluded.balance, held = excluded.held, \
+     allow_negative = excluded.allow_negative, closed = excluded.closed";
+
+const UPSERT_LOTS: &str = "INSERT INTO lots (lot_id, account_id, transfer_id, expires_at, amount, remaining, created_at) \
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[]) \
+     ON CONFLICT (lot_id) DO UPDATE SET amount = excluded.amount, remaining = excluded.remaining";
+
+const UPSERT_HOLDS: &str = "INSERT INTO holds (hold_id, tenant_id, currency, member_id, account_id, amount, \
+     status, reason, expires_at, idempotency_key, fingerprint, transfer_id, created_at, committed_amount) \
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], \
+     $7::text[], $8::text[], $9::int8[], $10::text[], $11::text[], $12::text[], $13::int8[], $14::int8[]) \
+     ON CONFLICT (hold_id) DO UPDATE SET status = excluded.status, transfer_id = excluded.transfer_id, \
+     committed_amount = excluded.committed_amount";
+
+const INSERT_TRANSFERS: &str = "INSERT INTO transfers (transfer_id, tenant_id, reason, idempotency_key, \
+     fingerprint, member_total, member_held, created_at, reference, metadata, reverses) \
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], \
+     $7::int8[], $8::int8[], $9::text[], $10::text[], $11::text[])";
+
+const INSERT_LEGS: &str = "INSERT INTO transfer_legs (transfer_id, leg, tenant_id, currency, debit_account_id, \
+     credit_account_id, debit_owner, credit_owner, amount, reverses_leg, created_at) \
+     SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[], $6::text[], \
+     $7::text[], $8::text[], $9::int8[], $10::int4[], $11::int8[])";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parameters_move_past_the_earlier_tables() {
+        assert_eq!(
+            super::renumbered("unnest($1::text[], $10::int8[]) WHERE x = $2", 9),
+            "unnest($10::text[], $19::int8[]) WHERE x = $11"
+        );
+        let all = super::write();
+        assert!(all.contains("$58::text[]") && !all.contains("$59"));
+    }
+}

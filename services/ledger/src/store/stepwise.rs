@@ -1,0 +1,331 @@
+//! A batch through sea-orm, one statement at a time: SQLite's way (one
+//! connection in the same process, no round trips to save). Every lookup
+//! is a list of row values, so the planner probes the unique index per
+//! key whatever statistics it has.
+
+use questline_kit::DomainError;
+use sea_orm::sea_query::{Expr, ExprTrait, IntoColumnRef, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use std::collections::{BTreeSet, HashMap};
+
+use super::entities::{account, currency, hold, leg, lot, transfer};
+use super::load::{Found, Reads, Referenced, Tallied, Wanted};
+use super::rows;
+use super::write::Rows;
+use crate::domain::book::AccountKey;
+use crate::domain::hold::HoldStatus;
+
+/// Rows per statement: far inside every backend's parameter limit.
+const CHUNK: usize = 400;
+
+/// The reads of a batch, in its transaction `c`.
+pub struct Stepwise<'a, C>(pub &'a C);
+
+#[async_trait::async_trait]
+impl<C: ConnectionTrait + Sync> Reads for Stepwise<'_, C> {
+    async fn referenced(
+        &mut self,
+        hold_ids: &[&str],
+        transfer_ids: &[&str],
+    ) -> Result<Referenced, DomainError> {
+        let c = self.0;
+        let mut found = Referenced::default();
+        if !hold_ids.is_empty() {
+            found.holds = hold::Entity::find()
+                .filter(hold::Column::HoldId.is_in(hold_ids.iter().copied()))
+                .all(c)
+                .await?;
+        }
+        if !transfer_ids.is_empty() {
+            let rows = transfer::Entity::find()
+                .filter(transfer::Column::TransferId.is_in(transfer_ids.iter().copied()))
+                .all(c)
+                .await?;
+            found.transfers = transfers(c, rows).await?;
+        }
+        Ok(found)
+    }
+
+    async fn locked(&mut self, wanted: &Wanted<'_>) -> Result<Found, DomainError> {
+        let c = self.0;
+        let mut found = Found {
+            currencies: currencies(c, &wanted.currencies).await?,
+            system: accounts_among(&wanted.system).all(c).await?,
+            ..Found::default()
+        };
+        if !wanted.locked.is_empty() {
+            found.accounts = accounts_among(&wanted.locked)
+                .order_by_asc(account::Column::AccountId)
+                .lock_exclusive()
+                .all(c)
+                .await?;
+        }
+        found.referenced = self
+            .referenced(&wanted.hold_ids, &wanted.transfer_ids)
+            .await?;
+        let keyed = by_key::<transfer::Entity, _>(
+            c,
+            &wanted.transfer_keys,
+            transfer::Column::TenantId,
+            transfer::Column::IdempotencyKey,
+        )
+        .await?;
+        found.replays = transfers(c, keyed).await?;
+        found.replayed_holds = by_key::<hold::Entity, _>(
+            c,
+            &wanted.hold_keys,
+            hold::Column::TenantId,
+            hold::Column::IdempotencyKey,
+        )
+        .await?;
+        let ids = ids_of(&found.accounts, &wanted.wallets, |_| true);
+        found.lots = open_lots(c, &ids).await?;
+        let holding = ids_of(&found.accounts, &wanted.drawn, |a| a.held > 0);
+        found.due_holds = due_holds(c, &holding, wanted.now).await?;
+        Ok(found)
+    }
+}
+
+/// The ids of the accounts among `rows` named in `keys` that pass `keep`.
+fn ids_of(
+    rows: &[account::Model],
+    keys: &[AccountKey],
+    keep: impl Fn(&account::Model) -> bool,
+) -> Vec<String> {
+    let keys: BTreeSet<(&str, &str, String)> = keys
+        .iter()
+        .map(|(t, c, o)| (t.as_str(), c.as_str(), o.key()))
+        .collect();
+    rows.iter()
+        .filter(|a| keep(a))
+        .filter(|a| keys.contains(&(a.tenant_id.as_str(), a.currency.as_str(), a.owner.clone())))
+        .map(|a| a.account_id.clone())
+        .collect()
+}
+
+async fn currencies<C: ConnectionTrait>(
+    c: &C,
+    wanted: &[(String, String)],
+) -> Result<Vec<currency::Model>, DomainError> {
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pairs: BTreeSet<(&str, &str)> = wanted
+        .iter()
+        .map(|(t, code)| (t.as_str(), code.as_str()))
+        .collect();
+    let filter = pairs_in(currency::Column::TenantId, currency::Column::Code, &pairs);
+    Ok(currency::Entity::find().filter(filter).all(c).await?)
+}
+
+/// Rows of `E` stored under `(tenant, key)` pairs, found by its unique index.
+async fn by_key<E: EntityTrait, C: ConnectionTrait>(
+    c: &C,
+    keys: &[(&str, &str)],
+    tenant: E::Column,
+    key: E::Column,
+) -> Result<Vec<E::Model>, DomainError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pairs: BTreeSet<(&str, &str)> = keys.iter().copied().collect();
+    Ok(E::find()
+        .filter(pairs_in(tenant, key, &pairs))
+        .all(c)
+        .await?)
+}
+
+/// `(a, b) IN ((…), …)`: row values, so the planner looks every pair up in
+/// the unique index, whatever statistics it has (an `IN` on the second
+/// column alone may end up a filter over all the tenant's rows).
+fn pairs_in<A: IntoColumnRef, B: IntoColumnRef>(
+    a: A,
+    b: B,
+    pairs: &BTreeSet<(&str, &str)>,
+) -> Expr {
+    Expr::tuple([Expr::col(a), Expr::col(b)]).is_in(
+        pairs
+            .iter()
+            .map(|(x, y)| Expr::tuple([Expr::val(*x), Expr::val(*y)])),
+    )
+}
+
+/// Each key is one row value, looked up exactly in the `accounts_owner` index.
+fn accounts_among(keys: &[AccountKey]) -> sea_orm::Select<account::Entity> {
+    let cols = Expr::tuple([
+        Expr::col(account::Column::TenantId),
+        Expr::col(account::Column::Currency),
+        Expr::col(account::Column::Owner),
+    ]);
+    let rows = keys.iter().map(|(tenant, currency, owner)| {
+        Expr::tuple([
+            Expr::val(tenant.as_str()),
+            Expr::val(currency.as_str()),
+            Expr::val(owner.key()),
+        ])
+    });
+    account::Entity::find().filter(cols.is_in(rows))
+}
+
+async fn open_lots<C: ConnectionTrait>(
+    c: &C,
+    account_ids: &[String],
+) -> Result<Vec<lot::Model>, DomainError> {
+    if account_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(lot::Entity::find()
+        .filter(lot::Column::AccountId.is_in(account_ids.iter().map(String::as_str)))
+        .filter(lot::Column::Remaining.gt(0))
+        .all(c)
+        .await?)
+}
+
+async fn due_holds<C: ConnectionTrait>(
+    c: &C,
+    account_ids: &[String],
+    now: i64,
+) -> Result<Vec<hold::Model>, DomainError> {
+    if account_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(hold::Entity::find()
+        .filter(hold::Column::AccountId.is_in(account_ids.iter().map(String::as_str)))
+        .filter(hold::Column::Status.eq(HoldStatus::Pending.as_str()))
+        .filter(hold::Column::ExpiresAt.lte(now))
+        .all(c)
+        .await?)
+}
+
+/// Transfers with their legs and, per leg, how much was reversed so far.
+pub async fn transfers<C: ConnectionTrait>(
+    c: &C,
+    found: Vec<transfer::Model>,
+) -> Result<Tallied, DomainError> {
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = found.iter().map(|t| t.transfer_id.clone()).collect();
+    let legs = legs_of(c, &ids).await?;
+    let reversals = transfer::Entity::find()
+        .filter(transfer::Column::Reverses.is_in(ids))
+        .all(c)
+        .await?;
+    let reversal_ids: Vec<String> = reversals.iter().map(|t| t.transfer_id.clone()).collect();
+    let reversal_of: HashMap<String, String> = reversals
+        .into_iter()
+        .filter_map(|t| t.reverses.map(|r| (t.transfer_id, r)))
+        .collect();
+    let mut reversal_legs = Vec::new();
+    for (reversal_id, legs) in legs_of(c, &reversal_ids).await? {
+        if let Some(original) = reversal_of.get(&reversal_id) {
+            reversal_legs.extend(legs.into_iter().map(|l| (original.clone(), l)));
+        }
+    }
+    rows::tallied(found, legs, reversal_legs)
+}
+
+/// The legs of `ids`, by transfer, in leg order.
+async fn legs_of<C: ConnectionTrait>(
+    c: &C,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<leg::Model>>, DomainError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let found = leg::Entity::find()
+        .filter(leg::Column::TransferId.is_in(ids.iter().map(String::as_str)))
+        .order_by_asc(leg::Column::TransferId)
+        .order_by_asc(leg::Column::Leg)
+        .all(c)
+        .await?;
+    Ok(rows::by_transfer(found))
+}
+
+/// Writes a batch's rows: accounts, lots and holds as upserts, then the
+/// new transfers, legs and events, and the system accounts last.
+pub async fn write<C: ConnectionTrait>(c: &C, rows: Rows) -> Result<(), DomainError> {
+    insert(
+        c,
+        rows.accounts,
+        upsert(account::Column::AccountId, &ACCOUNT_CHANGES),
+    )
+    .await?;
+    insert(c, rows.lots, upsert(lot::Column::LotId, &LOT_CHANGES)).await?;
+    if !rows.emptied_lots.is_empty() {
+        lot::Entity::delete_many()
+            .filter(lot::Column::LotId.is_in(rows.emptied_lots))
+            .exec(c)
+            .await?;
+    }
+    insert(c, rows.holds, upsert(hold::Column::HoldId, &HOLD_CHANGES)).await?;
+    insert(c, rows.transfers, None).await?;
+    insert(c, rows.legs, None).await?;
+    insert(c, rows.outbox, None).await?;
+    for (id, balance, held) in rows.system {
+        account::Entity::update_many()
+            .col_expr(
+                account::Column::Balance,
+                Expr::col(account::Column::Balance).add(balance),
+            )
+            .col_expr(
+                account::Column::Held,
+                Expr::col(account::Column::Held).add(held),
+            )
+            .filter(account::Column::AccountId.eq(id))
+            .exec(c)
+            .await?;
+    }
+    Ok(())
+}
+
+/// What an upsert of a stored account, lot or hold may change.
+const ACCOUNT_CHANGES: [account::Column; 4] = [
+    account::Column::Balance,
+    account::Column::Held,
+    account::Column::AllowNegative,
+    account::Column::Closed,
+];
+const LOT_CHANGES: [lot::Column; 2] = [lot::Column::Amount, lot::Column::Remaining];
+const HOLD_CHANGES: [hold::Column; 3] = [
+    hold::Column::Status,
+    hold::Column::TransferId,
+    hold::Column::CommittedAmount,
+];
+
+fn upsert<C: sea_orm::sea_query::IntoIden + Copy>(key: C, set: &[C]) -> Option<OnConflict> {
+    Some(
+        OnConflict::column(key)
+            .update_columns(set.iter().copied())
+            .to_owned(),
+    )
+}
+
+/// Inserts `rows` in chunks; with `on_conflict`, an upsert of stored rows.
+async fn insert<M, A, C>(
+    c: &C,
+    rows: Vec<M>,
+    on_conflict: Option<OnConflict>,
+) -> Result<(), DomainError>
+where
+    M: IntoActiveModel<A>,
+    A: ActiveModelTrait + Send,
+    C: ConnectionTrait,
+{
+    let mut rows = rows
+        .into_iter()
+        .map(IntoActiveModel::into_active_model)
+        .peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(CHUNK).collect();
+        let mut statement = A::Entity::insert_many(chunk);
+        if let Some(conflict) = on_conflict.clone() {
+            statement = statement.on_conflict(conflict);
+        }
+        statement.exec_without_returning(c).await?;
+    }
+    Ok(())
+}
