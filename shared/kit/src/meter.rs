@@ -75,7 +75,7 @@ const SERIES: [(&str, Kind, &str); 20] = [
     (
         OUTBOX_PENDING,
         Kind::Gauge,
-        "Events staged in the outbox, not yet published",
+        "Outbox rows not yet published: an event each, or a batch's events in one parcel",
     ),
     (
         OUTBOX_LAG,

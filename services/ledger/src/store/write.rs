@@ -20,6 +20,7 @@ pub struct Rows {
     pub holds: Vec<hold::Model>,
     pub transfers: Vec<transfer::Model>,
     pub legs: Vec<leg::Model>,
+    /// The batch's events, in one parcel (they name members by id only).
     pub outbox: Vec<outbox::entity::Model>,
     /// `(account id, balance change, held change)` of stored system
     /// accounts, in id order: they move by the batch's change, last, so
@@ -49,7 +50,7 @@ impl Rows {
                 .map(rows::transfer_row)
                 .collect(),
             legs: legs(book)?,
-            outbox: outbox::rows(events),
+            outbox: outbox::parcel(events).into_iter().collect(),
             system: stored(book)
                 .filter(|a| a.owner.is_system())
                 .filter_map(|a| {
