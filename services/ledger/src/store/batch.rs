@@ -62,6 +62,9 @@ impl Writer {
                     outcome
                 }
             };
+            if outcome.is_err() {
+                self.known.raced();
+            }
             match outcome {
                 Err(DomainError::Aborted(why)) if attempt < ATTEMPTS => {
                     tracing::debug!(%why, attempt, "ledger batch lost a race; carrying it out again");
@@ -85,6 +88,7 @@ async fn stepwise_batch(
     let (answers, events) = carry_out(&mut book, jobs);
     stepwise::write(&txn, Rows::of(&book, &events)?).await?;
     txn.commit().await?;
+    known.opened(&book);
     Ok((answers, !events.is_empty()))
 }
 
@@ -99,6 +103,7 @@ async fn pipelined_batch(
     let mut book = load::book(&mut batch, &commands, now, known).await?;
     let (answers, events) = carry_out(&mut book, jobs);
     batch.write(&Rows::of(&book, &events)?).await?;
+    known.opened(&book);
     Ok((answers, !events.is_empty()))
 }
 

@@ -11,7 +11,7 @@
 //! each step to PostgreSQL in one flight.
 
 use questline_kit::DomainError;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::entities::{account, currency, hold, lot};
 use super::rows;
@@ -21,10 +21,16 @@ use crate::domain::book::{Account, AccountKey, Book, Command, Currency, Transfer
 /// defined, and system accounts are never closed nor checked, so their ids
 /// and flags are all a batch needs of them (their figures are written as
 /// the batch's change, see `write::Rows::system`).
+///
+/// It also remembers the system accounts it looked for and did not find
+/// (breakage, until the first expiry): a batch that opens one tells it
+/// (`opened`), and a batch that lost a race forgets them all (`raced`) —
+/// another replica may have opened one.
 #[derive(Default)]
 pub struct Known {
     currencies: HashMap<(String, String), Currency>,
     system: HashMap<AccountKey, Account>,
+    absent: HashSet<AccountKey>,
 }
 
 /// Stored transfers with, per leg, how much their reversals moved back.
@@ -126,7 +132,7 @@ pub async fn book<R: Reads>(
             .collect(),
         system: system
             .iter()
-            .filter(|k| !known.system.contains_key(*k))
+            .filter(|k| !known.system.contains_key(*k) && !known.absent.contains(*k))
             .cloned()
             .collect(),
         // Credited wallets too: their points join the open lot of their expiry.
@@ -145,7 +151,7 @@ pub async fn book<R: Reads>(
     };
     let found = reads.locked(&wanted).await?;
     let mut book = Book::new(now);
-    known.learn(&found)?;
+    known.learn(&found, &wanted.system)?;
     for (tenant, code) in currencies {
         if let Some(currency) = known.currencies.get(&(tenant.clone(), code.clone())) {
             book.add_currency(&tenant, &code, currency.clone());
@@ -176,16 +182,32 @@ pub async fn book<R: Reads>(
 }
 
 impl Known {
-    fn learn(&mut self, found: &Found) -> Result<(), DomainError> {
+    fn learn(&mut self, found: &Found, looked_for: &[AccountKey]) -> Result<(), DomainError> {
         for row in &found.currencies {
             let key = (row.tenant_id.clone(), row.code.clone());
             self.currencies.insert(key, rows::currency(row)?);
         }
+        self.absent.extend(looked_for.iter().cloned());
         for row in &found.system {
             let account = rows::account(row.clone())?;
+            self.absent.remove(&account.key());
             self.system.insert(account.key(), account);
         }
         Ok(())
+    }
+
+    /// After a batch committed: the system accounts it opened exist now.
+    pub fn opened(&mut self, book: &Book) {
+        for id in &book.changes.opened {
+            if let Some(account) = book.account_by_id(id) {
+                self.absent.remove(&account.key());
+            }
+        }
+    }
+
+    /// After a batch failed: what it did not find may exist by now.
+    pub fn raced(&mut self) {
+        self.absent.clear();
     }
 }
 

@@ -245,19 +245,22 @@ async fn legs_of<C: ConnectionTrait>(
     Ok(rows::by_transfer(found))
 }
 
-/// Writes a batch's rows: accounts, lots and holds as upserts, then the
-/// new transfers, legs and events, and the system accounts last.
+/// Writes a batch's rows: accounts, lots and holds as upserts (opened and
+/// changed ones in one statement), then the new transfers, legs and
+/// events, and the system accounts last.
 pub async fn write<C: ConnectionTrait>(c: &C, rows: Rows) -> Result<(), DomainError> {
+    let accounts = [rows.accounts_opened, rows.accounts_changed].concat();
     insert(
         c,
-        rows.accounts,
+        accounts,
         upsert(account::Column::AccountId, &ACCOUNT_CHANGES),
     )
     .await?;
-    insert(c, rows.lots, upsert(lot::Column::LotId, &LOT_CHANGES)).await?;
-    if !rows.emptied_lots.is_empty() {
+    let lots = [rows.lots_opened, rows.lots_changed].concat();
+    insert(c, lots, upsert(lot::Column::LotId, &LOT_CHANGES)).await?;
+    if !rows.lots_emptied.is_empty() {
         lot::Entity::delete_many()
-            .filter(lot::Column::LotId.is_in(rows.emptied_lots))
+            .filter(lot::Column::LotId.is_in(rows.lots_emptied))
             .exec(c)
             .await?;
     }

@@ -3,6 +3,7 @@
 
 use questline_kit::{DomainError, outbox};
 use questline_proto::events::Event;
+use std::collections::BTreeSet;
 
 use super::entities::{account, hold, leg, lot, transfer};
 use super::rows;
@@ -10,13 +11,15 @@ use crate::domain::book::{Account, Book};
 
 /// A batch's changes, table by table.
 pub struct Rows {
-    /// Accounts opened by the batch, and the stored wallets and partners'
-    /// it changed: upserted.
-    pub accounts: Vec<account::Model>,
-    /// Lots opened or drawn from, with points left.
-    pub lots: Vec<lot::Model>,
+    /// Accounts the batch opened.
+    pub accounts_opened: Vec<account::Model>,
+    /// Stored wallets and partners' accounts whose figures or flags it changed.
+    pub accounts_changed: Vec<account::Model>,
+    pub lots_opened: Vec<lot::Model>,
+    /// Stored lots drawn from or added to, with points left.
+    pub lots_changed: Vec<lot::Model>,
     /// Stored lots drawn empty: deleted.
-    pub emptied_lots: Vec<String>,
+    pub lots_emptied: Vec<String>,
     pub holds: Vec<hold::Model>,
     pub transfers: Vec<transfer::Model>,
     pub legs: Vec<leg::Model>,
@@ -32,23 +35,28 @@ pub struct Rows {
 
 impl Rows {
     pub fn of(book: &Book, events: &[Event]) -> Result<Rows, DomainError> {
+        let ch = &book.changes;
+        let (lots_changed, lots_emptied): (Vec<_>, Vec<_>) =
+            lot_rows(book, &ch.lots).partition(|l| l.remaining > 0);
         Ok(Rows {
-            accounts: account_rows(book),
-            lots: lot_rows(book).filter(|l| l.remaining > 0).collect(),
-            emptied_lots: book
-                .changes
-                .lots
+            accounts_opened: ch
+                .opened
                 .iter()
-                .filter(|(account, id)| book.lot(account, id).is_some_and(|l| l.remaining == 0))
-                .map(|(_, id)| id.clone())
+                .filter_map(|id| book.account_by_id(id))
+                .map(rows::account_row)
                 .collect(),
+            accounts_changed: stored(book)
+                .filter(|a| !a.owner.is_system())
+                .map(rows::account_row)
+                .collect(),
+            // A lot opened and drawn empty in the same batch is never written.
+            lots_opened: lot_rows(book, &ch.new_lots)
+                .filter(|l| l.remaining > 0)
+                .collect(),
+            lots_changed,
+            lots_emptied: lots_emptied.into_iter().map(|l| l.lot_id).collect(),
             holds: hold_rows(book),
-            transfers: book
-                .changes
-                .transfers
-                .iter()
-                .map(rows::transfer_row)
-                .collect(),
+            transfers: ch.transfers.iter().map(rows::transfer_row).collect(),
             legs: legs(book)?,
             outbox: outbox::parcel(events).into_iter().collect(),
             system: stored(book)
@@ -62,20 +70,12 @@ impl Rows {
     }
 }
 
-fn account_rows(book: &Book) -> Vec<account::Model> {
-    let opened = book.changes.opened.iter();
-    opened
-        .filter_map(|id| book.account_by_id(id))
-        .chain(stored(book).filter(|a| !a.owner.is_system()))
-        .map(rows::account_row)
-        .collect()
-}
-
-fn lot_rows(book: &Book) -> impl Iterator<Item = lot::Model> {
-    let ch = &book.changes;
-    ch.new_lots
-        .iter()
-        .chain(&ch.lots)
+/// The rows of the lots `ids` (`(account id, lot id)`) as the book has them.
+fn lot_rows<'a>(
+    book: &'a Book,
+    ids: &'a BTreeSet<(String, String)>,
+) -> impl Iterator<Item = lot::Model> + 'a {
+    ids.iter()
         .filter_map(|(account, id)| book.lot(account, id).map(rows::lot_row))
 }
 

@@ -81,10 +81,12 @@ impl Sql {
 /// gets empty arrays.
 fn write() -> String {
     let parts = [
-        ("accounts_written", UPSERT_ACCOUNTS, 9),
-        ("lots_written", UPSERT_LOTS, 7),
+        ("accounts_opened", OPEN_ACCOUNTS, 9),
+        ("accounts_changed", CHANGE_ACCOUNTS, 5),
+        ("lots_opened", OPEN_LOTS, 7),
+        ("lots_changed", CHANGE_LOTS, 3),
         (
-            "lots_deleted",
+            "lots_emptied",
             "DELETE FROM lots WHERE lot_id = ANY($1::text[])",
             1,
         ),
@@ -129,16 +131,24 @@ const CURRENCIES: &str = "SELECT c.* FROM unnest($1::text[], $2::text[]) AS k(te
 const REVERSAL_LEGS: &str = "SELECT t.reverses AS original, l.* FROM transfers t \
      JOIN transfer_legs l ON l.transfer_id = t.transfer_id WHERE t.reverses = ANY($1::text[])";
 
-const UPSERT_ACCOUNTS: &str = "INSERT INTO accounts (account_id, tenant_id, currency, owner, balance, held, \
+const OPEN_ACCOUNTS: &str = "INSERT INTO accounts (account_id, tenant_id, currency, owner, balance, held, \
      allow_negative, created_at, closed) \
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], \
-     $7::bool[], $8::int8[], $9::bool[]) \
-     ON CONFLICT (account_id) DO UPDATE SET balance = excluded.balance, held = excluded.held, \
-     allow_negative = excluded.allow_negative, closed = excluded.closed";
+     $7::bool[], $8::int8[], $9::bool[])";
 
-const UPSERT_LOTS: &str = "INSERT INTO lots (lot_id, account_id, transfer_id, expires_at, amount, remaining, created_at) \
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[]) \
-     ON CONFLICT (lot_id) DO UPDATE SET amount = excluded.amount, remaining = excluded.remaining";
+/// Stored rows change by a plain UPDATE: the batch holds their locks, and
+/// an upsert would lock each row again (a WAL record apiece) to find it.
+const CHANGE_ACCOUNTS: &str = "UPDATE accounts a SET balance = u.balance, held = u.held, \
+     allow_negative = u.allow_negative, closed = u.closed \
+     FROM unnest($1::text[], $2::int8[], $3::int8[], $4::bool[], $5::bool[]) \
+     AS u(account_id, balance, held, allow_negative, closed) WHERE a.account_id = u.account_id";
+
+const OPEN_LOTS: &str = "INSERT INTO lots (lot_id, account_id, transfer_id, expires_at, amount, remaining, created_at) \
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[])";
+
+const CHANGE_LOTS: &str = "UPDATE lots l SET amount = u.amount, remaining = u.remaining \
+     FROM unnest($1::text[], $2::int8[], $3::int8[]) AS u(lot_id, amount, remaining) \
+     WHERE l.lot_id = u.lot_id";
 
 const UPSERT_HOLDS: &str = "INSERT INTO holds (hold_id, tenant_id, currency, member_id, account_id, amount, \
      status, reason, expires_at, idempotency_key, fingerprint, transfer_id, created_at, committed_amount) \
@@ -166,6 +176,6 @@ mod tests {
             "unnest($10::text[], $19::int8[]) WHERE x = $11"
         );
         let all = super::write();
-        assert!(all.contains("$58::text[]") && !all.contains("$59"));
+        assert!(all.contains("$66::text[]") && !all.contains("$67"));
     }
 }

@@ -21,11 +21,14 @@ impl Batch<'_> {
         let sql = &session.sql;
         let mut f = self.flight();
         let r = rows;
-        let mut params = columns!(r.accounts =>
+        let mut params = columns!(r.accounts_opened =>
             account_id, tenant_id, currency, owner, balance, held, allow_negative, created_at, closed);
-        params.extend(columns!(r.lots =>
+        params.extend(columns!(r.accounts_changed =>
+            account_id, balance, held, allow_negative, closed));
+        params.extend(columns!(r.lots_opened =>
             lot_id, account_id, transfer_id, expires_at, amount, remaining, created_at));
-        params.push(Box::new(&r.emptied_lots));
+        params.extend(columns!(r.lots_changed => lot_id, amount, remaining));
+        params.push(Box::new(&r.lots_emptied));
         params.extend(columns!(r.holds =>
             hold_id, tenant_id, currency, member_id, account_id, amount, status, reason,
             expires_at, idempotency_key, fingerprint, transfer_id, created_at, committed_amount));
