@@ -155,6 +155,12 @@ if [[ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]]; then commit="$co
 # Medians, rounded for the table: rates to 0.1, milliseconds and ratios to 0.01.
 r1() { median "$@" | awk '$1 == "n/a" { print; next } { printf "%.1f\n", $1 }'; }
 r2() { median "$@" | awk '$1 == "n/a" { print; next } { printf "%.2f\n", $1 }'; }
+# Every run's figure in run order, after the median when there was more than one run.
+runs() {
+    (($# > 1)) || return 0
+    printf '%s\n' "$@" | awk 'BEGIN { printf " (runs: " } END { printf ")" }
+        { printf "%s", (NR > 1 ? ", " : "") ($1 == "n/a" ? $1 : sprintf("%.2f", $1)) }'
+}
 cat <<EOF
 ### Ledger vs pgbench — medians of $RUNS run(s)
 
@@ -164,10 +170,10 @@ $CLIENTS clients, ${SECONDS_PER_RUN} s per measured part, $WALLETS wallets; Post
 |---|---:|---:|
 | pgbench tpcb-like, TPS | $(r1 "${PGB_TPS[@]}") | — |
 | ledger transfers/s at peak (closed loop) | $(r1 "${PG_TPS[@]}") | $(r1 "${SL_TPS[@]}") |
-| ratio ledger / pgbench | $(r2 "${RATIO[@]}") | — |
+| ratio ledger / pgbench | $(r2 "${RATIO[@]}")$(runs "${RATIO[@]}") | — |
 | p50 / p99 at peak, ms | $(r2 "${PG_P50[@]}") / $(r2 "${PG_P99[@]}") | $(r2 "${SL_P50[@]}") / $(r2 "${SL_P99[@]}") |
 | achieved rate at half peak (open loop), /s | $(r1 "${PG_HALF_RATE[@]}") | $(r1 "${SL_HALF_RATE[@]}") |
-| p99 at half peak, ms | $(r2 "${PG_HALF_P99[@]}") | $(r2 "${SL_HALF_P99[@]}") |
+| p99 at half peak, ms | $(r2 "${PG_HALF_P99[@]}")$(runs "${PG_HALF_P99[@]}") | $(r2 "${SL_HALF_P99[@]}")$(runs "${SL_HALF_P99[@]}") |
 
 Refused for insufficient funds (counted as completed): $REFUSED. Failed requests: $FAILED.
 EOF
