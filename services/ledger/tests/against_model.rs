@@ -3,7 +3,8 @@
 //! every step the two must agree (answer, balances, held points, holds),
 //! and the books must balance: issued - burned - expired = outstanding,
 //! no wallet below zero, held <= balance. At the end every transfer still
-//! reads as first answered. Thousands of cases on SQLite, fewer on
+//! reads as first answered. Replays and reversals go out twice at once, so
+//! the same key often meets itself in one batch. Thousands of cases on SQLite, fewer on
 //! PostgreSQL when `QUESTLINE_TEST_POSTGRES_URL` is set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]

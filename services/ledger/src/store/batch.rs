@@ -1,10 +1,12 @@
 //! One batch: read what its commands need into a book, apply them in
 //! arrival order, write the book's changes, all in one transaction.
 
+use futures::FutureExt;
 use questline_kit::DomainError;
 use questline_proto::events::Event;
 use sea_orm::{DatabaseConnection, DbBackend, TransactionTrait};
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 
 use super::committer::Job;
 use super::load::{self, Known};
@@ -53,9 +55,9 @@ impl Writer {
         loop {
             let known = &mut self.known;
             let outcome = match &mut self.engine {
-                Engine::Stepwise(db) => stepwise_batch(db, jobs, now, known).await,
+                Engine::Stepwise(db) => guarded(stepwise_batch(db, jobs, now, known)).await,
                 Engine::Pipelined(link) => {
-                    let outcome = pipelined_batch(link, jobs, now, known).await;
+                    let outcome = guarded(pipelined_batch(link, jobs, now, known)).await;
                     if let Err(err) = &outcome {
                         link.abandon(err).await;
                     }
@@ -74,6 +76,27 @@ impl Writer {
             }
         }
     }
+}
+
+/// A batch that panics (a bug) fails its own callers, not the committer:
+/// every later request would otherwise find the ledger gone. Its
+/// transaction is dropped unfinished, so the database rolls it back.
+async fn guarded(
+    batch: impl Future<Output = Result<(Answers, bool), DomainError>>,
+) -> Result<(Answers, bool), DomainError> {
+    AssertUnwindSafe(batch)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(DomainError::internal(format!(
+                "a ledger batch panicked: {why}"
+            )))
+        })
 }
 
 async fn stepwise_batch(
@@ -134,4 +157,21 @@ fn notices(book: &mut Book, trace: &BTreeMap<String, String>) -> Vec<Event> {
             event
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bug() -> Result<(Answers, bool), DomainError> {
+        panic!("an invariant broke")
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_panics_is_an_internal_error_and_others_pass_through() {
+        let outcome = guarded(async { bug() }).await;
+        assert!(matches!(outcome, Err(DomainError::Internal(_))));
+        let next = guarded(async { Ok((Vec::new(), false)) }).await;
+        assert!(matches!(next, Ok((answers, false)) if answers.is_empty()));
+    }
 }

@@ -97,11 +97,14 @@ pub async fn book<R: Reads>(
     now: i64,
     known: &mut Known,
 ) -> Result<Book, DomainError> {
-    let hold_ids: Vec<&str> = commands.iter().filter_map(|c| c.hold_id()).collect();
-    let transfer_ids: Vec<&str> = commands
-        .iter()
-        .filter_map(|c| c.reversed_transfer().map(|(_, id)| id))
-        .collect();
+    // Each once: a retry may share its first try's batch, and a lookup of a
+    // key twice would find its transfer twice.
+    let hold_ids = distinct(commands.iter().filter_map(|c| c.hold_id()));
+    let transfer_ids = distinct(
+        commands
+            .iter()
+            .filter_map(|c| c.reversed_transfer().map(|(_, id)| id)),
+    );
     let mut first = Book::new(now);
     if !hold_ids.is_empty() || !transfer_ids.is_empty() {
         add_referenced(
@@ -110,12 +113,7 @@ pub async fn book<R: Reads>(
         )?;
     }
     let keys: BTreeSet<AccountKey> = commands.iter().flat_map(|c| c.accounts(&first)).collect();
-    let drawn: Vec<AccountKey> = commands
-        .iter()
-        .flat_map(|c| c.drawn(&first))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let drawn: Vec<AccountKey> = distinct(commands.iter().flat_map(|c| c.drawn(&first)));
     let (system, locked): (Vec<_>, Vec<_>) = keys
         .into_iter()
         .partition(|(_, _, owner)| owner.is_system());
@@ -145,8 +143,8 @@ pub async fn book<R: Reads>(
         drawn,
         hold_ids,
         transfer_ids,
-        transfer_keys: commands.iter().filter_map(|c| c.transfer_key()).collect(),
-        hold_keys: commands.iter().filter_map(|c| c.hold_key()).collect(),
+        transfer_keys: distinct(commands.iter().filter_map(|c| c.transfer_key())),
+        hold_keys: distinct(commands.iter().filter_map(|c| c.hold_key())),
         now,
     };
     let found = reads.locked(&wanted).await?;
@@ -213,6 +211,10 @@ impl Known {
 
 fn add_referenced(book: &mut Book, referenced: Referenced) -> Result<(), DomainError> {
     fill(book, referenced, Vec::new(), Vec::new())
+}
+
+fn distinct<T: Ord>(items: impl Iterator<Item = T>) -> Vec<T> {
+    items.collect::<BTreeSet<T>>().into_iter().collect()
 }
 
 fn fill(

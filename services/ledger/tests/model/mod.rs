@@ -29,8 +29,10 @@ pub enum Op {
     Hold(usize, i64),
     Commit(usize, Option<i64>),
     Void(usize),
+    /// Sent twice at once, like a replay (below).
     Reverse(usize, Option<i64>),
-    /// The request of an earlier transfer again, or (`true`) another under its key.
+    /// The request of an earlier transfer again, or (`true`) another under
+    /// its key; sent twice at once, as a retry overtaking its first try.
     Replay(usize, bool),
     /// Hours.
     Advance(i64),
@@ -383,7 +385,7 @@ impl Model {
             part.unwrap_or(0),
         )
         .map_err(|e| e.to_string())?;
-        let answer = store.transfer(Command::Reverse(spec)).await;
+        let answer = twice(store, Command::Reverse(spec)).await?;
         let back: Vec<(Side, Side, i64)> =
             original.legs.iter().map(|&(f, to, a)| (to, f, a)).collect();
         for m in Self::drawn(&back) {
@@ -456,7 +458,7 @@ impl Model {
             spec.legs[0].amount += 1;
             spec.fingerprint = fingerprint(&spec.legs.iter().map(|l| l.amount).collect::<Vec<_>>());
         }
-        let answer = store.transfer(Command::Transfer(spec)).await;
+        let answer = twice(store, Command::Transfer(spec)).await?;
         for m in Self::drawn(&self.transfers[t].legs) {
             self.sweep(m);
         }
@@ -623,6 +625,19 @@ fn transfer_command(tenant: &str, key: &str, legs: &[(Side, Side, i64)]) -> Comm
     let mut h = header(tenant, key, String::new());
     h.fingerprint = fingerprint(&amounts);
     Command::Transfer(TransferSpec::validate(h, &raw).expect("the model makes valid transfers"))
+}
+
+/// Sends `command` twice at once, as a client whose retry overtakes its
+/// first try: both usually land in one batch. The two must be answered
+/// alike; the ledger applies the command once.
+async fn twice(store: &Store, command: Command) -> Result<Result<Transfer, DomainError>, String> {
+    let (first, twin) = tokio::join!(store.transfer(command.clone()), store.transfer(command));
+    if format!("{first:?}") != format!("{twin:?}") {
+        return Err(format!(
+            "one request answered twice differently: {first:?} and {twin:?}"
+        ));
+    }
+    Ok(first)
 }
 
 fn expect_refusal<T: std::fmt::Debug>(answer: Result<T, DomainError>, kind: &str) -> Outcome {

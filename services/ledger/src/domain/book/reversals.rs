@@ -104,11 +104,14 @@ impl Book {
                     "a part may only be reversed of a single-leg transfer; give 0 to reverse all of it",
                 ));
             }
-            Some(a) if a > remaining[0] => {
+            Some(a) if a > remaining.first().copied().unwrap_or(0) => {
                 return Err(DomainError::precondition(
                     "REVERSAL_TOO_LARGE",
                     subject,
-                    format!("only {} of the transfer is left to reverse", remaining[0]),
+                    format!(
+                        "only {} of the transfer is left to reverse",
+                        remaining.first().copied().unwrap_or(0)
+                    ),
                 ));
             }
             Some(a) => vec![a],

@@ -10,7 +10,9 @@ mod read;
 mod sql;
 mod write;
 
+use futures::future::{self, Either};
 use questline_kit::DomainError;
+use std::task::Poll;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -130,15 +132,23 @@ impl<'a> Flight<'a> {
                     .collect()
             })
             .collect();
-        let queries = self
-            .statements
-            .iter()
-            .zip(&params)
-            .map(|((statement, _), p)| client.query(*statement, p));
-        // join_all polls in order, and a query is sent when first polled.
+        // A query is sent when first polled. One that fails then was not
+        // sent (its parameters did not encode, or the connection is gone):
+        // the flight stops there, for a COMMIT sent behind it would commit
+        // what went before. The caller drops the connection, and the
+        // server rolls the open transaction back.
+        let mut sent = Vec::with_capacity(params.len());
+        for ((statement, _), p) in self.statements.iter().zip(&params) {
+            let mut query = Box::pin(client.query(*statement, p));
+            match futures::poll!(query.as_mut()) {
+                Poll::Ready(Err(err)) => return Err(failed(err)),
+                Poll::Ready(Ok(rows)) => sent.push(Either::Left(future::ready(Ok(rows)))),
+                Poll::Pending => sent.push(Either::Right(query)),
+            }
+        }
         let mut answers = Vec::with_capacity(params.len());
         let mut first_failure = None;
-        for result in futures::future::join_all(queries).await {
+        for result in future::join_all(sent).await {
             match result {
                 Ok(rows) => answers.push(rows),
                 Err(err) => {
@@ -191,4 +201,55 @@ fn failed(err: tokio_postgres::Error) -> DomainError {
 fn unavailable(err: tokio_postgres::Error) -> DomainError {
     tracing::warn!(%err, "the ledger cannot reach its database");
     DomainError::Unavailable("the ledger's database is unavailable".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn connect(url: &str) -> Client {
+        let (client, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
+        tokio::spawn(connection);
+        client
+    }
+
+    /// A statement whose parameters do not encode is never sent, and
+    /// neither is the COMMIT behind it: nothing before it commits.
+    #[tokio::test]
+    async fn a_statement_that_cannot_be_sent_stops_its_flight() {
+        let Some(url) = std::env::var("QUESTLINE_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            return;
+        };
+        let table = format!("ql_flight_{}", std::process::id());
+        let observer = connect(&url).await;
+        observer
+            .batch_execute(&format!("CREATE TABLE {table} (n int4)"))
+            .await
+            .unwrap();
+        let client = connect(&url).await;
+        let begin = client.prepare("BEGIN").await.unwrap();
+        let insert = client
+            .prepare(&format!("INSERT INTO {table} VALUES ($1)"))
+            .await
+            .unwrap();
+        let commit = client.prepare("COMMIT").await.unwrap();
+        let mut flight = Flight::default();
+        flight.add(&begin, Vec::new());
+        flight.add(&insert, vec![Box::new(1i32)]);
+        flight.add(&insert, vec![Box::new("two")]);
+        flight.add(&commit, Vec::new());
+        let outcome = flight.send(&client).await;
+        let count = format!("SELECT count(*) FROM {table}");
+        let committed: i64 = observer.query_one(&count, &[]).await.unwrap().get(0);
+        drop(client);
+        observer
+            .batch_execute(&format!("DROP TABLE {table}"))
+            .await
+            .unwrap();
+        assert!(matches!(outcome, Err(DomainError::Internal(_))));
+        assert_eq!(committed, 0);
+    }
 }
