@@ -4,8 +4,9 @@
 //! database, each call cut off by an injected client timeout now and then
 //! and retried under the same idempotency key. Readers sum the books all
 //! the while and must always see them balanced. At the end: no wallet below
-//! zero, no hold left pending, every key applied exactly once.
-//! Runs when `QUESTLINE_TEST_POSTGRES_URL` is set.
+//! zero, no hold left pending, every key applied exactly once. Also: a
+//! batch that waits too long for a row another writer holds gives up and
+//! writes nothing. Runs when `QUESTLINE_TEST_POSTGRES_URL` is set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -18,7 +19,7 @@ use questline_ledger::domain::currency::CurrencySpec;
 use questline_ledger::domain::expiry::ExpiryPolicy;
 use questline_ledger::domain::requests::{Header, HoldSpec, RawLeg, TransferSpec};
 use questline_ledger::store::{Store, migrations::Migrator};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement, TransactionTrait};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -32,6 +33,17 @@ const SEED: i64 = 100;
 
 #[test]
 fn the_books_stay_balanced_under_concurrency_on_postgres() {
+    on_postgres("ql_bank", |url| Box::pin(bank(url)));
+}
+
+#[test]
+fn a_batch_that_waits_too_long_for_a_lock_changes_nothing_and_can_be_retried() {
+    on_postgres("ql_locked", |url| Box::pin(locked_elsewhere(url)));
+}
+
+/// Runs `test` on a database of its own on the PostgreSQL of
+/// `QUESTLINE_TEST_POSTGRES_URL`, dropped afterwards; nothing without it.
+fn on_postgres(prefix: &str, test: impl FnOnce(&str) -> futures::future::BoxFuture<'_, ()>) {
     let Some(admin) = std::env::var("QUESTLINE_TEST_POSTGRES_URL")
         .ok()
         .filter(|u| !u.is_empty())
@@ -43,19 +55,69 @@ fn the_books_stay_balanced_under_concurrency_on_postgres() {
         .enable_all()
         .build()
         .unwrap();
-    let name = format!("ql_bank_{}", std::process::id());
+    let name = format!("{prefix}_{}", std::process::id());
     let server = runtime.block_on(Database::connect(admin.as_str())).unwrap();
     runtime
         .block_on(server.execute_unprepared(&format!("CREATE DATABASE {name}")))
         .unwrap();
     let (base, _) = admin.rsplit_once('/').unwrap();
     let url = format!("{base}/{name}");
-    let outcome = std::panic::catch_unwind(|| runtime.block_on(bank(&url)));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(test(&url))
+    }));
     let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
     runtime.block_on(server.execute_unprepared(&drop)).unwrap();
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }
+}
+
+/// Another writer holds a wallet's row (a stalled replica, say): the batch
+/// that needs it gives up after the committer's lock timeout with
+/// UNAVAILABLE, writes nothing, and the same request succeeds once the row
+/// is free.
+async fn locked_elsewhere(url: &str) {
+    let store = replica(url).await;
+    let spec = CurrencySpec::validate(TENANT, "pts", "Points", ExpiryPolicy::Never, "", 0).unwrap();
+    let change = questline_kit::audit::Change::new(TENANT, "bank", "test".into(), "test".into());
+    store.create_currency(TENANT, &spec, &change).await.unwrap();
+    let seed = [("system:issuance".to_string(), wallet(0), SEED)];
+    store.transfer(transfer("seed", &seed)).await.unwrap();
+
+    let other = Database::connect(url).await.unwrap();
+    let stalled = other.begin().await.unwrap();
+    let lock = format!(
+        "SELECT balance FROM accounts WHERE owner = '{}' FOR UPDATE",
+        wallet(0)
+    );
+    stalled.execute_unprepared(&lock).await.unwrap();
+    let spend = [(wallet(0), "system:redemption".to_string(), 30)];
+    let started = std::time::Instant::now();
+    let refused = tokio::time::timeout(
+        Duration::from_secs(30),
+        store.transfer(transfer("spend", &spend)),
+    )
+    .await
+    .expect("the batch waited for the lock without end");
+    assert!(
+        matches!(refused, Err(DomainError::Unavailable(_))),
+        "{refused:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(4));
+    stalled.rollback().await.unwrap();
+
+    let wallets =
+        "SELECT COALESCE(SUM(balance), 0)::BIGINT FROM accounts WHERE owner LIKE 'member:%'";
+    assert_eq!(
+        one_number(&other, wallets).await,
+        SEED,
+        "the refused batch wrote"
+    );
+    let stored = one_number(&other, "SELECT COUNT(*) FROM transfers").await;
+    assert_eq!(stored, 1);
+    let retried = store.transfer(transfer("spend", &spend)).await.unwrap();
+    assert_eq!(retried.wallet.total, SEED - 30);
+    assert_eq!(one_number(&other, wallets).await, SEED - 30);
 }
 
 async fn replica(url: &str) -> Store {

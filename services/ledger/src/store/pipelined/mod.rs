@@ -25,8 +25,15 @@ use sql::Sql;
 /// index probes joined by nested loops are the right plan at any table
 /// size, so the connection says so, whatever statistics the tables have
 /// (without autovacuum, none), and plans each statement once.
-const PLANNER: &str = "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off \
-     -c enable_hashjoin=off -c enable_mergejoin=off";
+///
+/// A batch holds its locks for milliseconds. One waiting 5 s for a row
+/// another writer holds (a stalled replica, a migration) gives up, and its
+/// callers retry, rather than every later batch queueing behind it; a
+/// transaction left idle for a minute (a frozen process) is ended by the
+/// server, releasing its locks.
+const SESSION: &str = "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off \
+     -c enable_hashjoin=off -c enable_mergejoin=off \
+     -c lock_timeout=5s -c idle_in_transaction_session_timeout=60s";
 
 /// The committer's connection, opened on first use and again after it broke.
 pub struct Link {
@@ -49,7 +56,7 @@ impl Link {
         }
         config.application_name("questline-ledger-committer");
         let options = config.get_options().unwrap_or_default();
-        config.options(format!("{options} {PLANNER}").trim());
+        config.options(format!("{options} {SESSION}").trim());
         Ok(Link {
             config,
             session: None,
@@ -192,6 +199,12 @@ fn failed(err: tokio_postgres::Error) -> DomainError {
     match err.code() {
         Some(code) if raced.contains(code) => {
             DomainError::Aborted("a concurrent request wrote the same record".into())
+        }
+        Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+            tracing::warn!(%err, "a ledger batch gave up waiting for a lock");
+            DomainError::Unavailable(
+                "an account stayed locked by another writer; retry with the same key".into(),
+            )
         }
         _ if err.is_closed() => unavailable(err),
         _ => DomainError::internal(err),
