@@ -1,7 +1,11 @@
 //! Database connection by URL (a SQLite file in dev, PostgreSQL in production),
 //! with the service's migrations run before it serves.
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr,
+    EntityTrait, IntoActiveModel,
+};
 use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::{Index, SchemaManager};
 use std::future::Future;
@@ -91,6 +95,36 @@ where
             other => return other,
         }
     }
+}
+
+/// Rows per insert statement: far inside every backend's parameter limit.
+const INSERT_CHUNK: usize = 400;
+
+/// Inserts `rows` a few hundred per statement; with `on_conflict`, an
+/// upsert of stored rows.
+pub async fn insert_all<M, A, C>(
+    conn: &C,
+    rows: Vec<M>,
+    on_conflict: Option<OnConflict>,
+) -> Result<(), DbErr>
+where
+    M: IntoActiveModel<A>,
+    A: ActiveModelTrait + Send,
+    C: ConnectionTrait,
+{
+    let mut rows = rows
+        .into_iter()
+        .map(IntoActiveModel::into_active_model)
+        .peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(INSERT_CHUNK).collect();
+        let mut statement = A::Entity::insert_many(chunk);
+        if let Some(conflict) = on_conflict.clone() {
+            statement = statement.on_conflict(conflict);
+        }
+        statement.exec_without_returning(conn).await?;
+    }
+    Ok(())
 }
 
 /// Creates the unique index `name` on `table(cols)`.

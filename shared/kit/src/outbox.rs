@@ -120,17 +120,7 @@ pub async fn stage<C: ConnectionTrait>(conn: &C, event: &Event) -> Result<(), Db
 
 /// Writes `events` in the caller's transaction, in one statement per few hundred.
 pub async fn stage_all<C: ConnectionTrait>(conn: &C, events: &[Event]) -> Result<(), DbErr> {
-    let mut rows = rows(events)
-        .into_iter()
-        .map(sea_orm::IntoActiveModel::into_active_model)
-        .peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(400).collect();
-        entity::Entity::insert_many(chunk)
-            .exec_without_returning(conn)
-            .await?;
-    }
-    Ok(())
+    crate::db::insert_all(conn, rows(events), None).await
 }
 
 /// The outbox rows of `events`, one each, staged now.
@@ -311,9 +301,7 @@ impl Relay {
         }
         Ok(pending.len())
     }
-}
 
-impl Relay {
     /// Publishes the events of one row, in order; returns how many. A
     /// parcel cut off half-way is published whole again next time, and
     /// consumers' inboxes absorb the repeats.

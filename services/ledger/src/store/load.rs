@@ -43,7 +43,7 @@ pub struct Referenced {
     pub transfers: Tallied,
 }
 
-/// Everything the second step reads.
+/// Everything the second step reads; every list names each thing once.
 pub struct Wanted<'a> {
     /// `(tenant, code)` of currencies this committer has not seen yet.
     pub currencies: Vec<(String, String)>,

@@ -4,11 +4,9 @@
 //! key whatever statistics it has.
 
 use questline_kit::DomainError;
+use questline_kit::db::insert_all;
 use sea_orm::sea_query::{Expr, ExprTrait, IntoColumnRef, OnConflict};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::{BTreeSet, HashMap};
 
 use super::entities::{account, currency, hold, leg, lot, transfer};
@@ -17,9 +15,6 @@ use super::rows;
 use super::write::Rows;
 use crate::domain::book::AccountKey;
 use crate::domain::hold::HoldStatus;
-
-/// Rows per statement: far inside every backend's parameter limit.
-const CHUNK: usize = 400;
 
 /// The reads of a batch, in its transaction `c`.
 pub struct Stepwise<'a, C>(pub &'a C);
@@ -113,7 +108,7 @@ async fn currencies<C: ConnectionTrait>(
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    let pairs: BTreeSet<(&str, &str)> = wanted
+    let pairs: Vec<(&str, &str)> = wanted
         .iter()
         .map(|(t, code)| (t.as_str(), code.as_str()))
         .collect();
@@ -131,21 +126,13 @@ async fn by_key<E: EntityTrait, C: ConnectionTrait>(
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let pairs: BTreeSet<(&str, &str)> = keys.iter().copied().collect();
-    Ok(E::find()
-        .filter(pairs_in(tenant, key, &pairs))
-        .all(c)
-        .await?)
+    Ok(E::find().filter(pairs_in(tenant, key, keys)).all(c).await?)
 }
 
 /// `(a, b) IN ((…), …)`: row values, so the planner looks every pair up in
 /// the unique index, whatever statistics it has (an `IN` on the second
 /// column alone may end up a filter over all the tenant's rows).
-fn pairs_in<A: IntoColumnRef, B: IntoColumnRef>(
-    a: A,
-    b: B,
-    pairs: &BTreeSet<(&str, &str)>,
-) -> Expr {
+fn pairs_in<A: IntoColumnRef, B: IntoColumnRef>(a: A, b: B, pairs: &[(&str, &str)]) -> Expr {
     Expr::tuple([Expr::col(a), Expr::col(b)]).is_in(
         pairs
             .iter()
@@ -228,7 +215,7 @@ pub async fn transfers<C: ConnectionTrait>(
     rows::tallied(found, legs, reversal_legs)
 }
 
-/// The legs of `ids`, by transfer, in leg order.
+/// The legs of `ids`, by transfer, in leg order (`rows::by_transfer` sorts).
 async fn legs_of<C: ConnectionTrait>(
     c: &C,
     ids: &[String],
@@ -238,8 +225,6 @@ async fn legs_of<C: ConnectionTrait>(
     }
     let found = leg::Entity::find()
         .filter(leg::Column::TransferId.is_in(ids.iter().map(String::as_str)))
-        .order_by_asc(leg::Column::TransferId)
-        .order_by_asc(leg::Column::Leg)
         .all(c)
         .await?;
     Ok(rows::by_transfer(found))
@@ -250,24 +235,24 @@ async fn legs_of<C: ConnectionTrait>(
 /// events, and the system accounts last.
 pub async fn write<C: ConnectionTrait>(c: &C, rows: Rows) -> Result<(), DomainError> {
     let accounts = [rows.accounts_opened, rows.accounts_changed].concat();
-    insert(
+    insert_all(
         c,
         accounts,
         upsert(account::Column::AccountId, &ACCOUNT_CHANGES),
     )
     .await?;
     let lots = [rows.lots_opened, rows.lots_changed].concat();
-    insert(c, lots, upsert(lot::Column::LotId, &LOT_CHANGES)).await?;
+    insert_all(c, lots, upsert(lot::Column::LotId, &LOT_CHANGES)).await?;
     if !rows.lots_emptied.is_empty() {
         lot::Entity::delete_many()
             .filter(lot::Column::LotId.is_in(rows.lots_emptied))
             .exec(c)
             .await?;
     }
-    insert(c, rows.holds, upsert(hold::Column::HoldId, &HOLD_CHANGES)).await?;
-    insert(c, rows.transfers, None).await?;
-    insert(c, rows.legs, None).await?;
-    insert(c, rows.outbox, None).await?;
+    insert_all(c, rows.holds, upsert(hold::Column::HoldId, &HOLD_CHANGES)).await?;
+    insert_all(c, rows.transfers, None).await?;
+    insert_all(c, rows.legs, None).await?;
+    insert_all(c, rows.outbox, None).await?;
     for (id, balance, held) in rows.system {
         account::Entity::update_many()
             .col_expr(
@@ -305,30 +290,4 @@ fn upsert<C: sea_orm::sea_query::IntoIden + Copy>(key: C, set: &[C]) -> Option<O
             .update_columns(set.iter().copied())
             .to_owned(),
     )
-}
-
-/// Inserts `rows` in chunks; with `on_conflict`, an upsert of stored rows.
-async fn insert<M, A, C>(
-    c: &C,
-    rows: Vec<M>,
-    on_conflict: Option<OnConflict>,
-) -> Result<(), DomainError>
-where
-    M: IntoActiveModel<A>,
-    A: ActiveModelTrait + Send,
-    C: ConnectionTrait,
-{
-    let mut rows = rows
-        .into_iter()
-        .map(IntoActiveModel::into_active_model)
-        .peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<A> = rows.by_ref().take(CHUNK).collect();
-        let mut statement = A::Entity::insert_many(chunk);
-        if let Some(conflict) = on_conflict.clone() {
-            statement = statement.on_conflict(conflict);
-        }
-        statement.exec_without_returning(c).await?;
-    }
-    Ok(())
 }

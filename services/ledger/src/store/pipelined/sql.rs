@@ -77,36 +77,39 @@ impl Sql {
 
 /// The row changes of a batch as one statement of data-modifying CTEs: one
 /// execution and one answer instead of one per table. `$1…` are the
-/// column arrays of each table in turn; a table with nothing to write
-/// gets empty arrays.
+/// column arrays of each table in turn (each part's parameters moved past
+/// the highest of the part before); a table with nothing to write gets
+/// empty arrays.
 fn write() -> String {
     let parts = [
-        ("accounts_opened", OPEN_ACCOUNTS, 9),
-        ("accounts_changed", CHANGE_ACCOUNTS, 5),
-        ("lots_opened", OPEN_LOTS, 7),
-        ("lots_changed", CHANGE_LOTS, 3),
+        ("accounts_opened", OPEN_ACCOUNTS),
+        ("accounts_changed", CHANGE_ACCOUNTS),
+        ("lots_opened", OPEN_LOTS),
+        ("lots_changed", CHANGE_LOTS),
         (
             "lots_emptied",
             "DELETE FROM lots WHERE lot_id = ANY($1::text[])",
-            1,
         ),
-        ("holds_written", UPSERT_HOLDS, 14),
-        ("transfers_written", INSERT_TRANSFERS, 11),
-        ("legs_written", INSERT_LEGS, 11),
-        ("outbox_written", questline_kit::outbox::INSERT_ARRAYS, 5),
+        ("holds_written", UPSERT_HOLDS),
+        ("transfers_written", INSERT_TRANSFERS),
+        ("legs_written", INSERT_LEGS),
+        ("outbox_written", questline_kit::outbox::INSERT_ARRAYS),
     ];
     let mut offset = 0;
     let mut ctes = Vec::with_capacity(parts.len());
-    for (name, sql, params) in parts {
-        ctes.push(format!("{name} AS ({})", renumbered(sql, offset)));
-        offset += params;
+    for (name, sql) in parts {
+        let (sql, highest) = renumbered(sql, offset);
+        ctes.push(format!("{name} AS ({sql})"));
+        offset = highest;
     }
     format!("WITH {} SELECT 1", ctes.join(", "))
 }
 
-/// `sql` with every parameter `$n` moved to `$(n + offset)`.
-fn renumbered(sql: &str, offset: usize) -> String {
+/// `sql` with every parameter `$n` moved to `$(n + offset)`, and the
+/// highest parameter it then has (`offset` if none).
+fn renumbered(sql: &str, offset: usize) -> (String, usize) {
     let mut out = String::with_capacity(sql.len() + 16);
+    let mut highest = offset;
     let mut rest = sql;
     while let Some(at) = rest.find('$') {
         out.push_str(&rest[..=at]);
@@ -115,13 +118,16 @@ fn renumbered(sql: &str, offset: usize) -> String {
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(rest.len());
         match rest[..digits].parse::<usize>() {
-            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Ok(n) => {
+                highest = highest.max(n + offset);
+                out.push_str(&(n + offset).to_string());
+            }
             Err(_) => out.push_str(&rest[..digits]),
         }
         rest = &rest[digits..];
     }
     out.push_str(rest);
-    out
+    (out, highest)
 }
 
 const CURRENCIES: &str = "SELECT c.* FROM unnest($1::text[], $2::text[]) AS k(tenant_id, code) \
@@ -173,7 +179,10 @@ mod tests {
     fn parameters_move_past_the_earlier_tables() {
         assert_eq!(
             super::renumbered("unnest($1::text[], $10::int8[]) WHERE x = $2", 9),
-            "unnest($10::text[], $19::int8[]) WHERE x = $11"
+            (
+                "unnest($10::text[], $19::int8[]) WHERE x = $11".to_string(),
+                19
+            )
         );
         let all = super::write();
         assert!(all.contains("$66::text[]") && !all.contains("$67"));
