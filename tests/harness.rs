@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+pub mod proxy;
+
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use questline::mesh::{Mesh, Part};
 use questline_kit::bus::NatsBus;
@@ -173,9 +175,6 @@ impl Harness {
 
     /// Starts (again) every part but `down`, whose address then answers nothing.
     pub async fn restart_without(&mut self, down: &[ServiceKind]) {
-        if let Some(mesh) = self.mesh.take() {
-            mesh.stop().await;
-        }
         let mut settings = self.settings.clone();
         for kind in down {
             settings.service_mut(*kind).endpoint = "http://127.0.0.1:9".into();
@@ -184,7 +183,32 @@ impl Harness {
             .into_iter()
             .filter(|p| !matches!(p, Part::Service(kind) if down.contains(kind)))
             .collect();
-        let mut mesh = Mesh::start(settings, &parts).await.unwrap();
+        self.start_parts(settings, &parts, &[]).await;
+    }
+
+    /// Starts (again) every part, each of `proxied` reached by every caller
+    /// (the other parts and this harness) through its proxy.
+    pub async fn restart_through(&mut self, proxied: &[(ServiceKind, &proxy::Proxy)]) {
+        let mut settings = self.settings.clone();
+        for (kind, proxy) in proxied {
+            settings.service_mut(*kind).endpoint = proxy.endpoint();
+        }
+        self.start_parts(settings, &Part::all(), proxied).await;
+    }
+
+    async fn start_parts(
+        &mut self,
+        settings: Settings,
+        parts: &[Part],
+        proxied: &[(ServiceKind, &proxy::Proxy)],
+    ) {
+        if let Some(mesh) = self.mesh.take() {
+            mesh.stop().await;
+        }
+        let mut mesh = Mesh::start(settings, parts).await.unwrap();
+        for (kind, proxy) in proxied {
+            proxy.aim(mesh.addrs[&Part::Service(*kind)]);
+        }
         mesh.ready(Duration::from_secs(30)).await.unwrap();
         self.mesh = Some(mesh);
     }
@@ -351,6 +375,29 @@ pub struct Api {
     pub notifications: NotificationsServiceClient<Intercepted>,
 }
 
+impl Api {
+    /// Registers (or finds) the tenant's member by `external_id`; its member id.
+    pub async fn upsert_member(
+        &mut self,
+        tenant_id: &str,
+        external_id: &str,
+        profile: Option<questline_proto::identity::Profile>,
+    ) -> String {
+        self.identity
+            .upsert_member(questline_proto::identity::UpsertMemberRequest {
+                tenant_id: tenant_id.into(),
+                external_id: external_id.into(),
+                profile,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .member
+            .unwrap()
+            .member_id
+    }
+}
+
 /// Retries `check` until it returns Some, for effects that travel by event.
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
@@ -497,19 +544,7 @@ impl Harness {
                 .await
                 .unwrap();
         }
-        let member_id = api
-            .identity
-            .upsert_member(id::UpsertMemberRequest {
-                tenant_id: tenant_id.clone(),
-                external_id: "alice".into(),
-                profile: Some(alice()),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .member
-            .unwrap()
-            .member_id;
+        let member_id = api.upsert_member(&tenant_id, "alice", Some(alice())).await;
         Programme {
             tenant_id,
             client_id,

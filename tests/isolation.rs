@@ -625,19 +625,7 @@ async fn member_with_hold(
     external_id: &str,
 ) -> (String, String, String) {
     let mut api = h.api(Some(&p.token));
-    let member_id = api
-        .identity
-        .upsert_member(id::UpsertMemberRequest {
-            tenant_id: p.tenant_id.clone(),
-            external_id: external_id.into(),
-            profile: None,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .member
-        .unwrap()
-        .member_id;
+    let member_id = api.upsert_member(&p.tenant_id, external_id, None).await;
     let credit = CreditRequest {
         tenant_id: p.tenant_id.clone(),
         member_id: member_id.clone(),

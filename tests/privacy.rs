@@ -57,19 +57,7 @@ async fn an_erased_member_leaves_no_personal_value_anywhere_and_the_books_unchan
         let p = h.programme("erasure").await;
         let mut api = h.api(Some(&p.token));
         let tenant = p.tenant_id.clone();
-        let member_id = api
-            .identity
-            .upsert_member(id::UpsertMemberRequest {
-                tenant_id: tenant.clone(),
-                external_id: ERIN[4].into(),
-                profile: Some(erin()),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .member
-            .unwrap()
-            .member_id;
+        let member_id = api.upsert_member(&tenant, ERIN[4], Some(erin())).await;
         api.identity
             .update_consent(id::UpdateConsentRequest {
                 tenant_id: tenant.clone(),

@@ -256,19 +256,7 @@ async fn a_member_token_reaches_its_own_member_only() {
         let h = Harness::start(backend).await;
         let p = h.programme("members").await;
         let mut server = h.api(Some(&p.token));
-        let other = server
-            .identity
-            .upsert_member(id::UpsertMemberRequest {
-                tenant_id: p.tenant_id.clone(),
-                external_id: "bob".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .member
-            .unwrap()
-            .member_id;
+        let other = server.upsert_member(&p.tenant_id, "bob", None).await;
         for member_id in [&p.member_id, &other] {
             server
                 .ledger

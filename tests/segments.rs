@@ -29,18 +29,8 @@ async fn member(
         ..Default::default()
     };
     let member_id = api
-        .identity
-        .upsert_member(id::UpsertMemberRequest {
-            tenant_id: p.tenant_id.clone(),
-            external_id: external_id.into(),
-            profile: Some(profile),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .member
-        .unwrap()
-        .member_id;
+        .upsert_member(&p.tenant_id, external_id, Some(profile))
+        .await;
     api.identity
         .update_consent(id::UpdateConsentRequest {
             tenant_id: p.tenant_id.clone(),

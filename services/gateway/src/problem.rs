@@ -4,11 +4,12 @@
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::response::{IntoResponse, Response};
-use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
+use questline_kit::DomainError;
+use questline_kit::error::{RETRY_AFTER_SECONDS, from_upstream};
 use serde::Serialize;
-use tonic::{Code, Status};
-use tonic_types::StatusExt;
+use tonic::Status;
 
 pub const CONTENT_TYPE_PROBLEM: &str = "application/problem+json";
 
@@ -93,54 +94,38 @@ impl Problem {
 }
 
 impl From<Status> for Problem {
+    /// A service's answer, read as every service reads an upstream's.
     fn from(status: Status) -> Problem {
-        let detail = status.message().to_string();
-        match status.code() {
-            Code::InvalidArgument => {
-                let errors: Vec<FieldError> = status
-                    .get_details_bad_request()
-                    .map(|b| {
-                        b.field_violations
-                            .into_iter()
-                            .map(|v| FieldError {
-                                field: v.field,
-                                description: v.description,
-                            })
-                            .collect()
+        Problem::from(from_upstream(status))
+    }
+}
+
+impl From<DomainError> for Problem {
+    /// The HTTP status comes from the kit's one error table; faults on our
+    /// side leave without their cause.
+    fn from(err: DomainError) -> Problem {
+        let status = err.class().http;
+        let detail = err.to_string();
+        match err {
+            DomainError::Invalid(violations) => Problem {
+                errors: violations
+                    .into_iter()
+                    .map(|v| FieldError {
+                        field: v.field,
+                        description: v.description,
                     })
-                    .unwrap_or_default();
-                Problem {
-                    errors,
-                    ..Problem::new(StatusCode::BAD_REQUEST, detail)
-                }
-            }
-            Code::Unauthenticated => Problem::new(StatusCode::UNAUTHORIZED, detail),
-            Code::PermissionDenied => Problem::new(StatusCode::FORBIDDEN, detail),
-            Code::NotFound => Problem::new(StatusCode::NOT_FOUND, detail),
-            Code::AlreadyExists | Code::Aborted => Problem::new(StatusCode::CONFLICT, detail),
-            // 409, not 422: the request is well-formed and valid (invalid input is
-            // already 400), it conflicts with the current state of the resource —
-            // not enough points, no stock left — and may succeed once that changes.
-            Code::FailedPrecondition => Problem {
-                reason: status
-                    .get_details_precondition_failure()
-                    .and_then(|p| p.violations.into_iter().next())
-                    .map(|v| v.r#type),
-                ..Problem::new(StatusCode::CONFLICT, detail)
+                    .collect(),
+                ..Problem::new(status, detail)
             },
-            Code::ResourceExhausted => Problem::new(StatusCode::TOO_MANY_REQUESTS, detail),
-            // A server-side deadline ends a call as CANCELLED: retryable, like a timeout.
-            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
-                tracing::warn!(code = ?status.code(), %detail, "upstream unavailable");
-                Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the service is unavailable, retry later",
-                )
+            DomainError::FailedPrecondition { kind, message, .. } => Problem {
+                reason: Some(kind.to_string()),
+                ..Problem::new(status, message)
+            },
+            DomainError::Unavailable(_) | DomainError::DeadlineExceeded(_) => {
+                Problem::new(status, "the service is unavailable, retry later")
             }
-            code => {
-                tracing::error!(?code, %detail, "upstream failed");
-                Problem::internal()
-            }
+            DomainError::Internal(_) => Problem::internal(),
+            _ => Problem::new(status, detail),
         }
     }
 }
@@ -184,6 +169,13 @@ impl IntoResponse for Problem {
                 HeaderValue::from_static("Bearer realm=\"questline\""),
             );
         }
+        if matches!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+        ) {
+            // RFC 9110: when to try again.
+            headers.insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
         response
     }
 }
@@ -191,7 +183,7 @@ impl IntoResponse for Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use questline_kit::DomainError;
+    use tonic::Code;
 
     #[test]
     fn every_grpc_code_has_its_http_status() {
@@ -211,7 +203,7 @@ mod tests {
             (Code::DataLoss, StatusCode::INTERNAL_SERVER_ERROR),
             (Code::Unimplemented, StatusCode::INTERNAL_SERVER_ERROR),
             (Code::Cancelled, StatusCode::SERVICE_UNAVAILABLE),
-            (Code::OutOfRange, StatusCode::INTERNAL_SERVER_ERROR),
+            (Code::OutOfRange, StatusCode::BAD_REQUEST),
         ];
         for (code, http) in cases {
             let problem = Problem::from(Status::new(code, "why"));

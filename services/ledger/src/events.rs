@@ -13,24 +13,24 @@ pub const SOURCE: &str = "ledger";
 /// The ledger's bus consumer and inbox name.
 pub const CONSUMER: &str = "ledger";
 
+/// `points.credited` and `points.debited` carry the same fields.
+macro_rules! moved {
+    ($event:ident, $n:expr) => {
+        $event {
+            member_id: $n.member_id.clone(),
+            currency: $n.currency.clone(),
+            amount: $n.amount,
+            transfer_id: $n.transfer_id.clone(),
+            reason: $n.reason.clone(),
+            balance: $n.balance,
+        }
+    };
+}
+
 pub fn notice(n: &Notice) -> Event {
     let payload = match n.kind {
-        NoticeKind::Credited => Payload::PointsCredited(PointsCredited {
-            member_id: n.member_id.clone(),
-            currency: n.currency.clone(),
-            amount: n.amount,
-            transfer_id: n.transfer_id.clone(),
-            reason: n.reason.clone(),
-            balance: n.balance,
-        }),
-        NoticeKind::Debited => Payload::PointsDebited(PointsDebited {
-            member_id: n.member_id.clone(),
-            currency: n.currency.clone(),
-            amount: n.amount,
-            transfer_id: n.transfer_id.clone(),
-            reason: n.reason.clone(),
-            balance: n.balance,
-        }),
+        NoticeKind::Credited => Payload::PointsCredited(moved!(PointsCredited, n)),
+        NoticeKind::Debited => Payload::PointsDebited(moved!(PointsDebited, n)),
         NoticeKind::Expired => Payload::PointsExpired(PointsExpired {
             member_id: n.member_id.clone(),
             currency: n.currency.clone(),

@@ -17,6 +17,7 @@ use questline_kit::outbox;
 use questline_ledger::domain::book::{Answer, Command};
 use questline_ledger::domain::currency::CurrencySpec;
 use questline_ledger::domain::expiry::ExpiryPolicy;
+use questline_ledger::domain::hold::HoldStatus;
 use questline_ledger::domain::requests::{Header, HoldSpec, RawLeg, TransferSpec};
 use questline_ledger::store::{Store, migrations::Migrator};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement, TransactionTrait};
@@ -341,7 +342,11 @@ async fn assert_final_books(db: &DatabaseConnection, applied: &HashMap<String, S
         negative, 0,
         "a wallet went below zero or held more than it has"
     );
-    let pending = one_number(db, "SELECT COUNT(*) FROM holds WHERE status = 'pending'").await;
+    let pending = format!(
+        "SELECT COUNT(*) FROM holds WHERE status = '{}'",
+        HoldStatus::Pending.as_str()
+    );
+    let pending = one_number(db, &pending).await;
     assert_eq!(pending, 0, "every hold was committed or voided");
     let held = one_number(db, "SELECT COALESCE(SUM(held), 0)::BIGINT FROM accounts").await;
     assert_eq!(held, 0);

@@ -2,13 +2,14 @@
 
 pub mod domain;
 pub mod events;
+pub mod flow;
 pub mod grpc;
 pub mod store;
-pub mod tracking;
 
 use questline_kit::config::ServiceKind;
 use questline_kit::service::Context;
 use questline_proto::mechanics::mechanics_service_server::MechanicsServiceServer;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 
 pub const KIND: ServiceKind = ServiceKind::Mechanics;
@@ -24,7 +25,8 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     let base = ctx.open::<store::migrations::Migrator>(KIND).await?;
     let members = ctx.follow_members(&base.db, events::CONSUMER).await?;
     let store = store::Store::new(base.db.clone(), base.relay);
-    let tracker = tracking::Tracker::new(store.clone(), members, ctx.channel(ServiceKind::Ledger)?);
+    let ledger = flow::upstream::Ledger::new(ctx.channel(ServiceKind::Ledger)?);
+    let tracker = flow::Tracker::new(store.clone(), members, Arc::new(ledger));
     let api = grpc::MechanicsApi::new(store, tracker, ctx.verifier(&base.db, KIND).await?);
     questline_kit::serve!(ctx, KIND, listener, MechanicsServiceServer::new(api))
 }

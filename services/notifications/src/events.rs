@@ -125,38 +125,87 @@ fn notice(payload: &Payload) -> Option<Notice> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::test_support;
+    use crate::store::entities::message;
     use questline_kit::events::{new_event, type_of};
     use questline_kit::paging;
-    use questline_proto::events::{PointsCredited, PointsDebited, RewardRedeemed};
+    use questline_proto::events::{PointsCredited, PointsDebited, PointsExpired, RewardRedeemed};
+
+    /// The payload `notice` reads `n` from: its inverse, so the tests' events
+    /// and the templates' tests share their fixtures.
+    fn payload(n: Notice) -> Payload {
+        match n {
+            Notice::PointsCredited {
+                member_id,
+                currency,
+                amount,
+                balance,
+                reason,
+            } => Payload::PointsCredited(PointsCredited {
+                member_id,
+                currency,
+                amount,
+                transfer_id: "t1".into(),
+                reason,
+                balance,
+            }),
+            Notice::PointsExpired {
+                member_id,
+                currency,
+                amount,
+                balance,
+            } => Payload::PointsExpired(PointsExpired {
+                member_id,
+                currency,
+                amount,
+                transfer_id: "t1".into(),
+                balance,
+            }),
+            Notice::RewardRedeemed {
+                member_id,
+                redemption_id,
+                reward_id,
+                reward_name,
+                currency,
+                price,
+                voucher_code,
+            } => Payload::RewardRedeemed(RewardRedeemed {
+                redemption_id,
+                member_id,
+                reward_id,
+                reward_name,
+                currency,
+                price,
+                voucher_code,
+            }),
+        }
+    }
 
     fn credited() -> Payload {
-        Payload::PointsCredited(PointsCredited {
-            member_id: "m1".into(),
-            currency: "stars".into(),
-            amount: 5,
-            transfer_id: "t1".into(),
-            reason: "purchase".into(),
-            balance: 25,
-        })
+        payload(test_support::credited())
     }
 
     fn redeemed() -> Payload {
-        Payload::RewardRedeemed(RewardRedeemed {
-            redemption_id: "r1".into(),
-            member_id: "m1".into(),
-            reward_id: "pastry".into(),
-            reward_name: "Pastry".into(),
-            currency: "stars".into(),
-            price: 20,
-            voucher_code: "PASTRY-7Q2X".into(),
-        })
+        payload(test_support::redeemed())
+    }
+
+    /// Every message in the `acme` inbox of `member_id`, newest first.
+    async fn inbox(store: &Store, member_id: &str) -> Vec<message::Model> {
+        let page = paging::parse(10, "").unwrap();
+        store
+            .inbox("acme", member_id, &page)
+            .await
+            .unwrap()
+            .messages
     }
 
     #[test]
     fn notices_carry_the_event_type_of_their_payload() {
-        for payload in [credited(), redeemed()] {
+        for expected in [test_support::credited(), test_support::redeemed()] {
+            let payload = payload(expected.clone());
             let notice = notice(&payload).unwrap();
             assert_eq!(notice.event_type(), type_of(&payload));
+            assert_eq!(notice, expected);
         }
         let debited = Payload::PointsDebited(PointsDebited::default());
         assert_eq!(notice(&debited), None);
@@ -192,11 +241,8 @@ mod tests {
             notifier.handle(event).await.unwrap();
         }
 
-        let page = store
-            .inbox("acme", "m1", &paging::parse(10, "").unwrap())
-            .await
-            .unwrap();
-        let titles: Vec<_> = page.messages.iter().map(|m| m.title.as_str()).collect();
+        let messages = inbox(&store, "m1").await;
+        let titles: Vec<_> = messages.iter().map(|m| m.title.as_str()).collect();
         assert_eq!(titles, ["Reward redeemed: Pastry", "You earned 5 stars"]);
 
         // Erased: the messages go, and the member is never notified again.
@@ -209,11 +255,7 @@ mod tests {
             .unwrap();
         let later = new_event("acme", "ledger", "m1", credited());
         notifier.handle(&later).await.unwrap();
-        let page = store
-            .inbox("acme", "m1", &paging::parse(10, "").unwrap())
-            .await
-            .unwrap();
-        assert!(page.messages.is_empty());
+        assert!(inbox(&store, "m1").await.is_empty());
     }
 
     #[tokio::test]
@@ -241,14 +283,10 @@ mod tests {
             .await
             .unwrap();
 
-        let inbox = |member: &'static str| {
-            let store = store.clone();
-            async move {
-                let page = paging::parse(10, "").unwrap();
-                store.inbox("acme", member, &page).await.unwrap().messages
-            }
-        };
-        assert_eq!(inbox("m1").await[0].title, "Vous avez gagné 5 stars");
-        assert_eq!(inbox("m2").await[0].title, "You earned 5 stars");
+        assert_eq!(
+            inbox(&store, "m1").await[0].title,
+            "Vous avez gagné 5 stars"
+        );
+        assert_eq!(inbox(&store, "m2").await[0].title, "You earned 5 stars");
     }
 }

@@ -1,12 +1,11 @@
 //! The rewards service: the catalogue, voucher pools, and redemption as a
-//! saga over the ledger. See `domain` for the invariants it keeps.
+//! flow over the ledger (`flow`). See `domain` for the invariants it keeps.
 
 pub mod domain;
 pub mod events;
+pub mod flow;
 pub mod grpc;
-pub mod saga;
 pub mod store;
-pub mod upstream;
 
 use questline_kit::config::ServiceKind;
 use questline_kit::service::Context;
@@ -30,8 +29,8 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     let base = ctx.open::<store::migrations::Migrator>(KIND).await?;
     let members = ctx.follow_members(&base.db, events::CONSUMER).await?;
     let store = store::Store::new(base.db.clone(), base.relay);
-    let ledger = upstream::Ledger::new(ctx.channel(ServiceKind::Ledger)?);
-    let redemptions = Arc::new(saga::Redemptions::new(
+    let ledger = flow::upstream::Ledger::new(ctx.channel(ServiceKind::Ledger)?);
+    let redemptions = Arc::new(flow::Redemptions::new(
         store.clone(),
         Arc::new(ledger),
         members,

@@ -1,6 +1,9 @@
-//! Domain errors and their one mapping to gRPC statuses. Bad input is always
-//! `INVALID_ARGUMENT` with `google.rpc.BadRequest` field violations; storage and
-//! bus faults are logged here and leave as `INTERNAL`/`UNAVAILABLE` without detail.
+//! Domain errors and the one table that says what each is over gRPC and over
+//! HTTP. Bad input is always `INVALID_ARGUMENT` with `google.rpc.BadRequest`
+//! field violations; storage and bus faults are logged here and leave as
+//! `INTERNAL`/`UNAVAILABLE` without detail. A status from another service
+//! comes back through `from_upstream`, so a service and the gateway read an
+//! upstream's answer the same way.
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
@@ -33,10 +36,59 @@ pub enum DomainError {
     /// the store retries these itself, callers may too.
     #[error("{0}")]
     Aborted(String),
+    /// Too many requests from one caller; retry later.
+    #[error("{0}")]
+    ResourceExhausted(String),
+    /// The call's deadline passed before it was answered.
+    #[error("{0}")]
+    DeadlineExceeded(String),
+    /// A dependency (database, bus, another service) cannot be reached now;
+    /// the same request may succeed later.
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
     Internal(String),
+}
+
+/// One row of the error table: a gRPC code and what it reads as over HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorClass {
+    pub grpc: Code,
+    pub http: http::StatusCode,
+    /// Whether the docs promise that the same request may succeed later
+    /// (the gateway then adds `Retry-After`).
+    pub retryable: bool,
+}
+
+/// Seconds a client is told to wait before retrying a retryable failure.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
+
+/// The error table, for every gRPC code. 409 rather than 422 for failed
+/// preconditions: the request is valid (bad input is already 400) but
+/// conflicts with the resource's state — not enough points, no stock left.
+pub fn class_of(code: Code) -> ErrorClass {
+    use http::StatusCode as H;
+    let (http, retryable) = match code {
+        Code::Ok => (H::OK, false),
+        Code::InvalidArgument | Code::OutOfRange => (H::BAD_REQUEST, false),
+        Code::Unauthenticated => (H::UNAUTHORIZED, false),
+        Code::PermissionDenied => (H::FORBIDDEN, false),
+        Code::NotFound => (H::NOT_FOUND, false),
+        Code::AlreadyExists | Code::FailedPrecondition => (H::CONFLICT, false),
+        Code::Aborted => (H::CONFLICT, true),
+        Code::ResourceExhausted => (H::TOO_MANY_REQUESTS, true),
+        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
+            (H::SERVICE_UNAVAILABLE, true)
+        }
+        Code::Unimplemented | Code::Internal | Code::Unknown | Code::DataLoss => {
+            (H::INTERNAL_SERVER_ERROR, false)
+        }
+    };
+    ErrorClass {
+        grpc: code,
+        http,
+        retryable,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +131,11 @@ impl DomainError {
         DomainError::Internal("internal error".into())
     }
 
+    /// This error's row of the error table.
+    pub fn class(&self) -> ErrorClass {
+        class_of(self.code())
+    }
+
     pub fn code(&self) -> Code {
         match self {
             DomainError::Invalid(_) => Code::InvalidArgument,
@@ -88,6 +145,8 @@ impl DomainError {
             DomainError::AlreadyExists(_) | DomainError::KeyReused { .. } => Code::AlreadyExists,
             DomainError::FailedPrecondition { .. } => Code::FailedPrecondition,
             DomainError::Aborted(_) => Code::Aborted,
+            DomainError::ResourceExhausted(_) => Code::ResourceExhausted,
+            DomainError::DeadlineExceeded(_) => Code::DeadlineExceeded,
             DomainError::Unavailable(_) => Code::Unavailable,
             DomainError::Internal(_) => Code::Internal,
         }
@@ -148,49 +207,84 @@ impl From<DomainError> for Status {
     }
 }
 
-/// A status from another service, carried back to our caller unchanged in kind.
+/// A status from another service, carried back to our caller unchanged in
+/// kind. A call the transport cut off (the peer died, the connection was
+/// reset) is UNAVAILABLE, as gRPC's status table says, not the UNKNOWN tonic
+/// gives it: the same request may succeed once the peer is back.
 pub fn from_upstream(status: Status) -> DomainError {
     let message = status.message().to_string();
     match status.code() {
-        Code::InvalidArgument => DomainError::Invalid(
-            status
-                .get_details_bad_request()
-                .map(|b| {
-                    b.field_violations
-                        .into_iter()
-                        .map(|v| Violation {
-                            field: v.field,
-                            description: v.description,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-        ),
+        Code::InvalidArgument | Code::OutOfRange => DomainError::Invalid(field_violations(&status)),
         Code::Unauthenticated => DomainError::Unauthenticated(message),
         Code::PermissionDenied => DomainError::PermissionDenied(message),
         Code::NotFound => DomainError::NotFound(message),
         Code::AlreadyExists => DomainError::AlreadyExists(message),
-        Code::FailedPrecondition => {
-            let violation = status
-                .get_details_precondition_failure()
-                .and_then(|p| p.violations.into_iter().next());
-            let kind = violation
-                .as_ref()
-                .map(|v| precondition_kind(&v.r#type))
-                .unwrap_or("UPSTREAM");
-            let subject = violation.map(|v| v.subject).unwrap_or_default();
-            DomainError::FailedPrecondition {
-                kind,
-                subject,
-                message,
-            }
-        }
+        Code::FailedPrecondition => failed_precondition(&status, message),
         Code::Aborted => DomainError::Aborted(message),
-        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
-            DomainError::Unavailable(message)
+        Code::ResourceExhausted => DomainError::ResourceExhausted(message),
+        Code::DeadlineExceeded => DomainError::DeadlineExceeded(message),
+        // tonic's client ends a call past its timeout as CANCELLED.
+        Code::Cancelled if caused_by::<tonic::TimeoutExpired>(&status) => {
+            DomainError::DeadlineExceeded(message)
         }
-        _ => DomainError::internal(format!("upstream {}: {message}", status.code())),
+        Code::Unavailable | Code::Cancelled => DomainError::Unavailable(message),
+        _ if cut_off_by_transport(&status) => {
+            tracing::warn!(%message, "upstream connection lost");
+            DomainError::Unavailable("a service is unavailable, retry later".into())
+        }
+        code => DomainError::internal(format!("upstream {code:?}: {message}")),
     }
+}
+
+fn field_violations(status: &Status) -> Vec<Violation> {
+    status
+        .get_details_bad_request()
+        .map(|b| {
+            b.field_violations
+                .into_iter()
+                .map(|v| Violation {
+                    field: v.field,
+                    description: v.description,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn failed_precondition(status: &Status, message: String) -> DomainError {
+    let violation = status
+        .get_details_precondition_failure()
+        .and_then(|p| p.violations.into_iter().next());
+    let kind = violation
+        .as_ref()
+        .map(|v| precondition_kind(&v.r#type))
+        .unwrap_or("UPSTREAM");
+    let subject = violation.map(|v| v.subject).unwrap_or_default();
+    DomainError::FailedPrecondition {
+        kind,
+        subject,
+        message,
+    }
+}
+
+/// Whether tonic made `status` from a failure of the connection itself
+/// (refused, reset, closed mid-call) rather than from the peer's answer.
+fn cut_off_by_transport(status: &Status) -> bool {
+    caused_by::<tonic::transport::Error>(status)
+        || caused_by::<tonic::ConnectError>(status)
+        || caused_by::<std::io::Error>(status)
+}
+
+/// Whether an `E` is among the causes tonic kept with `status`.
+fn caused_by<E: std::error::Error + 'static>(status: &Status) -> bool {
+    let mut cause = std::error::Error::source(status);
+    while let Some(err) = cause {
+        if err.is::<E>() {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
 }
 
 /// Precondition kinds every service may raise; anything else is `UPSTREAM`.
@@ -211,6 +305,7 @@ pub const PRECONDITION_KINDS: &[&str] = &[
     "POINTS_ALREADY_SPENT",
     "NOTHING_TO_REVERSE",
     "HOLD_AMOUNT_EXCEEDED",
+    "REVERSAL_TOO_LARGE",
 ];
 
 /// The `'static` spelling of a known precondition kind, else `UPSTREAM`.
@@ -220,6 +315,19 @@ pub fn precondition_kind(kind: &str) -> &'static str {
         .find(|k| **k == kind)
         .copied()
         .unwrap_or("UPSTREAM")
+}
+
+/// A create that meets a stored definition under the same id: the same
+/// definition again answers the stored one (creates are idempotent), another
+/// is ALREADY_EXISTS — definitions get new ids, not silent edits.
+pub fn same_or_exists<T>(stored: T, same: bool, what: &str, id: &str) -> Result<T, DomainError> {
+    if same {
+        Ok(stored)
+    } else {
+        Err(DomainError::AlreadyExists(format!(
+            "{what} {id} already exists with another definition"
+        )))
+    }
 }
 
 /// Collects every field problem of a request before answering, so a caller
@@ -304,68 +412,4 @@ impl Violations {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn invalid_input_carries_every_field_violation() {
-        let err = Violations::new()
-            .id("tenant_id", "")
-            .positive("amount", -5)
-            .id("member_id", "ok-1")
-            .finish()
-            .unwrap_err();
-        let status = Status::from(err);
-        assert_eq!(status.code(), Code::InvalidArgument);
-        let fields: Vec<_> = status
-            .get_details_bad_request()
-            .unwrap()
-            .field_violations
-            .into_iter()
-            .map(|v| v.field)
-            .collect();
-        assert_eq!(fields, ["tenant_id", "amount"]);
-    }
-
-    #[test]
-    fn preconditions_survive_a_hop_between_services() {
-        let err = DomainError::precondition("INSUFFICIENT_FUNDS", "member:m1", "not enough stars");
-        let back = from_upstream(Status::from(err.clone()));
-        assert_eq!(back, err);
-    }
-
-    #[test]
-    fn text_refuses_control_characters_that_databases_reject() {
-        assert!(
-            Violations::new()
-                .text("name", "Caf\u{e9} \u{2615}")
-                .finish()
-                .is_ok()
-        );
-        assert!(Violations::new().text("name", "a\u{0}b").finish().is_err());
-        assert!(
-            Violations::new()
-                .optional_text("reason", "")
-                .finish()
-                .is_ok()
-        );
-        assert!(Violations::new().text("name", "  ").finish().is_err());
-    }
-
-    #[test]
-    fn ids_reject_spaces_and_overlong_values() {
-        assert!(Violations::new().id("x", "a b").finish().is_err());
-        assert!(
-            Violations::new()
-                .id("x", &"a".repeat(257))
-                .finish()
-                .is_err()
-        );
-        assert!(
-            Violations::new()
-                .id("x", "rule:purchase-1")
-                .finish()
-                .is_ok()
-        );
-    }
-}
+mod tests;

@@ -10,6 +10,7 @@ pub mod bus;
 pub mod client;
 pub mod config;
 pub mod db;
+pub mod deadline;
 pub mod error;
 pub mod events;
 pub mod export;

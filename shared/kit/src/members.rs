@@ -96,24 +96,38 @@ pub const PURPOSES: [(&str, pb::ConsentPurpose); 4] = [
 /// The facts other services may know of a member, never a name, email or
 /// phone: `profile` for locale, country, birthday and attributes, and whether
 /// each purpose is `granted`.
-pub fn facts(profile: &pb::Profile, granted: impl Fn(&str) -> bool) -> Map<String, Json> {
+pub fn facts(profile: Facts, granted: impl Fn(&str) -> bool) -> Map<String, Json> {
     let consent: Map<String, Json> = PURPOSES
         .iter()
         .map(|(name, _)| (String::from(*name), Json::Bool(granted(name))))
         .collect();
-    let attributes = crate::structs::to_json(profile.attributes.clone().unwrap_or_default());
     let mut facts = Map::new();
-    facts.insert("locale".into(), profile.locale.clone().into());
-    facts.insert("country".into(), profile.country.clone().into());
-    facts.insert("birthday".into(), profile.birthday.clone().into());
-    facts.insert("attributes".into(), Json::Object(attributes));
+    facts.insert("locale".into(), profile.locale.into());
+    facts.insert("country".into(), profile.country.into());
+    facts.insert("birthday".into(), profile.birthday.into());
+    facts.insert("attributes".into(), Json::Object(profile.attributes));
     facts.insert("consent".into(), Json::Object(consent));
     facts
 }
 
+/// The parts of a profile other services may know.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub locale: String,
+    pub country: String,
+    pub birthday: String,
+    pub attributes: Map<String, Json>,
+}
+
 fn facts_of(member: &pb::Member) -> Map<String, Json> {
     let profile = member.profile.clone().unwrap_or_default();
-    facts(&profile, |name| {
+    let parts = Facts {
+        locale: profile.locale,
+        country: profile.country,
+        birthday: profile.birthday,
+        attributes: crate::structs::to_json(profile.attributes.unwrap_or_default()),
+    };
+    facts(parts, |name| {
         member.consent.iter().any(|c| {
             c.granted
                 && PURPOSES

@@ -1,7 +1,8 @@
 //! The gRPC host every service runs in: grpc.health.v1 (the service's own
 //! name SERVING only while its database and the bus answer), reflection (v1
 //! and v1alpha), a span and a duration metric per RPC joined to the caller's
-//! trace, a default deadline, message-size limits and graceful shutdown.
+//! trace, deadlines (DEADLINE_EXCEEDED, capped by a default), HTTP/2
+//! keepalive, message-size limits and graceful shutdown.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -16,12 +17,19 @@ use tower::layer::util::{Identity, Stack};
 
 use crate::admin::Probes;
 use crate::config::{ServerLimits, ServiceKind};
+use crate::deadline::DeadlineLayer;
 use crate::meter::RpcMetricsLayer;
 
 /// How often a service checks that it can still serve.
 const READINESS_EVERY: Duration = Duration::from_secs(5);
 
-type Layered = Stack<RpcMetricsLayer, Identity>;
+/// How often an idle connection is pinged, and how long a ping may go
+/// unanswered before the connection is closed: a peer that vanished without
+/// closing (a killed pod, a cut network) does not keep its connection open.
+const KEEPALIVE_EVERY: Duration = Duration::from_secs(30);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Layered = Stack<DeadlineLayer, Stack<RpcMetricsLayer, Identity>>;
 
 /// A router with the standard services, ready for the domain service to be added.
 pub struct Host {
@@ -43,10 +51,13 @@ impl Host {
             .register_file_descriptor_set(own)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
+        let deadline = DeadlineLayer::new(Duration::from_millis(limits.default_deadline_ms));
         let router = Server::builder()
-            .timeout(Duration::from_millis(limits.default_deadline_ms))
+            .http2_keepalive_interval(Some(KEEPALIVE_EVERY))
+            .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
             .trace_fn(move |request| rpc_span(kind, request))
             .layer(metrics)
+            .layer(deadline)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha);

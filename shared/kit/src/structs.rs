@@ -28,6 +28,8 @@ fn value_to_json(value: Value) -> Json {
     }
 }
 
+/// JSON as a protobuf `Struct`. Protobuf has one number type, so every
+/// number becomes an `f64`: integers beyond 2^53 lose precision.
 pub fn from_json(object: &Map<String, Json>) -> Struct {
     Struct {
         fields: object
@@ -66,5 +68,37 @@ mod tests {
             unreachable!()
         };
         assert_eq!(Json::Object(to_json(from_json(&object))), json);
+    }
+
+    #[test]
+    fn json_attributes_become_a_struct() {
+        let Json::Object(object) = serde_json::json!({
+            "amount": 42,
+            "ratio": 0.5,
+            "store": "paris-01",
+            "first": true,
+            "coupon": null,
+            "items": [1, "two", {"sku": "A1"}],
+        }) else {
+            unreachable!()
+        };
+        let fields = from_json(&object).fields;
+        let kind = |name: &str| fields[name].kind.clone().unwrap();
+        assert_eq!(kind("amount"), Kind::NumberValue(42.0));
+        assert_eq!(kind("ratio"), Kind::NumberValue(0.5));
+        assert_eq!(kind("store"), Kind::StringValue("paris-01".into()));
+        assert_eq!(kind("first"), Kind::BoolValue(true));
+        assert_eq!(kind("coupon"), Kind::NullValue(0));
+        let Kind::ListValue(items) = kind("items") else {
+            panic!("a list")
+        };
+        assert_eq!(items.values[0].kind, Some(Kind::NumberValue(1.0)));
+        let Some(Kind::StructValue(nested)) = &items.values[2].kind else {
+            panic!("a struct")
+        };
+        assert_eq!(
+            nested.fields["sku"].kind,
+            Some(Kind::StringValue("A1".into()))
+        );
     }
 }

@@ -1,8 +1,9 @@
-//! Members: the profile they chose to share, their consent, and what other
-//! services may know of them (`facts`: never a name, email or phone).
+//! Members: the profile they chose to share, their consent, what other
+//! services may know of them (`facts`: never a name, email or phone), and the
+//! external id an erased member is left with.
 
 use questline_kit::Violations;
-use questline_proto::identity as pb;
+use questline_kit::structs;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
@@ -25,8 +26,6 @@ pub struct Profile {
     pub attributes: Map<String, Json>,
 }
 
-pub use questline_kit::members::PURPOSES;
-
 /// One purpose's current choice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsentEntry {
@@ -37,15 +36,29 @@ pub struct ConsentEntry {
 
 pub type Consent = BTreeMap<String, ConsentEntry>;
 
-pub fn purpose_name(purpose: i32) -> Option<&'static str> {
-    PURPOSES
-        .iter()
-        .find(|(_, p)| *p as i32 == purpose)
-        .map(|(name, _)| *name)
+/// An erased member keeps its row for the books, its external id replaced by
+/// this prefix and its member id: external ids are unique per tenant, so the
+/// brand may sign the same person up again, and no brand may claim one.
+pub const ERASED_PREFIX: &str = "erased:";
+
+/// The external id an erased member is left with.
+pub fn erased_external_id(member_id: &str) -> String {
+    format!("{ERASED_PREFIX}{member_id}")
 }
 
-/// Checks every field of `given`, collecting every problem.
-pub fn validate_profile(v: &mut Violations, given: &pb::Profile) -> Profile {
+/// An external id a brand may give: any text not reserved for erased members.
+pub fn validate_external_id(v: &mut Violations, external_id: &str) {
+    v.text("external_id", external_id);
+    v.check(
+        !external_id.starts_with(ERASED_PREFIX),
+        "external_id",
+        &format!("must not start with '{ERASED_PREFIX}'"),
+    );
+}
+
+/// Checks every field of `given` (a profile as sent), collecting every
+/// problem, and answers it normalised.
+pub fn validate_profile(v: &mut Violations, given: Profile) -> Profile {
     v.optional_text("profile.display_name", &given.display_name);
     let email = given.email.trim().to_lowercase();
     v.check(
@@ -73,16 +86,11 @@ pub fn validate_profile(v: &mut Violations, given: &pb::Profile) -> Profile {
         "profile.country",
         "must be an ISO 3166-1 alpha-2 code, e.g. SG",
     );
-    let attributes = questline_kit::structs::to_json(given.attributes.clone().unwrap_or_default());
-    validate_attributes(v, &attributes);
+    validate_attributes(v, &given.attributes);
     Profile {
-        display_name: given.display_name.clone(),
         email,
-        phone: given.phone.clone(),
-        birthday: given.birthday.clone(),
-        locale: given.locale.clone(),
         country,
-        attributes,
+        ..given
     }
 }
 
@@ -188,16 +196,18 @@ pub fn choose(
     changed
 }
 
-/// What other services may know: no name, email or phone.
+/// What other services may know: no name, email or phone. Built by the kit,
+/// so every service reads a member's facts alike.
 pub fn facts(profile: &Profile, consent: &Consent) -> Map<String, Json> {
-    let given = pb::Profile {
+    let given = questline_kit::members::Facts {
         locale: profile.locale.clone(),
         country: profile.country.clone(),
         birthday: profile.birthday.clone(),
-        attributes: Some(questline_kit::structs::from_json(&profile.attributes)),
-        ..Default::default()
+        // Through a Struct and back, as the other services receive them:
+        // every number a float, so a rule reads `42` alike everywhere.
+        attributes: structs::to_json(structs::from_json(&profile.attributes)),
     };
-    questline_kit::members::facts(&given, |name| consent.get(name).is_some_and(|e| e.granted))
+    questline_kit::members::facts(given, |name| consent.get(name).is_some_and(|e| e.granted))
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
-//! Tenants and API clients.
+//! Tenants: what a valid tenant id, time zone and locale look like, and
+//! whether a tenant may act.
 
-use questline_kit::auth::Scope;
 use questline_kit::{DomainError, Violations};
 
 /// A tenant id is part of URLs and bus subjects: `[a-z0-9-]`, 3 to 63 long,
@@ -70,6 +70,16 @@ impl TenantStatus {
             TenantStatus::Active
         }
     }
+
+    /// A suspended tenant's clients, members and admins may not act.
+    pub fn require_active(self, tenant_id: &str) -> Result<(), DomainError> {
+        match self {
+            TenantStatus::Active => Ok(()),
+            TenantStatus::Suspended => Err(DomainError::PermissionDenied(format!(
+                "tenant {tenant_id} is suspended"
+            ))),
+        }
+    }
 }
 
 /// The settings an update may change; `None` keeps the current value.
@@ -92,60 +102,6 @@ pub fn grace_seconds(v: &mut Violations, field: &str, grace: i64) -> i64 {
         "must be 0 to 604800 (7 days)",
     );
     grace
-}
-
-/// Scopes an API client may hold: admin and server. Member tokens are issued
-/// per member, never to a client.
-pub fn client_scopes(raw: &[i32]) -> Result<Vec<Scope>, DomainError> {
-    use questline_proto::identity::Scope as Pb;
-    if raw.is_empty() {
-        return Err(DomainError::invalid(
-            "scopes",
-            "at least one scope is required",
-        ));
-    }
-    let mut scopes = Vec::new();
-    for value in raw {
-        let scope = match Pb::try_from(*value) {
-            Ok(Pb::Admin) => Scope::Admin,
-            Ok(Pb::Server) => Scope::Server,
-            _ => {
-                return Err(DomainError::invalid(
-                    "scopes",
-                    "an API client may hold SCOPE_ADMIN and SCOPE_SERVER only",
-                ));
-            }
-        };
-        if !scopes.contains(&scope) {
-            scopes.push(scope);
-        }
-    }
-    Ok(scopes)
-}
-
-pub fn scopes_to_text(scopes: &[Scope]) -> String {
-    scopes
-        .iter()
-        .map(|s| match s {
-            Scope::Operator => "operator",
-            Scope::Admin => "admin",
-            Scope::Server => "server",
-            Scope::Member => "member",
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-pub fn scopes_from_text(text: &str) -> Vec<Scope> {
-    text.split(',')
-        .filter_map(|s| match s {
-            "operator" => Some(Scope::Operator),
-            "admin" => Some(Scope::Admin),
-            "server" => Some(Scope::Server),
-            "member" => Some(Scope::Member),
-            _ => None,
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -175,13 +131,15 @@ mod tests {
     }
 
     #[test]
-    fn clients_never_get_member_or_unknown_scopes() {
-        assert!(client_scopes(&[]).is_err());
-        assert!(client_scopes(&[3]).is_err());
-        assert!(client_scopes(&[99]).is_err());
-        assert_eq!(client_scopes(&[2, 2]).unwrap(), vec![Scope::Server]);
-        let text = scopes_to_text(&[Scope::Admin, Scope::Server]);
-        assert_eq!(scopes_from_text(&text), vec![Scope::Admin, Scope::Server]);
+    fn only_an_active_tenant_may_act() {
+        for status in [TenantStatus::Active, TenantStatus::Suspended] {
+            assert_eq!(TenantStatus::parse(status.as_str()), status);
+        }
+        assert!(TenantStatus::Active.require_active("acme").is_ok());
+        match TenantStatus::Suspended.require_active("acme") {
+            Err(DomainError::PermissionDenied(why)) => assert_eq!(why, "tenant acme is suspended"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

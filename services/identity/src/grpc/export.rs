@@ -4,14 +4,15 @@
 
 use prost_types::Struct;
 use questline_kit::DomainError;
-use questline_kit::auth::Caller;
 use questline_kit::client::Outgoing;
 use questline_kit::error::from_upstream;
-use questline_proto::identity as proto;
+use questline_kit::time::{now_ms, to_timestamp};
+use questline_proto::identity as pb;
 use questline_proto::{ledger, mechanics, notifications, rewards};
 use tonic::transport::Channel;
+use tonic::{Request, Response};
 
-use super::{IdentityApi, pb};
+use super::{IdentityApi, decode, encode};
 
 /// Channels to the services whose data an export gathers.
 #[derive(Clone)]
@@ -22,27 +23,24 @@ pub struct Peers {
     pub notifications: Channel,
 }
 
-impl IdentityApi {
-    pub(super) async fn export_member_for(
-        &self,
-        caller: &Caller,
-        req: proto::ExportMemberRequest,
-    ) -> Result<proto::ExportMemberResponse, DomainError> {
-        super::member_ref(&req.tenant_id, &req.member_id)?;
-        caller.require_member_access(&req.tenant_id, &req.member_id)?;
-        let member = self.store.member(&req.tenant_id, &req.member_id).await?;
-        let services = self
-            .peers
-            .gather(&caller.token, &req.tenant_id, &req.member_id)
-            .await?;
-        Ok(proto::ExportMemberResponse {
-            member: Some(pb::member(member)),
-            services,
-            export_time: Some(questline_kit::time::to_timestamp(
-                questline_kit::time::now_ms(),
-            )),
-        })
-    }
+pub(super) async fn member(
+    api: &IdentityApi,
+    request: Request<pb::ExportMemberRequest>,
+) -> tonic::Result<Response<pb::ExportMemberResponse>> {
+    let caller = api.auth.caller(&request).await?;
+    let req = request.into_inner();
+    decode::within_tenant(&req.tenant_id, "member_id", &req.member_id)?;
+    caller.require_member_access(&req.tenant_id, &req.member_id)?;
+    let member = api.store.member(&req.tenant_id, &req.member_id).await?;
+    let services = api
+        .peers
+        .gather(&caller.token, &req.tenant_id, &req.member_id)
+        .await?;
+    Ok(Response::new(pb::ExportMemberResponse {
+        member: Some(encode::member(member)),
+        services,
+        export_time: Some(to_timestamp(now_ms())),
+    }))
 }
 
 /// One service's `ExportMember`, asked with `out`'s credentials.
@@ -67,7 +65,7 @@ impl Peers {
         token: &str,
         tenant_id: &str,
         member_id: &str,
-    ) -> Result<Vec<proto::ServiceExport>, DomainError> {
+    ) -> Result<Vec<pb::ServiceExport>, DomainError> {
         use ledger::ledger_service_client::LedgerServiceClient as Ledger;
         use mechanics::mechanics_service_client::MechanicsServiceClient as Mechanics;
         use notifications::notifications_service_client::NotificationsServiceClient as Notifications;
@@ -112,9 +110,9 @@ impl Peers {
 fn answer(
     service: &str,
     result: Result<Option<Struct>, tonic::Status>,
-) -> Result<proto::ServiceExport, DomainError> {
+) -> Result<pb::ServiceExport, DomainError> {
     match result {
-        Ok(data) => Ok(proto::ServiceExport {
+        Ok(data) => Ok(pb::ServiceExport {
             service: service.into(),
             data: Some(data.unwrap_or_default()),
         }),

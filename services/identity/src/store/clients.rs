@@ -6,13 +6,15 @@
 use questline_kit::paging::Page;
 use questline_kit::{DomainError, fingerprint, outbox, time::now_ms};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use super::Store;
-use super::entities::{api_client, api_key};
+use super::entities::{api_client, api_key, tenant};
+use crate::domain::clients::{self, ClientOnFile, ClientStatus, KeyOnFile};
 use crate::domain::keys::{self, NewApiKey};
+use crate::domain::tenants::TenantStatus;
 use crate::events::{self, SOURCE};
 use questline_kit::audit::{self, Change};
 
@@ -24,15 +26,6 @@ pub enum ClientOutcome {
     Created(ClientWithKeys, NewApiKey),
     Replayed(ClientWithKeys),
 }
-
-/// The client a presented key belongs to.
-pub struct KeyHolder {
-    pub client: api_client::Model,
-    pub key: api_key::Model,
-}
-
-/// Last use is kept to the minute: a token request writes at most once a minute per key.
-const LAST_USE_PRECISION_MS: i64 = 60_000;
 
 impl Store {
     /// Creates a client and its first key under the call's idempotency key.
@@ -50,24 +43,17 @@ impl Store {
                 .one(&txn)
                 .await?;
             if let Some(first) = first {
-                fingerprint::same_request(&first.fingerprint, &draft.fingerprint)?;
-                return Ok(ClientOutcome::Replayed(with_keys(&txn, first).await?));
+                let stored = first.fingerprint.clone();
+                return replayed(&txn, &stored, &draft.fingerprint, first).await;
             }
             let client = api_client::ActiveModel::from(draft.clone())
                 .insert(&txn)
                 .await?;
-            insert_key(
-                &txn,
-                &client,
-                &new_key,
-                &draft.idempotency_key,
-                &draft.fingerprint,
-            )
-            .await?;
-            let created = with_keys(&txn, client).await?;
-            audit::stage(&txn, SOURCE, change).await?;
-            txn.commit().await?;
-            Ok(ClientOutcome::Created(created, new_key.clone()))
+            let call = KeyCall {
+                idempotency_key: &draft.idempotency_key,
+                fingerprint: &draft.fingerprint,
+            };
+            add_key(txn, client, &new_key, call, change).await
         })
         .await?;
         self.relay.wake();
@@ -118,16 +104,9 @@ impl Store {
                 .one(&txn)
                 .await?;
             if let Some(first) = first {
-                fingerprint::same_request(&first.fingerprint, rotation.fingerprint)?;
-                return Ok(ClientOutcome::Replayed(with_keys(&txn, client).await?));
+                return replayed(&txn, &first.fingerprint, rotation.fingerprint, client).await;
             }
-            if client.status != "active" {
-                return Err(DomainError::precondition(
-                    "CLIENT_REVOKED",
-                    "client_id",
-                    "a revoked client gets no new key",
-                ));
-            }
+            ClientStatus::parse(&client.status).may_get_key()?;
             let ends = now_ms().saturating_add(rotation.grace_ms);
             for old in live_keys(&txn, &client.client_id).await? {
                 if old.expires_at.is_none_or(|at| at > ends) {
@@ -136,12 +115,11 @@ impl Store {
                     active.update(&txn).await?;
                 }
             }
-            let (key, fp) = (rotation.idempotency_key, rotation.fingerprint);
-            insert_key(&txn, &client, &new_key, key, fp).await?;
-            let rotated = with_keys(&txn, client).await?;
-            audit::stage(&txn, SOURCE, change).await?;
-            txn.commit().await?;
-            Ok(ClientOutcome::Created(rotated, new_key.clone()))
+            let call = KeyCall {
+                idempotency_key: rotation.idempotency_key,
+                fingerprint: rotation.fingerprint,
+            };
+            add_key(txn, client, &new_key, call, change).await
         })
         .await?;
         self.relay.wake();
@@ -158,11 +136,11 @@ impl Store {
         let answer = questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
             let client = find_client(&txn, tenant_id, client_id).await?;
-            if client.status == "revoked" {
+            if ClientStatus::parse(&client.status) == ClientStatus::Revoked {
                 return Ok((with_keys(&txn, client).await?, false));
             }
             let mut active: api_client::ActiveModel = client.into();
-            active.status = Set("revoked".into());
+            active.status = Set(ClientStatus::Revoked.as_str().into());
             active.revoked_at = Set(Some(now_ms()));
             let client = active.update(&txn).await?;
             outbox::stage(&txn, &events::api_client_revoked(&client)).await?;
@@ -175,41 +153,55 @@ impl Store {
         Ok(self.relay.woken(answer))
     }
 
-    /// The active client and unexpired key `api_key` belongs to, if any.
-    pub async fn key_holder(&self, api_key: &str) -> Result<Option<KeyHolder>, DomainError> {
+    /// What is stored under `api_key`'s prefix: the key, its client and
+    /// the client's tenant, as far as each exists; `None` when the key has
+    /// not our shape or no key has its prefix.
+    pub async fn key_on_file(&self, api_key: &str) -> Result<Option<KeyOnFile>, DomainError> {
         let Some(prefix) = keys::prefix_of(api_key) else {
             return Ok(None);
         };
         let Some(key) = api_key::Entity::find_by_id(prefix).one(&self.db).await? else {
             return Ok(None);
         };
-        let now = now_ms();
-        if key.key_hash != keys::hash(api_key) || key.expires_at.is_some_and(|at| at <= now) {
-            return Ok(None);
-        }
         let client = api_client::Entity::find_by_id(key.client_id.clone())
             .one(&self.db)
             .await?;
-        Ok(client
-            .filter(|c| c.status == "active")
-            .map(|client| KeyHolder { client, key }))
+        let client = match client {
+            Some(client) => {
+                let tenant = tenant::Entity::find_by_id(client.tenant_id.clone())
+                    .one(&self.db)
+                    .await?;
+                Some(client_on_file(client, tenant))
+            }
+            None => None,
+        };
+        Ok(Some(KeyOnFile {
+            prefix: key.key_prefix,
+            hash: key.key_hash,
+            expires_at: key.expires_at,
+            last_used_at: key.last_used_at,
+            client,
+        }))
     }
 
-    /// Notes that `key` was just used, to the minute.
-    pub async fn touch(&self, key: &api_key::Model) -> Result<(), DomainError> {
-        let now = now_ms();
-        if key
-            .last_used_at
-            .is_some_and(|at| now - at < LAST_USE_PRECISION_MS)
-        {
-            return Ok(());
-        }
+    /// Notes that the key with `prefix` was used at `now`.
+    pub async fn mark_used(&self, prefix: &str, now: i64) -> Result<(), DomainError> {
         api_key::Entity::update_many()
             .col_expr(api_key::Column::LastUsedAt, now.into())
-            .filter(api_key::Column::KeyPrefix.eq(key.key_prefix.as_str()))
+            .filter(api_key::Column::KeyPrefix.eq(prefix))
             .exec(&self.db)
             .await?;
         Ok(())
+    }
+}
+
+fn client_on_file(client: api_client::Model, tenant: Option<tenant::Model>) -> ClientOnFile {
+    ClientOnFile {
+        scopes: clients::scopes_from_text(&client.scopes),
+        status: ClientStatus::parse(&client.status),
+        tenant: tenant.map(|t| TenantStatus::parse(&t.status)),
+        client_id: client.client_id,
+        tenant_id: client.tenant_id,
     }
 }
 
@@ -234,26 +226,48 @@ async fn find_client<C: ConnectionTrait>(
         .ok_or_else(|| DomainError::NotFound(format!("API client {client_id} not found")))
 }
 
-async fn insert_key<C: ConnectionTrait>(
-    c: &C,
-    client: &api_client::Model,
-    key: &NewApiKey,
-    idempotency_key: &str,
-    fingerprint: &str,
-) -> Result<(), DomainError> {
+/// The call that makes a key, kept with it so the same call again is recognised.
+struct KeyCall<'a> {
+    idempotency_key: &'a str,
+    fingerprint: &'a str,
+}
+
+/// Adds `new_key` to `client` and commits it with the call's audit entry:
+/// the answer that shows the key, once.
+async fn add_key(
+    txn: DatabaseTransaction,
+    client: api_client::Model,
+    new_key: &NewApiKey,
+    call: KeyCall<'_>,
+    change: &Change,
+) -> Result<ClientOutcome, DomainError> {
     api_key::ActiveModel {
-        key_prefix: Set(key.prefix.clone()),
+        key_prefix: Set(new_key.prefix.clone()),
         client_id: Set(client.client_id.clone()),
-        key_hash: Set(keys::hash(&key.full())),
-        idempotency_key: Set(idempotency_key.into()),
-        fingerprint: Set(fingerprint.into()),
+        key_hash: Set(keys::hash(&new_key.full())),
+        idempotency_key: Set(call.idempotency_key.into()),
+        fingerprint: Set(call.fingerprint.into()),
         created_at: Set(now_ms()),
         expires_at: Set(None),
         last_used_at: Set(None),
     }
-    .insert(c)
+    .insert(&txn)
     .await?;
-    Ok(())
+    let answer = with_keys(&txn, client).await?;
+    audit::stage(&txn, SOURCE, change).await?;
+    txn.commit().await?;
+    Ok(ClientOutcome::Created(answer, new_key.clone()))
+}
+
+/// The first answer, to a call made again under its idempotency key.
+async fn replayed<C: ConnectionTrait>(
+    c: &C,
+    stored_fingerprint: &str,
+    fingerprint: &str,
+    client: api_client::Model,
+) -> Result<ClientOutcome, DomainError> {
+    fingerprint::same_request(stored_fingerprint, fingerprint)?;
+    Ok(ClientOutcome::Replayed(with_keys(c, client).await?))
 }
 
 /// Keys that have not ended, newest first.

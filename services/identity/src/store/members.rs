@@ -160,8 +160,7 @@ impl Store {
                 return Ok((row, false));
             }
             let mut active: member::ActiveModel = row.into();
-            // The external id is unique per tenant: the member id stands in.
-            active.external_id = Set(format!("erased:{member_id}"));
+            active.external_id = Set(members::erased_external_id(member_id));
             set_profile(&mut active, &Profile::default(), "{}");
             active.consent = Set("{}".into());
             active.erased_at = Set(Some(now_ms()));

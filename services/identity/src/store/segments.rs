@@ -36,30 +36,10 @@ impl Store {
         row: segment::Model,
         change: &Change,
     ) -> Result<segment::Model, DomainError> {
-        let created = questline_kit::db::retrying(|| async {
-            let txn = self.db.begin().await?;
-            let key = (row.tenant_id.clone(), row.segment_id.clone());
-            if let Some(existing) = segment::Entity::find_by_id(key).one(&txn).await? {
-                let same = existing.name == row.name
-                    && existing.description == row.description
-                    && existing.predicate == row.predicate;
-                return if same {
-                    Ok((existing, false))
-                } else {
-                    Err(DomainError::AlreadyExists(format!(
-                        "segment {} already exists with another definition",
-                        row.segment_id
-                    )))
-                };
-            }
-            let active: segment::ActiveModel = row.clone().into();
-            let inserted = active.insert(&txn).await?;
-            audit::stage(&txn, SOURCE, change).await?;
-            txn.commit().await?;
-            Ok((inserted, true))
-        })
-        .await?;
-        Ok(self.relay.woken(created))
+        let key = (row.tenant_id.clone(), row.segment_id.clone());
+        let id = row.segment_id.clone();
+        self.create_once::<segment::Entity>(row, key, same_definition, "segment", &id, change)
+            .await
     }
 
     pub async fn update_segment(
@@ -177,6 +157,12 @@ impl Store {
             }
         }
     }
+}
+
+fn same_definition(stored: &segment::Model, given: &segment::Model) -> bool {
+    stored.name == given.name
+        && stored.description == given.description
+        && stored.predicate == given.predicate
 }
 
 /// Whether a stored member is in the segment of `program`.

@@ -22,32 +22,9 @@ impl Store {
         row: tenant::Model,
         change: &Change,
     ) -> Result<tenant::Model, DomainError> {
-        let created = questline_kit::db::retrying(|| async {
-            let txn = self.db.begin().await?;
-            if let Some(existing) = tenant::Entity::find_by_id(row.tenant_id.clone())
-                .one(&txn)
-                .await?
-            {
-                let same = existing.name == row.name
-                    && existing.time_zone == row.time_zone
-                    && existing.default_locale == row.default_locale;
-                return if same {
-                    Ok((existing, false))
-                } else {
-                    Err(DomainError::AlreadyExists(format!(
-                        "tenant {} already exists with other settings",
-                        row.tenant_id
-                    )))
-                };
-            }
-            let active: tenant::ActiveModel = row.clone().into();
-            let inserted = active.insert(&txn).await?;
-            audit::stage(&txn, SOURCE, change).await?;
-            txn.commit().await?;
-            Ok((inserted, true))
-        })
-        .await?;
-        Ok(self.relay.woken(created))
+        let id = row.tenant_id.clone();
+        self.create_once::<tenant::Entity>(row, id.clone(), same_settings, "tenant", &id, change)
+            .await
     }
 
     pub async fn tenant(&self, tenant_id: &str) -> Result<tenant::Model, DomainError> {
@@ -60,11 +37,7 @@ impl Store {
     /// The tenant, refusing a suspended one.
     pub async fn active_tenant(&self, tenant_id: &str) -> Result<tenant::Model, DomainError> {
         let row = self.tenant(tenant_id).await?;
-        if TenantStatus::parse(&row.status) == TenantStatus::Suspended {
-            return Err(DomainError::PermissionDenied(format!(
-                "tenant {tenant_id} is suspended"
-            )));
-        }
+        TenantStatus::parse(&row.status).require_active(tenant_id)?;
         Ok(row)
     }
 
@@ -106,6 +79,12 @@ impl Store {
         .await?;
         Ok(self.relay.woken(answer))
     }
+}
+
+fn same_settings(stored: &tenant::Model, given: &tenant::Model) -> bool {
+    stored.name == given.name
+        && stored.time_zone == given.time_zone
+        && stored.default_locale == given.default_locale
 }
 
 fn apply(current: &tenant::Model, change: &TenantChange) -> tenant::Model {

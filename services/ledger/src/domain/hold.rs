@@ -42,3 +42,29 @@ impl HoldStatus {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_read_back_as_stored_and_an_unknown_one_is_refused() {
+        for status in [
+            HoldStatus::Pending,
+            HoldStatus::Committed,
+            HoldStatus::Voided,
+            HoldStatus::Expired,
+        ] {
+            assert_eq!(HoldStatus::parse(status.as_str()), Ok(status));
+        }
+        assert!(HoldStatus::parse("held").is_err());
+    }
+
+    #[test]
+    fn a_pending_hold_past_its_expiry_reads_as_expired_and_an_ended_one_stays() {
+        assert_eq!(HoldStatus::Pending.at(100, 99), HoldStatus::Pending);
+        assert_eq!(HoldStatus::Pending.at(100, 100), HoldStatus::Expired);
+        assert_eq!(HoldStatus::Committed.at(100, 500), HoldStatus::Committed);
+        assert_eq!(HoldStatus::Voided.at(100, 500), HoldStatus::Voided);
+    }
+}

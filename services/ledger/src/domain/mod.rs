@@ -27,8 +27,10 @@ pub mod hold;
 pub mod lots;
 pub mod owner;
 pub mod requests;
+pub mod totals;
 
 pub use owner::{Owner, SystemAccount};
+pub use totals::Totals;
 
 /// A wallet's figures as a member sees them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

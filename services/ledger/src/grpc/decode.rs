@@ -1,12 +1,17 @@
-//! Requests to validated commands, with their field-by-field fingerprints.
+//! Requests to validated commands, with their field-by-field fingerprints,
+//! and the reads' arguments checked: every bad field is reported at once.
 
 use questline_kit::fingerprint::Fields;
-use questline_kit::structs;
-use questline_kit::{DomainError, Violations};
-use questline_proto::ledger as pb;
+use questline_kit::time::from_timestamp;
+use questline_kit::{DomainError, Violations, structs};
+use questline_proto::ledger::{self as pb, expiry_policy::Rule, get_transfer_request::Lookup};
 
 use crate::domain::Owner;
+use crate::domain::book::AccountKey;
+use crate::domain::currency::CurrencySpec;
+use crate::domain::expiry::{ExpiryPolicy, Period};
 use crate::domain::requests::{Header, HoldSpec, RawLeg, ReversalSpec, TransferSpec};
+use crate::store::{EntryFilter, TransferLookup};
 
 fn metadata_text(metadata: &Option<prost_types::Struct>) -> String {
     match metadata {
@@ -150,14 +155,12 @@ pub fn reversal(req: &pb::ReverseTransferRequest) -> Result<ReversalSpec, Domain
         .field("reason", &req.reason)
         .finish();
     ReversalSpec::validate(
-        Header {
-            tenant_id: &req.tenant_id,
-            reason: &req.reason,
-            reference: "",
-            metadata: String::new(),
-            idempotency_key: &req.idempotency_key,
+        plain_header(
+            &req.tenant_id,
+            &req.reason,
+            &req.idempotency_key,
             fingerprint,
-        },
+        ),
         &req.transfer_id,
         req.amount,
     )
@@ -172,14 +175,12 @@ pub fn hold(req: &pb::CreateHoldRequest) -> Result<HoldSpec, DomainError> {
         .field("ttl_seconds", req.ttl_seconds.to_string())
         .finish();
     HoldSpec::validate(
-        Header {
-            tenant_id: &req.tenant_id,
-            reason: &req.reason,
-            reference: "",
-            metadata: String::new(),
-            idempotency_key: &req.idempotency_key,
+        plain_header(
+            &req.tenant_id,
+            &req.reason,
+            &req.idempotency_key,
             fingerprint,
-        },
+        ),
         &req.member_id,
         &req.currency,
         req.amount,
@@ -187,18 +188,31 @@ pub fn hold(req: &pb::CreateHoldRequest) -> Result<HoldSpec, DomainError> {
     )
 }
 
-/// `(tenant, currency, account)` named by a request, checked.
-pub fn account_ref(
-    tenant_id: &str,
-    currency: &str,
-    name: &str,
-) -> Result<(String, String, Owner), DomainError> {
+/// The header of a write that carries no reference nor metadata.
+fn plain_header<'a>(
+    tenant_id: &'a str,
+    reason: &'a str,
+    idempotency_key: &'a str,
+    fingerprint: String,
+) -> Header<'a> {
+    Header {
+        tenant_id,
+        reason,
+        reference: "",
+        metadata: String::new(),
+        idempotency_key,
+        fingerprint,
+    }
+}
+
+/// The account a request names by tenant, currency and name, checked.
+pub fn account_key(tenant_id: &str, currency: &str, name: &str) -> Result<AccountKey, DomainError> {
     let mut v = Violations::new();
     v.id("tenant_id", tenant_id).id("currency", currency);
     let owner = Owner::checked(&mut v, "name", name);
     v.finish()?;
     let owner = owner.ok_or_else(|| DomainError::internal("a refused name passed the checks"))?;
-    Ok((tenant_id.into(), currency.into(), owner))
+    Ok(AccountKey::new(tenant_id, currency, owner))
 }
 
 pub fn hold_ref(tenant_id: &str, hold_id: &str) -> Result<(), DomainError> {
@@ -216,6 +230,101 @@ pub fn commit_amount(amount: i64) -> Result<Option<i64>, DomainError> {
         _ => Err(DomainError::invalid(
             "amount",
             "must be positive, or 0 for all of the hold",
+        )),
+    }
+}
+
+/// A transfer named by its id or by its idempotency key.
+pub fn transfer_lookup(req: &pb::GetTransferRequest) -> Result<TransferLookup<'_>, DomainError> {
+    match &req.lookup {
+        Some(Lookup::TransferId(id)) => {
+            Violations::new()
+                .id("tenant_id", &req.tenant_id)
+                .id("transfer_id", id)
+                .finish()?;
+            Ok(TransferLookup::Id(id))
+        }
+        Some(Lookup::IdempotencyKey(key)) => {
+            Violations::new()
+                .id("tenant_id", &req.tenant_id)
+                .text("idempotency_key", key)
+                .finish()?;
+            Ok(TransferLookup::Key(key))
+        }
+        None => Err(DomainError::invalid(
+            "lookup",
+            "give transfer_id or idempotency_key",
+        )),
+    }
+}
+
+/// Which of an account's entries to list.
+pub fn entry_filter(req: &pb::ListAccountEntriesRequest) -> Result<EntryFilter, DomainError> {
+    Ok(EntryFilter {
+        since: req.since.as_ref().map(from_timestamp),
+        until: req.until.as_ref().map(from_timestamp),
+        counterparty: match req.counterparty.as_str() {
+            "" => None,
+            name => Some(Owner::parse("counterparty", name)?),
+        },
+    })
+}
+
+/// The member's ids checked, and how many days ahead points count as expiring.
+pub fn expiring_within_days(req: &pb::GetBalancesRequest) -> Result<i64, DomainError> {
+    Violations::new()
+        .id("tenant_id", &req.tenant_id)
+        .id("member_id", &req.member_id)
+        .check(
+            (0..=3660).contains(&req.expiring_within_days),
+            "expiring_within_days",
+            "must be 0 to 3660",
+        )
+        .finish()?;
+    Ok(i64::from(req.expiring_within_days))
+}
+
+/// The one currency asked for, if any (empty: every currency).
+pub fn totals_currency(req: &pb::GetProgrammeTotalsRequest) -> Result<Option<&str>, DomainError> {
+    let mut v = Violations::new();
+    v.id("tenant_id", &req.tenant_id);
+    if !req.currency.is_empty() {
+        v.id("currency", &req.currency);
+    }
+    v.finish()?;
+    Ok((!req.currency.is_empty()).then_some(req.currency.as_str()))
+}
+
+/// The currency a `CreateCurrency` defines, validated.
+pub fn currency(req: &pb::CreateCurrencyRequest) -> Result<CurrencySpec, DomainError> {
+    let expiry = match req.expiry_policy.as_ref().and_then(|p| p.rule.as_ref()) {
+        None | Some(Rule::Never(_)) => ExpiryPolicy::Never,
+        Some(Rule::DaysAfterEarn(days)) => ExpiryPolicy::DaysAfterEarn(i64::from(*days)),
+        Some(Rule::EndOfPeriod(end)) => ExpiryPolicy::EndOfPeriod {
+            period: period(end.period)?,
+            after: i64::from(end.periods_after),
+        },
+    };
+    let mut spec = CurrencySpec::validate(
+        &req.tenant_id,
+        &req.code,
+        &req.name,
+        expiry,
+        &req.time_zone,
+        req.decimal_places,
+    )?;
+    spec.reversals_may_overdraw = req.reversals_may_overdraw;
+    Ok(spec)
+}
+
+fn period(value: i32) -> Result<Period, DomainError> {
+    match pb::Period::try_from(value) {
+        Ok(pb::Period::Month) => Ok(Period::Month),
+        Ok(pb::Period::Quarter) => Ok(Period::Quarter),
+        Ok(pb::Period::Year) => Ok(Period::Year),
+        _ => Err(DomainError::invalid(
+            "expiry_policy.end_of_period.period",
+            "must be PERIOD_MONTH, PERIOD_QUARTER or PERIOD_YEAR",
         )),
     }
 }

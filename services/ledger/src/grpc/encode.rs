@@ -1,13 +1,15 @@
 //! The book's answers as protobuf.
 
-use questline_kit::structs;
 use questline_kit::time::{now_ms, to_timestamp};
-use questline_proto::ledger as pb;
+use questline_kit::{DomainError, structs};
+use questline_proto::ledger::{self as pb, expiry_policy::Rule};
 
-use crate::domain::Figures;
 use crate::domain::book::{Account, Hold, Transfer};
+use crate::domain::expiry::{ExpiryPolicy, Period};
 use crate::domain::hold::HoldStatus;
-use crate::store::{Entry, Totals, WalletView};
+use crate::domain::{Figures, Totals};
+use crate::store::entities::currency;
+use crate::store::{Entry, WalletView};
 
 pub fn balance(currency: &str, f: Figures) -> pb::Balance {
     pb::Balance {
@@ -109,4 +111,28 @@ pub fn totals(t: Totals) -> pb::CurrencyTotals {
         outstanding: t.outstanding,
         partners: t.partners,
     }
+}
+
+pub fn currency(row: currency::Model) -> Result<pb::Currency, DomainError> {
+    let rule = match ExpiryPolicy::parse(&row.expiry)? {
+        ExpiryPolicy::Never => Rule::Never(pb::NeverExpire {}),
+        ExpiryPolicy::DaysAfterEarn(days) => Rule::DaysAfterEarn(days as i32),
+        ExpiryPolicy::EndOfPeriod { period, after } => Rule::EndOfPeriod(pb::PeriodEnd {
+            period: match period {
+                Period::Month => pb::Period::Month,
+                Period::Quarter => pb::Period::Quarter,
+                Period::Year => pb::Period::Year,
+            } as i32,
+            periods_after: after as i32,
+        }),
+    };
+    Ok(pb::Currency {
+        tenant_id: row.tenant_id,
+        code: row.code,
+        name: row.name,
+        expiry_policy: Some(pb::ExpiryPolicy { rule: Some(rule) }),
+        time_zone: row.time_zone,
+        decimal_places: row.decimal_places,
+        reversals_may_overdraw: row.reversals_may_overdraw,
+    })
 }

@@ -3,7 +3,7 @@
 
 use questline_kit::DomainError;
 use questline_kit::export::MemberExport;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 
 use super::Store;
 use super::entities::{account, hold, leg, lot, transfer};
@@ -19,13 +19,6 @@ impl Store {
         let accounts = account::Entity::find()
             .filter(account::Column::TenantId.eq(tenant_id))
             .filter(account::Column::Owner.eq(owner.as_str()));
-        let wallet_ids: Vec<String> = accounts
-            .clone()
-            .select_only()
-            .column(account::Column::AccountId)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
         let legs = leg::Entity::find()
             .filter(leg::Column::TenantId.eq(tenant_id))
             .filter(
@@ -35,12 +28,11 @@ impl Store {
             )
             .order_by_asc(leg::Column::TransferId)
             .order_by_asc(leg::Column::Leg);
-        let transfer_ids: Vec<String> = legs
-            .clone()
-            .select_only()
-            .column(leg::Column::TransferId)
-            .into_tuple()
-            .all(&self.db)
+        let wallet_ids = self
+            .column_of(accounts.clone(), account::Column::AccountId)
+            .await?;
+        let transfer_ids = self
+            .column_of(legs.clone(), leg::Column::TransferId)
             .await?;
         let transfers = transfer::Entity::find()
             .filter(transfer::Column::TransferId.is_in(transfer_ids))
@@ -48,10 +40,11 @@ impl Store {
         let lots = lot::Entity::find()
             .filter(lot::Column::AccountId.is_in(wallet_ids))
             .order_by_asc(lot::Column::LotId);
-        let holds = hold::Entity::find()
-            .filter(hold::Column::TenantId.eq(tenant_id))
-            .filter(hold::Column::MemberId.eq(member_id))
-            .order_by_asc(hold::Column::HoldId);
+        let holds = [
+            hold::Column::TenantId,
+            hold::Column::MemberId,
+            hold::Column::HoldId,
+        ];
         MemberExport::default()
             .table(&self.db, "accounts", accounts)
             .await?
@@ -61,9 +54,24 @@ impl Store {
             .await?
             .table(&self.db, "transfer_legs", legs)
             .await?
-            .table(&self.db, "holds", holds)
+            .member_rows::<hold::Entity, _>(&self.db, "holds", holds, tenant_id, member_id)
             .await?
             .member_snapshot(&self.db, tenant_id, member_id)
             .await
+    }
+
+    /// The text `column` of every row `select` finds.
+    async fn column_of<E: EntityTrait>(
+        &self,
+        select: Select<E>,
+        column: E::Column,
+    ) -> Result<Vec<String>, DomainError> {
+        let values = select
+            .select_only()
+            .column(column)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(values)
     }
 }

@@ -9,7 +9,8 @@ use questline_kit::meter;
 use sea_orm::{ConnectionTrait, Statement};
 use std::collections::BTreeMap;
 
-use super::{Store, Totals, rows};
+use super::{Store, rows};
+use crate::domain::Totals;
 
 /// Every account that is not a member's wallet (the partial index's rule).
 pub(super) const NOT_A_WALLET: &str = "owner NOT LIKE 'member:%'";
@@ -27,16 +28,13 @@ impl Store {
             let currency: String = row.try_get("", "currency")?;
             let owner: String = row.try_get("", "owner")?;
             let balance: i64 = row.try_get("", "balance")?;
-            let totals = figures.entry((tenant, currency.clone())).or_insert(Totals {
-                currency,
-                ..Totals::default()
-            });
+            let totals = figures
+                .entry((tenant, currency.clone()))
+                .or_insert_with(|| Totals::new(&currency));
             totals.count(&rows::owner(&owner)?, balance);
         }
         for totals in figures.values_mut() {
-            // Members hold what the programme's accounts do not.
-            totals.outstanding =
-                totals.issued - totals.burned - totals.expired + totals.adjusted - totals.partners;
+            totals.infer_outstanding();
         }
         Ok(figures)
     }

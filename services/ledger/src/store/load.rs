@@ -112,15 +112,35 @@ pub async fn book<R: Reads>(
             reads.referenced(&hold_ids, &transfer_ids).await?,
         )?;
     }
-    let keys: BTreeSet<AccountKey> = commands.iter().flat_map(|c| c.accounts(&first)).collect();
-    let drawn: Vec<AccountKey> = distinct(commands.iter().flat_map(|c| c.drawn(&first)));
-    let (system, locked): (Vec<_>, Vec<_>) = keys
-        .into_iter()
-        .partition(|(_, _, owner)| owner.is_system());
+    let (wanted, touched) = wanted(commands, &first, known, hold_ids, transfer_ids, now);
+    let found = reads.locked(&wanted).await?;
+    known.learn(&found, &wanted.system)?;
+    filled(found, &wanted, &touched, known, now)
+}
+
+/// The currencies and system accounts a batch touches, known or not.
+struct Touched {
+    currencies: BTreeSet<(String, String)>,
+    system: Vec<AccountKey>,
+}
+
+/// What the second step reads for `commands`, once the holds and
+/// transfers they name are in `first`.
+fn wanted<'a>(
+    commands: &[&'a Command],
+    first: &Book,
+    known: &Known,
+    hold_ids: Vec<&'a str>,
+    transfer_ids: Vec<&'a str>,
+    now: i64,
+) -> (Wanted<'a>, Touched) {
+    let keys: BTreeSet<AccountKey> = commands.iter().flat_map(|c| c.accounts(first)).collect();
+    let drawn: Vec<AccountKey> = distinct(commands.iter().flat_map(|c| c.drawn(first)));
+    let (system, locked): (Vec<_>, Vec<_>) = keys.into_iter().partition(|k| k.owner.is_system());
     let currencies: BTreeSet<(String, String)> = system
         .iter()
         .chain(&locked)
-        .map(|(t, c, _)| (t.clone(), c.clone()))
+        .map(|k| (k.tenant_id.clone(), k.currency.clone()))
         .collect();
     let wanted = Wanted {
         currencies: currencies
@@ -136,7 +156,7 @@ pub async fn book<R: Reads>(
         // Credited wallets too: their points join the open lot of their expiry.
         wallets: locked
             .iter()
-            .filter(|(_, _, o)| o.is_wallet())
+            .filter(|k| k.owner.is_wallet())
             .cloned()
             .collect(),
         locked,
@@ -147,18 +167,29 @@ pub async fn book<R: Reads>(
         hold_keys: distinct(commands.iter().filter_map(|c| c.hold_key())),
         now,
     };
-    let found = reads.locked(&wanted).await?;
+    (wanted, Touched { currencies, system })
+}
+
+/// The batch's book from what the second step `found` and what the
+/// committer `known` already.
+fn filled(
+    found: Found,
+    wanted: &Wanted<'_>,
+    touched: &Touched,
+    known: &Known,
+    now: i64,
+) -> Result<Book, DomainError> {
     let mut book = Book::new(now);
-    known.learn(&found, &wanted.system)?;
-    for (tenant, code) in currencies {
-        if let Some(currency) = known.currencies.get(&(tenant.clone(), code.clone())) {
-            book.add_currency(&tenant, &code, currency.clone());
+    for key in &touched.currencies {
+        let (tenant, code) = key;
+        if let Some(currency) = known.currencies.get(key) {
+            book.add_currency(tenant, code, currency.clone());
         }
     }
     for account in found.accounts {
         book.add_account(rows::account(account)?);
     }
-    for key in &system {
+    for key in &touched.system {
         if let Some(account) = known.system.get(key) {
             book.add_account(account.clone());
         }

@@ -99,37 +99,42 @@ impl MigrationTrait for CreateLedger {
             &["tenant_id", "idempotency_key"],
         )
         .await?;
-        m.create_table(
-            Table::create()
-                .table("holds")
-                .col(string("hold_id").primary_key())
-                .col(string("tenant_id"))
-                .col(string("currency"))
-                .col(string("member_id"))
-                .col(string("account_id"))
-                .col(big_integer("amount"))
-                .col(string("status"))
-                .col(string("reason"))
-                .col(big_integer("expires_at"))
-                .col(string("idempotency_key"))
-                .col(string("fingerprint"))
-                .col(string_null("transfer_id"))
-                .col(big_integer("created_at"))
-                .to_owned(),
-        )
-        .await?;
-        unique_index(m, "holds_key", "holds", &["tenant_id", "idempotency_key"]).await?;
-        m.create_index(
-            Index::create()
-                .name("holds_pending")
-                .table("holds")
-                .col("account_id")
-                .col("status")
-                .col("expires_at")
-                .to_owned(),
-        )
-        .await
+        create_holds(m).await
     }
+}
+
+/// The holds table of `CreateLedger`, with its key and due-hold indexes.
+async fn create_holds(m: &SchemaManager<'_>) -> Result<(), DbErr> {
+    m.create_table(
+        Table::create()
+            .table("holds")
+            .col(string("hold_id").primary_key())
+            .col(string("tenant_id"))
+            .col(string("currency"))
+            .col(string("member_id"))
+            .col(string("account_id"))
+            .col(big_integer("amount"))
+            .col(string("status"))
+            .col(string("reason"))
+            .col(big_integer("expires_at"))
+            .col(string("idempotency_key"))
+            .col(string("fingerprint"))
+            .col(string_null("transfer_id"))
+            .col(big_integer("created_at"))
+            .to_owned(),
+    )
+    .await?;
+    unique_index(m, "holds_key", "holds", &["tenant_id", "idempotency_key"]).await?;
+    m.create_index(
+        Index::create()
+            .name("holds_pending")
+            .table("holds")
+            .col("account_id")
+            .col("status")
+            .col("expires_at")
+            .to_owned(),
+    )
+    .await
 }
 
 /// Expiry policy, time zone and decimal places per currency; existing

@@ -16,14 +16,15 @@ mod stepwise;
 mod sweeper;
 mod write;
 
+use questline_kit::error::same_or_exists;
 use questline_kit::{DomainError, outbox, time::now_ms};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
 use std::sync::Arc;
 
 pub use committer::Clock;
-pub use queries::{Entry, EntryFilter, Totals, TransferLookup, WalletView};
+pub use queries::{Entry, EntryFilter, TransferLookup, WalletView};
 
-use crate::domain::book::{Account, Answer, Command, Hold, Transfer};
+use crate::domain::book::{Account, AccountKey, Answer, Command, Hold, Transfer};
 use crate::domain::currency::CurrencySpec;
 use crate::events;
 use committer::Committer;
@@ -77,13 +78,8 @@ impl Store {
             let txn = self.db.begin().await?;
             let key = (tenant_id.to_string(), code.to_string());
             if let Some(existing) = currency::Entity::find_by_id(key).one(&txn).await? {
-                return if same_currency(&existing, spec) {
-                    Ok((existing, false))
-                } else {
-                    Err(DomainError::AlreadyExists(format!(
-                        "currency {code} already exists with another definition"
-                    )))
-                };
+                let same = same_currency(&existing, spec);
+                return same_or_exists((existing, false), same, "currency", code);
             }
             let row = currency::ActiveModel {
                 tenant_id: Set(tenant_id.into()),
@@ -123,8 +119,33 @@ impl Store {
         }
     }
 
+    /// Opens a partner's account (see `Account::may_open`), audited in its
+    /// batch; again with the same flag, the same answer.
+    pub async fn open_account(
+        &self,
+        key: AccountKey,
+        may_go_negative: bool,
+        change: Change,
+    ) -> Result<Account, DomainError> {
+        let command = Command::OpenAccount {
+            key,
+            may_go_negative,
+        };
+        self.account_command(command, change).await
+    }
+
+    /// Closes an empty account, audited in its batch; again, the same answer.
+    pub async fn close_account(
+        &self,
+        key: AccountKey,
+        change: Change,
+    ) -> Result<Account, DomainError> {
+        self.account_command(Command::CloseAccount { key }, change)
+            .await
+    }
+
     /// An administrator's change to an account, audited in its transaction.
-    pub async fn account_command(
+    async fn account_command(
         &self,
         command: Command,
         change: Change,

@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::entities::{account, currency, hold, leg, lot, transfer};
 use super::{Store, rows, stepwise};
-use crate::domain::book::{Account, Hold, Transfer};
-use crate::domain::{Figures, Owner, lots};
+use crate::domain::book::{Account, AccountKey, Hold, Transfer};
+use crate::domain::hold::HoldStatus;
+use crate::domain::{Figures, Owner, Totals, lots};
 
 /// A wallet as its member sees it now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,17 +40,6 @@ pub struct EntryFilter {
     pub since: Option<i64>,
     pub until: Option<i64>,
     pub counterparty: Option<Owner>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Totals {
-    pub currency: String,
-    pub issued: i64,
-    pub burned: i64,
-    pub expired: i64,
-    pub adjusted: i64,
-    pub outstanding: i64,
-    pub partners: i64,
 }
 
 impl Store {
@@ -118,7 +108,7 @@ impl Store {
                 "held",
             )
             .filter(hold::Column::AccountId.is_in(ids))
-            .filter(hold::Column::Status.eq("pending"))
+            .filter(hold::Column::Status.eq(HoldStatus::Pending.as_str()))
             .filter(hold::Column::ExpiresAt.gt(now))
             .group_by(hold::Column::AccountId)
             .into_tuple()
@@ -130,12 +120,12 @@ impl Store {
             .collect())
     }
 
-    pub async fn account(
-        &self,
-        tenant_id: &str,
-        currency: &str,
-        owner: &Owner,
-    ) -> Result<Account, DomainError> {
+    pub async fn account(&self, key: &AccountKey) -> Result<Account, DomainError> {
+        let AccountKey {
+            tenant_id,
+            currency,
+            owner,
+        } = key;
         let row = account::Entity::find()
             .filter(account::Column::TenantId.eq(tenant_id))
             .filter(account::Column::Currency.eq(currency))
@@ -287,13 +277,7 @@ impl Store {
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|c| {
-                let totals = Totals {
-                    currency: c.code.clone(),
-                    ..Totals::default()
-                };
-                (c.code, totals)
-            })
+            .map(|c| (c.code.clone(), Totals::new(&c.code)))
             .collect();
         let balances: Vec<(String, String, i64)> = sums.into_tuple().all(&self.db).await?;
         for (code, owner, balance) in balances {
@@ -303,22 +287,6 @@ impl Store {
             t.count(&rows::owner(&owner)?, balance);
         }
         Ok(out.into_values().collect())
-    }
-}
-
-impl Totals {
-    /// Adds one account's balance to the figure it belongs to.
-    pub(super) fn count(&mut self, owner: &Owner, balance: i64) {
-        match owner {
-            Owner::Member(_) => self.outstanding += balance,
-            Owner::Partner(_) => self.partners += balance,
-            Owner::System(s) => match s {
-                crate::domain::SystemAccount::Issuance => self.issued -= balance,
-                crate::domain::SystemAccount::Redemption => self.burned += balance,
-                crate::domain::SystemAccount::Breakage => self.expired += balance,
-                crate::domain::SystemAccount::Adjustments => self.adjusted -= balance,
-            },
-        }
     }
 }
 

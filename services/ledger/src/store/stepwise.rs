@@ -92,7 +92,7 @@ fn ids_of(
 ) -> Vec<String> {
     let keys: BTreeSet<(&str, &str, String)> = keys
         .iter()
-        .map(|(t, c, o)| (t.as_str(), c.as_str(), o.key()))
+        .map(|k| (k.tenant_id.as_str(), k.currency.as_str(), k.owner.key()))
         .collect();
     rows.iter()
         .filter(|a| keep(a))
@@ -147,11 +147,11 @@ fn accounts_among(keys: &[AccountKey]) -> sea_orm::Select<account::Entity> {
         Expr::col(account::Column::Currency),
         Expr::col(account::Column::Owner),
     ]);
-    let rows = keys.iter().map(|(tenant, currency, owner)| {
+    let rows = keys.iter().map(|k| {
         Expr::tuple([
-            Expr::val(tenant.as_str()),
-            Expr::val(currency.as_str()),
-            Expr::val(owner.key()),
+            Expr::val(k.tenant_id.as_str()),
+            Expr::val(k.currency.as_str()),
+            Expr::val(k.owner.key()),
         ])
     });
     account::Entity::find().filter(cols.is_in(rows))

@@ -12,6 +12,7 @@ use super::entities::{account, hold, lot};
 use super::{Store, rows};
 use crate::domain::Owner;
 use crate::domain::book::{AccountKey, Command};
+use crate::domain::hold::HoldStatus;
 
 /// Wallets swept per round; the next round takes the rest.
 const ROUND: u64 = 500;
@@ -43,14 +44,14 @@ impl Store {
                 hold::Column::Currency,
                 hold::Column::MemberId,
             ])
-            .filter(hold::Column::Status.eq("pending"))
+            .filter(hold::Column::Status.eq(HoldStatus::Pending.as_str()))
             .filter(hold::Column::ExpiresAt.lte(now))
             .limit(ROUND)
             .into_tuple()
             .all(&self.db)
             .await?;
         for (tenant, currency, member) in holds {
-            wallets.insert((tenant, currency, Owner::Member(member)));
+            wallets.insert(AccountKey::new(&tenant, &currency, Owner::Member(member)));
         }
         let lot_accounts: Vec<String> = lot::Entity::find()
             .select_only()

@@ -1,9 +1,10 @@
 //! The ledger's invariants against a real SQLite database.
 
 use super::*;
-use crate::domain::book::Command;
+use crate::domain::book::{AccountKey, Command};
 use crate::domain::currency::CurrencySpec;
 use crate::domain::expiry::ExpiryPolicy;
+use crate::domain::hold::HoldStatus;
 use crate::domain::requests::{Header, HoldSpec, RawLeg, ReversalSpec, TransferSpec};
 use crate::domain::{Figures, Owner};
 use entities::{account, hold as hold_row, lot};
@@ -170,6 +171,14 @@ async fn total(store: &Store, member: &str, code: &str) -> Figures {
         .unwrap_or_default()
 }
 
+/// m1's `(balance, held)` in `code` after a sweep.
+async fn swept_wallet(store: &Store, code: &str) -> (i64, i64) {
+    store.sweep_due().await.unwrap();
+    let key = AccountKey::new("acme", code, Owner::Member("m1".into()));
+    let wallet = store.account(&key).await.unwrap();
+    (wallet.balance, wallet.held)
+}
+
 /// Double entry: each currency's balances sum to zero; a wallet's `held` is
 /// exactly its pending holds and its lots hold exactly its positive balance.
 async fn assert_books_balance(store: &Store) {
@@ -188,7 +197,7 @@ async fn assert_books_balance(store: &Store) {
     for wallet in account::Entity::find().all(&store.db).await.unwrap() {
         let pending: i64 = hold_row::Entity::find()
             .filter(hold_row::Column::AccountId.eq(wallet.account_id.as_str()))
-            .filter(hold_row::Column::Status.eq("pending"))
+            .filter(hold_row::Column::Status.eq(HoldStatus::Pending.as_str()))
             .all(&store.db)
             .await
             .unwrap()
@@ -263,11 +272,8 @@ async fn the_programme_figures_read_without_wallets_equal_the_totals() {
     l.store.transfer(credit("m1", 100, "c1")).await.unwrap();
     l.store.transfer(credit("m2", 50, "c2")).await.unwrap();
     l.store.transfer(debit("m1", 30, "d1")).await.unwrap();
-    let open = Command::OpenAccount {
-        key: ("acme".into(), "stars".into(), Owner::Partner("cafe".into())),
-        may_go_negative: false,
-    };
-    l.store.account_command(open, change()).await.unwrap();
+    let cafe = AccountKey::new("acme", "stars", Owner::Partner("cafe".into()));
+    l.store.open_account(cafe, false, change()).await.unwrap();
     let to_partner = [("stars", "member:m2", "partner:cafe", 5)];
     l.store.transfer(transfer("p1", &to_partner)).await.unwrap();
     let adjust = [("stars", "system:adjustments", "member:m1", 7)];
@@ -289,11 +295,8 @@ async fn the_programme_figures_read_without_wallets_equal_the_totals() {
 async fn a_multi_leg_transfer_moves_all_or_nothing() {
     let l = ledger().await;
     l.store.transfer(credit("m1", 50, "c1")).await.unwrap();
-    let open = Command::OpenAccount {
-        key: ("acme".into(), "stars".into(), Owner::Partner("cafe".into())),
-        may_go_negative: false,
-    };
-    l.store.account_command(open, change()).await.unwrap();
+    let cafe = AccountKey::new("acme", "stars", Owner::Partner("cafe".into()));
+    l.store.open_account(cafe, false, change()).await.unwrap();
     // The second leg cannot be covered: the first must not move either.
     let greedy = transfer(
         "split",
@@ -317,7 +320,11 @@ async fn a_multi_leg_transfer_moves_all_or_nothing() {
     assert_eq!(total(&l.store, "m2", "stars").await.total, 20);
     let cafe = l
         .store
-        .account("acme", "stars", &Owner::Partner("cafe".into()))
+        .account(&AccountKey::new(
+            "acme",
+            "stars",
+            Owner::Partner("cafe".into()),
+        ))
         .await
         .unwrap();
     assert_eq!(cafe.balance, 30);
@@ -331,18 +338,13 @@ async fn a_multi_leg_transfer_moves_all_or_nothing() {
 async fn an_empty_account_closes_and_then_takes_nothing() {
     let l = ledger().await;
     l.store.transfer(credit("m1", 5, "c1")).await.unwrap();
-    let key = (
-        "acme".to_string(),
-        "stars".to_string(),
-        Owner::Member("m1".into()),
-    );
-    let close = || Command::CloseAccount { key: key.clone() };
+    let key = AccountKey::new("acme", "stars", Owner::Member("m1".into()));
     assert_eq!(
-        kind(l.store.account_command(close(), change()).await),
+        kind(l.store.close_account(key.clone(), change()).await),
         "ACCOUNT_NOT_EMPTY"
     );
     l.store.transfer(debit("m1", 5, "d1")).await.unwrap();
-    let closed = l.store.account_command(close(), change()).await.unwrap();
+    let closed = l.store.close_account(key, change()).await.unwrap();
     assert!(closed.closed);
     assert_eq!(
         kind(l.store.transfer(credit("m1", 5, "c2")).await),
@@ -478,14 +480,8 @@ async fn held_points_wait_for_their_hold_before_they_expire() {
     // local midnight nearly two hours after the earn's time of day): the
     // miles are due, the hold still pending.
     l.advance(DAY / 2 + DAY / 12);
-    l.store.sweep_due().await.unwrap();
-    let wallet = l
-        .store
-        .account("acme", "miles", &Owner::Member("m1".into()))
-        .await
-        .unwrap();
     assert_eq!(
-        (wallet.balance, wallet.held),
+        swept_wallet(&l.store, "miles").await,
         (30, 30),
         "10 expired, 30 wait for the hold"
     );
@@ -493,14 +489,8 @@ async fn held_points_wait_for_their_hold_before_they_expire() {
         .hold_command(commit(&held.hold_id, Some(20)))
         .await
         .unwrap();
-    l.store.sweep_due().await.unwrap();
-    let wallet = l
-        .store
-        .account("acme", "miles", &Owner::Member("m1".into()))
-        .await
-        .unwrap();
     assert_eq!(
-        (wallet.balance, wallet.held),
+        swept_wallet(&l.store, "miles").await,
         (0, 0),
         "the 10 released expire too"
     );

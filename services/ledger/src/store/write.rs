@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use super::entities::{account, hold, leg, lot, transfer};
 use super::rows;
-use crate::domain::book::{Account, Book};
+use crate::domain::book::{Account, AccountKey, Book};
 
 /// A batch's changes, table by table.
 pub struct Rows {
@@ -108,7 +108,7 @@ fn legs(book: &Book) -> Result<Vec<leg::Model>, DomainError> {
     for t in &book.changes.transfers {
         for (i, l) in t.legs.iter().enumerate() {
             let id = |owner| {
-                book.account(&(t.tenant_id.clone(), l.currency.clone(), owner))
+                book.account(&AccountKey::new(&t.tenant_id, &l.currency, owner))
                     .map(|a| a.account_id.clone())
                     .ok_or_else(|| DomainError::internal("a leg's account is not in the book"))
             };

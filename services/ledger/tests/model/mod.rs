@@ -4,7 +4,7 @@
 use questline_kit::DomainError;
 use questline_kit::fingerprint::Fields;
 use questline_ledger::domain::Owner;
-use questline_ledger::domain::book::{Command, Transfer};
+use questline_ledger::domain::book::{AccountKey, Command, Transfer};
 use questline_ledger::domain::hold::HoldStatus;
 use questline_ledger::domain::requests::{Header, HoldSpec, RawLeg, ReversalSpec, TransferSpec};
 use questline_ledger::store::{Store, TransferLookup};
@@ -480,8 +480,8 @@ impl Model {
     async fn compare(&self, store: &Store) -> Outcome {
         let mut outstanding = 0;
         for (m, w) in self.wallets.iter().enumerate() {
-            let owner = Owner::Member(member(m));
-            let stored = match store.account(&self.tenant, CURRENCY, &owner).await {
+            let wallet = AccountKey::new(&self.tenant, CURRENCY, Owner::Member(member(m)));
+            let stored = match store.account(&wallet).await {
                 Ok(a) => (a.balance, a.held),
                 Err(DomainError::NotFound(_)) => (0, 0),
                 Err(e) => return Err(e.to_string()),

@@ -162,19 +162,26 @@ fn points_of(value: Value) -> Outcome {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rule(condition: &str, points: &str) -> Result<CompiledRule, DomainError> {
+impl RuleSpec {
+    /// A rule of the tests: on `purchase` events, in stars, named as its id.
+    pub(crate) fn purchase(rule_id: &str, condition: &str, points: &str) -> RuleSpec {
         RuleSpec {
-            rule_id: "r1".into(),
-            name: "purchase".into(),
+            rule_id: rule_id.into(),
+            name: rule_id.into(),
             event_type: "purchase".into(),
             condition: condition.into(),
             points: points.into(),
             currency: "stars".into(),
         }
-        .compile()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(condition: &str, points: &str) -> Result<CompiledRule, DomainError> {
+        RuleSpec::purchase("r1", condition, points).compile()
     }
 
     fn facts(amount: f64, tier: &str) -> Facts {

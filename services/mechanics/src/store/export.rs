@@ -3,7 +3,6 @@
 
 use questline_kit::DomainError;
 use questline_kit::export::MemberExport;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::Store;
 use super::entities::{award, tracked_event};
@@ -14,18 +13,24 @@ impl Store {
         tenant_id: &str,
         member_id: &str,
     ) -> Result<MemberExport, DomainError> {
-        let events = tracked_event::Entity::find()
-            .filter(tracked_event::Column::TenantId.eq(tenant_id))
-            .filter(tracked_event::Column::MemberId.eq(member_id))
-            .order_by_asc(tracked_event::Column::CreatedAt);
-        let awards = award::Entity::find()
-            .filter(award::Column::TenantId.eq(tenant_id))
-            .filter(award::Column::MemberId.eq(member_id))
-            .order_by_asc(award::Column::EventId);
+        use award::Column as A;
+        use tracked_event::Column as E;
         MemberExport::default()
-            .table(&self.db, "tracked_events", events)
+            .member_rows::<tracked_event::Entity, _>(
+                &self.db,
+                "tracked_events",
+                [E::TenantId, E::MemberId, E::CreatedAt],
+                tenant_id,
+                member_id,
+            )
             .await?
-            .table(&self.db, "awards", awards)
+            .member_rows::<award::Entity, _>(
+                &self.db,
+                "awards",
+                [A::TenantId, A::MemberId, A::EventId],
+                tenant_id,
+                member_id,
+            )
             .await?
             .member_snapshot(&self.db, tenant_id, member_id)
             .await

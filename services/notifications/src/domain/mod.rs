@@ -9,6 +9,8 @@
 //!    a missing variable fails instead of printing nothing.
 
 pub mod templates;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 use serde::Serialize;
 

@@ -120,35 +120,19 @@ fn template_name(event_type: &str, locale: &str, part: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::test_support::{credited, redeemed};
 
-    fn credited() -> Notice {
-        Notice::PointsCredited {
-            member_id: "m1".into(),
-            currency: "stars".into(),
-            amount: 5,
-            balance: 25,
-            reason: "purchase".into(),
-        }
-    }
-
-    fn redeemed() -> Notice {
-        Notice::RewardRedeemed {
-            member_id: "m1".into(),
-            redemption_id: "r-1".into(),
-            reward_id: "pastry".into(),
-            reward_name: "Pastry".into(),
-            currency: "stars".into(),
-            price: 20,
-            voucher_code: "PASTRY-7Q2X".into(),
-        }
+    /// `notice` rendered by the built-in templates in `locale`.
+    fn builtin(notice: &Notice, locale: &str) -> Content {
+        Templates::builtin()
+            .unwrap()
+            .render(notice, locale)
+            .unwrap()
     }
 
     #[test]
     fn renders_points_credited() {
-        let content = Templates::builtin()
-            .unwrap()
-            .render(&credited(), DEFAULT_LOCALE)
-            .unwrap();
+        let content = builtin(&credited(), DEFAULT_LOCALE);
         assert_eq!(content.title, "You earned 5 stars");
         assert_eq!(content.body, "Your balance is now 25 stars.");
     }
@@ -161,19 +145,13 @@ mod tests {
             amount: 12,
             balance: 30,
         };
-        let content = Templates::builtin()
-            .unwrap()
-            .render(&expired, "fr-CA")
-            .unwrap();
+        let content = builtin(&expired, "fr-CA");
         assert_eq!(content.title, "12 étoiles ont expiré");
     }
 
     #[test]
     fn renders_reward_redeemed() {
-        let content = Templates::builtin()
-            .unwrap()
-            .render(&redeemed(), DEFAULT_LOCALE)
-            .unwrap();
+        let content = builtin(&redeemed(), DEFAULT_LOCALE);
         assert_eq!(content.title, "Reward redeemed: Pastry");
         assert_eq!(content.body, "Your voucher code is PASTRY-7Q2X.");
     }

@@ -2,7 +2,6 @@
 
 use questline_kit::DomainError;
 use questline_kit::export::MemberExport;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::Store;
 use super::entities::message;
@@ -13,12 +12,16 @@ impl Store {
         tenant_id: &str,
         member_id: &str,
     ) -> Result<MemberExport, DomainError> {
-        let messages = message::Entity::find()
-            .filter(message::Column::TenantId.eq(tenant_id))
-            .filter(message::Column::MemberId.eq(member_id))
-            .order_by_asc(message::Column::MessageId);
+        use message::Column as M;
+        let columns = [M::TenantId, M::MemberId, M::MessageId];
         MemberExport::default()
-            .table(&self.db, "inbox_messages", messages)
+            .member_rows::<message::Entity, _>(
+                &self.db,
+                "inbox_messages",
+                columns,
+                tenant_id,
+                member_id,
+            )
             .await?
             .member_snapshot(&self.db, tenant_id, member_id)
             .await

@@ -75,7 +75,6 @@ impl Store {
         .await
     }
 
-    /// A member's messages, newest first, resuming after `page.after`.
     /// Deletes every message of an erased member.
     pub async fn forget(&self, tenant_id: &str, member_id: &str) -> Result<(), DomainError> {
         message::Entity::delete_many()
@@ -86,6 +85,7 @@ impl Store {
         Ok(())
     }
 
+    /// A member's messages, newest first, resuming after `page.after`.
     pub async fn inbox(
         &self,
         tenant_id: &str,

@@ -40,7 +40,7 @@ impl Redeem {
     }
 }
 
-/// One hold per redemption, ever: a resumed saga finds the hold it created before.
+/// One hold per redemption, ever: a resumed redemption finds the hold it created before.
 pub fn hold_key(redemption_id: &str) -> String {
     questline_kit::fingerprint::key_of("redeem:", &[redemption_id])
 }

@@ -53,7 +53,7 @@ pub mod voucher_code {
 pub mod redemption {
     use sea_orm::entity::prelude::*;
 
-    /// A redemption saga: its request, how far it got, and how it ended.
+    /// A redemption: its request, how far it got, and how it ended.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "redemptions")]
     pub struct Model {
@@ -63,7 +63,7 @@ pub mod redemption {
         pub redemption_id: String,
         pub member_id: String,
         pub reward_id: String,
-        /// Copied at the start so a resumed saga asks the ledger the same thing.
+        /// Copied at the start so a resumed redemption asks the ledger the same thing.
         pub reward_name: String,
         pub currency: String,
         pub price: i64,

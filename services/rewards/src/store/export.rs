@@ -3,7 +3,7 @@
 
 use questline_kit::DomainError;
 use questline_kit::export::MemberExport;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::Store;
 use super::entities::{redemption, voucher_code};
@@ -14,22 +14,28 @@ impl Store {
         tenant_id: &str,
         member_id: &str,
     ) -> Result<MemberExport, DomainError> {
-        let redemptions = redemption::Entity::find()
-            .filter(redemption::Column::TenantId.eq(tenant_id))
-            .filter(redemption::Column::MemberId.eq(member_id))
-            .order_by_asc(redemption::Column::RedemptionId);
-        let ids: Vec<String> = redemptions
-            .clone()
+        use redemption::Column as R;
+        let ids: Vec<String> = redemption::Entity::find()
+            .filter(R::TenantId.eq(tenant_id))
+            .filter(R::MemberId.eq(member_id))
+            .order_by_asc(R::RedemptionId)
+            .select_only()
+            .column(R::RedemptionId)
+            .into_tuple()
             .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|r| r.redemption_id)
-            .collect();
+            .await?;
         let vouchers = voucher_code::Entity::find()
             .filter(voucher_code::Column::TenantId.eq(tenant_id))
             .filter(voucher_code::Column::RedemptionId.is_in(ids));
+        let columns = [R::TenantId, R::MemberId, R::RedemptionId];
         MemberExport::default()
-            .table(&self.db, "redemptions", redemptions)
+            .member_rows::<redemption::Entity, _>(
+                &self.db,
+                "redemptions",
+                columns,
+                tenant_id,
+                member_id,
+            )
             .await?
             .table(&self.db, "voucher_codes", vouchers)
             .await?

@@ -1,5 +1,5 @@
 //! The rewards service's storage: the catalogue with its voucher pools, and
-//! the redemption sagas' steps (see `redemptions`).
+//! the redemptions' steps (see `redemptions`).
 
 pub mod entities;
 mod export;
@@ -8,6 +8,7 @@ mod redemptions;
 #[cfg(test)]
 pub(crate) mod tests;
 
+use questline_kit::error::same_or_exists;
 use questline_kit::{DomainError, outbox, time::now_ms};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -56,14 +57,10 @@ impl Store {
         let answer = questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
             let key = (r.tenant_id.clone(), r.reward_id.clone());
-            if let Some(existing) = reward::Entity::find_by_id(key).one(&txn).await? {
-                if existing.fingerprint != r.fingerprint {
-                    return Err(DomainError::AlreadyExists(format!(
-                        "reward {} already exists with other fields",
-                        r.reward_id
-                    )));
-                }
-                return Ok((listing(&txn, existing).await?, false));
+            if let Some(stored) = reward::Entity::find_by_id(key).one(&txn).await? {
+                let same = stored.fingerprint == r.fingerprint;
+                let stored = same_or_exists(stored, same, "reward", &r.reward_id)?;
+                return Ok((listing(&txn, stored).await?, false));
             }
             let row = reward::ActiveModel {
                 tenant_id: Set(r.tenant_id.clone()),

@@ -1,4 +1,4 @@
-//! The redemption saga's local steps. Each is one transaction guarded by the
+//! A redemption's local steps. Each is one transaction guarded by the
 //! step it expects (`status = pending AND step = …`), so two replays of the
 //! same redemption racing each other apply every step once.
 
@@ -13,7 +13,7 @@ use super::entities::{redemption, reward, voucher_code};
 use super::{Store, find_reward};
 use crate::domain::redemption::{Redeem, Status};
 use crate::domain::reward::VoucherSource;
-use crate::domain::saga::{Failure, Step, Undo};
+use crate::domain::steps::{Failure, Step, Undo};
 use crate::domain::voucher::{ENTROPY_BYTES, generated_code};
 use crate::events;
 
@@ -139,7 +139,7 @@ impl Store {
         .await
     }
 
-    /// Ends the saga: issued → completed, with `reward.redeemed` staged in the
+    /// Ends the redemption: issued → completed, with `reward.redeemed` staged in the
     /// same transaction.
     pub async fn complete(
         &self,

@@ -13,7 +13,7 @@ use super::migrations::Migrator;
 use super::{Store, outbox};
 use crate::domain::redemption::{Redeem, Status};
 use crate::domain::reward::{NewReward, VoucherSource};
-use crate::domain::saga::{Failure, Step, undo};
+use crate::domain::steps::{Failure, Step, undo};
 use crate::events;
 
 impl Store {
@@ -30,6 +30,20 @@ impl Store {
         let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::default());
         let relay = outbox::Relay::new(db.clone(), bus, "rewards");
         (Store::new(db, relay), dir)
+    }
+
+    /// A fresh store with one reward of `acme` on its catalogue.
+    pub(crate) async fn with_reward(
+        reward_id: &str,
+        stock: i64,
+        source: VoucherSource,
+    ) -> (Store, tempfile::TempDir) {
+        let (store, dir) = Store::temporary().await;
+        store
+            .create_reward(&new_reward(reward_id, stock, source), &change())
+            .await
+            .expect("created");
+        (store, dir)
     }
 
     /// Every domain event staged in the outbox so far (audit entries aside).
@@ -105,7 +119,7 @@ fn codes(list: &[&str]) -> Vec<String> {
     list.iter().map(|c| c.to_string()).collect()
 }
 
-/// Runs a redemption through the hold and the voucher, as the saga would.
+/// Runs a redemption through the hold and the voucher, as the flow would.
 async fn issued(
     store: &Store,
     redemption_id: &str,
@@ -120,7 +134,7 @@ async fn issued(
     store.issue_voucher(&row).await
 }
 
-fn kind(err: DomainError) -> &'static str {
+pub(crate) fn kind(err: DomainError) -> &'static str {
     match err {
         DomainError::FailedPrecondition { kind, .. } => kind,
         other => panic!("expected a failed precondition, got {other:?}"),
@@ -129,14 +143,7 @@ fn kind(err: DomainError) -> &'static str {
 
 #[tokio::test]
 async fn stock_is_reserved_once_per_redemption_and_given_back_once() {
-    let (store, _dir) = Store::temporary().await;
-    store
-        .create_reward(
-            &new_reward("pastry", 1, VoucherSource::Generated),
-            &change(),
-        )
-        .await
-        .expect("created");
+    let (store, _dir) = Store::with_reward("pastry", 1, VoucherSource::Generated).await;
 
     let first = store
         .start_redemption(&redeem("r1", "pastry"))
@@ -183,11 +190,7 @@ async fn stock_is_reserved_once_per_redemption_and_given_back_once() {
 
 #[tokio::test]
 async fn concurrent_redemptions_never_oversell() {
-    let (store, _dir) = Store::temporary().await;
-    store
-        .create_reward(&new_reward("pizza", 3, VoucherSource::Generated), &change())
-        .await
-        .expect("created");
+    let (store, _dir) = Store::with_reward("pizza", 3, VoucherSource::Generated).await;
     let attempts = (0..10).map(|i| {
         let store = store.clone();
         tokio::spawn(async move {
@@ -209,11 +212,7 @@ async fn concurrent_redemptions_never_oversell() {
 
 #[tokio::test]
 async fn pool_codes_are_assigned_once_and_come_back_on_failure() {
-    let (store, _dir) = Store::temporary().await;
-    store
-        .create_reward(&new_reward("pizza", 10, VoucherSource::Pool), &change())
-        .await
-        .expect("created");
+    let (store, _dir) = Store::with_reward("pizza", 10, VoucherSource::Pool).await;
 
     let upload = store
         .add_voucher_codes("acme", "pizza", &codes(&["A", "B"]), &change())
@@ -280,14 +279,7 @@ async fn pool_codes_are_assigned_once_and_come_back_on_failure() {
 
 #[tokio::test]
 async fn completing_stages_one_event_however_often_it_is_replayed() {
-    let (store, _dir) = Store::temporary().await;
-    store
-        .create_reward(
-            &new_reward("pastry", 5, VoucherSource::Generated),
-            &change(),
-        )
-        .await
-        .expect("created");
+    let (store, _dir) = Store::with_reward("pastry", 5, VoucherSource::Generated).await;
     let row = issued(&store, "r1", "pastry").await.expect("issued");
     let code = row.voucher_code.clone().expect("a generated code");
     assert!(code.starts_with("QL-") && code.len() == 17, "{code}");
@@ -353,14 +345,7 @@ async fn rewards_are_idempotent_by_id_and_scoped_by_tenant() {
 
 #[tokio::test]
 async fn generated_rewards_take_no_uploads() {
-    let (store, _dir) = Store::temporary().await;
-    store
-        .create_reward(
-            &new_reward("pastry", 5, VoucherSource::Generated),
-            &change(),
-        )
-        .await
-        .expect("created");
+    let (store, _dir) = Store::with_reward("pastry", 5, VoucherSource::Generated).await;
     let refused = store
         .add_voucher_codes("acme", "pastry", &codes(&["A"]), &change())
         .await;
@@ -368,6 +353,6 @@ async fn generated_rewards_take_no_uploads() {
 }
 
 /// The audit entry store calls need; its content is not under test here.
-fn change() -> questline_kit::audit::Change {
+pub(crate) fn change() -> questline_kit::audit::Change {
     questline_kit::audit::Change::new("acme", "test-admin", "test/Change".into(), "test".into())
 }

@@ -1,23 +1,26 @@
+//! Profiles checked field by field, consent recorded with when and where,
+//! facts without contact details, and the external ids of erased members.
+
 use super::*;
 use serde_json::json;
 
-fn profile(f: impl FnOnce(&mut pb::Profile)) -> Result<Profile, questline_kit::DomainError> {
-    let mut given = pb::Profile {
+fn object(value: Json) -> Map<String, Json> {
+    value.as_object().cloned().unwrap()
+}
+
+fn profile(f: impl FnOnce(&mut Profile)) -> Result<Profile, questline_kit::DomainError> {
+    let mut given = Profile {
         display_name: "Alice Tan".into(),
         email: "Alice@Example.com".into(),
         phone: "+6591234567".into(),
         birthday: "1990-02-28".into(),
         locale: "en-SG".into(),
         country: "sg".into(),
-        attributes: Some(questline_kit::structs::from_json(
-            json!({"interests": ["coffee", "tea"], "vip": true, "visits": 3})
-                .as_object()
-                .unwrap(),
-        )),
+        attributes: object(json!({"interests": ["coffee", "tea"], "vip": true, "visits": 3})),
     };
     f(&mut given);
     let mut v = Violations::new();
-    let checked = validate_profile(&mut v, &given);
+    let checked = validate_profile(&mut v, given);
     v.finish().map(|_| checked)
 }
 
@@ -29,12 +32,12 @@ fn a_full_profile_is_normalised() {
         ("alice@example.com", "SG")
     );
     assert_eq!(p.attributes["interests"], json!(["coffee", "tea"]));
-    assert!(profile(|p| *p = pb::Profile::default()).is_ok());
+    assert!(profile(|p| *p = Profile::default()).is_ok());
 }
 
 #[test]
 fn every_malformed_field_is_named() {
-    type Change = fn(&mut pb::Profile);
+    type Change = fn(&mut Profile);
     let cases: Vec<(&str, Change)> = vec![
         ("email", |p| p.email = "not-an-email".into()),
         ("email", |p| p.email = "a b@example.com".into()),
@@ -47,14 +50,10 @@ fn every_malformed_field_is_named() {
         ("country", |p| p.country = "SGP".into()),
         ("display_name", |p| p.display_name = "x".repeat(300)),
         ("attributes", |p| {
-            p.attributes = Some(questline_kit::structs::from_json(
-                json!({"nested": {"a": 1}}).as_object().unwrap(),
-            ))
+            p.attributes = object(json!({"nested": {"a": 1}}))
         }),
         ("attributes", |p| {
-            p.attributes = Some(questline_kit::structs::from_json(
-                json!({"bad key": 1}).as_object().unwrap(),
-            ))
+            p.attributes = object(json!({"bad key": 1}))
         }),
     ];
     for (field, change) in cases {
@@ -83,4 +82,25 @@ fn consent_records_when_and_where_and_facts_carry_no_contact_details() {
     }
     assert_eq!(facts["consent"]["sms"], json!(true));
     assert_eq!(facts["consent"]["push"], json!(false));
+}
+
+#[test]
+fn erased_members_external_ids_are_reserved() {
+    let erased = erased_external_id("m1");
+    assert_eq!(erased, "erased:m1");
+    let mut v = Violations::new();
+    validate_external_id(&mut v, &erased);
+    let err = v.finish().unwrap_err();
+    assert!(
+        format!("{err:?}").contains("must not start with 'erased:'"),
+        "{err:?}"
+    );
+    for good in ["alice", "user-erased:1"] {
+        let mut v = Violations::new();
+        validate_external_id(&mut v, good);
+        assert!(v.finish().is_ok(), "{good}");
+    }
+    let mut v = Violations::new();
+    validate_external_id(&mut v, " ");
+    assert!(v.finish().is_err());
 }

@@ -1,9 +1,37 @@
-//! Opening, closing and finding accounts.
+//! Opening, closing and finding accounts, and who may ask for either:
+//! only partner accounts are opened on purpose, and system accounts are
+//! never closed.
 
 use questline_kit::{DomainError, new_id};
 
 use super::{Account, AccountKey, Book, Currency};
 use crate::domain::Owner;
+
+impl Account {
+    /// Wallets and system accounts open themselves on first use; only a
+    /// partner's is opened on purpose, so a typo cannot make a new one.
+    pub fn may_open(owner: &Owner) -> Result<(), DomainError> {
+        if owner.opens_itself() {
+            return Err(DomainError::invalid(
+                "name",
+                "only partner:<id> accounts are opened on purpose; the others open themselves",
+            ));
+        }
+        Ok(())
+    }
+
+    /// System accounts mirror every wallet and are moved without locks
+    /// (docs/ledger.md, "Hot accounts"): they are never closed.
+    pub fn may_close(owner: &Owner) -> Result<(), DomainError> {
+        if owner.is_system() {
+            return Err(DomainError::invalid(
+                "name",
+                "system accounts cannot be closed",
+            ));
+        }
+        Ok(())
+    }
+}
 
 impl Book {
     pub(super) fn currency(&self, tenant_id: &str, code: &str) -> Result<&Currency, DomainError> {
@@ -21,7 +49,9 @@ impl Book {
     /// Refuses an account no transfer may touch: closed, or a partner's
     /// that was never opened.
     pub(super) fn usable(&self, key: &AccountKey) -> Result<(), DomainError> {
-        let (_, currency, owner) = key;
+        let AccountKey {
+            currency, owner, ..
+        } = key;
         match self.account(key) {
             Some(a) if a.closed => Err(DomainError::precondition(
                 "ACCOUNT_CLOSED",
@@ -42,7 +72,11 @@ impl Book {
         if let Some(id) = self.by_key.get(key) {
             return id.clone();
         }
-        let (tenant_id, currency, owner) = key.clone();
+        let AccountKey {
+            tenant_id,
+            currency,
+            owner,
+        } = key.clone();
         let account = Account {
             account_id: new_id(),
             tenant_id,
@@ -73,7 +107,11 @@ impl Book {
         key: &AccountKey,
         may_go_negative: bool,
     ) -> Result<Account, DomainError> {
-        let (tenant_id, currency, owner) = key;
+        let AccountKey {
+            tenant_id,
+            currency,
+            owner,
+        } = key;
         self.currency(tenant_id, currency)?;
         if let Some(existing) = self.account(key) {
             return if existing.may_go_negative == may_go_negative {
@@ -93,7 +131,9 @@ impl Book {
 
     /// Closes an empty account; closing it again answers the same.
     pub(super) fn close(&mut self, key: &AccountKey) -> Result<Account, DomainError> {
-        let (_, currency, owner) = key;
+        let AccountKey {
+            currency, owner, ..
+        } = key;
         let account = self.account(key).ok_or_else(|| {
             DomainError::NotFound(format!("account {} in {currency} not found", owner.key()))
         })?;
@@ -120,12 +160,7 @@ impl Book {
     pub(super) fn standing(&self, key: &AccountKey) -> (i64, i64, bool) {
         match self.account(key) {
             Some(a) => (a.balance, a.held, a.may_go_negative),
-            None => (0, 0, key.2.may_go_negative_by_default()),
+            None => (0, 0, key.owner.may_go_negative_by_default()),
         }
     }
-}
-
-/// An account key from its parts.
-pub(super) fn key(tenant_id: &str, currency: &str, owner: &Owner) -> AccountKey {
-    (tenant_id.to_string(), currency.to_string(), owner.clone())
 }

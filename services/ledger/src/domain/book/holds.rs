@@ -2,12 +2,19 @@
 
 use questline_kit::{DomainError, fingerprint, new_id};
 
-use super::accounts::key;
 use super::transfers::Posting;
-use super::{Book, Hold, Leg};
+use super::{AccountKey, Book, Hold, Leg};
 use crate::domain::Owner;
 use crate::domain::hold::HoldStatus;
 use crate::domain::requests::HoldSpec;
+
+impl HoldSpec {
+    /// The wallet the hold reserves points on.
+    pub fn wallet(&self) -> AccountKey {
+        let owner = Owner::Member(self.member_id.clone());
+        AccountKey::new(&self.tenant_id, &self.currency, owner)
+    }
+}
 
 impl Book {
     pub(super) fn create_hold(&mut self, spec: &HoldSpec) -> Result<Hold, DomainError> {
@@ -21,14 +28,13 @@ impl Book {
             return Ok(first.clone());
         }
         self.currency(&spec.tenant_id, &spec.currency)?;
-        let owner = Owner::Member(spec.member_id.clone());
-        let wallet = key(&spec.tenant_id, &spec.currency, &owner);
+        let wallet = spec.wallet();
         self.usable(&wallet)?;
         let (balance, held, _) = self.standing(&wallet);
         if balance - held < spec.amount {
             return Err(DomainError::precondition(
                 "INSUFFICIENT_FUNDS",
-                owner.key(),
+                wallet.owner.key(),
                 format!("not enough {} available to hold", spec.currency),
             ));
         }
@@ -94,7 +100,7 @@ impl Book {
         self.account_mut(&account_id).held -= hold.amount;
         let legs = vec![Leg {
             currency: hold.currency.clone(),
-            debit: wallet.2.clone(),
+            debit: wallet.owner.clone(),
             credit: Owner::REDEMPTION,
             amount: spend,
             reverses_leg: None,

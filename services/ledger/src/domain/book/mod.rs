@@ -29,8 +29,23 @@ pub struct Currency {
     pub reversals_may_overdraw: bool,
 }
 
-/// `(tenant, currency, owner)`: how commands name an account.
-pub type AccountKey = (String, String, Owner);
+/// How commands name an account: a tenant's account in one currency.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountKey {
+    pub tenant_id: String,
+    pub currency: String,
+    pub owner: Owner,
+}
+
+impl AccountKey {
+    pub fn new(tenant_id: &str, currency: &str, owner: Owner) -> AccountKey {
+        AccountKey {
+            tenant_id: tenant_id.into(),
+            currency: currency.into(),
+            owner,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
@@ -48,11 +63,7 @@ pub struct Account {
 
 impl Account {
     pub fn key(&self) -> AccountKey {
-        (
-            self.tenant_id.clone(),
-            self.currency.clone(),
-            self.owner.clone(),
-        )
+        AccountKey::new(&self.tenant_id, &self.currency, self.owner.clone())
     }
 
     pub fn figures(&self) -> Figures {
@@ -110,11 +121,8 @@ pub struct Hold {
 
 impl Hold {
     pub fn wallet(&self) -> AccountKey {
-        (
-            self.tenant_id.clone(),
-            self.currency.clone(),
-            Owner::Member(self.member_id.clone()),
-        )
+        let owner = Owner::Member(self.member_id.clone());
+        AccountKey::new(&self.tenant_id, &self.currency, owner)
     }
 }
 

@@ -41,46 +41,30 @@ impl Command {
     /// Every account it may touch, once its hold or original transfer is
     /// in `book`.
     pub fn accounts(&self, book: &Book) -> Vec<AccountKey> {
-        let key = |tenant: &str, currency: &str, owner: &Owner| {
-            (tenant.to_string(), currency.to_string(), owner.clone())
-        };
         let mut keys = match self {
-            Command::Transfer(spec) => spec
-                .legs
-                .iter()
-                .flat_map(|l| {
-                    [
-                        key(&spec.tenant_id, &l.currency, &l.debit),
-                        key(&spec.tenant_id, &l.currency, &l.credit),
-                    ]
-                })
-                .collect(),
+            Command::Transfer(spec) => {
+                let legs = spec.legs.iter();
+                both_sides(
+                    &spec.tenant_id,
+                    legs.map(|l| (&l.currency, &l.debit, &l.credit)),
+                )
+            }
             Command::Reverse(spec) => book
                 .transfer(&spec.transfer_id)
                 .map(|t| {
-                    t.legs
-                        .iter()
-                        .flat_map(|l| {
-                            [
-                                key(&t.tenant_id, &l.currency, &l.debit),
-                                key(&t.tenant_id, &l.currency, &l.credit),
-                            ]
-                        })
-                        .collect()
+                    let legs = t.legs.iter();
+                    both_sides(
+                        &t.tenant_id,
+                        legs.map(|l| (&l.currency, &l.debit, &l.credit)),
+                    )
                 })
                 .unwrap_or_default(),
-            Command::CreateHold(spec) => vec![key(
-                &spec.tenant_id,
-                &spec.currency,
-                &Owner::Member(spec.member_id.clone()),
-            )],
+            Command::CreateHold(spec) => vec![spec.wallet()],
             Command::CommitHold { hold_id, .. } | Command::VoidHold { hold_id, .. } => book
                 .hold(hold_id)
                 .map(|h| {
-                    vec![
-                        h.wallet(),
-                        key(&h.tenant_id, &h.currency, &Owner::REDEMPTION),
-                    ]
+                    let redemption = AccountKey::new(&h.tenant_id, &h.currency, Owner::REDEMPTION);
+                    vec![h.wallet(), redemption]
                 })
                 .unwrap_or_default(),
             Command::OpenAccount { key, .. }
@@ -88,8 +72,11 @@ impl Command {
             | Command::Sweep { key } => vec![key.clone()],
         };
         // Expiring drawn wallets moves points to breakage.
-        for (tenant, currency, _) in self.drawn(book) {
-            keys.push((tenant, currency, Owner::BREAKAGE));
+        for wallet in self.drawn(book) {
+            keys.push(AccountKey {
+                owner: Owner::BREAKAGE,
+                ..wallet
+            });
         }
         keys
     }
@@ -97,41 +84,45 @@ impl Command {
     /// The wallets it may take points from: their lots and due holds are
     /// loaded, and what is due on them expires before the batch runs.
     pub fn drawn(&self, book: &Book) -> Vec<AccountKey> {
-        let wallets = |keys: Vec<AccountKey>| {
-            keys.into_iter()
-                .filter(|(_, _, owner)| owner.is_wallet())
-                .collect()
-        };
-        match self {
-            Command::Transfer(spec) => wallets(
-                spec.legs
-                    .iter()
-                    .map(|l| (spec.tenant_id.clone(), l.currency.clone(), l.debit.clone()))
-                    .collect(),
-            ),
-            Command::Reverse(spec) => wallets(
-                book.transfer(&spec.transfer_id)
-                    .map(|t| {
-                        t.legs
-                            .iter()
-                            .map(|l| (t.tenant_id.clone(), l.currency.clone(), l.credit.clone()))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            ),
-            Command::CreateHold(spec) => vec![(
-                spec.tenant_id.clone(),
-                spec.currency.clone(),
-                Owner::Member(spec.member_id.clone()),
-            )],
+        let keys = match self {
+            Command::Transfer(spec) => spec
+                .legs
+                .iter()
+                .map(|l| AccountKey::new(&spec.tenant_id, &l.currency, l.debit.clone()))
+                .collect(),
+            Command::Reverse(spec) => book
+                .transfer(&spec.transfer_id)
+                .map(|t| {
+                    t.legs
+                        .iter()
+                        .map(|l| AccountKey::new(&t.tenant_id, &l.currency, l.credit.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Command::CreateHold(spec) => vec![spec.wallet()],
             Command::CommitHold { hold_id, .. } | Command::VoidHold { hold_id, .. } => book
                 .hold(hold_id)
                 .map(|h| vec![h.wallet()])
                 .unwrap_or_default(),
             Command::OpenAccount { .. } => Vec::new(),
-            Command::CloseAccount { key } | Command::Sweep { key } => wallets(vec![key.clone()]),
-        }
+            Command::CloseAccount { key } | Command::Sweep { key } => vec![key.clone()],
+        };
+        keys.into_iter().filter(|k| k.owner.is_wallet()).collect()
     }
+}
+
+/// Both accounts of every `(currency, debit, credit)` leg.
+fn both_sides<'a>(
+    tenant_id: &str,
+    legs: impl Iterator<Item = (&'a String, &'a Owner, &'a Owner)>,
+) -> Vec<AccountKey> {
+    legs.flat_map(|(currency, debit, credit)| {
+        [
+            AccountKey::new(tenant_id, currency, debit.clone()),
+            AccountKey::new(tenant_id, currency, credit.clone()),
+        ]
+    })
+    .collect()
 }
 
 impl Command {

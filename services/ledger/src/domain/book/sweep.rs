@@ -41,7 +41,11 @@ impl Book {
         if amount <= 0 {
             return;
         }
-        let (tenant_id, currency, owner) = wallet.clone();
+        let AccountKey {
+            tenant_id,
+            currency,
+            owner,
+        } = wallet.clone();
         let legs = vec![Leg {
             currency,
             debit: owner,

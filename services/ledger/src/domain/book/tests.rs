@@ -1,8 +1,10 @@
 //! The book alone, without a database: refusals change nothing.
 
 use super::*;
+use crate::domain::SystemAccount;
 use crate::domain::expiry::ExpiryPolicy;
 use crate::domain::requests::{Header, RawLeg};
+use questline_kit::DomainError;
 
 fn book() -> Book {
     let mut book = Book::new(1_000);
@@ -72,7 +74,11 @@ fn points_passed_between_wallets_keep_their_expiry() {
     book.apply(&transfer("g", &[("member:m1", "member:m2", 4)]))
         .unwrap();
     let m2 = book
-        .account(&("acme".into(), "stars".into(), Owner::Member("m2".into())))
+        .account(&AccountKey::new(
+            "acme",
+            "stars",
+            Owner::Member("m2".into()),
+        ))
         .unwrap()
         .account_id
         .clone();
@@ -102,11 +108,39 @@ fn a_system_account_is_written_as_what_the_batch_moved() {
         .unwrap();
     assert_eq!(book.moved("iss"), Some((-15, 0)));
     let m1 = book
-        .account(&("acme".into(), "stars".into(), Owner::Member("m1".into())))
+        .account(&AccountKey::new(
+            "acme",
+            "stars",
+            Owner::Member("m1".into()),
+        ))
         .unwrap()
         .account_id
         .clone();
     // Opened by this batch: it moved from nothing.
     assert_eq!(book.moved(&m1), Some((10, 0)));
     assert_eq!(book.moved("unknown"), None);
+}
+
+#[test]
+fn only_partner_accounts_are_opened_on_purpose() {
+    assert!(Account::may_open(&Owner::Partner("cafe".into())).is_ok());
+    for owner in [Owner::Member("m1".into()), Owner::ISSUANCE] {
+        let Err(DomainError::Invalid(v)) = Account::may_open(&owner) else {
+            panic!("{owner:?} opened on purpose");
+        };
+        assert_eq!(v[0].field, "name");
+    }
+}
+
+#[test]
+fn system_accounts_cannot_be_closed() {
+    for system in SystemAccount::ALL {
+        let owner = Owner::System(system);
+        assert!(matches!(
+            Account::may_close(&owner),
+            Err(DomainError::Invalid(_))
+        ));
+    }
+    assert!(Account::may_close(&Owner::Member("m1".into())).is_ok());
+    assert!(Account::may_close(&Owner::Partner("cafe".into())).is_ok());
 }

@@ -3,8 +3,7 @@
 use questline_kit::{DomainError, fingerprint, new_id};
 use std::collections::HashMap;
 
-use super::accounts::key;
-use super::{Book, Leg, Notice, NoticeKind, Transfer};
+use super::{AccountKey, Book, Leg, Notice, NoticeKind, Transfer};
 use crate::domain::lots::{self, Lot, Piece, Preferred};
 use crate::domain::requests::TransferSpec;
 use crate::domain::{Figures, Owner};
@@ -96,8 +95,8 @@ impl Book {
         let mut expiries = Vec::with_capacity(legs.len());
         for leg in legs {
             let currency = self.currency(tenant_id, &leg.currency)?;
-            let debit = key(tenant_id, &leg.currency, &leg.debit);
-            let credit = key(tenant_id, &leg.currency, &leg.credit);
+            let debit = AccountKey::new(tenant_id, &leg.currency, leg.debit.clone());
+            let credit = AccountKey::new(tenant_id, &leg.currency, leg.credit.clone());
             self.usable(&debit)?;
             self.usable(&credit)?;
             let (balance, held, may_go_negative) = self.standing(&debit);
@@ -133,8 +132,16 @@ impl Book {
             .and_then(|id| self.transfers.get(id))
             .map(|original| self.preferred(original));
         for (leg, expiry) in p.legs.iter().zip(&p.expiries) {
-            let debit = self.open_or_get(&key(p.tenant_id, &leg.currency, &leg.debit));
-            let credit = self.open_or_get(&key(p.tenant_id, &leg.currency, &leg.credit));
+            let debit = self.open_or_get(&AccountKey::new(
+                p.tenant_id,
+                &leg.currency,
+                leg.debit.clone(),
+            ));
+            let credit = self.open_or_get(&AccountKey::new(
+                p.tenant_id,
+                &leg.currency,
+                leg.credit.clone(),
+            ));
             let before = self.account_mut(&credit).balance;
             self.account_mut(&debit).balance -= leg.amount;
             self.account_mut(&credit).balance += leg.amount;
@@ -156,7 +163,7 @@ impl Book {
             .iter()
             .find_map(|l| {
                 let owner = [&l.credit, &l.debit].into_iter().find(|o| o.is_wallet())?;
-                self.account(&key(p.tenant_id, &l.currency, owner))
+                self.account(&AccountKey::new(p.tenant_id, &l.currency, owner.clone()))
             })
             .map(|a| a.figures())
             .unwrap_or(Figures::default());

@@ -1,3 +1,6 @@
+//! Requests refused before they reach the book: every bad field named,
+//! amounts bounded, reserved keys kept for the ledger.
+
 use super::*;
 
 fn header<'a>(key: &'a str) -> Header<'a> {

@@ -166,9 +166,9 @@ fn ids<'a>(ids: &[&'a str]) -> Vec<Param<'a>> {
 
 /// `(tenants, currencies, owners)` columns of account keys.
 fn keys(keys: &[AccountKey]) -> Vec<Param<'_>> {
-    let tenants: Vec<&str> = keys.iter().map(|(t, _, _)| t.as_str()).collect();
-    let currencies: Vec<&str> = keys.iter().map(|(_, c, _)| c.as_str()).collect();
-    let owners: Vec<String> = keys.iter().map(|(_, _, o)| o.key()).collect();
+    let tenants: Vec<&str> = keys.iter().map(|k| k.tenant_id.as_str()).collect();
+    let currencies: Vec<&str> = keys.iter().map(|k| k.currency.as_str()).collect();
+    let owners: Vec<String> = keys.iter().map(|k| k.owner.key()).collect();
     vec![Box::new(tenants), Box::new(currencies), Box::new(owners)]
 }
 

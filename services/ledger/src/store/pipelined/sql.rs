@@ -5,6 +5,8 @@
 
 use tokio_postgres::{Client, Error, Statement};
 
+use crate::domain::hold::HoldStatus;
+
 /// `k`: `(tenant_id, currency, owner)` of accounts, from `$1..$3`.
 const ACCOUNT_KEYS: &str = "unnest($1::text[], $2::text[], $3::text[]) AS k(tenant_id, currency, owner) \
      JOIN accounts a ON a.tenant_id = k.tenant_id AND a.currency = k.currency AND a.owner = k.owner";
@@ -44,9 +46,10 @@ impl Sql {
         let open_lots = format!(
             "SELECT l.* FROM {ACCOUNT_KEYS} JOIN lots l ON l.account_id = a.account_id WHERE l.remaining > 0"
         );
+        let pending = HoldStatus::Pending.as_str();
         let due_holds = format!(
             "SELECT h.* FROM {ACCOUNT_KEYS} JOIN holds h ON h.account_id = a.account_id \
-             WHERE a.held > 0 AND h.status = 'pending' AND h.expires_at <= $4"
+             WHERE a.held > 0 AND h.status = '{pending}' AND h.expires_at <= $4"
         );
         Ok(Sql {
             begin: client.prepare("BEGIN").await?,

@@ -1,4 +1,4 @@
-//! The saga against a real store and an in-memory ledger and identity: after
+//! The redemption flow against a real store and an in-memory ledger and identity: after
 //! any refusal the wallet and the stock end exactly as they were.
 
 use async_trait::async_trait;
@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use super::*;
 use crate::domain::redemption::hold_key;
 use crate::domain::reward::VoucherSource;
-use crate::store::tests::{new_reward, redeem};
+use crate::store::tests::{change, kind, redeem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum HoldState {
@@ -61,6 +61,36 @@ fn find<'a>(
         .ok_or_else(|| DomainError::NotFound(format!("hold {hold_id} not found")))
 }
 
+/// Ends a pending hold as `to`, like the ledger: ending it the same way
+/// again changes nothing, ending it the other way is refused.
+fn end(w: &mut Wallet, hold_id: &str, to: HoldState) -> Result<(), DomainError> {
+    let hold = find(w, hold_id)?;
+    let (amount, state) = (hold.1, hold.2);
+    match state {
+        HoldState::Pending => hold.2 = to,
+        done if done == to => return Ok(()),
+        HoldState::Committed => {
+            return Err(DomainError::precondition(
+                "HOLD_NOT_PENDING",
+                "hold",
+                "committed",
+            ));
+        }
+        HoldState::Voided => {
+            return Err(DomainError::precondition(
+                "HOLD_NOT_PENDING",
+                "hold",
+                "voided",
+            ));
+        }
+    }
+    w.held -= amount;
+    if to == HoldState::Committed {
+        w.total -= amount;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl Points for FakeLedger {
     async fn hold(&self, _token: &str, r: &redemption::Model) -> Result<String, DomainError> {
@@ -98,70 +128,41 @@ impl Points for FakeLedger {
             w.commit_outages -= 1;
             return Err(DomainError::Unavailable("ledger unreachable".into()));
         }
-        let (_, amount, state) = find(&mut w, hold_id)?.clone();
-        match state {
-            HoldState::Pending => {
-                find(&mut w, hold_id)?.2 = HoldState::Committed;
-                w.held -= amount;
-                w.total -= amount;
-                Ok(())
-            }
-            HoldState::Committed => Ok(()),
-            HoldState::Voided => Err(DomainError::precondition(
-                "HOLD_NOT_PENDING",
-                "hold",
-                "voided",
-            )),
-        }
+        end(&mut w, hold_id, HoldState::Committed)
     }
 
     async fn void(&self, _token: &str, _tenant_id: &str, hold_id: &str) -> Result<(), DomainError> {
-        let mut w = self.lock();
-        let (_, amount, state) = find(&mut w, hold_id)?.clone();
-        match state {
-            HoldState::Pending => {
-                find(&mut w, hold_id)?.2 = HoldState::Voided;
-                w.held -= amount;
-                Ok(())
-            }
-            HoldState::Voided => Ok(()),
-            HoldState::Committed => Err(DomainError::precondition(
-                "HOLD_NOT_PENDING",
-                "hold",
-                "committed",
-            )),
-        }
+        end(&mut self.lock(), hold_id, HoldState::Voided)
     }
 }
 
 struct Setup {
-    saga: Redemptions,
+    redemptions: Redemptions,
     store: Store,
     ledger: Arc<FakeLedger>,
     _dir: tempfile::TempDir,
 }
 
-async fn setup(balance: i64, source: VoucherSource) -> Setup {
-    let (store, dir) = Store::temporary().await;
-    store
-        .create_reward(&new_reward("pizza", 5, source), &change())
-        .await
-        .expect("created");
-    let ledger = FakeLedger::funded(balance);
-    let members = store.directory(&["m1"]).await;
-    let saga = Redemptions::new(store.clone(), ledger.clone(), members);
-    Setup {
-        saga,
-        store,
-        ledger,
-        _dir: dir,
+impl Setup {
+    /// The redemption `redemption_id` of `acme` as stored, if any.
+    async fn stored(&self, redemption_id: &str) -> Option<redemption::Model> {
+        self.store
+            .redemption("acme", redemption_id)
+            .await
+            .expect("read")
     }
 }
 
-fn kind(err: DomainError) -> &'static str {
-    match err {
-        DomainError::FailedPrecondition { kind, .. } => kind,
-        other => panic!("expected a failed precondition, got {other:?}"),
+async fn setup(balance: i64, source: VoucherSource) -> Setup {
+    let (store, dir) = Store::with_reward("pizza", 5, source).await;
+    let ledger = FakeLedger::funded(balance);
+    let members = store.directory(&["m1"]).await;
+    let redemptions = Redemptions::new(store.clone(), ledger.clone(), members);
+    Setup {
+        redemptions,
+        store,
+        ledger,
+        _dir: dir,
     }
 }
 
@@ -169,7 +170,7 @@ fn kind(err: DomainError) -> &'static str {
 async fn a_redemption_spends_the_price_takes_a_unit_and_issues_a_code() {
     let s = setup(50, VoucherSource::Generated).await;
     let done = s
-        .saga
+        .redemptions
         .redeem("token", &redeem("r1", "pizza"))
         .await
         .expect("redeemed");
@@ -183,7 +184,7 @@ async fn a_redemption_spends_the_price_takes_a_unit_and_issues_a_code() {
     assert_eq!(s.store.stock("acme", "pizza").await, 4);
 
     let replay = s
-        .saga
+        .redemptions
         .redeem("token", &redeem("r1", "pizza"))
         .await
         .expect("replayed");
@@ -195,7 +196,7 @@ async fn a_redemption_spends_the_price_takes_a_unit_and_issues_a_code() {
 #[tokio::test]
 async fn too_few_points_leave_wallet_and_stock_as_they_were() {
     let s = setup(10, VoucherSource::Generated).await;
-    let refused = s.saga.redeem("token", &redeem("r1", "pizza")).await;
+    let refused = s.redemptions.redeem("token", &redeem("r1", "pizza")).await;
     assert_eq!(
         kind(refused.expect_err("insufficient")),
         "INSUFFICIENT_FUNDS"
@@ -203,7 +204,7 @@ async fn too_few_points_leave_wallet_and_stock_as_they_were() {
     assert_eq!(s.ledger.figures(), (10, 0));
     assert_eq!(s.store.stock("acme", "pizza").await, 5);
 
-    let replay = s.saga.redeem("token", &redeem("r1", "pizza")).await;
+    let replay = s.redemptions.redeem("token", &redeem("r1", "pizza")).await;
     let err = replay.expect_err("the same failure");
     assert_eq!(
         err,
@@ -219,16 +220,11 @@ async fn too_few_points_leave_wallet_and_stock_as_they_were() {
 #[tokio::test]
 async fn an_empty_pool_voids_the_hold_and_gives_the_unit_back() {
     let s = setup(50, VoucherSource::Pool).await;
-    let refused = s.saga.redeem("token", &redeem("r1", "pizza")).await;
+    let refused = s.redemptions.redeem("token", &redeem("r1", "pizza")).await;
     assert_eq!(kind(refused.expect_err("no codes")), "NO_VOUCHER_CODES");
     assert_eq!(s.ledger.figures(), (50, 0));
     assert_eq!(s.store.stock("acme", "pizza").await, 5);
-    let row = s
-        .store
-        .redemption("acme", "r1")
-        .await
-        .expect("read")
-        .expect("r1");
+    let row = s.stored("r1").await.expect("r1");
     assert_eq!(
         (row.status.as_str(), row.failure_kind.as_deref()),
         ("failed", Some("NO_VOUCHER_CODES"))
@@ -243,7 +239,7 @@ async fn a_pool_redemption_hands_out_an_uploaded_code() {
         .await
         .expect("uploaded");
     let done = s
-        .saga
+        .redemptions
         .redeem("token", &redeem("r1", "pizza"))
         .await
         .expect("redeemed");
@@ -262,14 +258,9 @@ async fn a_pool_redemption_hands_out_an_uploaded_code() {
 async fn an_outage_at_commit_leaves_it_pending_until_a_replay_finishes_it() {
     let s = setup(50, VoucherSource::Generated).await;
     s.ledger.lock().commit_outages = 1;
-    let outage = s.saga.redeem("token", &redeem("r1", "pizza")).await;
+    let outage = s.redemptions.redeem("token", &redeem("r1", "pizza")).await;
     assert!(matches!(outage, Err(DomainError::Unavailable(_))));
-    let pending = s
-        .store
-        .redemption("acme", "r1")
-        .await
-        .expect("read")
-        .expect("r1");
+    let pending = s.stored("r1").await.expect("r1");
     assert_eq!(
         (pending.status.as_str(), pending.step.as_str()),
         ("pending", "issued")
@@ -277,7 +268,7 @@ async fn an_outage_at_commit_leaves_it_pending_until_a_replay_finishes_it() {
     assert_eq!(s.ledger.figures(), (50, 20));
 
     let done = s
-        .saga
+        .redemptions
         .redeem("token", &redeem("r1", "pizza"))
         .await
         .expect("resumed");
@@ -291,7 +282,7 @@ async fn an_outage_at_commit_leaves_it_pending_until_a_replay_finishes_it() {
 #[tokio::test]
 async fn a_redemption_id_reused_for_another_request_is_refused() {
     let s = setup(50, VoucherSource::Generated).await;
-    s.saga
+    s.redemptions
         .redeem("token", &redeem("r1", "pizza"))
         .await
         .expect("redeemed");
@@ -300,7 +291,7 @@ async fn a_redemption_id_reused_for_another_request_is_refused() {
         ..redeem("r1", "pizza")
     };
     assert!(matches!(
-        s.saga.redeem("token", &other).await,
+        s.redemptions.redeem("token", &other).await,
         Err(DomainError::AlreadyExists(_))
     ));
 }
@@ -312,22 +303,16 @@ async fn a_member_identity_cannot_vouch_for_reserves_nothing() {
         member_id: "m2".into(),
         ..redeem("r1", "pizza")
     };
-    assert!(s.saga.redeem("token", &stranger).await.is_err());
+    assert!(s.redemptions.redeem("token", &stranger).await.is_err());
     assert_eq!(s.store.stock("acme", "pizza").await, 5);
-    assert!(
-        s.store
-            .redemption("acme", "r1")
-            .await
-            .expect("read")
-            .is_none()
-    );
+    assert!(s.stored("r1").await.is_none());
 }
 
 #[tokio::test]
 async fn an_abandoned_redemption_is_undone_once_its_hold_has_surely_expired() {
     let s = setup(50, VoucherSource::Generated).await;
     s.ledger.lock().hold_outages = 1;
-    let outage = s.saga.redeem("token", &redeem("r1", "pizza")).await;
+    let outage = s.redemptions.redeem("token", &redeem("r1", "pizza")).await;
     assert!(matches!(outage, Err(DomainError::Unavailable(_))));
     assert_eq!(
         s.store.stock("acme", "pizza").await,
@@ -337,25 +322,23 @@ async fn an_abandoned_redemption_is_undone_once_its_hold_has_surely_expired() {
 
     let now = questline_kit::time::now_ms();
     assert_eq!(
-        s.saga.settle_abandoned(now).await.expect("swept"),
+        s.redemptions.settle_abandoned(now).await.expect("swept"),
         0,
         "too recent"
     );
-    let later = now + saga::ABANDONED_AFTER_MS + 1;
-    assert_eq!(s.saga.settle_abandoned(later).await.expect("swept"), 1);
+    let later = now + steps::ABANDONED_AFTER_MS + 1;
     assert_eq!(
-        s.saga.settle_abandoned(later).await.expect("swept"),
+        s.redemptions.settle_abandoned(later).await.expect("swept"),
+        1
+    );
+    assert_eq!(
+        s.redemptions.settle_abandoned(later).await.expect("swept"),
         0,
         "once"
     );
     assert_eq!(s.store.stock("acme", "pizza").await, 5, "the unit is back");
     assert_eq!(s.ledger.figures(), (50, 0));
 
-    let replay = s.saga.redeem("token", &redeem("r1", "pizza")).await;
+    let replay = s.redemptions.redeem("token", &redeem("r1", "pizza")).await;
     assert_eq!(kind(replay.expect_err("abandoned")), "REDEMPTION_ABANDONED");
-}
-
-/// The audit entry store calls need; its content is not under test here.
-fn change() -> questline_kit::audit::Change {
-    questline_kit::audit::Change::new("acme", "test-admin", "test/Change".into(), "test".into())
 }

@@ -1,15 +1,15 @@
-//! Rows to protobuf messages.
+//! Domain values and stored rows to protobuf messages.
 
 use questline_kit::auth::Scope;
+use questline_kit::members::PURPOSES;
+use questline_kit::structs::from_json;
 use questline_kit::time::to_timestamp;
 use questline_proto::identity as pb;
 
-use crate::domain::members::PURPOSES;
-use crate::domain::tenants::{self, TenantStatus};
-use crate::store::ClientWithKeys;
-use crate::store::entities::{audit_entry, member, segment, tenant};
-use crate::store::{consent_of, profile_of};
-use questline_kit::structs::from_json;
+use crate::domain::clients::{self, ClientStatus};
+use crate::domain::tenants::TenantStatus;
+use crate::store::entities::{audit_entry, member, segment, signing_key, tenant};
+use crate::store::{ClientWithKeys, consent_of, profile_of};
 
 pub fn tenant(t: tenant::Model) -> pb::Tenant {
     let status = match TenantStatus::parse(&t.status) {
@@ -28,20 +28,18 @@ pub fn tenant(t: tenant::Model) -> pb::Tenant {
 }
 
 pub fn client((c, keys): ClientWithKeys) -> pb::ApiClient {
-    use questline_proto::identity::Scope as Pb;
-    let scopes = tenants::scopes_from_text(&c.scopes)
+    let scopes = clients::scopes_from_text(&c.scopes)
         .into_iter()
         .map(|s| match s {
-            Scope::Admin => Pb::Admin as i32,
-            Scope::Server => Pb::Server as i32,
-            Scope::Member => Pb::Member as i32,
-            Scope::Operator => Pb::Unspecified as i32,
+            Scope::Admin => pb::Scope::Admin as i32,
+            Scope::Server => pb::Scope::Server as i32,
+            Scope::Member => pb::Scope::Member as i32,
+            Scope::Operator => pb::Scope::Unspecified as i32,
         })
         .collect();
-    let status = if c.status == "revoked" {
-        pb::ApiClientStatus::Revoked
-    } else {
-        pb::ApiClientStatus::Active
+    let status = match ClientStatus::parse(&c.status) {
+        ClientStatus::Active => pb::ApiClientStatus::Active,
+        ClientStatus::Revoked => pb::ApiClientStatus::Revoked,
     };
     pb::ApiClient {
         client_id: c.client_id,
@@ -64,6 +62,17 @@ pub fn client((c, keys): ClientWithKeys) -> pb::ApiClient {
             })
             .collect(),
         revoke_time: c.revoked_at.map(to_timestamp),
+    }
+}
+
+pub fn json_web_key(k: signing_key::Model) -> pb::JsonWebKey {
+    pb::JsonWebKey {
+        kid: k.kid,
+        kty: "OKP".into(),
+        crv: "Ed25519".into(),
+        x: k.public_x,
+        alg: "EdDSA".into(),
+        r#use: "sig".into(),
     }
 }
 

@@ -1,19 +1,22 @@
-//! The redemption saga, run: reserve stock, hold the points, issue the voucher,
-//! commit the points — or undo every step done. The decisions are
-//! `domain::saga`'s; every step is idempotent, so a replay of the same
-//! redemption id resumes a saga that an outage or a crash left pending.
+//! A redemption, run: reserve stock, hold the points, issue the voucher,
+//! commit the points — or undo every step done. Each step is recorded before
+//! the ledger call that follows it, and the decisions are `domain::steps`';
+//! every step is idempotent, so a replay of the same redemption id resumes a
+//! redemption that an outage or a crash left pending.
+
+pub mod upstream;
 
 use questline_kit::DomainError;
+use questline_kit::fingerprint::same_request;
 use questline_kit::members::MemberDirectory;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::redemption::{Redeem, Status};
-use crate::domain::saga::{self, Action, Failure, Next, Step};
+use crate::domain::steps::{self, Action, Failure, Next, Step};
 use crate::store::Store;
 use crate::store::entities::redemption;
-use crate::upstream::Points;
-use questline_kit::fingerprint::same_request;
+use upstream::Points;
 
 pub struct Redemptions {
     store: Store,
@@ -62,7 +65,7 @@ impl Redemptions {
         loop {
             let status = Status::parse(&row.status)?;
             let step = Step::parse(&row.step)?;
-            let Next::Run(action) = saga::next(status, step, failure(&row).as_ref())? else {
+            let Next::Run(action) = steps::next(status, step, failure(&row).as_ref())? else {
                 return Ok(row);
             };
             row = match self.run(token, action, &row).await {
@@ -119,7 +122,7 @@ impl Redemptions {
         row: &redemption::Model,
         failure: &Failure,
     ) -> Result<(), DomainError> {
-        let undo = saga::undo(Step::parse(&row.step)?);
+        let undo = steps::undo(Step::parse(&row.step)?);
         // The hold first: if the ledger is unreachable the redemption stays
         // pending, and a replay tries again instead of stranding the points.
         if undo.void_hold {
@@ -142,12 +145,12 @@ impl Redemptions {
     /// stock back; their holds have expired in the ledger by `now`.
     pub async fn settle_abandoned(&self, now: i64) -> Result<usize, DomainError> {
         let steps = [Step::StockReserved, Step::Held];
-        debug_assert!(steps.into_iter().all(saga::settles_alone));
+        debug_assert!(steps.into_iter().all(steps::settles_alone));
         let stalled = self
             .store
-            .stalled(&steps, now - saga::ABANDONED_AFTER_MS, 100)
+            .stalled(&steps, now - steps::ABANDONED_AFTER_MS, 100)
             .await?;
-        let undo = saga::Undo {
+        let undo = steps::Undo {
             void_hold: false,
             return_voucher: false,
         };

@@ -1,6 +1,6 @@
-//! The redemption saga as a state machine: from the step a redemption recorded
-//! last, what to do next; from an error, whether the saga fails (and what to
-//! undo) or waits, pending, for a replay to resume it.
+//! A redemption's steps as a state machine: from the step a redemption
+//! recorded last, what to do next; from an error, whether the redemption
+//! fails (and what to undo) or waits, pending, for a replay to resume it.
 //!
 //! ```text
 //! (new) --reserve stock--> stock_reserved --hold points--> held
@@ -61,7 +61,7 @@ pub enum Action {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {
-    /// The saga is over and succeeded: answer with the redemption.
+    /// The redemption is over and succeeded: answer with it.
     Answer,
     Run(Action),
 }
@@ -114,10 +114,11 @@ pub struct Failure {
 }
 
 impl Failure {
-    /// The failure an error ends the saga with, or `None` for a fault that may
-    /// pass (a service unreachable, a lost race, an internal error): then the
-    /// outcome of the step is unknown, so the redemption stays pending and a
-    /// replay resumes it, every step being idempotent.
+    /// The failure an error ends the redemption with, or `None` for a fault
+    /// that may pass (a service unreachable or busy, a deadline, a lost race,
+    /// an internal error): then the outcome of the step is unknown, so the
+    /// redemption stays pending and a replay resumes it, every step being
+    /// idempotent.
     pub fn of(err: &DomainError) -> Option<Failure> {
         let (kind, subject, message) = match err {
             DomainError::FailedPrecondition {
@@ -137,9 +138,11 @@ impl Failure {
                 });
                 ("INVALID_ARGUMENT", first.field, first.description)
             }
-            DomainError::Aborted(_) | DomainError::Unavailable(_) | DomainError::Internal(_) => {
-                return None;
-            }
+            DomainError::Aborted(_)
+            | DomainError::ResourceExhausted(_)
+            | DomainError::DeadlineExceeded(_)
+            | DomainError::Unavailable(_)
+            | DomainError::Internal(_) => return None,
         };
         Some(Failure {
             kind: kind.into(),
@@ -226,7 +229,7 @@ mod tests {
     }
 
     #[test]
-    fn refusals_fail_the_saga_and_survive_storage() {
+    fn refusals_fail_the_redemption_and_survive_storage() {
         for err in [
             DomainError::precondition("NO_VOUCHER_CODES", "rewards/pizza", "no codes left"),
             DomainError::precondition("HOLD_EXPIRED", "holds/h1", "expired"),
@@ -234,18 +237,26 @@ mod tests {
             DomainError::PermissionDenied("requires one of the scopes [Server]".into()),
             DomainError::invalid("amount", "must be at most 10^12"),
         ] {
-            let failure = Failure::of(&err).expect("a refusal ends the saga");
+            let failure = Failure::of(&err).expect("a refusal ends the redemption");
             assert_eq!(failure.to_error(), err);
         }
     }
 
     #[test]
-    fn faults_that_may_pass_leave_the_saga_pending() {
+    fn faults_that_may_pass_leave_the_redemption_pending() {
         assert_eq!(
             Failure::of(&DomainError::Unavailable("ledger down".into())),
             None
         );
         assert_eq!(Failure::of(&DomainError::Aborted("race".into())), None);
+        assert_eq!(
+            Failure::of(&DomainError::DeadlineExceeded("too slow".into())),
+            None
+        );
+        assert_eq!(
+            Failure::of(&DomainError::ResourceExhausted("busy".into())),
+            None
+        );
         assert_eq!(
             Failure::of(&DomainError::Internal("internal error".into())),
             None

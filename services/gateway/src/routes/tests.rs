@@ -1,0 +1,158 @@
+//! The router answered without any service behind it: bad requests fail first.
+
+use super::*;
+use crate::problem::CONTENT_TYPE_PROBLEM;
+use crate::test_support::headers;
+use axum::body::Body;
+use axum::extract::Request;
+use http::header::CONTENT_TYPE;
+use serde_json::json;
+use tower::ServiceExt;
+
+#[test]
+fn the_idempotency_key_stands_in_for_a_missing_id() {
+    let key = headers(&[("idempotency-key", "k-1")]);
+    assert_eq!(client_id("event_id", None, &key).unwrap(), "k-1");
+    assert_eq!(
+        client_id("event_id", Some(String::new()), &key).unwrap(),
+        "k-1"
+    );
+    assert_eq!(
+        client_id("event_id", Some("k-1".into()), &key).unwrap(),
+        "k-1"
+    );
+    assert_eq!(
+        client_id("event_id", Some("e-9".into()), &HeaderMap::new()).unwrap(),
+        "e-9"
+    );
+}
+
+#[test]
+fn a_differing_or_missing_id_is_a_bad_request() {
+    let key = headers(&[("idempotency-key", "k-1")]);
+    let differs = client_id("event_id", Some("e-9".into()), &key).unwrap_err();
+    assert_eq!(differs.status, StatusCode::BAD_REQUEST);
+    assert_eq!(differs.errors[0].field, "Idempotency-Key");
+    let missing = client_id("redemption_id", None, &HeaderMap::new()).unwrap_err();
+    assert_eq!(missing.errors[0].field, "redemption_id");
+}
+
+#[test]
+fn occurred_at_must_be_rfc3339() {
+    assert_eq!(
+        rfc3339("2025-05-03T09:30:00+02:00").unwrap().seconds,
+        1_746_257_400
+    );
+    assert_eq!(
+        rfc3339("saturday").unwrap_err().errors[0].field,
+        "occurred_at"
+    );
+}
+
+/// A gateway whose services are never reached: every request here fails first.
+fn app() -> Router {
+    let nowhere = || questline_kit::client::channel("http://127.0.0.1:9").unwrap();
+    router(Gateway {
+        tokens: Arc::new(TokenCache::new(nowhere())),
+        ledger: nowhere(),
+        mechanics: nowhere(),
+        rewards: nowhere(),
+        notifications: nowhere(),
+    })
+}
+
+fn post_event() -> http::request::Builder {
+    Request::post("/v1/events")
+        .header("authorization", "Bearer eyJ.a.b")
+        .header("x-tenant-id", "acme")
+        .header(CONTENT_TYPE, "application/json")
+}
+
+async fn send(request: http::Request<Body>) -> (StatusCode, HeaderMap, Value) {
+    let response = app().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    (status, headers, serde_json::from_slice(&bytes).unwrap())
+}
+
+async fn problem(request: http::Request<Body>) -> (StatusCode, Value) {
+    let (status, headers, body) = send(request).await;
+    assert_eq!(headers[CONTENT_TYPE], CONTENT_TYPE_PROBLEM);
+    assert_eq!(body["status"], status.as_u16());
+    (status, body)
+}
+
+#[tokio::test]
+async fn health_answers_ok() {
+    let (status, _, body) = send(Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({ "status": "ok" }));
+}
+
+#[tokio::test]
+async fn bad_json_is_a_problem_not_plain_text() {
+    let malformed = post_event().body(Body::from("{\"member_id\":")).unwrap();
+    assert_eq!(problem(malformed).await.0, StatusCode::BAD_REQUEST);
+    let wrong_type = post_event()
+        .body(Body::from(r#"{"member_id": 5, "type": "purchase"}"#))
+        .unwrap();
+    assert_eq!(problem(wrong_type).await.0, StatusCode::BAD_REQUEST);
+    let not_an_object = post_event()
+        .body(Body::from(
+            r#"{"event_id": "e1", "member_id": "m1", "type": "purchase", "attributes": [1]}"#,
+        ))
+        .unwrap();
+    assert_eq!(problem(not_an_object).await.0, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_that_contradicts_the_body_is_refused() {
+    let request = post_event()
+        .header("idempotency-key", "k-1")
+        .body(Body::from(
+            r#"{"event_id": "e-9", "member_id": "m1", "type": "purchase"}"#,
+        ))
+        .unwrap();
+    let (status, body) = problem(request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["errors"][0]["field"], "Idempotency-Key");
+}
+
+#[tokio::test]
+async fn bodies_over_a_mebibyte_are_refused() {
+    let big = format!(
+        r#"{{"member_id": "m1", "type": "purchase", "attributes": {{"x": "{}"}}}}"#,
+        "a".repeat(MAX_BODY_BYTES)
+    );
+    let request = post_event().body(Body::from(big)).unwrap();
+    assert_eq!(problem(request).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn no_credentials_no_entry() {
+    let request = Request::get("/v1/members/m1/balances")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(problem(request).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn bad_query_parameters_and_an_unknown_path_are_problems() {
+    for uri in [
+        "/v1/members/m1/inbox?page_size=many",
+        "/v1/members/m1/balances?expiring_within_days=soon",
+        "/v1/members/m1/balances?expiring_within_days=99999999999",
+    ] {
+        let request = Request::get(uri)
+            .header("authorization", "Bearer eyJ.a.b")
+            .header("x-tenant-id", "acme")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(problem(request).await.0, StatusCode::BAD_REQUEST, "{uri}");
+    }
+    let unknown = Request::get("/v1/nothing").body(Body::empty()).unwrap();
+    assert_eq!(problem(unknown).await.0, StatusCode::NOT_FOUND);
+}
