@@ -8,7 +8,7 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use support::{demo_flow, parse_metrics, start};
+use support::{PARTS, demo_flow, parse_metrics, start};
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn chart_file(path: &str) -> String {
@@ -21,8 +21,9 @@ fn dashboards_and_alerts_read_only_series_questline_exposes() {
     let data = tempfile::tempdir().unwrap();
     let dev = start(data.path());
     demo_flow(&dev);
-    let exposed: BTreeSet<String> = parse_metrics(&dev.admin("gateway", "/metrics").1)
-        .into_iter()
+    let exposed: BTreeSet<String> = PARTS
+        .iter()
+        .flat_map(|part| parse_metrics(&dev.admin(part, "/metrics").1))
         .map(|s| s.name)
         .collect();
     dev.terminate();
@@ -141,12 +142,12 @@ fn the_dashboard_is_well_formed() {
 
 #[test]
 fn series_are_told_from_labels_functions_and_variables() {
-    let expr = r#"sum by (questline_service, le) (rate(rpc_server_duration_milliseconds_bucket{rpc_service=~"questline[.].+", questline_service=~"$questline_service"}[$__rate_interval]))
+    let expr = r#"sum by (questline_service, le) (rate(rpc_server_call_duration_seconds_bucket{rpc_service=~"questline[.].+", questline_service=~"$questline_service"}[$__rate_interval]))
         / ignoring (rpc_grpc_status_code) group_left questline_ready offset 5m > bool 0 and on (questline_service) questline_outbox_pending"#;
     assert_eq!(
         series_in(expr),
         BTreeSet::from([
-            "rpc_server_duration_milliseconds_bucket".to_string(),
+            "rpc_server_call_duration_seconds_bucket".to_string(),
             "questline_ready".into(),
             "questline_outbox_pending".into(),
         ])

@@ -9,7 +9,7 @@ mod support;
 use questline_kit::client::Outgoing;
 use questline_proto::ledger::GetProgrammeTotalsRequest;
 use questline_proto::ledger::ledger_service_client::LedgerServiceClient;
-use support::{Dev, PARTS, Sample, demo_flow, find, parse_metrics, settled, start, value};
+use support::{Dev, PARTS, Sample, demo_flow, find, parse_metrics, settled_all, start, value};
 
 const SERVICES: [&str; 5] = [
     "identity",
@@ -42,7 +42,7 @@ fn metrics_after_the_demo_flow_match_the_books() {
     let dev = start(data.path());
     let messages = demo_flow(&dev);
     // Until every event is out of the outboxes and the notices are counted.
-    let samples = settled(&dev, "ledger", |s| {
+    let samples = settled_all(&dev, |s| {
         let sent = [("channel", "inbox"), ("outcome", "sent")];
         find(s, "questline_notifications_total", &sent) == Some(messages as f64)
             && ["identity", "ledger", "mechanics", "rewards"]
@@ -60,7 +60,7 @@ fn metrics_after_the_demo_flow_match_the_books() {
     let calls = |service: &str, method: &str, code: &str| {
         value(
             &samples,
-            "rpc_server_duration_milliseconds_count",
+            "rpc_server_call_duration_seconds_count",
             &[
                 ("rpc_system", "grpc"),
                 ("rpc_service", service),
@@ -180,6 +180,59 @@ fn metrics_after_the_demo_flow_match_the_books() {
     dev.terminate();
 }
 
+/// `promtool check metrics` on every admin port after the demo flow: the
+/// names, units and types Prometheus users expect. `.ci/run` installs
+/// promtool (Debian's `prometheus`); a machine without it skips, CI never.
+#[test]
+fn promtool_finds_nothing_to_say_on_any_admin_port() {
+    let Some(promtool) = promtool() else {
+        assert!(std::env::var_os("CI").is_none(), "CI must have promtool");
+        eprintln!("promtool not installed: skipped");
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let dev = start(data.path());
+    demo_flow(&dev);
+    for part in PARTS {
+        let (status, text) = dev.admin(part, "/metrics");
+        assert_eq!(status, 200);
+        assert!(!text.is_empty(), "{part} serves no series");
+        let mut check = std::process::Command::new(&promtool)
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        check
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let out = check.wait_with_output().unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success() && said.trim().is_empty(),
+            "{part}: {said}"
+        );
+    }
+    dev.terminate();
+}
+
+fn promtool() -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| std::path::Path::new(dir).join("promtool"))
+        .find(|path| path.is_file())
+}
+
 #[test]
 fn made_up_methods_share_one_series() {
     let data = tempfile::tempdir().unwrap();
@@ -209,7 +262,7 @@ fn made_up_methods_share_one_series() {
         ("rpc_grpc_status_code", "12"),
     ];
     assert_eq!(
-        value(&samples, "rpc_server_duration_milliseconds_count", &with),
+        value(&samples, "rpc_server_call_duration_seconds_count", &with),
         3.0
     );
     assert!(

@@ -195,14 +195,17 @@ pub async fn serve(
     Ok(())
 }
 
+/// The part's own series: under `questline dev` the parts share one
+/// recorder, and each port still speaks for its part alone.
 async fn metrics(State(admin): State<Admin>) -> impl IntoResponse {
     admin.probes.sample().await;
+    let part = admin.kind.map_or("gateway", ServiceKind::name);
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        meter::render(),
+        meter::render_part(part),
     )
 }
 

@@ -1,9 +1,10 @@
 //! Prometheus metrics. One recorder per process: the services of `questline
 //! dev` share it and are told apart by their `questline_service` label; a
 //! part's admin port renders it. Names follow OpenTelemetry's semantic
-//! conventions where one exists (`rpc.server.duration`, `db.client.*`),
-//! spelled as OpenTelemetry's Prometheus exporter spells them; Questline's
-//! own figures start with `questline_`.
+//! conventions where one exists (`rpc.server.call.duration`, `db.client.*`),
+//! spelled as OpenTelemetry's Prometheus exporter spells them, in base units
+//! (seconds) and with no `_count` on a gauge, so `promtool check metrics`
+//! passes; Questline's own figures start with `questline_`.
 
 use metrics::{Label, gauge, histogram};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -17,10 +18,12 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-pub const RPC_DURATION: &str = "rpc_server_duration_milliseconds";
+mod owner;
+
+pub const RPC_DURATION: &str = "rpc_server_call_duration_seconds";
 pub const HTTP_DURATION: &str = "http_server_request_duration_seconds";
 pub const DB_OPERATION: &str = "db_client_operation_duration_seconds";
-pub const DB_CONNECTIONS: &str = "db_client_connection_count";
+pub const DB_CONNECTIONS: &str = "db_client_connections_usage";
 pub const DB_CONNECTIONS_MAX: &str = "db_client_connection_max";
 pub const READY: &str = "questline_ready";
 pub const OUTBOX_PENDING: &str = "questline_outbox_pending";
@@ -154,9 +157,6 @@ fn describe() {
     }
 }
 
-const MILLISECONDS: &[f64] = &[
-    1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0,
-];
 const SECONDS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
@@ -180,7 +180,6 @@ pub fn install() -> anyhow::Result<()> {
 
 fn recorder() -> Result<PrometheusRecorder, BuildError> {
     Ok(PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Suffix("_milliseconds".into()), MILLISECONDS)?
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS)?
         .build_recorder())
 }
@@ -206,6 +205,11 @@ pub fn render() -> String {
         .get()
         .map(PrometheusHandle::render)
         .unwrap_or_default()
+}
+
+/// The series of one part (`ledger`, …, `gateway`): what its admin port serves.
+pub fn render_part(part: &str) -> String {
+    owner::keep_part(&render(), part)
 }
 
 /// Times every statement `db` runs, labelled with its service, and notes in
@@ -269,7 +273,7 @@ fn operation(sql: &str) -> &'static str {
     .unwrap_or("OTHER")
 }
 
-/// Records `rpc_server_duration_milliseconds` for every call a gRPC server
+/// Records `rpc_server_call_duration_seconds` for every call a gRPC server
 /// answers. Only the methods it serves become labels: a probe of made-up
 /// paths must not grow the series without bound.
 #[derive(Clone)]
@@ -351,7 +355,7 @@ impl Drop for CallTimer {
         let code = self.code.take().unwrap_or_else(|| "1".to_string());
         let mut labels = std::mem::take(&mut self.labels);
         labels.push(Label::new("rpc_grpc_status_code", code));
-        histogram!(RPC_DURATION, labels).record(self.started.elapsed().as_secs_f64() * 1000.0);
+        histogram!(RPC_DURATION, labels).record(self.started.elapsed().as_secs_f64());
     }
 }
 

@@ -265,6 +265,31 @@ pub fn settled(dev: &Dev, part: &str, done: impl Fn(&[Sample]) -> bool) -> Vec<S
     }
 }
 
+/// `settled` over every part's admin port at once. Each port must show only
+/// its own part's series (by their `questline_service` label).
+pub fn settled_all(dev: &Dev, done: impl Fn(&[Sample]) -> bool) -> Vec<Sample> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut all = Vec::new();
+        for part in PARTS {
+            let (status, text) = dev.admin(part, "/metrics");
+            assert_eq!(status, 200, "{text}");
+            let samples = parse_metrics(&text);
+            let strangers: Vec<_> = samples
+                .iter()
+                .filter(|s| s.labels.get("questline_service").is_some_and(|p| p != part))
+                .collect();
+            assert!(strangers.is_empty(), "{part}'s port shows {strangers:?}");
+            all.extend(samples);
+        }
+        if done(&all) {
+            return all;
+        }
+        assert!(Instant::now() < deadline, "metrics never settled");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The samples named `name` whose labels include `with`.
 fn matching<'a>(samples: &'a [Sample], name: &str, with: &[(&str, &str)]) -> Vec<&'a Sample> {
     samples
