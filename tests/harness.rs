@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod proxy;
+pub mod raw;
 
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use questline::mesh::{Mesh, Part};

@@ -10,6 +10,7 @@ use prost::Message;
 use questline_kit::config::ServiceKind;
 use questline_proto::ledger::GetBalancesRequest;
 use questline_tests::proxy::Proxy;
+use questline_tests::raw::RawCall;
 use questline_tests::{Api, Harness, Programme, each_backend, track};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -122,8 +123,7 @@ async fn an_upstream_killed_mid_call_is_unavailable_and_the_retry_counts_once() 
     .await;
 }
 
-/// One unary gRPC call over a raw HTTP/2 connection, so no client-side
-/// timer can answer for the server; the `grpc-status` the server sent.
+/// `message` as a raw call to mechanics' Track; the status the server sent.
 async fn raw_call(
     client: &mut h2::client::SendRequest<bytes::Bytes>,
     addr: &str,
@@ -131,33 +131,13 @@ async fn raw_call(
     timeout: &str,
     message: &impl Message,
 ) -> String {
-    let request = http::Request::post(format!(
-        "http://{addr}/questline.mechanics.v1.MechanicsService/Track"
-    ))
-    .header("content-type", "application/grpc")
-    .header("te", "trailers")
-    .header("grpc-timeout", timeout)
-    .header("authorization", format!("Bearer {token}"))
-    .body(())
-    .unwrap();
-    let mut frame = vec![0u8];
-    let encoded = message.encode_to_vec();
-    frame.extend((encoded.len() as u32).to_be_bytes());
-    frame.extend(encoded);
-    let ready = client.clone().ready().await.unwrap();
-    *client = ready;
-    let (response, mut send) = client.send_request(request, false).unwrap();
-    send.send_data(frame.into(), true).unwrap();
-    let (head, mut body) = response.await.unwrap().into_parts();
-    if let Some(status) = head.headers.get("grpc-status") {
-        return status.to_str().unwrap().to_string();
-    }
-    while let Some(chunk) = body.data().await {
-        let chunk = chunk.unwrap();
-        let _ = body.flow_control().release_capacity(chunk.len());
-    }
-    let trailers = body.trailers().await.unwrap().unwrap();
-    trailers["grpc-status"].to_str().unwrap().to_string()
+    let call = RawCall {
+        addr,
+        path: "/questline.mechanics.v1.MechanicsService/Track",
+        token,
+        headers: &[("grpc-timeout", timeout)],
+    };
+    call.send(client, &message.encode_to_vec()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -171,9 +151,7 @@ async fn a_call_past_its_deadline_answers_deadline_exceeded() {
             .await;
         let endpoint = harness.mesh().endpoint(ServiceKind::Mechanics);
         let addr = endpoint.trim_start_matches("http://").to_string();
-        let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
-        let (mut client, connection) = h2::client::handshake(tcp).await.unwrap();
-        tokio::spawn(connection);
+        let mut client = questline_tests::raw::connect(&addr).await;
 
         // A flood of 1 ms deadlines on one connection: each one answered 4.
         for n in 0..50 {

@@ -6,6 +6,7 @@
 use axum::extract::{FromRef, FromRequestParts};
 use http::request::Parts;
 use http::{HeaderMap, StatusCode};
+use questline_kit::client::Channel;
 use questline_kit::client::Outgoing;
 use questline_proto::identity::IssueTokenRequest;
 use questline_proto::identity::identity_service_client::IdentityServiceClient;
@@ -14,7 +15,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
-use tonic::transport::Channel;
 
 use crate::problem::Problem;
 

@@ -1,7 +1,9 @@
 //! Traces as an operator's collector receives them: `questline dev` exports
 //! over OTLP/gRPC to a collector in this test, and one Track → credit →
-//! notification flow arrives as one trace holding spans of every service,
-//! with no member's personal data in any attribute or log line.
+//! notification flow arrives as one trace holding spans of every part, each
+//! part under its own `service.name`, every gRPC hop a CLIENT span with its
+//! SERVER child and every bus hop a PRODUCER span with its CONSUMERs — with
+//! no member's personal data in any attribute or log line.
 
 #![allow(clippy::unwrap_used)]
 
@@ -99,57 +101,29 @@ fn one_flow_is_one_trace_across_every_service_without_personal_data() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let in_trace = loop {
         let in_trace = purchase_trace(&collector);
-        let services: BTreeSet<String> = in_trace
-            .iter()
-            .filter_map(|s| text(&s.attributes, "questline.service"))
-            .collect();
-        if PARTS.iter().all(|part| services.contains(*part)) {
+        let parts: BTreeSet<&str> = in_trace.iter().map(|(part, _)| part.as_str()).collect();
+        if PARTS.iter().all(|part| parts.contains(part)) && hops_complete(&in_trace) {
             break in_trace;
         }
         assert!(
             Instant::now() < deadline,
-            "parts missing from the trace: {services:?}"
+            "parts missing from the trace: {parts:?}"
         );
         std::thread::sleep(Duration::from_millis(200));
     };
     dev.terminate();
     let exports = collector.0.lock().unwrap().clone();
-    let names: BTreeSet<&str> = in_trace.iter().map(|s| s.name.as_str()).collect();
-    assert!(
-        names.contains("questline.mechanics.v1.MechanicsService/Track"),
-        "{names:?}"
-    );
-    assert!(
-        names.contains("questline.ledger.v1.LedgerService/Credit"),
-        "{names:?}"
-    );
-    assert!(
-        names.contains("notifications handle points.credited"),
-        "{names:?}"
-    );
-
-    for export in &exports {
-        for resource in export
-            .resource_spans
-            .iter()
-            .filter_map(|r| r.resource.as_ref())
-        {
-            let attrs = &resource.attributes;
-            assert_eq!(
-                text(attrs, "service.name").as_deref(),
-                Some("questline-dev")
-            );
-            assert!(text(attrs, "service.version").is_some());
-            assert_eq!(
-                text(attrs, "deployment.environment.name").as_deref(),
-                Some("test")
-            );
-            assert!(
-                !attrs.iter().any(|kv| kv.key.contains("tenant")),
-                "{attrs:?}"
-            );
-        }
+    let names: BTreeSet<&str> = in_trace.iter().map(|(_, s)| s.name.as_str()).collect();
+    for name in [
+        "questline.mechanics.v1.MechanicsService/Track",
+        "questline.ledger.v1.LedgerService/Credit",
+        "notifications handle points.credited",
+        "ledger publish points.credited",
+    ] {
+        assert!(names.contains(name), "{name} not in {names:?}");
     }
+    every_hop_is_drawn(&in_trace);
+    each_part_exports_under_its_own_name(&exports);
     let personal = [NAME, EMAIL, PHONE, "1990-04-01", external_id.as_str()];
     let exported = format!("{exports:?}");
     assert!(
@@ -164,23 +138,145 @@ fn one_flow_is_one_trace_across_every_service_without_personal_data() {
     }
 }
 
-/// Every span received so far in the trace of the gateway's purchase.
-fn purchase_trace(collector: &Collector) -> Vec<Span> {
+const SERVER: i32 = 2;
+const CLIENT: i32 = 3;
+const PRODUCER: i32 = 4;
+const CONSUMER: i32 = 5;
+/// `Status.code` of a span whose status is Error.
+const ERROR: i32 = 2;
+
+/// Every span received so far in the trace of the gateway's purchase, with
+/// the part (`service.name` without `questline-`) that exported it.
+fn purchase_trace(collector: &Collector) -> Vec<(String, Span)> {
     let exports = collector.0.lock().unwrap();
-    let spans: Vec<&Span> = exports
+    let spans: Vec<(String, &Span)> = exports
         .iter()
         .flat_map(|e| &e.resource_spans)
-        .flat_map(|r| &r.scope_spans)
-        .flat_map(|s| &s.spans)
+        .flat_map(|r| {
+            let attrs = r
+                .resource
+                .as_ref()
+                .map(|r| r.attributes.as_slice())
+                .unwrap_or_default();
+            let name = text(attrs, "service.name").unwrap_or_default();
+            let part = name.trim_start_matches("questline-").to_string();
+            r.scope_spans
+                .iter()
+                .flat_map(|s| &s.spans)
+                .map(move |span| (part.clone(), span))
+        })
         .collect();
-    let Some(track) = spans.iter().find(|s| s.name == "POST /v1/events") else {
+    let Some((_, track)) = spans.iter().find(|(_, s)| s.name == "POST /v1/events") else {
         return Vec::new();
     };
     spans
         .iter()
-        .filter(|s| s.trace_id == track.trace_id)
-        .map(|s| (*s).clone())
+        .filter(|(_, s)| s.trace_id == track.trace_id)
+        .map(|(part, s)| (part.clone(), (*s).clone()))
         .collect()
+}
+
+fn children<'a>(trace: &'a [(String, Span)], parent: &Span, kind: i32) -> Vec<&'a Span> {
+    trace
+        .iter()
+        .map(|(_, s)| s)
+        .filter(|s| s.parent_span_id == parent.span_id && s.kind == kind)
+        .collect()
+}
+
+/// Every CLIENT span has its SERVER child, every PRODUCER its CONSUMERs.
+fn hops_complete(trace: &[(String, Span)]) -> bool {
+    let spans = || trace.iter().map(|(_, s)| s);
+    let calls = spans().filter(|s| s.kind == CLIENT);
+    let publishes = spans().filter(|s| s.kind == PRODUCER);
+    spans().any(|s| s.kind == CLIENT)
+        && spans().any(|s| s.kind == PRODUCER)
+        && calls.clone().all(|c| children(trace, c, SERVER).len() == 1)
+        && publishes
+            .clone()
+            .all(|p| !children(trace, p, CONSUMER).is_empty())
+}
+
+/// The picture a trace viewer draws: caller → callee through CLIENT and
+/// SERVER spans, publisher → consumers through PRODUCER and CONSUMER spans,
+/// each with the attributes OpenTelemetry's conventions name.
+fn every_hop_is_drawn(trace: &[(String, Span)]) {
+    for (part, span) in trace {
+        let attrs = &span.attributes;
+        assert_eq!(
+            text(attrs, "questline.service").as_deref(),
+            Some(part.as_str()),
+            "{}",
+            span.name
+        );
+        match span.kind {
+            CLIENT | SERVER if text(attrs, "rpc.system").is_some() => {
+                for key in ["rpc.service", "rpc.method", "server.address"] {
+                    assert!(text(attrs, key).is_some(), "{} lacks {key}", span.name);
+                }
+                assert_eq!(int(attrs, "rpc.grpc.status_code"), Some(0), "{}", span.name);
+                assert_ne!(
+                    span.status.as_ref().map(|s| s.code),
+                    Some(ERROR),
+                    "{}",
+                    span.name
+                );
+                if span.kind == CLIENT {
+                    assert!(int(attrs, "server.port").is_some(), "{}", span.name);
+                } else {
+                    // A callee's SERVER span hangs under its caller's CLIENT span.
+                    let parent = trace.iter().find(|(_, s)| s.span_id == span.parent_span_id);
+                    assert_eq!(parent.map(|(_, s)| s.kind), Some(CLIENT), "{}", span.name);
+                }
+            }
+            PRODUCER | CONSUMER => {
+                for key in [
+                    "messaging.system",
+                    "messaging.operation.type",
+                    "messaging.operation.name",
+                    "messaging.destination.name",
+                ] {
+                    assert!(text(attrs, key).is_some(), "{} lacks {key}", span.name);
+                }
+                if span.kind == CONSUMER {
+                    let parent = trace.iter().find(|(_, s)| s.span_id == span.parent_span_id);
+                    assert_eq!(parent.map(|(_, s)| s.kind), Some(PRODUCER), "{}", span.name);
+                    assert!(text(attrs, "messaging.consumer.group.name").is_some());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Each part exports under `questline-<part>`, the process's own attributes kept.
+fn each_part_exports_under_its_own_name(exports: &[ExportTraceServiceRequest]) {
+    let mut names = BTreeSet::new();
+    for batch in exports.iter().flat_map(|e| &e.resource_spans) {
+        let attrs = &batch.resource.as_ref().unwrap().attributes;
+        let name = text(attrs, "service.name").unwrap();
+        assert!(text(attrs, "service.version").is_some());
+        assert_eq!(
+            text(attrs, "deployment.environment.name").as_deref(),
+            Some("test")
+        );
+        assert!(
+            !attrs.iter().any(|kv| kv.key.contains("tenant")),
+            "{attrs:?}"
+        );
+        for span in batch.scope_spans.iter().flat_map(|s| &s.spans) {
+            // What no part did (the CLI loading the demo) is the process's own.
+            let owner = text(&span.attributes, "questline.service")
+                .map_or("questline-dev".to_string(), |part| {
+                    format!("questline-{part}")
+                });
+            assert_eq!(name, owner, "{}", span.name);
+        }
+        names.insert(name);
+    }
+    for part in PARTS {
+        assert!(names.contains(&format!("questline-{part}")), "{names:?}");
+    }
 }
 
 /// Starts the collector on a free port; returns its endpoint.
@@ -193,6 +289,18 @@ async fn serve(collector: Collector) -> String {
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
     format!("http://{addr}")
+}
+
+/// An integer attribute's value.
+fn int(attributes: &[KeyValue], key: &str) -> Option<i64> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|AnyValue { value }| match value {
+            Some(any_value::Value::IntValue(i)) => Some(*i),
+            _ => None,
+        })
 }
 
 /// A string attribute's value.

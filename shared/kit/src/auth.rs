@@ -287,11 +287,11 @@ impl TokenVerifier {
 
 /// Identity's key set, fetched over gRPC.
 pub struct RemoteKeys {
-    channel: tonic::transport::Channel,
+    channel: crate::client::Channel,
 }
 
 impl RemoteKeys {
-    pub fn new(channel: tonic::transport::Channel) -> Arc<RemoteKeys> {
+    pub fn new(channel: crate::client::Channel) -> Arc<RemoteKeys> {
         Arc::new(RemoteKeys { channel })
     }
 }

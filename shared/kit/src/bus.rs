@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{BusKind, BusSettings};
 use crate::error::DomainError;
+use crate::events::Route;
 use crate::meter;
 
 /// What a consumer does with one event. An error means "deliver it again later".
@@ -36,6 +37,8 @@ pub trait EventBus: Send + Sync + 'static {
     fn connected(&self) -> bool;
     /// Events `consumer` has not handled yet.
     async fn pending(&self, consumer: &str) -> anyhow::Result<u64>;
+    /// Where `event` travels, as spans name it.
+    fn route(&self, event: &Event) -> Route;
 }
 
 /// The configured bus. `consumers` names every consumer the process will run:
@@ -139,6 +142,10 @@ impl EventBus for MemoryBus {
         true
     }
 
+    fn route(&self, event: &Event) -> Route {
+        memory_route(event)
+    }
+
     /// Deliveries queued for the consumer; a publisher waits on each, so
     /// the outbox holds the rest of the backlog.
     async fn pending(&self, consumer: &str) -> anyhow::Result<u64> {
@@ -163,8 +170,9 @@ async fn deliver_in_process(
     handler: &dyn EventHandler,
     event: &Event,
 ) -> Result<(), DomainError> {
+    let route = memory_route(event);
     for attempt in 1..=MAX_DELIVERIES {
-        match handle_in_span(consumer, handler, event).await {
+        match handle_in_span(consumer, handler, event, &route).await {
             Ok(()) => return Ok(()),
             Err(_) if attempt < MAX_DELIVERIES => {
                 tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
@@ -173,6 +181,14 @@ async fn deliver_in_process(
         }
     }
     Ok(())
+}
+
+/// In one process an event travels by its type.
+fn memory_route(event: &Event) -> Route {
+    Route {
+        system: "questline_in_process",
+        destination: event.r#type.clone(),
+    }
 }
 
 /// How long JetStream waits before offering a failed event again: doubling
@@ -198,10 +214,14 @@ async fn handle_in_span(
     consumer: &str,
     handler: &dyn EventHandler,
     event: &Event,
+    route: &Route,
 ) -> Result<(), DomainError> {
     use tracing::Instrument;
-    let span = crate::events::handling_span(consumer, event);
-    let result = handler.handle(event).instrument(span).await;
+    let span = crate::events::handling_span(consumer, event, route);
+    let result = handler.handle(event).instrument(span.clone()).await;
+    if result.is_err() {
+        span.record("otel.status_code", "error");
+    }
     let outcome = if result.is_ok() { "ok" } else { "failed" };
     metrics::counter!(meter::EVENTS_HANDLED, "consumer" => consumer.to_string(), "outcome" => outcome)
         .increment(1);
@@ -228,6 +248,11 @@ pub struct NatsBus {
 }
 
 impl NatsBus {
+    /// `<prefix>.<tenant>.<type>`: one subject per tenant and event type.
+    fn subject(&self, event: &Event) -> String {
+        format!("{}.{}.{}", self.prefix, event.tenant_id, event.r#type)
+    }
+
     pub async fn connect(settings: &BusSettings) -> anyhow::Result<NatsBus> {
         use async_nats::jetstream::stream;
         let client = async_nats::connect(&settings.nats_url).await?;
@@ -261,7 +286,7 @@ impl NatsBus {
 #[async_trait]
 impl EventBus for NatsBus {
     async fn publish(&self, event: &Event) -> anyhow::Result<()> {
-        let subject = format!("{}.{}.{}", self.prefix, event.tenant_id, event.r#type);
+        let subject = self.subject(event);
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(async_nats::header::NATS_MESSAGE_ID, event.event_id.as_str());
         self.js
@@ -307,19 +332,25 @@ impl EventBus for NatsBus {
                     }
                     None => return,
                 };
+                let route = Route {
+                    system: "nats",
+                    destination: message.subject.to_string(),
+                };
                 let ack = match crate::events::decode(&message.payload) {
-                    Ok(event) => match handle_in_span(&consumer, handler.as_ref(), &event).await {
-                        Ok(()) => AckKind::Ack,
-                        Err(_) => {
-                            let attempt = message.info().map(|i| i.delivered).unwrap_or(1);
-                            if attempt >= i64::from(MAX_DELIVERIES) {
-                                dead_letter(&consumer, &event);
-                                AckKind::Term
-                            } else {
-                                AckKind::Nak(Some(redelivery_delay(attempt)))
+                    Ok(event) => {
+                        match handle_in_span(&consumer, handler.as_ref(), &event, &route).await {
+                            Ok(()) => AckKind::Ack,
+                            Err(_) => {
+                                let attempt = message.info().map(|i| i.delivered).unwrap_or(1);
+                                if attempt >= i64::from(MAX_DELIVERIES) {
+                                    dead_letter(&consumer, &event);
+                                    AckKind::Term
+                                } else {
+                                    AckKind::Nak(Some(redelivery_delay(attempt)))
+                                }
                             }
                         }
-                    },
+                    }
                     Err(err) => {
                         tracing::error!(%consumer, %err, "undecodable event dropped");
                         AckKind::Term
@@ -335,6 +366,13 @@ impl EventBus for NatsBus {
 
     fn connected(&self) -> bool {
         self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    fn route(&self, event: &Event) -> Route {
+        Route {
+            system: "nats",
+            destination: self.subject(event),
+        }
     }
 
     /// Not yet delivered, plus delivered and not yet acknowledged.

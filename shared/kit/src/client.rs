@@ -1,21 +1,30 @@
-//! Outgoing gRPC: lazy channels and the interceptor that carries the trace
-//! context and the caller's credentials on every hop.
+//! Outgoing gRPC: lazy channels whose calls each get a CLIENT span, and the
+//! interceptor that carries the caller's credentials on every hop.
+
+mod traced;
 
 use std::time::Duration;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
+
+pub use traced::{Traced, TracedBody};
+
+/// A channel to another service: every call traced as a CLIENT span.
+pub type Channel = Traced<tonic::transport::Channel>;
 
 /// A channel that connects on first use and reconnects by itself.
 pub fn channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_string())?
+    let endpoint = Endpoint::from_shared(url.to_string())?
         .connect_timeout(Duration::from_secs(2))
         .timeout(Duration::from_secs(10))
-        .tcp_nodelay(true)
-        .connect_lazy())
+        .tcp_nodelay(true);
+    let uri = endpoint.uri().clone();
+    Ok(Traced::new(endpoint.connect_lazy(), &uri))
 }
 
-/// Adds `traceparent` and, when set, `authorization: Bearer <token>`.
+/// Adds `traceparent` (the CLIENT span then puts its own) and, when set,
+/// `authorization: Bearer <token>`.
 #[derive(Clone, Default)]
 pub struct Outgoing {
     bearer: Option<MetadataValue<Ascii>>,

@@ -47,15 +47,49 @@ pub fn decode(bytes: &[u8]) -> Result<Event, prost::DecodeError> {
     Event::decode(bytes)
 }
 
-/// A span for handling `event`, joined to the trace that produced it.
-pub fn handling_span(consumer: &str, event: &Event) -> tracing::Span {
+/// Where an event travels: the messaging system and the destination
+/// (NATS subject, or the event type in one process), as spans name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub system: &'static str,
+    pub destination: String,
+}
+
+/// A PRODUCER span for publishing `event` from `service`'s outbox, child of
+/// the write that staged it; consumers' spans become its children.
+pub fn producing_span(service: &str, event: &Event, route: &Route) -> tracing::Span {
+    let span = tracing::info_span!(
+        "event",
+        otel.name = %format!("{} publish {}", service, event.r#type),
+        otel.kind = "producer",
+        otel.status_code = tracing::field::Empty,
+        questline.service = service,
+        messaging.system = route.system,
+        messaging.operation.type = "send",
+        messaging.operation.name = "publish",
+        messaging.destination.name = %route.destination,
+        messaging.message.id = %event.event_id,
+        event.r#type = %event.r#type,
+    );
+    crate::telemetry::adopt_context(&span, &event.trace_context);
+    span
+}
+
+/// A CONSUMER span for handling `event`, child of the span that published it.
+pub fn handling_span(consumer: &str, event: &Event, route: &Route) -> tracing::Span {
     let span = tracing::info_span!(
         "event",
         otel.name = %format!("{} handle {}", consumer, event.r#type),
         otel.kind = "consumer",
+        otel.status_code = tracing::field::Empty,
         // Consumers are named `<service>` or `<service>-access`.
         questline.service = consumer.split('-').next().unwrap_or(consumer),
+        messaging.system = route.system,
+        messaging.operation.type = "process",
+        messaging.operation.name = "handle",
+        messaging.destination.name = %route.destination,
         messaging.consumer.group.name = consumer,
+        messaging.message.id = %event.event_id,
         event.id = %event.event_id,
         event.r#type = %event.r#type,
     );

@@ -5,6 +5,7 @@
 //! attributes, consent; never a name, email or phone), and an erased member
 //! leaves only a tombstone: its id, so it is refused from then on.
 
+use crate::client::Channel;
 use async_trait::async_trait;
 use questline_proto::events::{Event, event::Payload};
 use questline_proto::identity::{
@@ -17,7 +18,6 @@ use sea_orm::{
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, boolean, string, text};
 use serde_json::{Map, Value as Json};
-use tonic::transport::Channel;
 
 use crate::bus::EventHandler;
 use crate::client::Outgoing;

@@ -325,11 +325,16 @@ where
         let mut call = self.timer(request.uri().path());
         let answer = self.inner.call(request);
         Box::pin(async move {
+            // Polled inside the call's SERVER span (tonic enters it per poll).
+            let span = tracing::Span::current();
             let response = answer.await;
-            call.answered(match &response {
+            let code = match &response {
                 Ok(r) => grpc_status(r.headers()),
                 Err(_) => "2".to_string(),
-            });
+            };
+            let status = tonic::Code::from_bytes(code.as_bytes());
+            crate::telemetry::record_grpc_status(&span, status, crate::telemetry::Side::Server);
+            call.answered(code);
             response
         })
     }

@@ -307,10 +307,24 @@ impl Relay {
     /// consumers' inboxes absorb the repeats.
     async fn publish(&self, row: &entity::Model) -> anyhow::Result<u64> {
         let events = unpack(row)?;
-        for event in &events {
-            self.bus.publish(event).await?;
+        for event in events.iter().cloned() {
+            self.publish_one(event).await?;
         }
         Ok(events.len() as u64)
+    }
+
+    /// Publishes under a PRODUCER span, whose context the event then
+    /// carries, so its consumers' spans hang under the publish.
+    async fn publish_one(&self, mut event: Event) -> anyhow::Result<()> {
+        use tracing::Instrument;
+        let route = self.bus.route(&event);
+        let span = crate::events::producing_span(self.service, &event, &route);
+        event.trace_context = crate::telemetry::context_map(&span);
+        let published = self.bus.publish(&event).instrument(span.clone()).await;
+        if published.is_err() {
+            span.record("otel.status_code", "error");
+        }
+        published
     }
 }
 

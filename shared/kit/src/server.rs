@@ -176,19 +176,14 @@ fn own_descriptors(kind: ServiceKind) -> anyhow::Result<prost_types::FileDescrip
     Ok(prost_types::FileDescriptorSet { file })
 }
 
+/// The SERVER span of a call; `server.address` is the address the caller
+/// dialled (its `:authority`).
 fn rpc_span(kind: ServiceKind, request: &http::Request<()>) -> tracing::Span {
-    let path = request.uri().path().trim_start_matches('/');
-    let (service, method) = path.split_once('/').unwrap_or((path, ""));
-    let span = tracing::info_span!(
-        "rpc",
-        otel.name = %path,
-        otel.kind = "server",
-        rpc.system = "grpc",
-        rpc.service = %service,
-        rpc.method = %method,
-        questline.service = kind.name(),
-    );
-    crate::telemetry::adopt_headers(&span, request.headers());
+    use crate::telemetry::{self, Side};
+    let host = request.uri().host().unwrap_or_default();
+    let span = telemetry::rpc_span(Side::Server, request.uri().path(), host);
+    span.record("questline.service", kind.name());
+    telemetry::adopt_headers(&span, request.headers());
     span
 }
 

@@ -1,12 +1,12 @@
 //! What a service gets from the process that runs it, and the start-up steps
 //! every service shares: open and migrate its database, start its outbox relay.
 
+use crate::client::Channel;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 use crate::access::AccessFeed;
 use crate::admin::Probes;

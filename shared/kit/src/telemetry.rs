@@ -17,6 +17,10 @@ use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::config::TelemetrySettings;
 
+mod parts;
+
+pub use parts::{PartLayer, inherit_part};
+
 /// Keeps the tracer provider alive; flushes pending spans when dropped.
 pub struct Telemetry {
     provider: SdkTracerProvider,
@@ -36,10 +40,13 @@ pub fn init(settings: &TelemetrySettings, service_name: &str) -> anyhow::Result<
         .with_resource(resource(settings, service_name)?)
         .with_sampler(sampler(settings.sampling_ratio)?);
     if !settings.otlp_endpoint.is_empty() {
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(settings.otlp_endpoint.clone())
-            .build()?;
+        // One exporter per part, so each part's spans carry its own service.name.
+        let exporter = parts::ByPart::new(|| {
+            Ok(opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(settings.otlp_endpoint.clone())
+                .build()?)
+        })?;
         builder = builder.with_batch_exporter(exporter);
     }
     let provider = builder.build();
@@ -51,6 +58,7 @@ pub fn init(settings: &TelemetrySettings, service_name: &str) -> anyhow::Result<
     tracing_subscriber::registry()
         .with(fmt)
         .with(otel_layer(&provider))
+        .with(PartLayer)
         .try_init()?;
     Ok(Telemetry { provider })
 }
@@ -128,6 +136,7 @@ pub fn init_for_tests(
         .with(fmt)
         .with(captured)
         .with(otel_layer(provider))
+        .with(PartLayer)
         .try_init();
 }
 
@@ -138,11 +147,13 @@ pub fn context_of(span: &tracing::Span) -> opentelemetry::Context {
 
 /// The W3C trace context of the current span, as carried in an event envelope.
 pub fn current_context() -> BTreeMap<String, String> {
+    context_map(&tracing::Span::current())
+}
+
+/// The W3C trace context of `span`, as carried in an event envelope.
+pub fn context_map(span: &tracing::Span) -> BTreeMap<String, String> {
     let mut carrier = BTreeMap::new();
-    TraceContextPropagator::new().inject_context(
-        &tracing::Span::current().context(),
-        &mut MapCarrier(&mut carrier),
-    );
+    TraceContextPropagator::new().inject_context(&span.context(), &mut MapCarrier(&mut carrier));
     carrier
 }
 
@@ -160,6 +171,71 @@ pub fn adopt_headers(span: &tracing::Span, headers: &http::HeaderMap) {
     let cx = TraceContextPropagator::new().extract(&HeaderCarrier(headers));
     if let Err(err) = span.set_parent(cx) {
         tracing::debug!(%err, "no tracing context for request");
+    }
+}
+
+/// Writes `span`'s context into the headers of an outgoing call.
+pub fn inject_headers(span: &tracing::Span, headers: &mut http::HeaderMap) {
+    TraceContextPropagator::new().inject_context(&span.context(), &mut HeaderInjector(headers));
+}
+
+/// Which end of a call a span stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+/// The span of one gRPC call at `side`, as OpenTelemetry's RPC conventions
+/// name it; `questline.service`, `server.port` and the status are recorded
+/// once known.
+pub fn rpc_span(side: Side, path: &str, server_address: &str) -> tracing::Span {
+    let path = path.trim_start_matches('/');
+    let (service, method) = path.split_once('/').unwrap_or((path, ""));
+    let kind = match side {
+        Side::Client => "client",
+        Side::Server => "server",
+    };
+    tracing::info_span!(
+        "rpc",
+        otel.name = %path,
+        otel.kind = kind,
+        otel.status_code = tracing::field::Empty,
+        rpc.system = "grpc",
+        rpc.service = %service,
+        rpc.method = %method,
+        rpc.grpc.status_code = tracing::field::Empty,
+        server.address = server_address,
+        server.port = tracing::field::Empty,
+        questline.service = tracing::field::Empty,
+    )
+}
+
+/// Records how a call ended on its span, as OpenTelemetry's RPC conventions
+/// say: `rpc.grpc.status_code` always; status Error on a client for any
+/// code but OK, on a server only for the codes that mean the server failed
+/// (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE,
+/// DATA_LOSS) — a caller's bad input is not the server's error.
+pub fn record_grpc_status(span: &tracing::Span, code: tonic::Code, side: Side) {
+    span.record("rpc.grpc.status_code", code as i64);
+    if is_error(code, side) {
+        span.record("otel.status_code", "error");
+    }
+}
+
+fn is_error(code: tonic::Code, side: Side) -> bool {
+    use tonic::Code;
+    match side {
+        Side::Client => code != Code::Ok,
+        Side::Server => matches!(
+            code,
+            Code::Unknown
+                | Code::DeadlineExceeded
+                | Code::Unimplemented
+                | Code::Internal
+                | Code::Unavailable
+                | Code::DataLoss
+        ),
     }
 }
 
@@ -194,6 +270,19 @@ impl Extractor for HeaderCarrier<'_> {
     }
     fn keys(&self) -> Vec<&str> {
         self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+struct HeaderInjector<'a>(&'a mut http::HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(key), Ok(value)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(key, value);
+        }
     }
 }
 

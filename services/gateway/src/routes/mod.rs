@@ -14,9 +14,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::{HeaderMap, StatusCode};
 use prost_types::Timestamp;
+use questline_kit::client::Channel;
 use serde_json::Value;
 use std::sync::Arc;
-use tonic::transport::Channel;
 
 use crate::credentials::TokenCache;
 use crate::problem::Problem;

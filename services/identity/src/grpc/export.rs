@@ -4,12 +4,12 @@
 
 use prost_types::Struct;
 use questline_kit::DomainError;
+use questline_kit::client::Channel;
 use questline_kit::client::Outgoing;
 use questline_kit::error::from_upstream;
 use questline_kit::time::{now_ms, to_timestamp};
 use questline_proto::identity as pb;
 use questline_proto::{ledger, mechanics, notifications, rewards};
-use tonic::transport::Channel;
 use tonic::{Request, Response};
 
 use super::{IdentityApi, decode, encode};

@@ -3,10 +3,10 @@
 
 use async_trait::async_trait;
 use questline_kit::DomainError;
+use questline_kit::client::Channel;
 use questline_kit::client::Outgoing;
 use questline_kit::error::from_upstream;
 use questline_proto::ledger::{CreditRequest, ledger_service_client::LedgerServiceClient};
-use tonic::transport::Channel;
 
 use crate::domain::track::{award_key, award_reason};
 use crate::store::entities::award;

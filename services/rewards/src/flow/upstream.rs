@@ -3,13 +3,13 @@
 
 use async_trait::async_trait;
 use questline_kit::DomainError;
+use questline_kit::client::Channel;
 use questline_kit::client::Outgoing;
 use questline_kit::error::from_upstream;
 use questline_proto::ledger::{
     CommitHoldRequest, CreateHoldRequest, VoidHoldRequest,
     ledger_service_client::LedgerServiceClient,
 };
-use tonic::transport::Channel;
 
 use crate::domain::redemption::{HOLD_TTL_SECONDS, hold_key, hold_reason};
 use crate::store::entities::redemption;
