@@ -13,13 +13,22 @@ use tonic::Status;
 
 pub const CONTENT_TYPE_PROBLEM: &str = "application/problem+json";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// An error, as RFC 9457 describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "type": "about:blank", "title": "Bad Request", "status": 400,
+    "detail": "invalid argument: member_id: is required",
+    "errors": [{"field": "member_id", "description": "is required"}]
+}))]
 pub struct Problem {
     /// Always `about:blank`: the status code says what kind of problem it is.
     #[serde(rename = "type")]
+    #[schema(value_type = String)]
     pub kind: &'static str,
+    #[schema(value_type = String)]
     pub title: &'static str,
     #[serde(serialize_with = "status_number")]
+    #[schema(value_type = u16)]
     pub status: StatusCode,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -31,7 +40,8 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One invalid field of a request, named as the request names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub description: String,

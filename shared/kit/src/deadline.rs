@@ -62,14 +62,26 @@ where
         let ends = Instant::now() + budget;
         let answer = self.inner.call(request);
         Box::pin(async move {
-            match tokio::time::timeout_at(ends, answer).await {
-                Ok(answered) => answered,
-                Err(_) => {
-                    Ok(tonic::Status::deadline_exceeded("the call's deadline passed").into_http())
+            let mut answer = std::pin::pin!(answer);
+            let mut timer = std::pin::pin!(tokio::time::sleep_until(ends));
+            std::future::poll_fn(|cx| {
+                // The clock first: when tonic's timer wakes the call, ours
+                // has passed even if its own timer has not been seen to fire.
+                if Instant::now() >= ends {
+                    return Poll::Ready(Ok(past_deadline()));
                 }
-            }
+                if let Poll::Ready(answered) = answer.as_mut().poll(cx) {
+                    return Poll::Ready(answered);
+                }
+                timer.as_mut().poll(cx).map(|()| Ok(past_deadline()))
+            })
+            .await
         })
     }
+}
+
+fn past_deadline<R: Default>() -> http::Response<R> {
+    tonic::Status::deadline_exceeded("the call's deadline passed").into_http()
 }
 
 /// The caller's `grpc-timeout`: at most eight digits and a unit (gRPC over

@@ -7,22 +7,32 @@ use questline_kit::client::Outgoing;
 use questline_proto::ledger::GetBalancesRequest;
 use questline_proto::ledger::ledger_service_client::LedgerServiceClient;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::Gateway;
+use super::document::PROBLEM;
 use crate::credentials::Credentials;
 use crate::problem::Problem;
 
-#[derive(Debug, Serialize)]
+/// A member's wallets.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "member_id": "01a242f4-01fb-7258-b9d0-ad0d26758434",
+    "balances": [{"currency": "stars", "total": 25, "held": 0, "available": 25}]
+}))]
 pub(super) struct Balances {
     member_id: String,
     balances: Vec<Balance>,
 }
 
-#[derive(Debug, Serialize)]
+/// One wallet, in the currency's minor unit.
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct Balance {
     currency: String,
     total: i64,
+    /// Reserved by pending holds (a redemption under way).
     held: i64,
+    /// What may be spent now: total minus held.
     available: i64,
     /// With `?expiring_within_days=N`: of the total, points that expire
     /// before `expiring_before` (RFC 3339).
@@ -32,14 +42,30 @@ pub(super) struct Balance {
     expiring_before: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct BalancesQuery {
-    /// 1 to 3660; the ledger checks the range.
+    /// Also answer what expires within this many days (1 to 3660).
+    #[param(minimum = 1, maximum = 3660)]
     expiring_within_days: Option<i32>,
 }
 
-/// `GET /v1/members/{member_id}/balances[?expiring_within_days=N]`: every
-/// wallet of a member, and what expires soon when asked.
+/// Every wallet of a member, and what expires soon when asked.
+#[utoipa::path(
+    get,
+    path = "/v1/members/{member_id}/balances",
+    tag = "members",
+    operation_id = "getBalances",
+    params(("member_id" = String, Path, description = "The member's id"), BalancesQuery),
+    responses(
+        (status = 200, description = "The member's wallets", body = Balances),
+        (status = 400, description = "Invalid parameters, each named in `errors`", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No or unknown credentials", body = Problem, content_type = PROBLEM),
+        (status = 403, description = "Not this client's or this member's", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such member", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A service is unavailable; retry after `Retry-After`", body = Problem, content_type = PROBLEM),
+    )
+)]
 pub(super) async fn balances(
     State(gateway): State<Gateway>,
     partner: Credentials,

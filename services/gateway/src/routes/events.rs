@@ -10,31 +10,56 @@ use questline_proto::mechanics::TrackRequest;
 use questline_proto::mechanics::mechanics_service_client::MechanicsServiceClient;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
+use super::document::PROBLEM;
 use super::{Gateway, client_id, rfc3339};
 use crate::credentials::Credentials;
 use crate::problem::Problem;
 
-#[derive(Debug, Deserialize)]
+/// A customer action.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "event_id": "order-1001",
+    "member_id": "01a242f4-01fb-7258-b9d0-ad0d26758434",
+    "type": "purchase",
+    "occurred_at": "2026-05-02T09:30:00Z",
+    "attributes": {"amount": 250, "store": "paris-01"}
+}))]
 pub(super) struct TrackBody {
+    /// The event's id, chosen by the partner: the same id again is the same
+    /// event. May be given as the `Idempotency-Key` header instead.
     event_id: Option<String>,
+    /// The member's id.
     member_id: String,
+    /// The event type the rules match, e.g. `purchase`.
     #[serde(rename = "type")]
     event_type: String,
+    /// When it happened (RFC 3339); now when absent.
     occurred_at: Option<String>,
+    /// Anything the rules may read: amount, currency, sku, store, …
+    #[schema(value_type = Option<Object>)]
     attributes: Option<Map<String, Value>>,
 }
 
-#[derive(Debug, Serialize)]
+/// What an event earned.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "event_id": "order-1001",
+    "awards": [{"rule_id": "stars-per-purchase", "currency": "stars", "points": 25,
+                "transfer_id": "01a242f4-091d-763e-a4de-796395e15fd7"}]
+}))]
 pub(super) struct Tracked {
     event_id: String,
     awards: Vec<Award>,
 }
 
-#[derive(Debug, Serialize)]
+/// Points one rule awarded, and the ledger transfer that carried them.
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct Award {
     rule_id: String,
     currency: String,
+    /// In the currency's minor unit.
     points: i64,
     transfer_id: String,
 }
@@ -42,7 +67,25 @@ pub(super) struct Award {
 /// Where mechanics names a field after its protobuf request, not our JSON.
 const TRACK_FIELDS: &[(&str, &str)] = &[("event_type", "type"), ("occur_time", "occurred_at")];
 
-/// `POST /v1/events`: a customer action, evaluated by the rules.
+/// Track a customer action: the rules evaluate it and award what it earns.
+/// The same `event_id` again answers the first answer and awards nothing more.
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "events",
+    operation_id = "trackEvent",
+    request_body = TrackBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Stands in for `event_id` when the body has none")),
+    responses(
+        (status = 200, description = "What the event earned", body = Tracked),
+        (status = 400, description = "Invalid fields, each named in `errors`", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No or unknown credentials", body = Problem, content_type = PROBLEM),
+        (status = 403, description = "Not allowed for this client", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such member", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "The event id was used for another event", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A service is unavailable; retry after `Retry-After`", body = Problem, content_type = PROBLEM),
+    )
+)]
 pub(super) async fn track(
     State(gateway): State<Gateway>,
     partner: Credentials,

@@ -3,6 +3,7 @@
 //! this one holds the router and what every resource shares.
 
 mod balances;
+mod document;
 mod events;
 mod inbox;
 mod redemptions;
@@ -10,13 +11,17 @@ mod traced;
 
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use http::{HeaderMap, StatusCode};
 use prost_types::Timestamp;
 use questline_kit::client::Channel;
 use serde_json::Value;
 use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
 
 use crate::credentials::TokenCache;
 use crate::problem::Problem;
@@ -43,14 +48,19 @@ impl FromRef<Gateway> for Arc<TokenCache> {
     }
 }
 
+/// The API routes, each registered with its OpenAPI description, then the
+/// document itself (`/openapi.json`), its page (`/docs`) and `/healthz`.
 pub fn router(gateway: Gateway) -> Router {
-    Router::new()
-        .route("/v1/events", post(events::track))
-        .route("/v1/members/{member_id}/balances", get(balances::balances))
-        .route("/v1/redemptions", post(redemptions::redeem))
-        .route("/v1/members/{member_id}/inbox", get(inbox::inbox))
+    let (api, document) = OpenApiRouter::with_openapi(document::ApiDoc::openapi())
+        .routes(routes!(events::track))
+        .routes(routes!(balances::balances))
+        .routes(routes!(redemptions::redeem))
+        .routes(routes!(inbox::inbox))
+        .split_for_parts();
+    api
         // Only API routes get a span: health probes would drown the traces.
         .route_layer(middleware::from_fn(traced::traced))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

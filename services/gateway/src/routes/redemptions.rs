@@ -8,21 +8,38 @@ use questline_kit::client::Outgoing;
 use questline_proto::rewards::rewards_service_client::RewardsServiceClient;
 use questline_proto::rewards::{RedeemRequest, RedemptionStatus};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use super::document::PROBLEM;
 use super::{Gateway, client_id};
 use crate::credentials::Credentials;
 use crate::problem::Problem;
 
-#[derive(Debug, Deserialize)]
+/// A member spending points on a reward.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "redemption_id": "treat-1",
+    "member_id": "01a242f4-01fb-7258-b9d0-ad0d26758434",
+    "reward_id": "pastry"
+}))]
 pub(super) struct RedeemBody {
+    /// The redemption's id, chosen by the partner: the same id again is the
+    /// same redemption. May be given as the `Idempotency-Key` header instead.
     redemption_id: Option<String>,
     member_id: String,
     reward_id: String,
 }
 
-#[derive(Debug, Serialize)]
+/// A redemption and its voucher.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "redemption_id": "treat-1", "status": "completed", "voucher_code": "QL-THT6-CWW4-JCTZ",
+    "reward_id": "pastry", "currency": "stars", "price": 20
+}))]
 pub(super) struct Redeemed {
     redemption_id: String,
+    /// `pending`, `completed` or `failed`.
+    #[schema(value_type = String)]
     status: &'static str,
     voucher_code: String,
     reward_id: String,
@@ -30,7 +47,25 @@ pub(super) struct Redeemed {
     price: i64,
 }
 
-/// `POST /v1/redemptions`: a member spends points on a reward.
+/// Redeem a reward: stock reserved, points held, voucher issued, points
+/// spent — or, on any failure, every step undone.
+#[utoipa::path(
+    post,
+    path = "/v1/redemptions",
+    tag = "redemptions",
+    operation_id = "redeemReward",
+    request_body = RedeemBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Stands in for `redemption_id` when the body has none")),
+    responses(
+        (status = 200, description = "The redemption, completed, with its voucher", body = Redeemed),
+        (status = 400, description = "Invalid fields, each named in `errors`", body = Problem, content_type = PROBLEM),
+        (status = 401, description = "No or unknown credentials", body = Problem, content_type = PROBLEM),
+        (status = 403, description = "Not allowed for this client or member", body = Problem, content_type = PROBLEM),
+        (status = 404, description = "No such member or reward", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "Refused as things stand (`reason`: INSUFFICIENT_FUNDS, OUT_OF_STOCK, …)", body = Problem, content_type = PROBLEM),
+        (status = 503, description = "A service is unavailable; retry after `Retry-After`", body = Problem, content_type = PROBLEM),
+    )
+)]
 pub(super) async fn redeem(
     State(gateway): State<Gateway>,
     partner: Credentials,

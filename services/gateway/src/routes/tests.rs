@@ -156,3 +156,64 @@ async fn bad_query_parameters_and_an_unknown_path_are_problems() {
     let unknown = Request::get("/v1/nothing").body(Body::empty()).unwrap();
     assert_eq!(problem(unknown).await.0, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_it_serves() {
+    let (status, headers, document) =
+        send(Request::get("/openapi.json").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = document["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/v1/events", "post"),
+        ("/v1/members/{member_id}/balances", "get"),
+        ("/v1/redemptions", "post"),
+        ("/v1/members/{member_id}/inbox", "get"),
+    ] {
+        let operation = &paths[path][method];
+        assert!(operation["operationId"].is_string(), "{method} {path}");
+        let refusal = &operation["responses"]["401"]["content"]["application/problem+json"];
+        assert!(
+            refusal["schema"].is_object(),
+            "{method} {path}: no problem+json"
+        );
+        // Every documented route answers something other than the fallback's 404.
+        let uri = path.replace("{member_id}", "m1");
+        let request = Request::builder()
+            .method(method.to_uppercase().as_str())
+            .uri(&uri)
+            .body(Body::empty())
+            .unwrap();
+        let (status, body) = problem(request).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
+    }
+    let schemas = document["components"]["schemas"].as_object().unwrap();
+    for body in ["TrackBody", "RedeemBody"] {
+        assert!(
+            schemas[body]["example"].is_object(),
+            "{body} has no example"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_docs_page_is_served_from_the_binary() {
+    let request = Request::get("/docs/").body(Body::empty()).unwrap();
+    let response = app().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let page = String::from_utf8_lossy(&bytes);
+    assert!(page.contains("swagger-ui"), "{page}");
+    assert!(
+        !page.contains("https://"),
+        "the page loads nothing from elsewhere"
+    );
+}
