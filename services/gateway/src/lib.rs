@@ -12,6 +12,7 @@ pub mod routes;
 use questline_kit::config::ServiceKind;
 use questline_kit::service::Context;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// The name its spans and logs carry.
@@ -27,6 +28,7 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
         mechanics: ctx.channel(ServiceKind::Mechanics)?,
         rewards: ctx.channel(ServiceKind::Rewards)?,
         notifications: ctx.channel(ServiceKind::Notifications)?,
+        request_budget: Duration::from_millis(ctx.settings.server.default_deadline_ms),
     };
     tracing::info!(service = SERVICE, addr = %listener.local_addr()?, "serving");
     axum::serve(listener, routes::router(gateway))

@@ -4,6 +4,7 @@
 //! from assets compiled into the binary.
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::{FieldError, Problem};
@@ -32,6 +33,34 @@ their body or the `Idempotency-Key` header.",
     )
 )]
 pub struct ApiDoc;
+
+/// The document once every route is in: each operation also names what any
+/// request may meet, the gateway's own 504 when its deadline passes.
+pub fn with_common_answers(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let problem = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("Problem")))
+        .build();
+    let timeout = ResponseBuilder::new()
+        .description("No answer within the gateway's deadline; retry later")
+        .content(PROBLEM, problem)
+        .build();
+    for item in document.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let answers = &mut operation.responses.responses;
+            answers
+                .entry("504".into())
+                .or_insert_with(|| timeout.clone().into());
+        }
+    }
+    document
+}
 
 /// The two ways to authenticate, as security schemes.
 struct Credentials;

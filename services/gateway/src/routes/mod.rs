@@ -4,6 +4,7 @@
 
 mod balances;
 mod document;
+mod envelope;
 mod events;
 mod inbox;
 mod redemptions;
@@ -18,6 +19,7 @@ use prost_types::Timestamp;
 use questline_kit::client::Channel;
 use serde_json::Value;
 use std::sync::Arc;
+use std::time::Duration;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -40,6 +42,8 @@ pub struct Gateway {
     pub mechanics: Channel,
     pub rewards: Channel,
     pub notifications: Channel,
+    /// How long a request may take before it is answered 504.
+    pub request_budget: Duration,
 }
 
 impl FromRef<Gateway> for Arc<TokenCache> {
@@ -57,13 +61,17 @@ pub fn router(gateway: Gateway) -> Router {
         .routes(routes!(redemptions::redeem))
         .routes(routes!(inbox::inbox))
         .split_for_parts();
-    api
+    let budget = gateway.request_budget;
+    api.route_layer(middleware::from_fn_with_state(budget, envelope::deadline))
         // Only API routes get a span: health probes would drown the traces.
         .route_layer(middleware::from_fn(traced::traced))
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
+        .merge(
+            SwaggerUi::new("/docs").url("/openapi.json", document::with_common_answers(document)),
+        )
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(envelope::request_id))
         .with_state(gateway)
 }
 

@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use http::header::CONTENT_TYPE;
 use serde_json::json;
+use std::time::Duration;
 use tower::ServiceExt;
 
 #[test]
@@ -58,6 +59,7 @@ fn app() -> Router {
         mechanics: nowhere(),
         rewards: nowhere(),
         notifications: nowhere(),
+        request_budget: Duration::from_secs(10),
     })
 }
 
@@ -178,11 +180,13 @@ async fn the_openapi_document_describes_every_route_it_serves() {
     ] {
         let operation = &paths[path][method];
         assert!(operation["operationId"].is_string(), "{method} {path}");
-        let refusal = &operation["responses"]["401"]["content"]["application/problem+json"];
-        assert!(
-            refusal["schema"].is_object(),
-            "{method} {path}: no problem+json"
-        );
+        for status in ["401", "504"] {
+            let refusal = &operation["responses"][status]["content"]["application/problem+json"];
+            assert!(
+                refusal["schema"].is_object(),
+                "{method} {path}: no {status} problem"
+            );
+        }
         // Every documented route answers something other than the fallback's 404.
         let uri = path.replace("{member_id}", "m1");
         let request = Request::builder()
@@ -216,4 +220,59 @@ async fn the_docs_page_is_served_from_the_binary() {
         !page.contains("https://"),
         "the page loads nothing from elsewhere"
     );
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_callers_request_id_or_a_new_one() {
+    let given = Request::get("/v1/nothing")
+        .header("x-request-id", "req-42")
+        .body(Body::empty())
+        .unwrap();
+    let (_, headers, _) = send(given).await;
+    assert_eq!(headers["x-request-id"], "req-42");
+    for request in [
+        Request::get("/healthz").body(Body::empty()).unwrap(),
+        Request::get("/healthz")
+            .header("x-request-id", "has spaces")
+            .body(Body::empty())
+            .unwrap(),
+    ] {
+        let (_, headers, _) = send(request).await;
+        let id = headers["x-request-id"].to_str().unwrap();
+        assert_eq!(id.len(), 36, "a new UUID: {id}");
+    }
+}
+
+#[tokio::test]
+async fn a_service_that_never_answers_is_a_504_problem() {
+    // Accepts connections and says nothing: a hung mechanics.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let channel = |url: &str| questline_kit::client::channel(url).unwrap();
+    let nowhere = "http://127.0.0.1:9";
+    let gateway = router(Gateway {
+        tokens: Arc::new(TokenCache::new(channel(nowhere))),
+        ledger: channel(nowhere),
+        mechanics: channel(&format!("http://{addr}")),
+        rewards: channel(nowhere),
+        notifications: channel(nowhere),
+        request_budget: Duration::from_millis(300),
+    });
+    let request = post_event()
+        .body(Body::from(
+            r#"{"event_id": "e1", "member_id": "m1", "type": "purchase"}"#,
+        ))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let response = gateway.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(response.headers()[CONTENT_TYPE], CONTENT_TYPE_PROBLEM);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    held.abort();
 }
