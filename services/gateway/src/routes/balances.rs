@@ -60,10 +60,7 @@ pub(super) struct BalancesQuery {
     responses(
         (status = 200, description = "The member's wallets", body = Balances),
         (status = 400, description = "Invalid parameters, each named in `errors`", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "No or unknown credentials", body = Problem, content_type = PROBLEM),
-        (status = 403, description = "Not this client's or this member's", body = Problem, content_type = PROBLEM),
         (status = 404, description = "No such member", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A service is unavailable; retry after `Retry-After`", body = Problem, content_type = PROBLEM),
     )
 )]
 pub(super) async fn balances(

@@ -34,16 +34,25 @@ their body or the `Idempotency-Key` header.",
 )]
 pub struct ApiDoc;
 
-/// The document once every route is in: each operation also names what any
-/// request may meet, the gateway's own 504 when its deadline passes.
+/// What any route may answer, whatever it does.
+const COMMON_ANSWERS: [(&str, &str); 4] = [
+    ("401", "No or unknown credentials"),
+    ("403", "Not allowed for this client, or not this member's"),
+    ("503", "A service is unavailable; retry after `Retry-After`"),
+    (
+        "504",
+        "No answer within the gateway's deadline; retry later",
+    ),
+];
+
+/// The document once every route is in: each operation also names the
+/// answers any request may meet, as problems.
 pub fn with_common_answers(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
-    let problem = ContentBuilder::new()
-        .schema(Some(Ref::from_schema_name("Problem")))
-        .build();
-    let timeout = ResponseBuilder::new()
-        .description("No answer within the gateway's deadline; retry later")
-        .content(PROBLEM, problem)
-        .build();
+    let problem = || {
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Problem")))
+            .build()
+    };
     for item in document.paths.paths.values_mut() {
         let operations = [
             &mut item.get,
@@ -53,10 +62,16 @@ pub fn with_common_answers(mut document: utoipa::openapi::OpenApi) -> utoipa::op
             &mut item.delete,
         ];
         for operation in operations.into_iter().flatten() {
-            let answers = &mut operation.responses.responses;
-            answers
-                .entry("504".into())
-                .or_insert_with(|| timeout.clone().into());
+            for (status, description) in COMMON_ANSWERS {
+                let answer = ResponseBuilder::new()
+                    .description(description)
+                    .content(PROBLEM, problem())
+                    .build();
+                let answers = &mut operation.responses.responses;
+                answers
+                    .entry(status.into())
+                    .or_insert_with(|| answer.into());
+            }
         }
     }
     document

@@ -79,11 +79,8 @@ const TRACK_FIELDS: &[(&str, &str)] = &[("event_type", "type"), ("occur_time", "
     responses(
         (status = 200, description = "What the event earned", body = Tracked),
         (status = 400, description = "Invalid fields, each named in `errors`", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "No or unknown credentials", body = Problem, content_type = PROBLEM),
-        (status = 403, description = "Not allowed for this client", body = Problem, content_type = PROBLEM),
         (status = 404, description = "No such member", body = Problem, content_type = PROBLEM),
         (status = 409, description = "The event id was used for another event", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A service is unavailable; retry after `Retry-After`", body = Problem, content_type = PROBLEM),
     )
 )]
 pub(super) async fn track(

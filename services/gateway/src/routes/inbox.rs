@@ -57,10 +57,7 @@ pub(super) struct InboxMessage {
     responses(
         (status = 200, description = "One page of messages; an empty `next_page_token` ends the list", body = Inbox),
         (status = 400, description = "Invalid parameters, each named in `errors`", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "No or unknown credentials", body = Problem, content_type = PROBLEM),
-        (status = 403, description = "Not this client's or this member's", body = Problem, content_type = PROBLEM),
         (status = 404, description = "No such member", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A service is unavailable; retry after `Retry-After`", body = Problem, content_type = PROBLEM),
     )
 )]
 pub(super) async fn inbox(

@@ -59,11 +59,8 @@ pub(super) struct Redeemed {
     responses(
         (status = 200, description = "The redemption, completed, with its voucher", body = Redeemed),
         (status = 400, description = "Invalid fields, each named in `errors`", body = Problem, content_type = PROBLEM),
-        (status = 401, description = "No or unknown credentials", body = Problem, content_type = PROBLEM),
-        (status = 403, description = "Not allowed for this client or member", body = Problem, content_type = PROBLEM),
         (status = 404, description = "No such member or reward", body = Problem, content_type = PROBLEM),
         (status = 409, description = "Refused as things stand (`reason`: INSUFFICIENT_FUNDS, OUT_OF_STOCK, …)", body = Problem, content_type = PROBLEM),
-        (status = 503, description = "A service is unavailable; retry after `Retry-After`", body = Problem, content_type = PROBLEM),
     )
 )]
 pub(super) async fn redeem(

@@ -180,7 +180,7 @@ async fn the_openapi_document_describes_every_route_it_serves() {
     ] {
         let operation = &paths[path][method];
         assert!(operation["operationId"].is_string(), "{method} {path}");
-        for status in ["401", "504"] {
+        for status in ["401", "403", "503", "504"] {
             let refusal = &operation["responses"][status]["content"]["application/problem+json"];
             assert!(
                 refusal["schema"].is_object(),
