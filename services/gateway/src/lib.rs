@@ -29,6 +29,10 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
         rewards: ctx.channel(ServiceKind::Rewards)?,
         notifications: ctx.channel(ServiceKind::Notifications)?,
         request_budget: Duration::from_millis(ctx.settings.server.default_deadline_ms),
+        limits: Arc::new(routes::RateLimits::new(
+            ctx.settings.gateway.rate_limit_per_second,
+            &ctx.settings.gateway.client_rate_limits,
+        )),
     };
     tracing::info!(service = SERVICE, addr = %listener.local_addr()?, "serving");
     axum::serve(listener, routes::router(gateway))

@@ -117,6 +117,10 @@ pub struct GatewaySettings {
     pub listen: String,
     /// Address of its admin port (`/metrics`, `/livez`, `/readyz`); empty: none.
     pub admin_listen: String,
+    /// Requests a second each API client may make (its burst is the same).
+    pub rate_limit_per_second: u32,
+    /// Clients with a quota of their own, by client id.
+    pub client_rate_limits: std::collections::BTreeMap<String, u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,6 +209,8 @@ impl Default for GatewaySettings {
         GatewaySettings {
             listen: "127.0.0.1:8080".into(),
             admin_listen: "127.0.0.1:9106".into(),
+            rate_limit_per_second: 200,
+            client_rate_limits: Default::default(),
         }
     }
 }

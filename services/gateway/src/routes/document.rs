@@ -35,9 +35,13 @@ their body or the `Idempotency-Key` header.",
 pub struct ApiDoc;
 
 /// What any route may answer, whatever it does.
-const COMMON_ANSWERS: [(&str, &str); 4] = [
+const COMMON_ANSWERS: [(&str, &str); 5] = [
     ("401", "No or unknown credentials"),
     ("403", "Not allowed for this client, or not this member's"),
+    (
+        "429",
+        "Over this client's rate limit (see `RateLimit-Policy`); retry after `Retry-After`",
+    ),
     ("503", "A service is unavailable; retry after `Retry-After`"),
     (
         "504",

@@ -7,6 +7,7 @@ mod document;
 mod envelope;
 mod events;
 mod inbox;
+mod limits;
 mod redemptions;
 mod traced;
 
@@ -24,6 +25,8 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
+
+pub use limits::RateLimits;
 
 use crate::credentials::TokenCache;
 use crate::problem::Problem;
@@ -44,6 +47,7 @@ pub struct Gateway {
     pub notifications: Channel,
     /// How long a request may take before it is answered 504.
     pub request_budget: Duration,
+    pub limits: Arc<RateLimits>,
 }
 
 impl FromRef<Gateway> for Arc<TokenCache> {
@@ -62,17 +66,19 @@ pub fn router(gateway: Gateway) -> Router {
         .routes(routes!(inbox::inbox))
         .split_for_parts();
     let budget = gateway.request_budget;
-    api.route_layer(middleware::from_fn_with_state(budget, envelope::deadline))
-        // Only API routes get a span: health probes would drown the traces.
-        .route_layer(middleware::from_fn(traced::traced))
-        .merge(
-            SwaggerUi::new("/docs").url("/openapi.json", document::with_common_answers(document)),
-        )
-        .route("/healthz", get(healthz))
-        .fallback(not_found)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(envelope::request_id))
-        .with_state(gateway)
+    api.route_layer(middleware::from_fn_with_state(
+        gateway.limits.clone(),
+        limits::limit,
+    ))
+    .route_layer(middleware::from_fn_with_state(budget, envelope::deadline))
+    // Only API routes get a span: health probes would drown the traces.
+    .route_layer(middleware::from_fn(traced::traced))
+    .merge(SwaggerUi::new("/docs").url("/openapi.json", document::with_common_answers(document)))
+    .route("/healthz", get(healthz))
+    .fallback(not_found)
+    .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    .layer(middleware::from_fn(envelope::request_id))
+    .with_state(gateway)
 }
 
 async fn healthz() -> Json<Value> {

@@ -60,6 +60,7 @@ fn app() -> Router {
         rewards: nowhere(),
         notifications: nowhere(),
         request_budget: Duration::from_secs(10),
+        limits: Arc::new(RateLimits::new(1000, &Default::default())),
     })
 }
 
@@ -180,7 +181,7 @@ async fn the_openapi_document_describes_every_route_it_serves() {
     ] {
         let operation = &paths[path][method];
         assert!(operation["operationId"].is_string(), "{method} {path}");
-        for status in ["401", "403", "503", "504"] {
+        for status in ["401", "403", "429", "503", "504"] {
             let refusal = &operation["responses"][status]["content"]["application/problem+json"];
             assert!(
                 refusal["schema"].is_object(),
@@ -263,6 +264,7 @@ async fn a_service_that_never_answers_is_a_504_problem() {
         rewards: channel(nowhere),
         notifications: channel(nowhere),
         request_budget: Duration::from_millis(300),
+        limits: Arc::new(RateLimits::new(1000, &Default::default())),
     });
     let request = post_event()
         .body(Body::from(
@@ -275,4 +277,55 @@ async fn a_service_that_never_answers_is_a_504_problem() {
     assert_eq!(response.headers()[CONTENT_TYPE], CONTENT_TYPE_PROBLEM);
     assert!(started.elapsed() < Duration::from_secs(3));
     held.abort();
+}
+
+#[tokio::test]
+async fn a_burst_over_the_limit_is_429_and_another_client_is_not_slowed() {
+    let nowhere = || questline_kit::client::channel("http://127.0.0.1:9").unwrap();
+    let gateway = router(Gateway {
+        tokens: Arc::new(TokenCache::new(nowhere())),
+        ledger: nowhere(),
+        mechanics: nowhere(),
+        rewards: nowhere(),
+        notifications: nowhere(),
+        request_budget: Duration::from_secs(10),
+        limits: Arc::new(RateLimits::new(3, &Default::default())),
+    });
+    let as_client = |key: &str| {
+        Request::get("/v1/members/m1/balances")
+            .header("x-api-key", format!("ql_live_{key}_secret"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    for _ in 0..3 {
+        let answer = gateway.clone().oneshot(as_client("noisy")).await.unwrap();
+        assert_ne!(answer.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            answer.headers()["ratelimit-policy"],
+            "\"per-client\";q=3;w=1"
+        );
+        assert!(answer.headers().contains_key("ratelimit"));
+    }
+    let refused = gateway.clone().oneshot(as_client("noisy")).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers()[CONTENT_TYPE], CONTENT_TYPE_PROBLEM);
+    assert!(
+        refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    assert!(
+        refused.headers()["ratelimit"]
+            .to_str()
+            .unwrap()
+            .contains("r=0")
+    );
+    // In the same second, a quiet client is served as if nobody else were there.
+    for _ in 0..3 {
+        let answer = gateway.clone().oneshot(as_client("quiet")).await.unwrap();
+        assert_ne!(answer.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
 }
