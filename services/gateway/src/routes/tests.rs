@@ -52,15 +52,23 @@ fn occurred_at_must_be_rfc3339() {
 
 /// A gateway whose services are never reached: every request here fails first.
 fn app() -> Router {
-    let nowhere = || questline_kit::client::channel("http://127.0.0.1:9").unwrap();
+    gateway(NOWHERE, Duration::from_secs(10), 1000)
+}
+
+const NOWHERE: &str = "http://127.0.0.1:9";
+
+/// A gateway with mechanics at `mechanics` and every other service at
+/// `NOWHERE`, a request budget and a rate limit per client.
+fn gateway(mechanics: &str, request_budget: Duration, per_second: u32) -> Router {
+    let channel = |url: &str| questline_kit::client::channel(url).unwrap();
     router(Gateway {
-        tokens: Arc::new(TokenCache::new(nowhere())),
-        ledger: nowhere(),
-        mechanics: nowhere(),
-        rewards: nowhere(),
-        notifications: nowhere(),
-        request_budget: Duration::from_secs(10),
-        limits: Arc::new(RateLimits::new(1000, &Default::default())),
+        tokens: Arc::new(TokenCache::new(channel(NOWHERE))),
+        ledger: channel(NOWHERE),
+        mechanics: channel(mechanics),
+        rewards: channel(NOWHERE),
+        notifications: channel(NOWHERE),
+        request_budget,
+        limits: Arc::new(RateLimits::new(per_second, &Default::default())),
     })
 }
 
@@ -255,17 +263,7 @@ async fn a_service_that_never_answers_is_a_504_problem() {
             open.push(socket);
         }
     });
-    let channel = |url: &str| questline_kit::client::channel(url).unwrap();
-    let nowhere = "http://127.0.0.1:9";
-    let gateway = router(Gateway {
-        tokens: Arc::new(TokenCache::new(channel(nowhere))),
-        ledger: channel(nowhere),
-        mechanics: channel(&format!("http://{addr}")),
-        rewards: channel(nowhere),
-        notifications: channel(nowhere),
-        request_budget: Duration::from_millis(300),
-        limits: Arc::new(RateLimits::new(1000, &Default::default())),
-    });
+    let gateway = gateway(&format!("http://{addr}"), Duration::from_millis(300), 1000);
     let request = post_event()
         .body(Body::from(
             r#"{"event_id": "e1", "member_id": "m1", "type": "purchase"}"#,
@@ -281,16 +279,7 @@ async fn a_service_that_never_answers_is_a_504_problem() {
 
 #[tokio::test]
 async fn a_burst_over_the_limit_is_429_and_another_client_is_not_slowed() {
-    let nowhere = || questline_kit::client::channel("http://127.0.0.1:9").unwrap();
-    let gateway = router(Gateway {
-        tokens: Arc::new(TokenCache::new(nowhere())),
-        ledger: nowhere(),
-        mechanics: nowhere(),
-        rewards: nowhere(),
-        notifications: nowhere(),
-        request_budget: Duration::from_secs(10),
-        limits: Arc::new(RateLimits::new(3, &Default::default())),
-    });
+    let gateway = gateway(NOWHERE, Duration::from_secs(10), 3);
     let as_client = |key: &str| {
         Request::get("/v1/members/m1/balances")
             .header("x-api-key", format!("ql_live_{key}_secret"))
