@@ -116,7 +116,7 @@ impl TokenCache {
         {
             return Ok(cached.credentials.clone());
         }
-        // The key is the credential here: no bearer yet, only the trace context.
+        // The key is the credential here: no bearer yet.
         let mut identity =
             IdentityServiceClient::with_interceptor(self.identity.clone(), Outgoing::default());
         let issued = identity

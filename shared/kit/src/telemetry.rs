@@ -239,12 +239,6 @@ fn is_error(code: tonic::Code, side: Side) -> bool {
     }
 }
 
-/// Writes the current span's context into outgoing gRPC metadata.
-pub fn inject_metadata(metadata: &mut tonic::metadata::MetadataMap) {
-    let cx = tracing::Span::current().context();
-    TraceContextPropagator::new().inject_context(&cx, &mut MetadataCarrier(metadata));
-}
-
 struct MapCarrier<'a>(&'a mut BTreeMap<String, String>);
 
 impl Injector for MapCarrier<'_> {
@@ -280,19 +274,6 @@ impl Injector for HeaderInjector<'_> {
         if let (Ok(key), Ok(value)) = (
             http::HeaderName::from_bytes(key.as_bytes()),
             http::HeaderValue::from_str(&value),
-        ) {
-            self.0.insert(key, value);
-        }
-    }
-}
-
-struct MetadataCarrier<'a>(&'a mut tonic::metadata::MetadataMap);
-
-impl Injector for MetadataCarrier<'_> {
-    fn set(&mut self, key: &str, value: String) {
-        if let (Ok(key), Ok(value)) = (
-            tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
-            tonic::metadata::MetadataValue::try_from(value.as_str()),
         ) {
             self.0.insert(key, value);
         }
