@@ -151,6 +151,12 @@ impl Harness {
                 settings.service_mut(kind).database_url = with_database(&admin, &name);
                 databases.push(name);
             }
+            let name = format!("ql_{unique}_gateway");
+            db.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
+            settings.gateway.database_url = with_database(&admin, &name);
+            databases.push(name);
             settings.bus.kind = BusKind::Nats;
             settings.bus.nats_url = nats_url().unwrap();
             settings.bus.stream = format!("QT_{unique}");
@@ -366,6 +372,82 @@ fn with_database(url: &str, name: &str) -> String {
     };
     let root = base.rsplit_once('/').map(|(r, _)| r).unwrap_or(base);
     format!("{root}/{name}{query}")
+}
+
+/// The gateway's REST API as a partner app calls it.
+#[derive(Clone)]
+pub struct Rest {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+/// An answer of the REST API: status, headers and the body as JSON
+/// (`Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: serde_json::Value,
+    pub bytes: Vec<u8>,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl Rest {
+    /// A request to `path` with `headers` (name, value) and an optional JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> Answer {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap().to_vec();
+        let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+            bytes,
+        }
+    }
+
+    pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        self.send(reqwest::Method::GET, path, headers, None).await
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &serde_json::Value,
+    ) -> Answer {
+        self.send(reqwest::Method::POST, path, headers, Some(body))
+            .await
+    }
+}
+
+impl Harness {
+    pub fn rest(&self) -> Rest {
+        Rest {
+            base: self.gateway(),
+            http: reqwest::Client::new(),
+        }
+    }
 }
 
 pub struct Api {

@@ -17,9 +17,14 @@ use questline_proto::ledger::{
     self as ledger_pb, CommitHoldRequest, CreateCurrencyRequest, CreateHoldRequest, CreditRequest,
     DebitRequest, GetBalancesRequest, VoidHoldRequest,
 };
-use questline_proto::mechanics::{CreateRuleRequest, ListRulesRequest};
+use questline_proto::mechanics::{
+    CreateRuleRequest, ListRulesRequest, TrackBatchRequest, TrackBatchResponse,
+};
 use questline_proto::notifications::ListInboxRequest;
-use questline_proto::rewards::{AddVoucherCodesRequest, CreateRewardRequest, GetRewardRequest};
+use questline_proto::rewards::{
+    AddVoucherCodesRequest, CreateRewardRequest, GetRedemptionRequest, GetRewardRequest,
+    ListRewardsRequest,
+};
 use questline_proto::{ledger, mechanics, notifications, rewards};
 use questline_tests::{Api, Harness, PASTRY, Programme, each_backend, redeem, track};
 use std::collections::BTreeSet;
@@ -45,6 +50,11 @@ const ALLOWED: &[(&str, Option<Attacker>, &str)] = &[
         Some(Attacker::OtherMember),
         "the catalogue is the tenant's shop window, read by member apps",
     ),
+    (
+        "RewardsService/ListRewards",
+        Some(Attacker::OtherMember),
+        "the catalogue is the tenant's shop window, read by member apps",
+    ),
 ];
 
 /// RPCs that name no object but the tenant: `ForeignIds` does not apply.
@@ -67,6 +77,7 @@ const TENANT_ONLY: &[&str] = &[
     "MechanicsService/ListRules",
     "RewardsService/CreateReward",
     "RewardsService/GetReward",
+    "RewardsService/ListRewards",
     "RewardsService/AddVoucherCodes",
     "IdentityService/CreateSegment",
     "IdentityService/ListSegments",
@@ -84,6 +95,8 @@ struct Target {
     segment_id: String,
     /// The member's welcome credit.
     transfer_id: String,
+    /// The member's pastry.
+    redemption_id: String,
 }
 
 /// Every RPC of the five services, as `Service/Method`.
@@ -436,6 +449,35 @@ async fn call(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>
                 })
                 .await,
         ),
+        "RewardsService/ListRewards" => done(
+            api.rewards
+                .list_rewards(ListRewardsRequest {
+                    tenant_id,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        "RewardsService/GetRedemption" => done(
+            api.rewards
+                .get_redemption(GetRedemptionRequest {
+                    tenant_id,
+                    redemption_id: t.redemption_id.clone(),
+                })
+                .await,
+        ),
+        "MechanicsService/TrackBatch" => {
+            let event = track(&tenant_id, &member_id, "intruder-batch", 1_000.0);
+            let batch = TrackBatchRequest {
+                tenant_id,
+                events: vec![event],
+            };
+            Some(
+                api.mechanics
+                    .track_batch(batch)
+                    .await
+                    .and_then(first_outcome),
+            )
+        }
         "RewardsService/GetReward" => done(
             api.rewards
                 .get_reward(GetRewardRequest {
@@ -618,12 +660,28 @@ fn done<T>(answer: Result<tonic::Response<T>, Status>) -> Option<Result<(), Stat
     Some(answer.map(drop))
 }
 
-/// A second member with points and a pending hold, so every id exists.
+/// A batch of one answers per event: its refusal is the call's.
+fn first_outcome(answer: tonic::Response<TrackBatchResponse>) -> Result<(), Status> {
+    let outcome = answer.into_inner().outcomes.remove(0);
+    match outcome.error {
+        None => Ok(()),
+        Some(error) => {
+            let code = match error.code.as_str() {
+                "NOT_FOUND" => Code::NotFound,
+                "PERMISSION_DENIED" => Code::PermissionDenied,
+                _ => Code::Unknown,
+            };
+            Err(Status::new(code, error.message))
+        }
+    }
+}
+
+/// A second member with points, a pending hold and a redemption, so every id exists.
 async fn member_with_hold(
     h: &Harness,
     p: &Programme,
     external_id: &str,
-) -> (String, String, String) {
+) -> (String, String, String, String) {
     let mut api = h.api(Some(&p.token));
     let member_id = api.upsert_member(&p.tenant_id, external_id, None).await;
     let credit = CreditRequest {
@@ -662,7 +720,14 @@ async fn member_with_hold(
         .hold
         .unwrap()
         .hold_id;
-    (member_id, hold_id, transfer_id)
+    let treat = format!("treat-{external_id}");
+    let redeemed = api
+        .rewards
+        .redeem(redeem(&p.tenant_id, &member_id, &treat, PASTRY))
+        .await
+        .unwrap();
+    assert!(redeemed.into_inner().redemption.is_some());
+    (member_id, hold_id, transfer_id, treat)
 }
 
 /// Every database's rows once the services are idle.
@@ -684,8 +749,8 @@ async fn no_rpc_crosses_a_tenant_or_a_member() {
         let h = Harness::start(backend).await;
         let a = h.programme("tenant-a").await;
         let b = h.programme("tenant-b").await;
-        let (m2, m2_hold, m2_credit) = member_with_hold(&h, &a, "m2").await;
-        let (b_member, b_hold, b_credit) = member_with_hold(&h, &b, "b2").await;
+        let (m2, m2_hold, m2_credit, m2_treat) = member_with_hold(&h, &a, "m2").await;
+        let (b_member, b_hold, b_credit, b_treat) = member_with_hold(&h, &b, "b2").await;
         let member_token = h.member_token(&a, &a.member_id).await;
         let a_segment = segment(&h, &a, "a-everyone").await;
         let b_segment = segment(&h, &b, "b-everyone").await;
@@ -696,6 +761,7 @@ async fn no_rpc_crosses_a_tenant_or_a_member() {
             hold_id: b_hold.clone(),
             segment_id: b_segment.clone(),
             transfer_id: b_credit.clone(),
+            redemption_id: b_treat.clone(),
         };
         let attacks = [
             (Attacker::OtherTenant, &a.token, b_ids(&b.tenant_id)),
@@ -710,6 +776,7 @@ async fn no_rpc_crosses_a_tenant_or_a_member() {
                     hold_id: m2_hold.clone(),
                     segment_id: a_segment.clone(),
                     transfer_id: m2_credit.clone(),
+                    redemption_id: m2_treat.clone(),
                 },
             ),
         ];
@@ -746,8 +813,8 @@ async fn no_rpc_crosses_a_tenant_or_a_member() {
             "RPCs without an isolation case: {missing:?}"
         );
         assert!(crossed.is_empty(), "not refused: {crossed:#?}");
-        // GetJwks twice (it names no ids), GetReward once: nothing else got through.
-        assert_eq!(allowed_ok, 3);
+        // GetJwks twice (it names no ids), GetReward and ListRewards once: nothing else got through.
+        assert_eq!(allowed_ok, 4);
 
         let after = quiet_rows(&h).await;
         let changed: Vec<_> = after.iter().filter(|row| !before.contains(row)).collect();

@@ -127,9 +127,9 @@ capabilities:
 {{- join "," $attrs }}
 {{- end }}
 
-{{/* QUESTLINE__<SVC>__DATABASE_URL of one service from its Secret. Takes (dict "root" $ "name" $name). */}}
+{{/* QUESTLINE__<PART>__DATABASE_URL of one part from its Secret. Takes (dict "root" $ "name" $name). */}}
 {{- define "questline.databaseEnv" -}}
-{{- $db := (index .root.Values.services .name).database -}}
+{{- $db := ternary .root.Values.gateway (index .root.Values.services .name) (eq .name "gateway") | dig "database" dict -}}
 - name: QUESTLINE__{{ upper .name }}__DATABASE_URL
   valueFrom:
     secretKeyRef:

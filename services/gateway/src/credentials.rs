@@ -1,11 +1,14 @@
 //! Who a partner app acts as. It sends `X-Api-Key: <key>`, which the gateway
 //! exchanges with identity for a short-lived token, or a token of its own as
-//! `Authorization: Bearer <token>` with `X-Tenant-Id`. The services verify the
-//! token on every call; the gateway only forwards it.
+//! `Authorization: Bearer <token>` (with `X-Tenant-Id` only for an operator's
+//! token, which belongs to no tenant). The services verify the token on every
+//! call; the gateway verifies it too where it must know who is calling: to
+//! scope idempotency keys to their client and to find `/v1/me`.
 
 use axum::extract::{FromRef, FromRequestParts};
 use http::request::Parts;
 use http::{HeaderMap, StatusCode};
+use questline_kit::auth::{Claims, RemoteKeys, TokenVerifier};
 use questline_kit::client::Channel;
 use questline_kit::client::Outgoing;
 use questline_proto::identity::IssueTokenRequest;
@@ -35,7 +38,10 @@ pub struct Credentials {
 #[derive(Debug, PartialEq, Eq)]
 enum Presented<'a> {
     ApiKey(&'a str),
-    Bearer { token: &'a str, tenant_id: &'a str },
+    Bearer {
+        token: &'a str,
+        tenant_id: Option<&'a str>,
+    },
 }
 
 fn presented(headers: &HeaderMap) -> Result<Presented<'_>, Problem> {
@@ -44,13 +50,11 @@ fn presented(headers: &HeaderMap) -> Result<Presented<'_>, Problem> {
             .get(name)
             .map(|v| v.to_str().map(str::trim).unwrap_or_default())
     };
+    // Both sent: the API key decides (a key is the stronger, longer-lived
+    // credential; the bearer is ignored).
     match (header(API_KEY_HEADER), header("authorization")) {
-        (Some(_), Some(_)) => Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "send either X-Api-Key or Authorization, not both",
-        )),
-        (Some(""), None) => Err(unauthenticated("X-Api-Key is empty or malformed")),
-        (Some(key), None) => Ok(Presented::ApiKey(key)),
+        (Some(""), _) => Err(unauthenticated("X-Api-Key is empty or malformed")),
+        (Some(key), _) => Ok(Presented::ApiKey(key)),
         (None, Some(authorization)) => {
             let token = authorization
                 .split_once(' ')
@@ -58,15 +62,8 @@ fn presented(headers: &HeaderMap) -> Result<Presented<'_>, Problem> {
                 .map(|(_, token)| token.trim())
                 .filter(|token| !token.is_empty())
                 .ok_or_else(|| unauthenticated("expected Authorization: Bearer <token>"))?;
-            match header(TENANT_HEADER) {
-                Some(tenant_id) if !tenant_id.is_empty() => {
-                    Ok(Presented::Bearer { token, tenant_id })
-                }
-                _ => Err(Problem::invalid(
-                    "X-Tenant-Id",
-                    "is required with a Bearer token",
-                )),
-            }
+            let tenant_id = header(TENANT_HEADER).filter(|t| !t.is_empty());
+            Ok(Presented::Bearer { token, tenant_id })
         }
         (None, None) => Err(unauthenticated(
             "send an API key as X-Api-Key, or a token as Authorization: Bearer",
@@ -88,11 +85,13 @@ struct Cached {
 pub struct TokenCache {
     identity: Channel,
     tokens: Mutex<HashMap<[u8; 32], Cached>>,
+    verifier: Arc<TokenVerifier>,
 }
 
 impl TokenCache {
     pub fn new(identity: Channel) -> TokenCache {
         TokenCache {
+            verifier: TokenVerifier::new(RemoteKeys::new(identity.clone())),
             identity,
             tokens: Mutex::new(HashMap::new()),
         }
@@ -101,11 +100,36 @@ impl TokenCache {
     pub async fn resolve(&self, headers: &HeaderMap) -> Result<Credentials, Problem> {
         match presented(headers)? {
             Presented::ApiKey(key) => self.exchange(key).await,
-            Presented::Bearer { token, tenant_id } => Ok(Credentials {
+            Presented::Bearer {
+                token,
+                tenant_id: Some(tenant_id),
+            } => Ok(Credentials {
                 token: token.into(),
                 tenant_id: tenant_id.into(),
             }),
+            Presented::Bearer {
+                token,
+                tenant_id: None,
+            } => {
+                let claims = self.claims(token).await?;
+                if claims.tenant.is_empty() {
+                    return Err(Problem::invalid(
+                        "X-Tenant-Id",
+                        "is required with a token that belongs to no tenant",
+                    ));
+                }
+                Ok(Credentials {
+                    token: token.into(),
+                    tenant_id: claims.tenant,
+                })
+            }
         }
+    }
+
+    /// The claims of `token`, verified against identity's published keys
+    /// (revocations are the services' to enforce).
+    pub async fn claims(&self, token: &str) -> Result<Claims, Problem> {
+        Ok(self.verifier.verify(token).await?)
     }
 
     async fn exchange(&self, api_key: &str) -> Result<Credentials, Problem> {
@@ -194,27 +218,38 @@ mod tests {
             .unwrap(),
             Presented::Bearer {
                 token: "eyJ.a.b",
-                tenant_id: "acme"
+                tenant_id: Some("acme")
+            }
+        );
+        assert_eq!(
+            presented(&headers(&[("authorization", "Bearer eyJ.a.b")])).unwrap(),
+            Presented::Bearer {
+                token: "eyJ.a.b",
+                tenant_id: None
             }
         );
     }
 
     #[test]
-    fn missing_or_mixed_credentials_are_refused() {
+    fn with_both_the_api_key_decides() {
+        assert_eq!(
+            presented(&headers(&[
+                ("x-api-key", "k"),
+                ("authorization", "Bearer t")
+            ]))
+            .unwrap(),
+            Presented::ApiKey("k")
+        );
+    }
+
+    #[test]
+    fn missing_credentials_are_refused() {
         let status = |pairs| presented(&headers(pairs)).unwrap_err().status;
         assert_eq!(status(&[]), StatusCode::UNAUTHORIZED);
         assert_eq!(status(&[("x-api-key", " ")]), StatusCode::UNAUTHORIZED);
         assert_eq!(
             status(&[("authorization", "Basic dXNlcg=="), ("x-tenant-id", "acme")]),
             StatusCode::UNAUTHORIZED
-        );
-        assert_eq!(
-            status(&[("authorization", "Bearer eyJ.a.b")]),
-            StatusCode::BAD_REQUEST
-        );
-        assert_eq!(
-            status(&[("x-api-key", "k"), ("authorization", "Bearer t")]),
-            StatusCode::BAD_REQUEST
         );
     }
 

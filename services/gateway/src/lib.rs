@@ -7,7 +7,9 @@
 
 pub mod credentials;
 pub mod problem;
+pub mod resources;
 pub mod routes;
+pub mod store;
 
 use questline_kit::config::ServiceKind;
 use questline_kit::service::Context;
@@ -20,7 +22,14 @@ pub const SERVICE: &str = "gateway";
 
 /// Serves HTTP on `listener` until the context shuts down; in-flight requests finish first.
 pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
+    let db = questline_kit::db::open(&ctx.settings.gateway_database_url()).await?;
+    questline_kit::db::migrate::<store::migrations::Migrator>(&db, ctx.settings.migrate_on_start)
+        .await?;
+    let keys = store::Keys::new(db);
+    tokio::spawn(prune(keys.clone(), ctx.shutdown.clone()));
     let gateway = routes::Gateway {
+        keys,
+        identity: ctx.channel(ServiceKind::Identity)?,
         tokens: Arc::new(credentials::TokenCache::new(
             ctx.channel(ServiceKind::Identity)?,
         )),
@@ -40,6 +49,22 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
         .await?;
     tracing::info!(service = SERVICE, "stopped");
     Ok(())
+}
+
+/// Removes expired idempotency keys every ten minutes.
+async fn prune(keys: store::Keys, shutdown: tokio_util::sync::CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        match keys.prune(questline_kit::time::now_ms()).await {
+            Ok(0) => {}
+            Ok(gone) => tracing::debug!(gone, "expired idempotency keys removed"),
+            Err(err) => tracing::warn!(%err, "expired idempotency keys not removed"),
+        }
+    }
 }
 
 /// Helpers shared by this crate's tests.

@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use questline::demo;
 use questline::mesh::{Mesh, Part};
-use questline_kit::config::{BusKind, ServiceKind, Settings};
+use questline_kit::config::{BusKind, Settings};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -31,10 +31,10 @@ enum Command {
     /// One part, as a pod runs it: identity, ledger, mechanics, rewards,
     /// notifications or gateway.
     Serve { part: Part },
-    /// Brings the databases up to date and exits: every service's, or the
-    /// one named. Run before an upgrade when services start with
+    /// Brings the databases up to date and exits: every part's (the five
+    /// services and the gateway), or the one named. Run before an upgrade when services start with
     /// QUESTLINE__MIGRATE_ON_START=false.
-    Migrate { service: Option<ServiceKind> },
+    Migrate { service: Option<Part> },
 }
 
 #[tokio::main]
@@ -63,8 +63,8 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<()> {
         Command::Migrate { service } => {
             let _telemetry =
                 questline_kit::telemetry::init(&settings.telemetry, "questline-migrate")?;
-            let kinds = service.map_or(ServiceKind::ALL.to_vec(), |kind| vec![kind]);
-            questline::migrate::run(&settings, &kinds).await
+            let parts = service.map_or(Part::all(), |part| vec![part]);
+            questline::migrate::run(&settings, &parts).await
         }
         Command::Serve { part } => {
             if part != Part::Gateway && settings.bus.kind == BusKind::Memory {

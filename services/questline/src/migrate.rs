@@ -4,9 +4,20 @@
 use questline_kit::config::{ServiceKind, Settings};
 use sea_orm_migration::MigratorTrait;
 
-/// Migrates the databases of `kinds`, one after the other.
-pub async fn run(settings: &Settings, kinds: &[ServiceKind]) -> anyhow::Result<()> {
-    for &kind in kinds {
+use crate::mesh::Part;
+
+/// Migrates the databases of `parts`, one after the other.
+pub async fn run(settings: &Settings, parts: &[Part]) -> anyhow::Result<()> {
+    for &part in parts {
+        let Part::Service(kind) = part else {
+            migrate::<questline_gateway::store::migrations::Migrator>(
+                &settings.gateway_database_url(),
+            )
+            .await
+            .map_err(|err| err.context("gateway: migration failed"))?;
+            tracing::info!(service = "gateway", "database up to date");
+            continue;
+        };
         let url = settings.database_url(kind);
         match kind {
             ServiceKind::Identity => {

@@ -121,6 +121,9 @@ pub struct GatewaySettings {
     pub rate_limit_per_second: u32,
     /// Clients with a quota of their own, by client id.
     pub client_rate_limits: std::collections::BTreeMap<String, u32>,
+    /// Where `Idempotency-Key` answers are kept, shared by every replica:
+    /// `postgres://…`; empty means a SQLite file in `data_dir`.
+    pub database_url: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,6 +214,7 @@ impl Default for GatewaySettings {
             admin_listen: "127.0.0.1:9106".into(),
             rate_limit_per_second: 200,
             client_rate_limits: Default::default(),
+            database_url: String::new(),
         }
     }
 }
@@ -310,6 +314,16 @@ impl Settings {
             format!("sqlite://{dir}/{}.db?mode=rwc", kind.name())
         } else {
             own.clone()
+        }
+    }
+
+    /// The gateway's database: its own URL, or a SQLite file in `data_dir`.
+    pub fn gateway_database_url(&self) -> String {
+        if self.gateway.database_url.is_empty() {
+            let dir = self.data_dir.trim_end_matches('/');
+            format!("sqlite://{dir}/gateway.db?mode=rwc")
+        } else {
+            self.gateway.database_url.clone()
         }
     }
 

@@ -335,6 +335,18 @@ pub fn same_or_exists<T>(stored: T, same: bool, what: &str, id: &str) -> Result<
 #[derive(Debug, Default)]
 pub struct Violations(Vec<Violation>);
 
+/// A gRPC code as the protocol names it, e.g. `INVALID_ARGUMENT`.
+pub fn code_name(code: Code) -> String {
+    let mut name = String::new();
+    for (i, c) in format!("{code:?}").chars().enumerate() {
+        if i > 0 && c.is_ascii_uppercase() {
+            name.push('_');
+        }
+        name.push(c.to_ascii_uppercase());
+    }
+    name
+}
+
 /// Longest identifier or name accepted anywhere.
 pub const MAX_TEXT: usize = 256;
 

@@ -3,8 +3,8 @@
 //! without its description. Served at `/openapi.json`, rendered at `/docs`
 //! from assets compiled into the binary.
 
+use serde_json::{Value, json};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::{FieldError, Problem};
@@ -19,8 +19,10 @@ pub const PROBLEM: &str = "application/problem+json";
         description = "REST/JSON for partner apps — a brand's mobile app, web shop or point of sale — \
 in front of Questline's gRPC services. Authenticate with `X-Api-Key` (a server client's key) or \
 `Authorization: Bearer` (a client or member token). Every error is `application/problem+json` \
-(RFC 9457) with an `errors` list naming each invalid field. Writes are idempotent by the id in \
-their body or the `Idempotency-Key` header.",
+(RFC 9457) with an `errors` list naming each invalid field. Every POST takes an \
+`Idempotency-Key` (IETF httpapi draft): the same key and body again replays the first answer with \
+`Idempotent-Replayed: true`, another body under the key is 422, a retry while the first runs is \
+409. Keys belong to the API client that sent them and are kept 24 hours.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     components(schemas(Problem, FieldError)),
@@ -30,6 +32,11 @@ their body or the `Idempotency-Key` header.",
         (name = "events", description = "Customer actions, evaluated by the rules"),
         (name = "members", description = "A member's wallets and inbox"),
         (name = "redemptions", description = "Points spent on rewards"),
+        (name = "transfers", description = "Ledger transfers and their reversals"),
+        (name = "rewards", description = "The rewards catalogue"),
+        (name = "segments", description = "Groups of members, by a CEL predicate"),
+        (name = "programme", description = "The programme manager's settings: currencies, rules, audit trail"),
+        (name = "privacy", description = "GDPR access and erasure"),
     )
 )]
 pub struct ApiDoc;
@@ -49,36 +56,122 @@ const COMMON_ANSWERS: [(&str, &str); 5] = [
     ),
 ];
 
-/// The document once every route is in: each operation also names the
-/// answers any request may meet, as problems.
-pub fn with_common_answers(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
-    let problem = || {
-        ContentBuilder::new()
-            .schema(Some(Ref::from_schema_name("Problem")))
-            .build()
+/// What a POST may also answer, for its `Idempotency-Key`.
+const KEYED_ANSWERS: [(&str, &str); 2] = [
+    (
+        "409",
+        "A request with this Idempotency-Key is still running; retry after `Retry-After`",
+    ),
+    ("422", "This Idempotency-Key was used for another request"),
+];
+
+/// Named answers the resources refer to.
+const NAMED_ANSWERS: [(&str, &str); 5] = [
+    ("BadRequest", "Invalid fields, each named in `errors`"),
+    ("NotFound", "No such resource (or not this tenant's)"),
+    (
+        "Conflict",
+        "Refused as things stand (`reason`: e.g. INSUFFICIENT_FUNDS, ALREADY_EXISTS)",
+    ),
+    ("TooLarge", "The body is larger than the gateway accepts"),
+    (
+        "UnsupportedMediaType",
+        "The body must be `application/json`",
+    ),
+];
+
+/// Links from what the hand-written routes create to where it is read.
+const LINKS: [(&str, &str, &str, &str); 2] = [
+    (
+        "/v1/redemptions",
+        "getRedemption",
+        "redemption_id",
+        "/redemption_id",
+    ),
+    (
+        "/v1/events",
+        "getTransfer",
+        "transfer_id",
+        "/awards/0/transfer_id",
+    ),
+];
+
+/// The whole document: the hand-written routes' (from `ApiDoc` and their
+/// annotations), the resources', and what every operation may answer.
+pub fn finish(document: utoipa::openapi::OpenApi) -> Value {
+    let mut document = serde_json::to_value(document).unwrap_or_else(|_| json!({}));
+    crate::resources::describe(&mut document);
+    for (name, description) in NAMED_ANSWERS {
+        document["components"]["responses"][name] = problem(description);
+    }
+    for (path, operation_id, parameter, pointer) in LINKS {
+        document["paths"][path]["post"]["responses"]["200"]["links"][operation_id] = json!({
+            "operationId": operation_id,
+            "parameters": {parameter: format!("$response.body#{pointer}")},
+        });
+    }
+    let Some(paths) = document["paths"].as_object_mut() else {
+        return document;
     };
-    for item in document.paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.patch,
-            &mut item.delete,
-        ];
-        for operation in operations.into_iter().flatten() {
-            for (status, description) in COMMON_ANSWERS {
-                let answer = ResponseBuilder::new()
-                    .description(description)
-                    .content(PROBLEM, problem())
-                    .build();
-                let answers = &mut operation.responses.responses;
-                answers
-                    .entry(status.into())
-                    .or_insert_with(|| answer.into());
+    for item in paths.values_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (verb, operation) in item.iter_mut() {
+            if verb == "post" {
+                keyed(operation);
             }
+            add_problems(operation, &COMMON_ANSWERS);
         }
     }
     document
+}
+
+fn problem(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    })
+}
+
+/// Adds each of `answers` the operation does not name itself.
+fn add_problems(operation: &mut Value, answers: &[(&str, &str)]) {
+    for (status, description) in answers {
+        let responses = &mut operation["responses"];
+        if responses.get(*status).is_none() {
+            responses[*status] = problem(description);
+        }
+    }
+}
+
+/// The `Idempotency-Key` header, its answers, and the replay marker on
+/// every success.
+fn keyed(post: &mut Value) {
+    let key = json!({
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": false,
+        "description": "Makes the request safe to retry: the same key and body again replays the \
+    first answer. Kept 24 hours, per API client. A structured-field string (`\"…\"`) or bare, 1 to \
+    255 visible ASCII characters.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+    });
+    match post["parameters"].as_array_mut() {
+        Some(parameters) => parameters.push(key),
+        None => post["parameters"] = json!([key]),
+    }
+    add_problems(post, &KEYED_ANSWERS);
+    let Some(responses) = post["responses"].as_object_mut() else {
+        return;
+    };
+    for (status, answer) in responses.iter_mut() {
+        if status.starts_with('2') && answer.get("$ref").is_none() {
+            answer["headers"]["Idempotent-Replayed"] = json!({
+                "description": "`true` when this is the replay of an earlier answer",
+                "schema": {"type": "string", "enum": ["true"]},
+            });
+        }
+    }
 }
 
 /// The two ways to authenticate, as security schemes.

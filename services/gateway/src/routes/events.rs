@@ -6,8 +6,8 @@ use axum::extract::rejection::JsonRejection;
 use http::HeaderMap;
 use questline_kit::client::Outgoing;
 use questline_kit::structs;
-use questline_proto::mechanics::TrackRequest;
 use questline_proto::mechanics::mechanics_service_client::MechanicsServiceClient;
+use questline_proto::mechanics::{TrackBatchRequest, TrackRequest, TrackResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -75,7 +75,6 @@ const TRACK_FIELDS: &[(&str, &str)] = &[("event_type", "type"), ("occur_time", "
     tag = "events",
     operation_id = "trackEvent",
     request_body = TrackBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Stands in for `event_id` when the body has none")),
     responses(
         (status = 200, description = "What the event earned", body = Tracked),
         (status = 400, description = "Invalid fields, each named in `errors`", body = Problem, content_type = PROBLEM),
@@ -90,35 +89,143 @@ pub(super) async fn track(
     body: Result<Json<TrackBody>, JsonRejection>,
 ) -> Result<Json<Tracked>, Problem> {
     let Json(body) = body?;
-    let event_id = client_id("event_id", body.event_id, &headers)?;
-    let occur_time = body.occurred_at.as_deref().map(rfc3339).transpose()?;
+    let event_id = client_id("event_id", body.event_id.clone(), &headers)?;
+    let request = track_request(&partner.tenant_id, event_id, body)?;
     let mut mechanics = MechanicsServiceClient::with_interceptor(
         gateway.mechanics.clone(),
         Outgoing::bearer(&partner.token),
     );
     let tracked = mechanics
-        .track(TrackRequest {
-            tenant_id: partner.tenant_id,
-            event_id,
-            member_id: body.member_id,
-            event_type: body.event_type,
-            occur_time,
-            attributes: body.attributes.as_ref().map(structs::from_json),
-        })
+        .track(request)
         .await
         .map_err(|status| Problem::from(status).renamed(TRACK_FIELDS))?
         .into_inner();
-    Ok(Json(Tracked {
-        event_id: tracked.event_id,
-        awards: tracked
-            .awards
-            .into_iter()
-            .map(|a| Award {
-                rule_id: a.rule_id,
-                currency: a.currency,
-                points: a.points,
-                transfer_id: a.transfer_id,
-            })
-            .collect(),
-    }))
+    Ok(Json(Tracked::from(tracked)))
+}
+
+fn track_request(
+    tenant_id: &str,
+    event_id: String,
+    body: TrackBody,
+) -> Result<TrackRequest, Problem> {
+    let occur_time = body.occurred_at.as_deref().map(rfc3339).transpose()?;
+    Ok(TrackRequest {
+        tenant_id: tenant_id.to_string(),
+        event_id,
+        member_id: body.member_id,
+        event_type: body.event_type,
+        occur_time,
+        attributes: body.attributes.as_ref().map(structs::from_json),
+    })
+}
+
+impl From<TrackResponse> for Tracked {
+    fn from(tracked: TrackResponse) -> Tracked {
+        Tracked {
+            event_id: tracked.event_id,
+            awards: tracked
+                .awards
+                .into_iter()
+                .map(|a| Award {
+                    rule_id: a.rule_id,
+                    currency: a.currency,
+                    points: a.points,
+                    transfer_id: a.transfer_id,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Up to 1,000 customer actions at once.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"events": [
+    {"event_id": "order-1001", "member_id": "01a242f4-01fb-7258-b9d0-ad0d26758434",
+     "type": "purchase", "attributes": {"amount": 250}},
+    {"event_id": "order-1002", "member_id": "01a242f4-01fb-7258-b9d0-ad0d26758434",
+     "type": "purchase", "attributes": {"amount": 80}}
+]}))]
+pub(super) struct BatchBody {
+    /// Each with its own `event_id` (required here: a batch has no header
+    /// to stand in).
+    #[schema(min_items = 1, max_items = 1000)]
+    events: Vec<TrackBody>,
+}
+
+/// Each event's outcome, in the order sent.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct BatchTracked {
+    outcomes: Vec<Outcome>,
+}
+
+/// What one event earned, or why it was refused (`error`: a gRPC code's
+/// name and why). A refused event may be sent again.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Outcome {
+    event_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tracked: Option<Tracked>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<OutcomeError>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct OutcomeError {
+    /// E.g. `INVALID_ARGUMENT`, `NOT_FOUND`.
+    code: String,
+    message: String,
+}
+
+/// Track up to 1,000 customer actions in one request: each is evaluated on
+/// its own, as `POST /v1/events` would, and answered in the order sent.
+#[utoipa::path(
+    post,
+    path = "/v1/events/batch",
+    tag = "events",
+    operation_id = "trackEvents",
+    request_body = BatchBody,
+    responses(
+        (status = 200, description = "Each event's outcome, in order", body = BatchTracked),
+        (status = 400, description = "Not a batch of 1 to 1,000 events", body = Problem, content_type = PROBLEM),
+    )
+)]
+pub(super) async fn track_batch(
+    State(gateway): State<Gateway>,
+    partner: Credentials,
+    body: Result<Json<BatchBody>, JsonRejection>,
+) -> Result<Json<BatchTracked>, Problem> {
+    let Json(body) = body?;
+    let mut events = Vec::with_capacity(body.events.len());
+    for (i, event) in body.events.into_iter().enumerate() {
+        let event_id = event
+            .event_id
+            .clone()
+            .ok_or_else(|| Problem::invalid(&format!("events[{i}].event_id"), "is required"))?;
+        events.push(track_request("", event_id, event)?);
+    }
+    let mut mechanics = MechanicsServiceClient::with_interceptor(
+        gateway.mechanics.clone(),
+        Outgoing::bearer(&partner.token),
+    );
+    let answer = mechanics
+        .track_batch(TrackBatchRequest {
+            tenant_id: partner.tenant_id,
+            events,
+        })
+        .await?
+        .into_inner();
+    let outcomes = answer
+        .outcomes
+        .into_iter()
+        .map(|o| Outcome {
+            event_id: o.event_id,
+            tracked: o.tracked.map(Tracked::from),
+            error: o.error.map(|e| OutcomeError {
+                code: e.code,
+                message: e.message,
+            }),
+        })
+        .collect();
+    Ok(Json(BatchTracked { outcomes }))
 }

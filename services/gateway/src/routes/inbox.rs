@@ -1,12 +1,19 @@
-//! `GET /v1/members/{member_id}/inbox`: a member's messages.
+//! `GET /v1/members/{member_id}/inbox`: a member's messages, a page at a
+//! time or as a live stream (Server-Sent Events).
 
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use http::HeaderMap;
 use questline_kit::client::Outgoing;
 use questline_proto::notifications::ListInboxRequest;
 use questline_proto::notifications::notifications_service_client::NotificationsServiceClient;
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
 use utoipa::{IntoParams, ToSchema};
 
 use super::Gateway;
@@ -17,9 +24,11 @@ use crate::problem::Problem;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct InboxQuery {
-    /// At most this many messages (1 to 100; 20 when absent).
+    /// At most this many messages (1 to 100; 20 when absent or 0).
+    #[param(minimum = 0, maximum = 100)]
     page_size: Option<i32>,
     /// Where the previous page ended (its `next_page_token`).
+    #[param(pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-]{2,3})?$")]
     page_token: Option<String>,
 }
 
@@ -82,17 +91,144 @@ pub(super) async fn inbox(
         .await?
         .into_inner();
     Ok(Json(Inbox {
-        messages: page
-            .messages
-            .into_iter()
-            .map(|m| InboxMessage {
-                message_id: m.message_id,
-                event_type: m.event_type,
-                title: m.title,
-                body: m.body,
-                created_at: m.create_time.map(|t| t.to_string()),
-            })
-            .collect(),
+        messages: page.messages.into_iter().map(InboxMessage::from).collect(),
         next_page_token: page.next_page_token,
     }))
+}
+
+/// How often a stream looks for new messages.
+const POLL: Duration = Duration::from_secs(1);
+
+/// New messages as they arrive, as Server-Sent Events: each an event
+/// `message` whose id is the message id. Send `Last-Event-ID` to resume
+/// after a message; without it the stream starts with what arrives next.
+/// An `error` event (a problem as JSON) ends it, e.g. when the token
+/// expires; reconnect with a fresh one and `Last-Event-ID`.
+#[utoipa::path(
+    get,
+    path = "/v1/members/{member_id}/inbox/stream",
+    tag = "members",
+    operation_id = "streamInbox",
+    params(
+        ("member_id" = String, Path, description = "The member's id"),
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this message id"),
+    ),
+    responses(
+        (status = 200, description = "A stream of `message` events, kept alive by comments", content_type = "text/event-stream", body = String),
+        (status = 404, description = "No such member", body = Problem, content_type = PROBLEM),
+    )
+)]
+pub(super) async fn stream(
+    State(gateway): State<Gateway>,
+    partner: Credentials,
+    member_id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
+    let Path(member_id) = member_id?;
+    let watch = Watch {
+        gateway,
+        partner,
+        member_id,
+        after: String::new(),
+        pending: VecDeque::new(),
+        ended: false,
+    };
+    // The first look answers 403 or 404 before any stream starts.
+    let newest = watch.newest().await?;
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| newest.first().map(|m| m.message_id.clone()))
+        .unwrap_or_default();
+    let watch = Watch { after, ..watch };
+    let events = futures::stream::unfold(watch, |mut watch| async move {
+        let event = watch.next().await?;
+        Some((Ok(event), watch))
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// One member's inbox, watched for messages after `after`.
+struct Watch {
+    gateway: Gateway,
+    partner: Credentials,
+    member_id: String,
+    after: String,
+    pending: VecDeque<Event>,
+    ended: bool,
+}
+
+impl Watch {
+    async fn newest(&self) -> Result<Vec<InboxMessage>, Problem> {
+        let mut notifications = NotificationsServiceClient::with_interceptor(
+            self.gateway.notifications.clone(),
+            Outgoing::bearer(&self.partner.token),
+        );
+        let page = notifications
+            .list_inbox(ListInboxRequest {
+                tenant_id: self.partner.tenant_id.clone(),
+                member_id: self.member_id.clone(),
+                page_size: 100,
+                page_token: String::new(),
+            })
+            .await?
+            .into_inner();
+        Ok(page.messages.into_iter().map(InboxMessage::from).collect())
+    }
+
+    /// The next event, waiting for one; none once the stream has ended.
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some(event);
+            }
+            if self.ended {
+                return None;
+            }
+            tokio::time::sleep(POLL).await;
+            match self.newest().await {
+                Ok(messages) => self.take(messages),
+                // Unavailable for a moment: look again at the next turn.
+                Err(problem) if problem.status.is_server_error() => {}
+                Err(problem) => {
+                    self.ended = true;
+                    let data = serde_json::to_string(&problem).unwrap_or_default();
+                    self.pending
+                        .push_back(Event::default().event("error").data(data));
+                }
+            }
+        }
+    }
+
+    /// Queues the messages after `after`, oldest first (ids are UUIDv7).
+    fn take(&mut self, newest_first: Vec<InboxMessage>) {
+        let fresh: Vec<InboxMessage> = newest_first
+            .into_iter()
+            .filter(|m| m.message_id > self.after)
+            .collect();
+        for message in fresh.into_iter().rev() {
+            self.after = message.message_id.clone();
+            let event = Event::default()
+                .event("message")
+                .id(message.message_id.clone())
+                .json_data(&message);
+            match event {
+                Ok(event) => self.pending.push_back(event),
+                Err(err) => tracing::error!(%err, "inbox message not written as an event"),
+            }
+        }
+    }
+}
+
+impl From<questline_proto::notifications::InboxMessage> for InboxMessage {
+    fn from(m: questline_proto::notifications::InboxMessage) -> InboxMessage {
+        InboxMessage {
+            message_id: m.message_id,
+            event_type: m.event_type,
+            title: m.title,
+            body: m.body,
+            created_at: m.create_time.map(|t| t.to_string()),
+        }
+    }
 }

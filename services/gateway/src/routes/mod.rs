@@ -6,8 +6,10 @@ mod balances;
 mod document;
 mod envelope;
 mod events;
+mod idempotency;
 mod inbox;
 mod limits;
+mod me;
 mod redemptions;
 mod traced;
 
@@ -30,6 +32,7 @@ pub use limits::RateLimits;
 
 use crate::credentials::TokenCache;
 use crate::problem::Problem;
+use crate::store::Keys;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -41,6 +44,9 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 #[derive(Clone)]
 pub struct Gateway {
     pub tokens: Arc<TokenCache>,
+    pub identity: Channel,
+    /// Answers to POSTs sent with an `Idempotency-Key`.
+    pub keys: Keys,
     pub ledger: Channel,
     pub mechanics: Channel,
     pub rewards: Channel,
@@ -48,6 +54,19 @@ pub struct Gateway {
     /// How long a request may take before it is answered 504.
     pub request_budget: Duration,
     pub limits: Arc<RateLimits>,
+}
+
+impl Gateway {
+    /// The channel to the service that answers `rpc` (`questline.<service>.v1.…`).
+    pub fn channel_for(&self, rpc: &str) -> Channel {
+        match rpc.split('.').nth(1) {
+            Some("ledger") => self.ledger.clone(),
+            Some("mechanics") => self.mechanics.clone(),
+            Some("rewards") => self.rewards.clone(),
+            Some("notifications") => self.notifications.clone(),
+            _ => self.identity.clone(),
+        }
+    }
 }
 
 impl FromRef<Gateway> for Arc<TokenCache> {
@@ -61,24 +80,51 @@ impl FromRef<Gateway> for Arc<TokenCache> {
 pub fn router(gateway: Gateway) -> Router {
     let (api, document) = OpenApiRouter::with_openapi(document::ApiDoc::openapi())
         .routes(routes!(events::track))
+        .routes(routes!(events::track_batch))
         .routes(routes!(balances::balances))
         .routes(routes!(redemptions::redeem))
         .routes(routes!(inbox::inbox))
         .split_for_parts();
+    let api = crate::resources::router(api);
     let budget = gateway.request_budget;
-    api.route_layer(middleware::from_fn_with_state(
-        gateway.limits.clone(),
-        limits::limit,
-    ))
-    .route_layer(middleware::from_fn_with_state(budget, envelope::deadline))
-    // Only API routes get a span: health probes would drown the traces.
-    .route_layer(middleware::from_fn(traced::traced))
-    .merge(SwaggerUi::new("/docs").url("/openapi.json", document::with_common_answers(document)))
-    .route("/healthz", get(healthz))
-    .fallback(not_found)
-    .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-    .layer(middleware::from_fn(envelope::request_id))
-    .with_state(gateway)
+    // Streams outlive any request budget: added after the deadline layer.
+    let (streams, stream_document) = OpenApiRouter::new()
+        .routes(routes!(inbox::stream))
+        .split_for_parts();
+    let mut document = document;
+    document.merge(stream_document);
+    let api = api
+        .route_layer(middleware::from_fn_with_state(
+            gateway.clone(),
+            idempotency::idempotent,
+        ))
+        .route_layer(middleware::from_fn_with_state(budget, envelope::deadline))
+        .merge(streams)
+        .route_layer(middleware::from_fn_with_state(
+            gateway.limits.clone(),
+            limits::limit,
+        ))
+        // Only API routes get a span: health probes would drown the traces.
+        .route_layer(middleware::from_fn(traced::traced))
+        .merge(
+            SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", {
+                let mut document = document::finish(document);
+                me::describe(&mut document);
+                document
+            }),
+        )
+        .route("/healthz", get(healthz))
+        .fallback(not_found)
+        .with_state(gateway.clone());
+    // `/v1/me` is rewritten before the inner router picks a route.
+    Router::new()
+        .fallback_service(api)
+        .layer(middleware::from_fn_with_state(
+            gateway.tokens.clone(),
+            me::rewrite,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(envelope::request_id))
 }
 
 async fn healthz() -> Json<Value> {
@@ -90,29 +136,23 @@ async fn not_found() -> Problem {
 }
 
 /// The client-chosen id of a write: the body's `field`, or the
-/// `Idempotency-Key` header when the body has none. Both, differing, is refused.
+/// `Idempotency-Key` header when the body has none.
 fn client_id(field: &str, in_body: Option<String>, headers: &HeaderMap) -> Result<String, Problem> {
-    let header = headers
-        .get(IDEMPOTENCY_KEY)
-        .map(|v| {
-            v.to_str()
-                .map(str::trim)
-                .map_err(|_| Problem::invalid("Idempotency-Key", "must be visible ASCII"))
-        })
-        .transpose()?
-        .filter(|key| !key.is_empty());
-    match (in_body.filter(|id| !id.is_empty()), header) {
-        (Some(id), Some(key)) if id != key => Err(Problem::invalid(
-            "Idempotency-Key",
-            format!("differs from {field} in the body"),
-        )),
-        (Some(id), _) => Ok(id),
-        (None, Some(key)) => Ok(key.to_string()),
-        (None, None) => Err(Problem::invalid(
-            field,
-            "is required, in the body or as the Idempotency-Key header",
-        )),
+    if let Some(id) = in_body.filter(|id| !id.is_empty()) {
+        return Ok(id);
     }
+    headers
+        .get(IDEMPOTENCY_KEY)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            Problem::invalid(
+                field,
+                "is required, in the body or as the Idempotency-Key header",
+            )
+        })
 }
 
 fn rfc3339(text: &str) -> Result<Timestamp, Problem> {

@@ -55,7 +55,6 @@ pub(super) struct Redeemed {
     tag = "redemptions",
     operation_id = "redeemReward",
     request_body = RedeemBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Stands in for `redemption_id` when the body has none")),
     responses(
         (status = 200, description = "The redemption, completed, with its voucher", body = Redeemed),
         (status = 400, description = "Invalid fields, each named in `errors`", body = Problem, content_type = PROBLEM),

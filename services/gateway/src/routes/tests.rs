@@ -29,11 +29,12 @@ fn the_idempotency_key_stands_in_for_a_missing_id() {
 }
 
 #[test]
-fn a_differing_or_missing_id_is_a_bad_request() {
+fn a_missing_id_is_a_bad_request_and_the_body_wins() {
     let key = headers(&[("idempotency-key", "k-1")]);
-    let differs = client_id("event_id", Some("e-9".into()), &key).unwrap_err();
-    assert_eq!(differs.status, StatusCode::BAD_REQUEST);
-    assert_eq!(differs.errors[0].field, "Idempotency-Key");
+    assert_eq!(
+        client_id("event_id", Some("e-9".into()), &key).unwrap(),
+        "e-9"
+    );
     let missing = client_id("redemption_id", None, &HeaderMap::new()).unwrap_err();
     assert_eq!(missing.errors[0].field, "redemption_id");
 }
@@ -51,17 +52,25 @@ fn occurred_at_must_be_rfc3339() {
 }
 
 /// A gateway whose services are never reached: every request here fails first.
-fn app() -> Router {
-    gateway(NOWHERE, Duration::from_secs(10), 1000)
+async fn app() -> Router {
+    gateway(NOWHERE, Duration::from_secs(10), 1000).await
 }
 
 const NOWHERE: &str = "http://127.0.0.1:9";
 
 /// A gateway with mechanics at `mechanics` and every other service at
 /// `NOWHERE`, a request budget and a rate limit per client.
-fn gateway(mechanics: &str, request_budget: Duration, per_second: u32) -> Router {
+async fn gateway(mechanics: &str, request_budget: Duration, per_second: u32) -> Router {
     let channel = |url: &str| questline_kit::client::channel(url).unwrap();
+    // Left behind in the temp directory: the router may outlive this call.
+    let dir = tempfile::tempdir().unwrap().keep();
+    let url = format!("sqlite://{}/gateway.db?mode=rwc", dir.display());
+    let db = questline_kit::db::connect::<crate::store::migrations::Migrator>(&url)
+        .await
+        .unwrap();
     router(Gateway {
+        keys: Keys::new(db),
+        identity: channel(NOWHERE),
         tokens: Arc::new(TokenCache::new(channel(NOWHERE))),
         ledger: channel(NOWHERE),
         mechanics: channel(mechanics),
@@ -80,10 +89,10 @@ fn post_event() -> http::request::Builder {
 }
 
 async fn send(request: http::Request<Body>) -> (StatusCode, HeaderMap, Value) {
-    let response = app().oneshot(request).await.unwrap();
+    let response = app().await.oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
         .await
         .unwrap();
     (status, headers, serde_json::from_slice(&bytes).unwrap())
@@ -117,19 +126,6 @@ async fn bad_json_is_a_problem_not_plain_text() {
         ))
         .unwrap();
     assert_eq!(problem(not_an_object).await.0, StatusCode::BAD_REQUEST);
-}
-
-#[tokio::test]
-async fn an_idempotency_key_that_contradicts_the_body_is_refused() {
-    let request = post_event()
-        .header("idempotency-key", "k-1")
-        .body(Body::from(
-            r#"{"event_id": "e-9", "member_id": "m1", "type": "purchase"}"#,
-        ))
-        .unwrap();
-    let (status, body) = problem(request).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["errors"][0]["field"], "Idempotency-Key");
 }
 
 #[tokio::test]
@@ -218,7 +214,7 @@ async fn the_openapi_document_describes_every_route_it_serves() {
 #[tokio::test]
 async fn the_docs_page_is_served_from_the_binary() {
     let request = Request::get("/docs/").body(Body::empty()).unwrap();
-    let response = app().oneshot(request).await.unwrap();
+    let response = app().await.oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
         .await
@@ -263,7 +259,7 @@ async fn a_service_that_never_answers_is_a_504_problem() {
             open.push(socket);
         }
     });
-    let gateway = gateway(&format!("http://{addr}"), Duration::from_millis(300), 1000);
+    let gateway = gateway(&format!("http://{addr}"), Duration::from_millis(300), 1000).await;
     let request = post_event()
         .body(Body::from(
             r#"{"event_id": "e1", "member_id": "m1", "type": "purchase"}"#,
@@ -279,7 +275,7 @@ async fn a_service_that_never_answers_is_a_504_problem() {
 
 #[tokio::test]
 async fn a_burst_over_the_limit_is_429_and_another_client_is_not_slowed() {
-    let gateway = gateway(NOWHERE, Duration::from_secs(10), 3);
+    let gateway = gateway(NOWHERE, Duration::from_secs(10), 3).await;
     let as_client = |key: &str| {
         Request::get("/v1/members/m1/balances")
             .header("x-api-key", format!("ql_live_{key}_secret"))

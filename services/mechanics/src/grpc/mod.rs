@@ -1,6 +1,7 @@
 //! `questline.mechanics.v1.MechanicsService`: decode, authenticate,
 //! authorise, hand over to the store or the Track flow, encode the answer.
 
+mod batch;
 mod decode;
 mod encode;
 
@@ -81,6 +82,13 @@ impl MechanicsService for MechanicsApi {
         caller.require_server(&track.tenant_id)?;
         let tracked = self.tracker.track(&caller.token, &track).await?;
         Ok(Response::new(encode::tracked(tracked)))
+    }
+
+    async fn track_batch(
+        &self,
+        request: Request<pb::TrackBatchRequest>,
+    ) -> tonic::Result<Response<pb::TrackBatchResponse>> {
+        batch::track_batch(self, request).await
     }
 
     // Members

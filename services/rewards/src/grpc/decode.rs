@@ -1,6 +1,7 @@
 //! Rewards requests as domain values: every field is checked at once, and
 //! what is wrong comes back as field violations.
 
+use questline_kit::paging::{self, Page};
 use questline_kit::{DomainError, Violations, fingerprint};
 use questline_proto::rewards as pb;
 
@@ -13,6 +14,20 @@ pub fn reward_ref(tenant_id: &str, reward_id: &str) -> Result<(), DomainError> {
     Violations::new()
         .id("tenant_id", tenant_id)
         .id("reward_id", reward_id)
+        .finish()
+}
+
+/// A page of the catalogue.
+pub fn listing(req: &pb::ListRewardsRequest) -> Result<Page, DomainError> {
+    Violations::new().id("tenant_id", &req.tenant_id).finish()?;
+    paging::parse(req.page_size, &req.page_token)
+}
+
+/// A redemption's two ids, checked.
+pub fn redemption_ref(req: &pb::GetRedemptionRequest) -> Result<(), DomainError> {
+    Violations::new()
+        .id("tenant_id", &req.tenant_id)
+        .id("redemption_id", &req.redemption_id)
         .finish()
 }
 

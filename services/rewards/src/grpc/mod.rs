@@ -4,6 +4,7 @@
 mod decode;
 mod encode;
 
+use questline_kit::DomainError;
 use questline_kit::audit::Change;
 use questline_kit::auth::{Caller, Scope, TokenVerifier};
 use questline_proto::rewards as pb;
@@ -80,6 +81,24 @@ impl RewardsService for RewardsApi {
         }))
     }
 
+    async fn list_rewards(
+        &self,
+        request: Request<pb::ListRewardsRequest>,
+    ) -> tonic::Result<Response<pb::ListRewardsResponse>> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        let page = decode::listing(&req)?;
+        caller.require(
+            &req.tenant_id,
+            &[Scope::Server, Scope::Admin, Scope::Member],
+        )?;
+        let (listings, next_page_token) = self.store.rewards(&req.tenant_id, &page).await?;
+        Ok(Response::new(pb::ListRewardsResponse {
+            rewards: listings.into_iter().map(encode::reward).collect(),
+            next_page_token,
+        }))
+    }
+
     async fn add_voucher_codes(
         &self,
         request: Request<pb::AddVoucherCodesRequest>,
@@ -113,6 +132,36 @@ impl RewardsService for RewardsApi {
         caller.require_member_access(&r.tenant_id, &r.member_id)?;
         let row = self.redemptions.redeem(&caller.token, &r).await?;
         Ok(Response::new(pb::RedeemResponse {
+            redemption: Some(encode::redemption(row)),
+        }))
+    }
+
+    async fn get_redemption(
+        &self,
+        request: Request<pb::GetRedemptionRequest>,
+    ) -> tonic::Result<Response<pb::GetRedemptionResponse>> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.into_inner();
+        decode::redemption_ref(&req)?;
+        caller.require(
+            &req.tenant_id,
+            &[Scope::Server, Scope::Admin, Scope::Member],
+        )?;
+        let not_found =
+            || DomainError::NotFound(format!("redemption {} not found", req.redemption_id));
+        let row = self
+            .store
+            .redemption(&req.tenant_id, &req.redemption_id)
+            .await?
+            .ok_or_else(not_found)?;
+        // Another member's redemption is not there for a member app.
+        if caller
+            .require_member_access(&req.tenant_id, &row.member_id)
+            .is_err()
+        {
+            return Err(not_found().into());
+        }
+        Ok(Response::new(pb::GetRedemptionResponse {
             redemption: Some(encode::redemption(row)),
         }))
     }

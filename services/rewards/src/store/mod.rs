@@ -9,10 +9,11 @@ mod redemptions;
 pub(crate) mod tests;
 
 use questline_kit::error::same_or_exists;
+use questline_kit::paging::Page;
 use questline_kit::{DomainError, outbox, time::now_ms};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, Set, TransactionTrait, TryInsertResult,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, TryInsertResult,
 };
 
 use crate::domain::reward::{NewReward, VoucherSource};
@@ -90,6 +91,27 @@ impl Store {
     pub async fn reward(&self, tenant_id: &str, reward_id: &str) -> Result<Listing, DomainError> {
         let row = find_reward(&self.db, tenant_id, reward_id).await?;
         listing(&self.db, row).await
+    }
+
+    /// A page of the tenant's rewards by id, and the token of the next.
+    pub async fn rewards(
+        &self,
+        tenant_id: &str,
+        page: &Page,
+    ) -> Result<(Vec<Listing>, String), DomainError> {
+        let mut query = reward::Entity::find()
+            .filter(reward::Column::TenantId.eq(tenant_id))
+            .order_by_asc(reward::Column::RewardId)
+            .limit(page.fetch_limit());
+        if let Some(after) = &page.after {
+            query = query.filter(reward::Column::RewardId.gt(after.as_str()));
+        }
+        let (rows, token) = page.finish(query.all(&self.db).await?, |r| r.reward_id.as_str());
+        let mut listings = Vec::with_capacity(rows.len());
+        for row in rows {
+            listings.push(listing(&self.db, row).await?);
+        }
+        Ok((listings, token))
     }
 
     /// Adds cleaned codes to a pool reward; codes already in its pool are skipped.

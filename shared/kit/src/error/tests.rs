@@ -119,3 +119,10 @@ fn ids_reject_spaces_and_overlong_values() {
             .is_ok()
     );
 }
+
+#[test]
+fn codes_are_named_as_the_protocol_names_them() {
+    assert_eq!(code_name(Code::InvalidArgument), "INVALID_ARGUMENT");
+    assert_eq!(code_name(Code::NotFound), "NOT_FOUND");
+    assert_eq!(code_name(Code::Ok), "OK");
+}

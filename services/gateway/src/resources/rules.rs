@@ -1,0 +1,132 @@
+//! What the services accept, written as JSON Schema, so the document
+//! promises no more and no less than a request that passes: identifiers,
+//! texts, amounts, profile fields. Keyed by field name, as the services'
+//! validators are; a field's message may narrow it further.
+
+use prost_reflect::{FieldDescriptor, MessageDescriptor};
+use serde_json::{Value, json};
+
+/// Longest list a request may carry.
+pub const MAX_LIST: usize = 1000;
+
+/// An identifier, as `Violations::id` checks it.
+const ID: &str = "^[A-Za-z0-9._:-]{1,256}$";
+/// An optional identifier (a filter).
+const OPTIONAL_ID: &str = "^[A-Za-z0-9._:-]{0,256}$";
+/// A page token: URL-safe base64 without padding, as the services write it.
+pub const PAGE_TOKEN: &str = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-]{2,3})?$";
+/// A text: no control characters, and not blank when required.
+const TEXT: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
+const REQUIRED_TEXT: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$";
+
+/// Whether a request must carry `field`.
+pub fn required(message: &MessageDescriptor, field: &FieldDescriptor) -> bool {
+    let name = field.name();
+    let listing = message.name().starts_with("List");
+    if (message.name(), name) == ("ListAccountEntriesRequest", "currency") {
+        return true;
+    }
+    match name {
+        "name" | "points" | "event_type" | "currency" | "code" | "source" | "external_id"
+        | "choices" | "purpose" | "predicate" | "price" | "codes" => !listing,
+        _ => name.ends_with("_id") && !listing && !optional_id(message, name),
+    }
+}
+
+/// Ids a request may leave out.
+fn optional_id(message: &MessageDescriptor, name: &str) -> bool {
+    matches!(
+        (message.name(), name),
+        ("RedeemRequest", "redemption_id") | ("TrackRequest", "event_id")
+    )
+}
+
+/// Narrows the schema of `field` to what its service accepts.
+pub fn narrow(message: &MessageDescriptor, field: &FieldDescriptor, schema: &mut Value) {
+    let listing = message.name().starts_with("List");
+    let set = |schema: &mut Value, extra: Value| {
+        if let (Some(target), Value::Object(extra)) = (schema.as_object_mut(), extra) {
+            target.extend(extra);
+        }
+    };
+    match field.name() {
+        "condition" => set(
+            schema,
+            json!({"format": "questline-cel-condition", "maxLength": 4096}),
+        ),
+        "points" => set(
+            schema,
+            json!({"format": "questline-cel-points", "maxLength": 4096}),
+        ),
+        "predicate" => set(
+            schema,
+            json!({"format": "questline-cel-predicate", "maxLength": 4096}),
+        ),
+        "page_token" => set(schema, json!({"pattern": PAGE_TOKEN})),
+        "page_size" => set(schema, json!({"minimum": 0, "maximum": 500})),
+        "action_prefix" => set(schema, json!({"pattern": "^[A-Za-z0-9./]{0,200}$"})),
+        "time_zone" => set(schema, json!({"format": "iana-time-zone"})),
+        "decimal_places" => set(schema, json!({"minimum": 0, "maximum": 4})),
+        "price" => set(
+            schema,
+            json!({"minimum": 1, "maximum": 1_000_000_000_000_i64}),
+        ),
+        "stock" => set(schema, json!({"minimum": 0, "maximum": 1_000_000_000})),
+        "amount" => set(
+            schema,
+            json!({"minimum": 0, "maximum": 1_000_000_000_000_i64}),
+        ),
+        "days_after_earn" => set(schema, json!({"minimum": 1, "maximum": 36600})),
+        "periods_after" => set(schema, json!({"minimum": 0, "maximum": 1200})),
+        "email" => set(schema, json!({"format": "email", "maxLength": 254})),
+        "phone" => set(schema, json!({"pattern": "^(\\+[1-9][0-9]{7,14})?$"})),
+        "birthday" => set(
+            schema,
+            json!({"pattern": "^((19[0-9]{2}|20[0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8]))?$"}),
+        ),
+        "locale" => set(
+            schema,
+            json!({"pattern": "^([a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3})?$"}),
+        ),
+        "country" => set(schema, json!({"pattern": "^([A-Za-z]{2})?$"})),
+        "attributes" => set(schema, attributes()),
+        "codes" => set(
+            schema,
+            json!({"minItems": 1, "items": {"type": "string", "pattern": ID}}),
+        ),
+        "choices" => set(schema, json!({"minItems": 1, "maxItems": 8})),
+        name if name.ends_with("_id") || matches!(name, "code" | "currency" | "event_type") => {
+            let pattern = if required(message, field) {
+                ID
+            } else {
+                OPTIONAL_ID
+            };
+            set(schema, json!({"pattern": pattern}));
+        }
+        "name" | "source" | "external_id" if !listing => {
+            set(schema, json!({"pattern": REQUIRED_TEXT, "maxLength": 256}));
+        }
+        _ if schema["type"] == "string" && schema.get("format").is_none() => {
+            set(schema, json!({"pattern": TEXT, "maxLength": 256}));
+        }
+        _ => {}
+    }
+}
+
+/// A member's custom attributes: at most 64 keys of letters, digits and
+/// `_`; strings, numbers, booleans, or lists of strings or numbers.
+fn attributes() -> Value {
+    let text = json!({"type": "string", "maxLength": 1024, "pattern": TEXT});
+    json!({
+        "maxProperties": 64,
+        "propertyNames": {"pattern": "^[A-Za-z0-9_]{1,64}$"},
+        "additionalProperties": {
+            "anyOf": [
+                text,
+                {"type": "number"},
+                {"type": "boolean"},
+                {"type": "array", "maxItems": 64, "items": {"anyOf": [text, {"type": "number"}]}}
+            ]
+        }
+    })
+}

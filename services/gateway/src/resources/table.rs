@@ -1,0 +1,365 @@
+//! Every REST resource that is one RPC. The hand-written routes in
+//! `routes/` are the ones that shape their answers (events, balances,
+//! redemptions, the inbox and its stream).
+
+use super::{Read, Resource, Verb};
+
+macro_rules! rpc {
+    ($service:literal, $method:literal) => {
+        concat!("questline.", $service, ".v1.", $method)
+    };
+}
+
+/// A resource with the usual defaults: 200, the whole request and answer.
+const fn resource(
+    verb: Verb,
+    path: &'static str,
+    rpc: &'static str,
+    operation_id: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+) -> Resource {
+    Resource {
+        verb,
+        path,
+        rpc,
+        operation_id,
+        tag,
+        summary,
+        bind: &[],
+        body: None,
+        answer: None,
+        status: 200,
+        read: None,
+        example: None,
+    }
+}
+
+pub static RESOURCES: &[Resource] = &[
+    // Members.
+    Resource {
+        body: Some("profile"),
+        read: Some(Read {
+            operation_id: "getMember",
+            path: "/v1/members/{member_id}",
+            parameters: &[("member_id", "/member/member_id")],
+        }),
+        example: Some(
+            r#"{"display_name": "Alice", "email": "alice@example.com", "locale": "en-SG", "country": "SG", "birthday": "1990-02-28", "attributes": {"favourite_store": "orchard"}}"#,
+        ),
+        ..resource(
+            Verb::Put,
+            "/v1/members/by-external-id/{external_id}",
+            rpc!("identity", "IdentityService/UpsertMember"),
+            "upsertMember",
+            "members",
+            "Create or update the member a brand knows by its own id; answers `created`",
+        )
+    },
+    Resource {
+        answer: Some("member"),
+        ..resource(
+            Verb::Get,
+            "/v1/members/{member_id}",
+            rpc!("identity", "IdentityService/GetMember"),
+            "getMember",
+            "members",
+            "A member's profile and consent",
+        )
+    },
+    resource(
+        Verb::Get,
+        "/v1/members",
+        rpc!("identity", "IdentityService/ListMembers"),
+        "listMembers",
+        "members",
+        "Members, paged; `query` matches an external id, an email or part of a name",
+    ),
+    Resource {
+        answer: Some("member"),
+        example: Some(
+            r#"{"choices": [{"purpose": "CONSENT_PURPOSE_MARKETING_EMAIL", "granted": true}], "source": "app"}"#,
+        ),
+        ..resource(
+            Verb::Patch,
+            "/v1/members/{member_id}/consent",
+            rpc!("identity", "IdentityService/UpdateConsent"),
+            "updateConsent",
+            "members",
+            "Record the member's consent choices, with where they were made",
+        )
+    },
+    Resource {
+        example: Some("{}"),
+        ..resource(
+            Verb::Post,
+            "/v1/members/{member_id}/tokens",
+            rpc!("identity", "IdentityService/IssueMemberToken"),
+            "issueMemberToken",
+            "members",
+            "A token for the member's own app (a server client only); it reaches only this member",
+        )
+    },
+    resource(
+        Verb::Get,
+        "/v1/members/{member_id}/export",
+        rpc!("identity", "IdentityService/ExportMember"),
+        "exportMember",
+        "privacy",
+        "GDPR access: everything every service holds about the member",
+    ),
+    Resource {
+        answer: Some("member"),
+        example: Some("{}"),
+        ..resource(
+            Verb::Post,
+            "/v1/members/{member_id}/erasure",
+            rpc!("identity", "IdentityService/EraseMember"),
+            "eraseMember",
+            "privacy",
+            "GDPR erasure: the profile wiped in every service; the books keep the id",
+        )
+    },
+    // Wallets.
+    Resource {
+        bind: &[("name", "member:{member_id}")],
+        ..resource(
+            Verb::Get,
+            "/v1/members/{member_id}/history",
+            rpc!("ledger", "LedgerService/ListAccountEntries"),
+            "listHistory",
+            "members",
+            "The member's wallet history in one currency, newest first, paged by cursor",
+        )
+    },
+    resource(
+        Verb::Get,
+        "/v1/transfers/{transfer_id}",
+        rpc!("ledger", "LedgerService/GetTransfer"),
+        "getTransfer",
+        "transfers",
+        "A transfer, and how much of each leg is reversed",
+    ),
+    Resource {
+        answer: Some("transfer"),
+        status: 201,
+        read: Some(Read {
+            operation_id: "getTransfer",
+            path: "/v1/transfers/{transfer_id}",
+            parameters: &[("transfer_id", "/transfer_id")],
+        }),
+        example: Some(
+            r#"{"amount": 0, "reason": "order 1001 returned", "idempotency_key": "return-1001"}"#,
+        ),
+        ..resource(
+            Verb::Post,
+            "/v1/transfers/{transfer_id}/reversals",
+            rpc!("ledger", "LedgerService/ReverseTransfer"),
+            "reverseTransfer",
+            "transfers",
+            "Reverse a transfer, wholly (`amount` 0) or in part",
+        )
+    },
+    Resource {
+        answer: Some("currency"),
+        status: 201,
+        example: Some(
+            r#"{"code": "stars", "name": "Stars", "time_zone": "Asia/Singapore", "decimal_places": 0, "expiry_policy": {"end_of_period": {"period": "PERIOD_YEAR", "periods_after": 1}}}"#,
+        ),
+        ..resource(
+            Verb::Post,
+            "/v1/currencies",
+            rpc!("ledger", "LedgerService/CreateCurrency"),
+            "createCurrency",
+            "programme",
+            "A points currency with its expiry policy (admin)",
+        )
+    },
+    // Rules.
+    Resource {
+        answer: Some("rule"),
+        status: 201,
+        example: Some(
+            r#"{"rule_id": "stars-per-purchase", "name": "1 star per 10 spent", "event_type": "purchase", "condition": "event.amount > 0.0", "points": "event.amount / 10.0", "currency": "stars"}"#,
+        ),
+        ..resource(
+            Verb::Post,
+            "/v1/rules",
+            rpc!("mechanics", "MechanicsService/CreateRule"),
+            "createRule",
+            "programme",
+            "A rule: an event type, a CEL condition and a points formula (admin)",
+        )
+    },
+    resource(
+        Verb::Get,
+        "/v1/rules",
+        rpc!("mechanics", "MechanicsService/ListRules"),
+        "listRules",
+        "programme",
+        "The programme's rules, paged",
+    ),
+    // Rewards.
+    Resource {
+        answer: Some("reward"),
+        status: 201,
+        read: Some(Read {
+            operation_id: "getReward",
+            path: "/v1/rewards/{reward_id}",
+            parameters: &[("reward_id", "/reward_id")],
+        }),
+        example: Some(
+            r#"{"reward_id": "pastry", "name": "A pastry", "currency": "stars", "price": 20, "stock": 100, "voucher_source": "VOUCHER_SOURCE_GENERATED"}"#,
+        ),
+        ..resource(
+            Verb::Post,
+            "/v1/rewards",
+            rpc!("rewards", "RewardsService/CreateReward"),
+            "createReward",
+            "rewards",
+            "A reward in the catalogue (admin)",
+        )
+    },
+    resource(
+        Verb::Get,
+        "/v1/rewards",
+        rpc!("rewards", "RewardsService/ListRewards"),
+        "listRewards",
+        "rewards",
+        "The catalogue, paged",
+    ),
+    Resource {
+        answer: Some("reward"),
+        ..resource(
+            Verb::Get,
+            "/v1/rewards/{reward_id}",
+            rpc!("rewards", "RewardsService/GetReward"),
+            "getReward",
+            "rewards",
+            "One reward, with its stock",
+        )
+    },
+    Resource {
+        example: Some(r#"{"codes": ["PASTRY-0001", "PASTRY-0002"]}"#),
+        ..resource(
+            Verb::Post,
+            "/v1/rewards/{reward_id}/vouchers",
+            rpc!("rewards", "RewardsService/AddVoucherCodes"),
+            "addVoucherCodes",
+            "rewards",
+            "Upload voucher codes into a pool reward; codes already there are skipped (admin)",
+        )
+    },
+    Resource {
+        answer: Some("redemption"),
+        ..resource(
+            Verb::Get,
+            "/v1/redemptions/{redemption_id}",
+            rpc!("rewards", "RewardsService/GetRedemption"),
+            "getRedemption",
+            "redemptions",
+            "One redemption, with its status and voucher",
+        )
+    },
+    // Segments.
+    Resource {
+        answer: Some("segment"),
+        status: 201,
+        read: Some(Read {
+            operation_id: "getSegment",
+            path: "/v1/segments/{segment_id}",
+            parameters: &[("segment_id", "/segment_id")],
+        }),
+        example: Some(
+            r#"{"segment_id": "sg-coffee", "name": "Coffee lovers in Singapore", "predicate": "member.country == \"SG\""}"#,
+        ),
+        ..resource(
+            Verb::Post,
+            "/v1/segments",
+            rpc!("identity", "IdentityService/CreateSegment"),
+            "createSegment",
+            "segments",
+            "A segment: a CEL predicate over the member (admin)",
+        )
+    },
+    resource(
+        Verb::Get,
+        "/v1/segments",
+        rpc!("identity", "IdentityService/ListSegments"),
+        "listSegments",
+        "segments",
+        "The programme's segments, paged",
+    ),
+    Resource {
+        answer: Some("segment"),
+        ..resource(
+            Verb::Get,
+            "/v1/segments/{segment_id}",
+            rpc!("identity", "IdentityService/GetSegment"),
+            "getSegment",
+            "segments",
+            "One segment",
+        )
+    },
+    Resource {
+        answer: Some("segment"),
+        example: Some(
+            r#"{"name": "Coffee lovers", "predicate": "member.attributes.interests.exists(i, i == \"coffee\")"}"#,
+        ),
+        ..resource(
+            Verb::Patch,
+            "/v1/segments/{segment_id}",
+            rpc!("identity", "IdentityService/UpdateSegment"),
+            "updateSegment",
+            "segments",
+            "Change a segment; fields left out keep their value (admin)",
+        )
+    },
+    Resource {
+        status: 204,
+        ..resource(
+            Verb::Delete,
+            "/v1/segments/{segment_id}",
+            rpc!("identity", "IdentityService/DeleteSegment"),
+            "deleteSegment",
+            "segments",
+            "Delete a segment (admin)",
+        )
+    },
+    Resource {
+        example: Some(r#"{"predicate": "member.country == \"SG\""}"#),
+        ..resource(
+            Verb::Post,
+            "/v1/segment-validations",
+            rpc!("identity", "IdentityService/ValidateSegment"),
+            "validateSegment",
+            "segments",
+            "Check a predicate: every mistake with its line and column",
+        )
+    },
+    resource(
+        Verb::Get,
+        "/v1/segments/{segment_id}/members",
+        rpc!("identity", "IdentityService/ListSegmentMembers"),
+        "listSegmentMembers",
+        "segments",
+        "The segment's members, paged",
+    ),
+    resource(
+        Verb::Get,
+        "/v1/segments/{segment_id}/members/{member_id}",
+        rpc!("identity", "IdentityService/EvaluateSegment"),
+        "evaluateSegment",
+        "segments",
+        "Whether one member is in the segment, and why not",
+    ),
+    // Audit.
+    resource(
+        Verb::Get,
+        "/v1/audit-entries",
+        rpc!("identity", "IdentityService/ListAuditEntries"),
+        "listAuditEntries",
+        "programme",
+        "Who changed what, newest first; filter by client, action prefix and time (admin)",
+    ),
+];
