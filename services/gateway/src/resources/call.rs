@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use tonic::service::interceptor::InterceptedService;
 
 use super::messages::{self, DynamicCodec};
+use super::rules;
 use super::{RESOURCES, Resource, Verb, fill};
 use crate::credentials::Credentials;
 use crate::problem::Problem;
@@ -115,6 +116,9 @@ fn request(
         request.insert((*field).to_string(), Value::String(filled));
     }
     for name in resource.path_parameters() {
+        if !value(name).is_some_and(|v| rules::path_allows(name, &v)) {
+            return Err(Problem::invalid(name, "is not allowed in a path here"));
+        }
         if let (Some(field), Some(text)) = (input.get_field_by_name(name), value(name)) {
             request.insert(name.to_string(), typed(&field, &text)?);
         }
@@ -148,6 +152,12 @@ fn body(resource: &Resource, bound: &[&str], parts: &Parts) -> Result<Map<String
             format!("the body is not JSON: {e}"),
         )
     })?;
+    if let Some(path) = null_at(&json, "") {
+        return Err(Problem::invalid(
+            &path,
+            "must not be null: leave the field out instead",
+        ));
+    }
     if let Some(field) = resource.body {
         return Ok(Map::from_iter([(field.to_string(), json)]));
     }
@@ -167,6 +177,22 @@ fn body(resource: &Resource, bound: &[&str], parts: &Parts) -> Result<Map<String
         ));
     }
     Ok(fields)
+}
+
+/// Where `json` holds a `null`, if anywhere: protobuf would read it as the
+/// default, which the document does not promise.
+fn null_at(json: &Value, at: &str) -> Option<String> {
+    match json {
+        Value::Null => Some(at.trim_start_matches('.').to_string()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| null_at(item, &format!("{at}[{i}]"))),
+        Value::Object(fields) => fields
+            .iter()
+            .find_map(|(name, value)| null_at(value, &format!("{at}.{name}"))),
+        _ => None,
+    }
 }
 
 /// The query's parameters that name a scalar field of the request.

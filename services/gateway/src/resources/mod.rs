@@ -8,7 +8,7 @@
 mod call;
 mod document;
 pub mod messages;
-mod rules;
+pub mod rules;
 mod schemas;
 mod table;
 

@@ -13,11 +13,24 @@ pub const MAX_LIST: usize = 1000;
 const ID: &str = "^[A-Za-z0-9._:-]{1,256}$";
 /// An optional identifier (a filter).
 const OPTIONAL_ID: &str = "^[A-Za-z0-9._:-]{0,256}$";
+/// An email address as identity takes it: something, `@`, a domain with a
+/// dot inside; no spaces or control characters.
+const EMAIL: &str = "^([^\\s\\u0000-\\u001f\\u007f-\\u009f]+@[^\\s@.\\u0000-\\u001f\\u007f-\\u009f][^\\s@\\u0000-\\u001f\\u007f-\\u009f]*\\.[^\\s@\\u0000-\\u001f\\u007f-\\u009f]*[^\\s@.\\u0000-\\u001f\\u007f-\\u009f])?$";
+
+/// An account on the other side of a leg.
+const COUNTERPARTY: &str = "^((member|partner):[A-Za-z0-9._:-]{1,256}|system:(issuance|redemption|breakage|adjustments))?$";
+
 /// A page token: URL-safe base64 without padding, as the services write it.
-pub const PAGE_TOKEN: &str = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-]{2,3})?$";
+/// (canonical: the unused bits of the last character are zero).
+pub const PAGE_TOKEN: &str =
+    "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$";
 /// A text: no control characters, and not blank when required.
 const TEXT: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
 const REQUIRED_TEXT: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$";
+
+/// An external id in a path: what brands use (card numbers, emails, phone
+/// numbers, UUIDs), nothing a path or a list would mangle.
+pub const EXTERNAL_ID: &str = "^[A-Za-z0-9._:@+-]{1,256}$";
 
 /// Whether a request must carry `field`.
 pub fn required(message: &MessageDescriptor, field: &FieldDescriptor) -> bool {
@@ -26,9 +39,14 @@ pub fn required(message: &MessageDescriptor, field: &FieldDescriptor) -> bool {
     if (message.name(), name) == ("ListAccountEntriesRequest", "currency") {
         return true;
     }
+    // Proto3 `optional`: left out means left alone.
+    if field.supports_presence() && !matches!(field.kind(), prost_reflect::Kind::Message(_)) {
+        return false;
+    }
     match name {
         "name" | "points" | "event_type" | "currency" | "code" | "source" | "external_id"
-        | "choices" | "purpose" | "predicate" | "price" | "codes" => !listing,
+        | "choices" | "purpose" | "predicate" | "price" | "codes" | "voucher_source"
+        | "idempotency_key" => !listing,
         _ => name.ends_with("_id") && !listing && !optional_id(message, name),
     }
 }
@@ -63,7 +81,9 @@ pub fn narrow(message: &MessageDescriptor, field: &FieldDescriptor, schema: &mut
             json!({"format": "questline-cel-predicate", "maxLength": 4096}),
         ),
         "page_token" => set(schema, json!({"pattern": PAGE_TOKEN})),
-        "page_size" => set(schema, json!({"minimum": 0, "maximum": 500})),
+        // Above 500 is read as 500 (AIP-158), so no maximum is promised.
+        "page_size" => set(schema, json!({"minimum": 0})),
+        "counterparty" => set(schema, json!({"pattern": COUNTERPARTY})),
         "action_prefix" => set(schema, json!({"pattern": "^[A-Za-z0-9./]{0,200}$"})),
         "time_zone" => set(schema, json!({"format": "iana-time-zone"})),
         "decimal_places" => set(schema, json!({"minimum": 0, "maximum": 4})),
@@ -78,7 +98,7 @@ pub fn narrow(message: &MessageDescriptor, field: &FieldDescriptor, schema: &mut
         ),
         "days_after_earn" => set(schema, json!({"minimum": 1, "maximum": 36600})),
         "periods_after" => set(schema, json!({"minimum": 0, "maximum": 1200})),
-        "email" => set(schema, json!({"format": "email", "maxLength": 254})),
+        "email" => set(schema, json!({"pattern": EMAIL, "maxLength": 254})),
         "phone" => set(schema, json!({"pattern": "^(\\+[1-9][0-9]{7,14})?$"})),
         "birthday" => set(
             schema,
@@ -90,11 +110,7 @@ pub fn narrow(message: &MessageDescriptor, field: &FieldDescriptor, schema: &mut
         ),
         "country" => set(schema, json!({"pattern": "^([A-Za-z]{2})?$"})),
         "attributes" => set(schema, attributes()),
-        "codes" => set(
-            schema,
-            json!({"minItems": 1, "items": {"type": "string", "pattern": ID}}),
-        ),
-        "choices" => set(schema, json!({"minItems": 1, "maxItems": 8})),
+        "codes" => set(schema, json!({"pattern": "^[!-~]{1,64}$"})),
         name if name.ends_with("_id") || matches!(name, "code" | "currency" | "event_type") => {
             let pattern = if required(message, field) {
                 ID
@@ -103,13 +119,40 @@ pub fn narrow(message: &MessageDescriptor, field: &FieldDescriptor, schema: &mut
             };
             set(schema, json!({"pattern": pattern}));
         }
-        "name" | "source" | "external_id" if !listing => {
+        "external_id" if !listing => set(schema, json!({"pattern": EXTERNAL_ID})),
+        "idempotency_key" if !listing => {
+            set(schema, json!({"pattern": REQUIRED_TEXT, "maxLength": 256}))
+        }
+        "name" | "source" if !listing => {
             set(schema, json!({"pattern": REQUIRED_TEXT, "maxLength": 256}));
         }
         _ if schema["type"] == "string" && schema.get("format").is_none() => {
             set(schema, json!({"pattern": TEXT, "maxLength": 256}));
         }
         _ => {}
+    }
+}
+
+/// Narrows a list field: how many items it takes.
+pub fn narrow_list(field: &FieldDescriptor, schema: &mut Value) {
+    match field.name() {
+        "codes" => schema["minItems"] = json!(1),
+        "choices" => schema["minItems"] = json!(1),
+        _ => {}
+    }
+}
+
+/// Whether a path's `name` may hold `value`: the gateway's own check where
+/// a path is stricter than the field behind it.
+pub fn path_allows(name: &str, value: &str) -> bool {
+    match name {
+        "external_id" => {
+            (1..=256).contains(&value.len())
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._:@+-".contains(c))
+        }
+        _ => true,
     }
 }
 

@@ -66,6 +66,7 @@ impl Schemas {
             let mut list = json!({"type": "array", "items": one});
             if side == Side::Request {
                 list["maxItems"] = json!(super::rules::MAX_LIST);
+                super::rules::narrow_list(field, &mut list);
             }
             list
         } else {

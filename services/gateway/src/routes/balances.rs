@@ -45,8 +45,9 @@ pub(super) struct Balance {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct BalancesQuery {
-    /// Also answer what expires within this many days (1 to 3660).
-    #[param(minimum = 1, maximum = 3660)]
+    /// Also answer what expires within this many days (1 to 3660; 0 or
+    /// absent: not asked).
+    #[param(minimum = 0, maximum = 3660)]
     expiring_within_days: Option<i32>,
 }
 

@@ -42,7 +42,11 @@ in front of Questline's gRPC services. Authenticate with `X-Api-Key` (a server c
 pub struct ApiDoc;
 
 /// What any route may answer, whatever it does.
-const COMMON_ANSWERS: [(&str, &str); 5] = [
+const COMMON_ANSWERS: [(&str, &str); 6] = [
+    (
+        "400",
+        "Invalid fields, headers or parameters, each named in `errors`",
+    ),
     ("401", "No or unknown credentials"),
     ("403", "Not allowed for this client, or not this member's"),
     (
@@ -122,9 +126,23 @@ pub fn finish(document: utoipa::openapi::OpenApi) -> Value {
                 keyed(operation);
             }
             add_problems(operation, &COMMON_ANSWERS);
+            identifiers_in_paths(operation);
         }
     }
     document
+}
+
+/// Every id in a path is an identifier, as the services check it.
+fn identifiers_in_paths(operation: &mut Value) {
+    let Some(parameters) = operation["parameters"].as_array_mut() else {
+        return;
+    };
+    for parameter in parameters.iter_mut().filter(|p| p["in"] == "path") {
+        let schema = &mut parameter["schema"];
+        if schema["type"] == "string" && schema.get("pattern").is_none() {
+            schema["pattern"] = json!("^[A-Za-z0-9._:-]{1,256}$");
+        }
+    }
 }
 
 fn problem(description: &str) -> Value {

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use http::HeaderMap;
 use questline_kit::client::Outgoing;
-use questline_kit::structs;
+use questline_kit::{Violations, structs};
 use questline_proto::mechanics::mechanics_service_client::MechanicsServiceClient;
 use questline_proto::mechanics::{TrackBatchRequest, TrackRequest, TrackResponse};
 use serde::{Deserialize, Serialize};
@@ -26,16 +26,22 @@ use crate::problem::Problem;
     "occurred_at": "2026-05-02T09:30:00Z",
     "attributes": {"amount": 250, "store": "paris-01"}
 }))]
+#[serde(deny_unknown_fields)]
 pub(super) struct TrackBody {
     /// The event's id, chosen by the partner: the same id again is the same
-    /// event. May be given as the `Idempotency-Key` header instead.
+    /// event. (A single event may name it as the `Idempotency-Key` header
+    /// instead.)
+    #[schema(value_type = String, required = true, pattern = "^[A-Za-z0-9._:-]{1,256}$")]
     event_id: Option<String>,
     /// The member's id.
+    #[schema(pattern = "^[A-Za-z0-9._:-]{1,256}$")]
     member_id: String,
     /// The event type the rules match, e.g. `purchase`.
     #[serde(rename = "type")]
+    #[schema(pattern = "^[A-Za-z0-9._:-]{1,256}$")]
     event_type: String,
     /// When it happened (RFC 3339); now when absent.
+    #[schema(value_type = Option<String>, format = DateTime)]
     occurred_at: Option<String>,
     /// Anything the rules may read: amount, currency, sku, store, …
     #[schema(value_type = Option<Object>)]
@@ -153,6 +159,25 @@ pub(super) struct BatchBody {
     events: Vec<TrackBody>,
 }
 
+/// A batch the document would refuse is refused whole, every mistake named
+/// (`events[2].type`); what only the services can judge (an unknown
+/// member) is answered per event.
+fn well_formed(events: &[TrackBody]) -> Result<(), Problem> {
+    let mut v = Violations::new();
+    v.check(
+        (1..=1000).contains(&events.len()),
+        "events",
+        "must hold 1 to 1000 events",
+    );
+    for (i, event) in events.iter().enumerate() {
+        let event_id = event.event_id.as_deref().unwrap_or_default();
+        v.id(&format!("events[{i}].event_id"), event_id)
+            .id(&format!("events[{i}].member_id"), &event.member_id)
+            .id(&format!("events[{i}].type"), &event.event_type);
+    }
+    v.finish().map_err(Problem::from)
+}
+
 /// Each event's outcome, in the order sent.
 #[derive(Debug, Serialize, ToSchema)]
 pub(super) struct BatchTracked {
@@ -196,12 +221,10 @@ pub(super) async fn track_batch(
     body: Result<Json<BatchBody>, JsonRejection>,
 ) -> Result<Json<BatchTracked>, Problem> {
     let Json(body) = body?;
+    well_formed(&body.events)?;
     let mut events = Vec::with_capacity(body.events.len());
-    for (i, event) in body.events.into_iter().enumerate() {
-        let event_id = event
-            .event_id
-            .clone()
-            .ok_or_else(|| Problem::invalid(&format!("events[{i}].event_id"), "is required"))?;
+    for event in body.events {
+        let event_id = event.event_id.clone().unwrap_or_default();
         events.push(track_request("", event_id, event)?);
     }
     let mut mechanics = MechanicsServiceClient::with_interceptor(

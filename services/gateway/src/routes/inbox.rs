@@ -24,11 +24,13 @@ use crate::problem::Problem;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct InboxQuery {
-    /// At most this many messages (1 to 100; 20 when absent or 0).
-    #[param(minimum = 0, maximum = 100)]
+    /// At most this many messages: 20 when absent or 0; above 100 is read as 100.
+    #[param(minimum = 0)]
     page_size: Option<i32>,
     /// Where the previous page ended (its `next_page_token`).
-    #[param(pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-]{2,3})?$")]
+    #[param(
+        pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$"
+    )]
     page_token: Option<String>,
 }
 

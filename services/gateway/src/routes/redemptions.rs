@@ -22,11 +22,15 @@ use crate::problem::Problem;
     "member_id": "01a242f4-01fb-7258-b9d0-ad0d26758434",
     "reward_id": "pastry"
 }))]
+#[serde(deny_unknown_fields)]
 pub(super) struct RedeemBody {
     /// The redemption's id, chosen by the partner: the same id again is the
     /// same redemption. May be given as the `Idempotency-Key` header instead.
+    #[schema(value_type = String, required = true, pattern = "^[A-Za-z0-9._:-]{1,256}$")]
     redemption_id: Option<String>,
+    #[schema(pattern = "^[A-Za-z0-9._:-]{1,256}$")]
     member_id: String,
+    #[schema(pattern = "^[A-Za-z0-9._:-]{1,256}$")]
     reward_id: String,
 }
 
