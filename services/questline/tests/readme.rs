@@ -1,0 +1,57 @@
+//! The README's partner walk-through, run as written (issue 18, check 6)
+//! against the real `questline dev`: a member signed up, a member token,
+//! a purchase, balance and history, the catalogue, a redemption, the inbox,
+//! and another member's wallet refused.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::process::Command;
+
+const MARK: &str = "<!-- partner walk-through";
+
+/// The first `sh` block after the walk-through's mark.
+fn walk_through(readme: &str) -> &str {
+    let after = &readme[readme
+        .find(MARK)
+        .expect("the README marks its walk-through")..];
+    let start = after.find("```sh\n").unwrap() + "```sh\n".len();
+    let length = after[start..].find("```").unwrap();
+    &after[start..start + length]
+}
+
+#[test]
+fn the_partner_walk_through_runs_as_written() {
+    let root = tempfile::tempdir().unwrap();
+    let dev = support::start(&root.path().join("data"));
+    let readme = include_str!("../../../README.md");
+    let script = walk_through(readme);
+    assert!(script.contains("QL=localhost:8080"));
+    let script = script.replace("QL=localhost:8080", &format!("QL={}", dev.gateway));
+    let ran = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(root.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&ran.stdout);
+    assert!(
+        ran.status.success(),
+        "{said}\n{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    let expected = [
+        r#""points":25"#,
+        r#""available":25"#,
+        r#""reference":"events/till-7-0815""#,
+        r#""reward_id":"pizza""#,
+        r#""redemption_id":"bob-pastry-1","status":"completed""#,
+        r#""event_type":"reward.redeemed""#,
+        r#""event_type":"points.credited""#,
+        r#""status":403"#,
+    ];
+    for text in expected {
+        assert!(said.contains(text), "{text} not in:\n{said}");
+    }
+    dev.terminate();
+}
