@@ -38,6 +38,7 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
         rewards: ctx.channel(ServiceKind::Rewards)?,
         notifications: ctx.channel(ServiceKind::Notifications)?,
         request_budget: Duration::from_millis(ctx.settings.server.default_deadline_ms),
+        origins: Arc::new(routes::Origins::new(&ctx.settings.gateway.cors_origins)),
         limits: Arc::new(routes::RateLimits::new(
             ctx.settings.gateway.rate_limit_per_second,
             &ctx.settings.gateway.client_rate_limits,

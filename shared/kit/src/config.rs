@@ -121,6 +121,9 @@ pub struct GatewaySettings {
     pub rate_limit_per_second: u32,
     /// Clients with a quota of their own, by client id.
     pub client_rate_limits: std::collections::BTreeMap<String, u32>,
+    /// Browser origins allowed to call the API, by tenant: comma-separated,
+    /// e.g. `https://app.brand.example,https://shop.brand.example`.
+    pub cors_origins: std::collections::BTreeMap<String, String>,
     /// Where `Idempotency-Key` answers are kept, shared by every replica:
     /// `postgres://…`; empty means a SQLite file in `data_dir`.
     pub database_url: String,
@@ -214,6 +217,7 @@ impl Default for GatewaySettings {
             admin_listen: "127.0.0.1:9106".into(),
             rate_limit_per_second: 200,
             client_rate_limits: Default::default(),
+            cors_origins: Default::default(),
             database_url: String::new(),
         }
     }

@@ -1,7 +1,7 @@
 //! One handler for every resource: JSON, path and query in; one RPC; JSON out.
 
 use axum::body::Bytes;
-use axum::extract::rejection::PathRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
@@ -30,8 +30,9 @@ pub fn router(mut api: Router<Gateway>) -> Router<Gateway> {
                             path: Result<Path<HashMap<String, String>>, PathRejection>,
                             RawQuery(query): RawQuery,
                             headers: HeaderMap,
-                            body: Bytes| async move {
+                            body: Result<Bytes, BytesRejection>| async move {
             let Path(path) = path?;
+            let body = body?;
             let parts = Parts {
                 path,
                 query,

@@ -3,6 +3,7 @@
 //! this one holds the router and what every resource shares.
 
 mod balances;
+mod cors;
 mod document;
 mod envelope;
 mod events;
@@ -28,6 +29,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub use cors::Origins;
 pub use limits::RateLimits;
 
 use crate::credentials::TokenCache;
@@ -54,6 +56,8 @@ pub struct Gateway {
     /// How long a request may take before it is answered 504.
     pub request_budget: Duration,
     pub limits: Arc<RateLimits>,
+    /// Browser origins allowed per tenant.
+    pub origins: Arc<Origins>,
 }
 
 impl Gateway {
@@ -123,6 +127,7 @@ pub fn router(gateway: Gateway) -> Router {
             gateway.tokens.clone(),
             me::rewrite,
         ))
+        .layer(middleware::from_fn_with_state(gateway, cors::cors))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(envelope::request_id))
 }

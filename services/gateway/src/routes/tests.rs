@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use http::header::CONTENT_TYPE;
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::time::Duration;
 use tower::ServiceExt;
 
@@ -78,6 +79,10 @@ async fn gateway(mechanics: &str, request_budget: Duration, per_second: u32) -> 
         notifications: channel(NOWHERE),
         request_budget,
         limits: Arc::new(RateLimits::new(per_second, &Default::default())),
+        origins: Arc::new(Origins::new(&BTreeMap::from([(
+            "acme".to_string(),
+            "https://app.acme.example".to_string(),
+        )]))),
     })
 }
 
@@ -313,4 +318,66 @@ async fn a_burst_over_the_limit_is_429_and_another_client_is_not_slowed() {
         let answer = gateway.clone().oneshot(as_client("quiet")).await.unwrap();
         assert_ne!(answer.status(), StatusCode::TOO_MANY_REQUESTS);
     }
+}
+
+#[tokio::test]
+async fn a_tenant_s_origin_passes_the_preflight_and_reads_its_own_answers() {
+    let preflight = |origin: &'static str| {
+        Request::options("/v1/events")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let allowed = app()
+        .await
+        .oneshot(preflight("https://app.acme.example"))
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.acme.example"
+    );
+    assert!(
+        allowed.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("idempotency-key")
+    );
+    let stranger = app()
+        .await
+        .oneshot(preflight("https://evil.example"))
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), StatusCode::FORBIDDEN);
+    assert!(
+        !stranger
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
+
+    // The request itself: readable by its own tenant's origin only.
+    let as_tenant = |tenant: &'static str| {
+        Request::get("/v1/members/m1/balances")
+            .header("origin", "https://app.acme.example")
+            .header("authorization", "Bearer eyJ.a.b")
+            .header("x-tenant-id", tenant)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let own = app().await.oneshot(as_tenant("acme")).await.unwrap();
+    assert_eq!(
+        own.headers()["access-control-allow-origin"],
+        "https://app.acme.example"
+    );
+    assert!(
+        own.headers()["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .contains("x-request-id")
+    );
+    let other = app().await.oneshot(as_tenant("globex")).await.unwrap();
+    assert!(!other.headers().contains_key("access-control-allow-origin"));
+    assert_eq!(other.headers()["vary"], "origin");
 }
