@@ -36,6 +36,9 @@ struct Args {
     /// The same event every time: the replay path, as the REST half sends it.
     #[arg(long, default_value = "bench-replay")]
     event_id: String,
+    /// The purchase's amount, as the REST half's body gives it.
+    #[arg(long, default_value_t = 100.0)]
+    amount: f64,
     #[arg(long, default_value_t = 32)]
     clients: usize,
     #[arg(long, default_value_t = 10.0)]
@@ -62,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
         member_id: args.member_id.clone(),
         event_type: "purchase".into(),
         occur_time: None,
-        attributes: None,
+        attributes: Some(amount(args.amount)),
     };
     let deadline = Instant::now() + Duration::from_secs_f64(args.seconds);
     let mut tasks = Vec::new();
@@ -90,6 +93,16 @@ async fn main() -> anyhow::Result<()> {
         writeln!(err, "failure: {why}")?;
     }
     Ok(())
+}
+
+/// `{"amount": amount}`, as the REST body's attributes arrive.
+fn amount(amount: f64) -> prost_types::Struct {
+    let value = prost_types::Value {
+        kind: Some(prost_types::value::Kind::NumberValue(amount)),
+    };
+    prost_types::Struct {
+        fields: [("amount".to_string(), value)].into(),
+    }
 }
 
 /// One connection, one request at a time, until `deadline`.

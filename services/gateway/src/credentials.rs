@@ -15,9 +15,8 @@ use questline_proto::identity::IssueTokenRequest;
 use questline_proto::identity::identity_service_client::IdentityServiceClient;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
 
 use crate::problem::Problem;
 
@@ -84,7 +83,8 @@ struct Cached {
 /// Keyed by the key's SHA-256: the keys themselves are never kept.
 pub struct TokenCache {
     identity: Channel,
-    tokens: Mutex<HashMap<[u8; 32], Cached>>,
+    /// Read by every request, written once per key per token lifetime.
+    tokens: RwLock<HashMap<[u8; 32], Cached>>,
     verifier: Arc<TokenVerifier>,
 }
 
@@ -93,7 +93,7 @@ impl TokenCache {
         TokenCache {
             verifier: TokenVerifier::new(RemoteKeys::new(identity.clone())),
             identity,
-            tokens: Mutex::new(HashMap::new()),
+            tokens: RwLock::new(HashMap::new()),
         }
     }
 
@@ -135,10 +135,8 @@ impl TokenCache {
     async fn exchange(&self, api_key: &str) -> Result<Credentials, Problem> {
         let digest: [u8; 32] = Sha256::digest(api_key.as_bytes()).into();
         let now = Instant::now();
-        if let Some(cached) = self.tokens.lock().await.get(&digest)
-            && cached.renew_at > now
-        {
-            return Ok(cached.credentials.clone());
+        if let Some(credentials) = self.cached(&digest, now) {
+            return Ok(credentials);
         }
         // The key is the credential here: no bearer yet.
         let mut identity =
@@ -159,8 +157,9 @@ impl TokenCache {
             token: issued.access_token,
             tenant_id: issued.tenant_id,
         };
-        if let Some(renew_at) = renew_at(now, issued.expires_in_seconds) {
-            let mut tokens = self.tokens.lock().await;
+        if let Some(renew_at) = renew_at(now, issued.expires_in_seconds)
+            && let Ok(mut tokens) = self.tokens.write()
+        {
             // Forget tokens of keys no longer used (rotated, revoked) as we go.
             tokens.retain(|_, cached| cached.renew_at > now);
             tokens.insert(
@@ -172,6 +171,12 @@ impl TokenCache {
             );
         }
         Ok(credentials)
+    }
+
+    fn cached(&self, digest: &[u8; 32], now: Instant) -> Option<Credentials> {
+        let tokens = self.tokens.read().ok()?;
+        let cached = tokens.get(digest).filter(|c| c.renew_at > now)?;
+        Some(cached.credentials.clone())
     }
 }
 

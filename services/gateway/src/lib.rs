@@ -27,23 +27,23 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
         .await?;
     let keys = store::Keys::new(db);
     tokio::spawn(prune(keys.clone(), ctx.shutdown.clone()));
-    let gateway = routes::Gateway {
+    let gateway = routes::Gateway::new(routes::Shared {
         keys,
-        identity: ctx.channel(ServiceKind::Identity)?,
+        identity: ctx.pool(ServiceKind::Identity, routes::UPSTREAM_CONNECTIONS)?,
         tokens: Arc::new(credentials::TokenCache::new(
             ctx.channel(ServiceKind::Identity)?,
         )),
-        ledger: ctx.channel(ServiceKind::Ledger)?,
-        mechanics: ctx.channel(ServiceKind::Mechanics)?,
-        rewards: ctx.channel(ServiceKind::Rewards)?,
-        notifications: ctx.channel(ServiceKind::Notifications)?,
+        ledger: ctx.pool(ServiceKind::Ledger, routes::UPSTREAM_CONNECTIONS)?,
+        mechanics: ctx.pool(ServiceKind::Mechanics, routes::UPSTREAM_CONNECTIONS)?,
+        rewards: ctx.pool(ServiceKind::Rewards, routes::UPSTREAM_CONNECTIONS)?,
+        notifications: ctx.pool(ServiceKind::Notifications, routes::UPSTREAM_CONNECTIONS)?,
         request_budget: Duration::from_millis(ctx.settings.server.default_deadline_ms),
         origins: Arc::new(routes::Origins::new(&ctx.settings.gateway.cors_origins)),
         limits: Arc::new(routes::RateLimits::new(
             ctx.settings.gateway.rate_limit_per_second,
             &ctx.settings.gateway.client_rate_limits,
         )),
-    };
+    });
     tracing::info!(service = SERVICE, addr = %listener.local_addr()?, "serving");
     axum::serve(listener, routes::router(gateway))
         .with_graceful_shutdown(ctx.shutdown.clone().cancelled_owned())

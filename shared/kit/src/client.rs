@@ -23,6 +23,35 @@ pub fn channel(url: &str) -> anyhow::Result<Channel> {
     Ok(Traced::new(endpoint.connect_lazy(), &uri))
 }
 
+/// Several connections to one service, taken in turn. One HTTP/2
+/// connection is driven by one task on each side, which caps a caller that
+/// multiplexes every request onto it (the gateway) near one core's worth of
+/// frames; a few connections spread that work over the cores.
+#[derive(Clone)]
+pub struct Pool {
+    channels: std::sync::Arc<[Channel]>,
+    next: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Pool {
+    /// `connections` lazy channels to `url` (at least one).
+    pub fn new(url: &str, connections: usize) -> anyhow::Result<Pool> {
+        let channels = (0..connections.max(1))
+            .map(|_| channel(url))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Pool {
+            channels: channels.into(),
+            next: Default::default(),
+        })
+    }
+
+    /// The next connection's channel.
+    pub fn get(&self) -> Channel {
+        let turn = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.channels[turn % self.channels.len()].clone()
+    }
+}
+
 /// Adds `authorization: Bearer <token>` when set. The trace context is the
 /// CLIENT span's, put by `Traced` on every call of a `Channel`.
 #[derive(Clone, Default)]

@@ -61,6 +61,15 @@ impl Context {
         crate::client::channel(&self.settings.endpoint(kind))
     }
 
+    /// `connections` lazy channels to another service of the mesh, taken in turn.
+    pub fn pool(
+        &self,
+        kind: ServiceKind,
+        connections: usize,
+    ) -> anyhow::Result<crate::client::Pool> {
+        crate::client::Pool::new(&self.settings.endpoint(kind), connections)
+    }
+
     /// Verifies tokens against identity's published keys, refusing what
     /// identity has switched off (fed from the bus into `db`).
     pub async fn verifier(

@@ -74,7 +74,7 @@ pub(super) async fn balances(
     let Query(query) = query?;
     let asked = query.expiring_within_days.is_some();
     let mut ledger = LedgerServiceClient::with_interceptor(
-        gateway.ledger.clone(),
+        gateway.ledger.get(),
         Outgoing::bearer(&partner.token),
     );
     let found = ledger

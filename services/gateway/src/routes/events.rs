@@ -98,7 +98,7 @@ pub(super) async fn track(
     let event_id = client_id("event_id", body.event_id.clone(), &headers)?;
     let request = track_request(&partner.tenant_id, event_id, body)?;
     let mut mechanics = MechanicsServiceClient::with_interceptor(
-        gateway.mechanics.clone(),
+        gateway.mechanics.get(),
         Outgoing::bearer(&partner.token),
     );
     let tracked = mechanics
@@ -228,7 +228,7 @@ pub(super) async fn track_batch(
         events.push(track_request("", event_id, event)?);
     }
     let mut mechanics = MechanicsServiceClient::with_interceptor(
-        gateway.mechanics.clone(),
+        gateway.mechanics.get(),
         Outgoing::bearer(&partner.token),
     );
     let answer = mechanics

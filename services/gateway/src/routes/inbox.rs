@@ -80,7 +80,7 @@ pub(super) async fn inbox(
     let Path(member_id) = member_id?;
     let Query(query) = query?;
     let mut notifications = NotificationsServiceClient::with_interceptor(
-        gateway.notifications.clone(),
+        gateway.notifications.get(),
         Outgoing::bearer(&partner.token),
     );
     let page = notifications
@@ -164,7 +164,7 @@ struct Watch {
 impl Watch {
     async fn newest(&self) -> Result<Vec<InboxMessage>, Problem> {
         let mut notifications = NotificationsServiceClient::with_interceptor(
-            self.gateway.notifications.clone(),
+            self.gateway.notifications.get(),
             Outgoing::bearer(&self.partner.token),
         );
         let page = notifications

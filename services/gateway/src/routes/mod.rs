@@ -20,7 +20,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use http::{HeaderMap, StatusCode};
 use prost_types::Timestamp;
-use questline_kit::client::Channel;
+use questline_kit::client::{Channel, Pool};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,29 +30,52 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use cors::Origins;
+
 pub use limits::RateLimits;
 
 use crate::credentials::TokenCache;
 use crate::problem::Problem;
 use crate::store::Keys;
 
+/// Connections the gateway keeps to each service (see `Pool`).
+pub const UPSTREAM_CONNECTIONS: usize = 4;
+
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-/// What every handler shares: the token cache and one channel per service,
-/// created once at start and reused by every request.
+/// What every handler shares, behind one `Arc`: every middleware and
+/// handler takes it as state, and cloning five channels per step showed in
+/// the gateway's profile.
 #[derive(Clone)]
-pub struct Gateway {
+pub struct Gateway(Arc<Shared>);
+
+impl Gateway {
+    pub fn new(shared: Shared) -> Gateway {
+        Gateway(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for Gateway {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The token cache and one channel per service, created once at start and
+/// reused by every request.
+pub struct Shared {
     pub tokens: Arc<TokenCache>,
-    pub identity: Channel,
+    pub identity: Pool,
     /// Answers to POSTs sent with an `Idempotency-Key`.
     pub keys: Keys,
-    pub ledger: Channel,
-    pub mechanics: Channel,
-    pub rewards: Channel,
-    pub notifications: Channel,
+    pub ledger: Pool,
+    pub mechanics: Pool,
+    pub rewards: Pool,
+    pub notifications: Pool,
     /// How long a request may take before it is answered 504.
     pub request_budget: Duration,
     pub limits: Arc<RateLimits>,
@@ -60,15 +83,15 @@ pub struct Gateway {
     pub origins: Arc<Origins>,
 }
 
-impl Gateway {
+impl Shared {
     /// The channel to the service that answers `rpc` (`questline.<service>.v1.…`).
     pub fn channel_for(&self, rpc: &str) -> Channel {
         match rpc.split('.').nth(1) {
-            Some("ledger") => self.ledger.clone(),
-            Some("mechanics") => self.mechanics.clone(),
-            Some("rewards") => self.rewards.clone(),
-            Some("notifications") => self.notifications.clone(),
-            _ => self.identity.clone(),
+            Some("ledger") => self.ledger.get(),
+            Some("mechanics") => self.mechanics.get(),
+            Some("rewards") => self.rewards.get(),
+            Some("notifications") => self.notifications.get(),
+            _ => self.identity.get(),
         }
     }
 }

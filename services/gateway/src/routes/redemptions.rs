@@ -75,7 +75,7 @@ pub(super) async fn redeem(
     let Json(body) = body?;
     let redemption_id = client_id("redemption_id", body.redemption_id, &headers)?;
     let mut rewards = RewardsServiceClient::with_interceptor(
-        gateway.rewards.clone(),
+        gateway.rewards.get(),
         Outgoing::bearer(&partner.token),
     );
     let redemption = rewards

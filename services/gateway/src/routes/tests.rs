@@ -63,27 +63,28 @@ const NOWHERE: &str = "http://127.0.0.1:9";
 /// `NOWHERE`, a request budget and a rate limit per client.
 async fn gateway(mechanics: &str, request_budget: Duration, per_second: u32) -> Router {
     let channel = |url: &str| questline_kit::client::channel(url).unwrap();
+    let pool = |url: &str| Pool::new(url, 1).unwrap();
     // Left behind in the temp directory: the router may outlive this call.
     let dir = tempfile::tempdir().unwrap().keep();
     let url = format!("sqlite://{}/gateway.db?mode=rwc", dir.display());
     let db = questline_kit::db::connect::<crate::store::migrations::Migrator>(&url)
         .await
         .unwrap();
-    router(Gateway {
+    router(Gateway::new(Shared {
         keys: Keys::new(db),
-        identity: channel(NOWHERE),
+        identity: pool(NOWHERE),
         tokens: Arc::new(TokenCache::new(channel(NOWHERE))),
-        ledger: channel(NOWHERE),
-        mechanics: channel(mechanics),
-        rewards: channel(NOWHERE),
-        notifications: channel(NOWHERE),
+        ledger: pool(NOWHERE),
+        mechanics: pool(mechanics),
+        rewards: pool(NOWHERE),
+        notifications: pool(NOWHERE),
         request_budget,
         limits: Arc::new(RateLimits::new(per_second, &Default::default())),
         origins: Arc::new(Origins::new(&BTreeMap::from([(
             "acme".to_string(),
             "https://app.acme.example".to_string(),
         )]))),
-    })
+    }))
 }
 
 fn post_event() -> http::request::Builder {
