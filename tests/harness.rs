@@ -548,6 +548,20 @@ impl Harness {
         rotated.into_inner().api_key
     }
 
+    /// A second `server` client of the programme's tenant; its API key.
+    pub async fn server_client(&self, p: &Programme, name: &str) -> String {
+        use questline_proto::identity::{CreateApiClientRequest, Scope};
+        let request = CreateApiClientRequest {
+            tenant_id: p.tenant_id.clone(),
+            name: name.into(),
+            scopes: vec![Scope::Server as i32],
+            idempotency_key: name.into(),
+        };
+        let mut api = self.api(Some(&p.token));
+        let created = api.identity.create_api_client(request).await.unwrap();
+        created.into_inner().api_key
+    }
+
     /// Exchanges an API key for a token.
     pub async fn token_for(&self, api_key: &str) -> Result<String, tonic::Status> {
         use questline_proto::identity::IssueTokenRequest;

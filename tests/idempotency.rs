@@ -7,7 +7,6 @@
 
 use questline::mesh::{Mesh, Part};
 use questline_kit::config::ServiceKind;
-use questline_proto::identity::{CreateApiClientRequest, Scope};
 use questline_tests::proxy::Proxy;
 use questline_tests::{Answer, Harness, Programme, Rest, each_backend, eventually};
 use serde_json::{Value, json};
@@ -149,18 +148,7 @@ async fn keys_are_per_client_and_outlive_a_restart_and_a_replica() {
         assert_eq!(first.status, 200, "{:?}", first.body);
 
         // Another client's same key is its own: it runs, with its own body.
-        let mut identity = harness.api(Some(&p.token)).identity;
-        let till = identity
-            .create_api_client(CreateApiClientRequest {
-                tenant_id: p.tenant_id.clone(),
-                name: "till".into(),
-                scopes: vec![Scope::Server as i32],
-                idempotency_key: "till".into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .api_key;
+        let till = harness.server_client(&p, "till").await;
         let theirs = post(&rest, &till, "shared", &purchase(&p, "till-2", 200)).await;
         assert_eq!(theirs.status, 200, "{:?}", theirs.body);
         assert!(!replayed(&theirs));

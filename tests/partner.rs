@@ -4,7 +4,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-use questline_proto::identity::{CreateApiClientRequest, Scope};
 use questline_tests::{Harness, PASTRY, Rest, each_backend};
 use serde_json::{Value, json};
 
@@ -160,18 +159,7 @@ async fn a_noisy_client_is_held_to_its_quota_and_another_is_not_slowed() {
         h.settings.gateway.rate_limit_per_second = 5;
         h.restart().await;
         let p = h.programme("quota").await;
-        let mut identity = h.api(Some(&p.token)).identity;
-        let quiet = identity
-            .create_api_client(CreateApiClientRequest {
-                tenant_id: p.tenant_id.clone(),
-                name: "quiet till".into(),
-                scopes: vec![Scope::Server as i32],
-                idempotency_key: "quiet".into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .api_key;
+        let quiet = h.server_client(&p, "quiet-till").await;
         let rest = h.rest();
         let burst = (0..20).map(|_| {
             let (rest, key) = (rest.clone(), p.api_key.clone());

@@ -139,8 +139,8 @@ impl Keys {
                     }));
                 }
                 Verdict::Expired => {
-                    self.remove_if(&row, answer::Column::ExpiresAt.eq(row.expires_at))
-                        .await?;
+                    let expired = answer::Column::ExpiresAt.eq(row.expires_at);
+                    self.remove_if(client, key, expired).await?;
                 }
                 Verdict::TakeOver => {
                     let taken = answer::Entity::update_many()
@@ -183,13 +183,8 @@ impl Keys {
 
     /// Forgets a key whose request did not finish, so it may be tried again.
     pub async fn release(&self, client: &str, key: &str) -> Result<(), DbErr> {
-        answer::Entity::delete_many()
-            .filter(answer::Column::Client.eq(client))
-            .filter(answer::Column::Key.eq(key))
-            .filter(answer::Column::Status.is_null())
-            .exec(&self.db)
-            .await?;
-        Ok(())
+        self.remove_if(client, key, answer::Column::Status.is_null())
+            .await
     }
 
     /// Removes every key expired by `now`; returns how many.
@@ -203,12 +198,13 @@ impl Keys {
 
     async fn remove_if(
         &self,
-        row: &answer::Model,
+        client: &str,
+        key: &str,
         condition: sea_orm::sea_query::SimpleExpr,
     ) -> Result<(), DbErr> {
         answer::Entity::delete_many()
-            .filter(answer::Column::Client.eq(row.client.as_str()))
-            .filter(answer::Column::Key.eq(row.key.as_str()))
+            .filter(answer::Column::Client.eq(client))
+            .filter(answer::Column::Key.eq(key))
             .filter(condition)
             .exec(&self.db)
             .await?;
