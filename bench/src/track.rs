@@ -36,6 +36,10 @@ struct Args {
     /// The same event every time: the replay path, as the REST half sends it.
     #[arg(long, default_value = "bench-replay")]
     event_id: String,
+    /// A new event every time (`<event id>-<client>-<n>`): the first-time
+    /// path, rules evaluated and a ledger credit made per event.
+    #[arg(long)]
+    fresh: bool,
     /// The purchase's amount, as the REST half's body gives it.
     #[arg(long, default_value_t = 100.0)]
     amount: f64,
@@ -69,12 +73,15 @@ async fn main() -> anyhow::Result<()> {
     };
     let deadline = Instant::now() + Duration::from_secs_f64(args.seconds);
     let mut tasks = Vec::new();
-    for _ in 0..args.clients {
+    for i in 0..args.clients {
         let channel = Endpoint::from_shared(args.mechanics.clone())?
             .connect()
             .await?;
         let (request, bearer) = (request.clone(), bearer.clone());
-        tasks.push(tokio::spawn(client(channel, request, bearer, deadline)));
+        let fresh = args.fresh.then(|| format!("{}-{i}", args.event_id));
+        tasks.push(tokio::spawn(client(
+            channel, request, bearer, deadline, fresh,
+        )));
     }
     let started = Instant::now();
     let mut tally = Tally::default();
@@ -105,17 +112,25 @@ fn amount(amount: f64) -> prost_types::Struct {
     }
 }
 
-/// One connection, one request at a time, until `deadline`.
+/// One connection, one request at a time, until `deadline`; with `fresh`,
+/// each request a new event whose id starts so.
 async fn client(
     channel: Channel,
     request: TrackRequest,
     bearer: MetadataValue<tonic::metadata::Ascii>,
     deadline: Instant,
+    fresh: Option<String>,
 ) -> Tally {
     let mut mechanics = MechanicsServiceClient::new(channel);
     let mut tally = Tally::default();
+    let mut sent = 0u64;
     while Instant::now() < deadline {
-        let mut call = tonic::Request::new(request.clone());
+        let mut event = request.clone();
+        if let Some(prefix) = &fresh {
+            event.event_id = format!("{prefix}-{sent}");
+            sent += 1;
+        }
+        let mut call = tonic::Request::new(event);
         call.metadata_mut().insert("authorization", bearer.clone());
         let started = Instant::now();
         match mechanics.track(call).await {
