@@ -80,6 +80,27 @@ async fn load(settings: &Settings) -> anyhow::Result<DemoCredentials> {
         .into_inner()
         .member
         .ok_or_else(|| anyhow::anyhow!("identity answered without a member"))?;
+    // Alice lets the programme use her profile, so she is in its segment.
+    identity
+        .update_consent(id::UpdateConsentRequest {
+            tenant_id: TENANT.into(),
+            member_id: member.member_id.clone(),
+            choices: vec![id::ConsentChoice {
+                purpose: id::ConsentPurpose::Profiling as i32,
+                granted: true,
+            }],
+            source: "demo".into(),
+        })
+        .await?;
+    identity
+        .create_segment(id::CreateSegmentRequest {
+            tenant_id: TENANT.into(),
+            segment_id: "coffee-lovers".into(),
+            name: "Coffee lovers".into(),
+            description: "Members who said they like coffee".into(),
+            predicate: r#"member.attributes.interests.exists(i, i == "coffee")"#.into(),
+        })
+        .await?;
     Ok(DemoCredentials {
         tenant_id: TENANT.into(),
         api_key,

@@ -48,6 +48,8 @@ fn the_partner_walk_through_runs_as_written() {
         r#""redemption_id":"bob-pastry-1","status":"completed""#,
         r#""event_type":"reward.redeemed""#,
         r#""event_type":"points.credited""#,
+        r#""member_in_segment":true"#,
+        r#""action":"questline."#,
         r#""status":403"#,
     ];
     for text in expected {
