@@ -109,7 +109,7 @@ fn request(
     let mut request = if resource.verb.has_body() {
         body(resource, &bound, parts)?
     } else {
-        query(input, &bound, parts.query.as_deref())?
+        query(resource, input, parts.query.as_deref())?
     };
     let value = |name: &str| parts.path.get(name).cloned();
     for (field, template) in resource.bind {
@@ -196,10 +196,11 @@ fn null_at(json: &Value, at: &str) -> Option<String> {
     }
 }
 
-/// The query's parameters that name a scalar field of the request.
+/// The query's parameters that are query fields of the request; any other
+/// parameter is ignored.
 fn query(
+    resource: &Resource,
     input: &MessageDescriptor,
-    bound: &[&str],
     query: Option<&str>,
 ) -> Result<Map<String, Value>, Problem> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or_default())
@@ -209,19 +210,12 @@ fn query(
                 format!("the query is malformed: {e}"),
             )
         })?;
+    let fields = resource.query_fields(input);
     let mut request = Map::new();
     for (name, text) in pairs {
-        let Some(field) = input.get_field_by_name(&name) else {
-            continue;
-        };
-        if name == "tenant_id"
-            || bound.contains(&name.as_str())
-            || field.is_list()
-            || field.is_map()
-        {
-            continue;
+        if let Some(field) = fields.iter().find(|f| f.name() == name) {
+            request.insert(name, typed(field, &text)?);
         }
-        request.insert(name, typed(&field, &text)?);
     }
     Ok(request)
 }

@@ -4,9 +4,9 @@
 use prost_reflect::{Kind, MessageDescriptor};
 use serde_json::{Map, Value, json};
 
-use super::messages;
 use super::schemas::{Schemas, Side};
 use super::{RESOURCES, Resource};
+use super::{messages, rules};
 
 /// Adds every resource's operation, and the schemas they use, to `document`.
 pub fn describe(document: &mut Value) {
@@ -30,10 +30,11 @@ fn operation(
     output: &MessageDescriptor,
     schemas: &mut Schemas,
 ) -> Value {
-    let bound = resource.bound_fields();
-    let mut skip: Vec<&str> = bound.clone();
+    let mut skip = resource.bound_fields();
     skip.push("tenant_id");
-    let mut parameters = path_parameters(resource, input, schemas);
+    // Every field's schema, for the path's and the query's parameters.
+    let fields = schemas.object(input, Side::Request, &[]);
+    let mut parameters = path_parameters(resource, input, &fields);
     let mut operation = json!({
         "operationId": resource.operation_id,
         "tags": [resource.tag],
@@ -68,7 +69,7 @@ fn operation(
         operation["responses"]["415"] =
             json!({"$ref": "#/components/responses/UnsupportedMediaType"});
     } else {
-        parameters.extend(query_parameters(input, &skip, schemas));
+        parameters.extend(query_parameters(resource, input, &skip, schemas));
     }
     if !parameters.is_empty() {
         operation["parameters"] = Value::Array(parameters);
@@ -77,48 +78,33 @@ fn operation(
     operation
 }
 
-fn path_parameters(
-    resource: &Resource,
-    input: &MessageDescriptor,
-    schemas: &mut Schemas,
-) -> Vec<Value> {
+fn path_parameters(resource: &Resource, input: &MessageDescriptor, fields: &Value) -> Vec<Value> {
     resource
         .path_parameters()
         .into_iter()
         .map(|name| {
             let schema = match input.get_field_by_name(name) {
-                Some(_) => {
-                    let object = schemas.object(input, Side::Request, &[]);
-                    object["properties"][name].clone()
-                }
-                None => json!({"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,256}$"}),
+                Some(_) => fields["properties"][name].clone(),
+                None => json!({"type": "string", "pattern": rules::ID}),
             };
             json!({"name": name, "in": "path", "required": true, "schema": schema})
         })
         .collect()
 }
 
-/// Every scalar field the request takes but the path does not give (nor
-/// its `oneof` siblings: the path made the choice).
-fn query_parameters(input: &MessageDescriptor, skip: &[&str], schemas: &mut Schemas) -> Vec<Value> {
+/// The query fields (`Resource::query_fields`), each with its schema and
+/// whether the service requires it.
+fn query_parameters(
+    resource: &Resource,
+    input: &MessageDescriptor,
+    skip: &[&str],
+    schemas: &mut Schemas,
+) -> Vec<Value> {
     let object = schemas.object(input, Side::Request, skip);
     let required: Vec<Value> = object["required"].as_array().cloned().unwrap_or_default();
-    let chosen: Vec<String> = skip
+    resource
+        .query_fields(input)
         .iter()
-        .filter_map(|name| input.get_field_by_name(name)?.containing_oneof())
-        .map(|oneof| oneof.name().to_string())
-        .collect();
-    input
-        .fields()
-        .filter(|f| !skip.contains(&f.name()) && !f.is_list() && !f.is_map())
-        .filter(|f| {
-            f.containing_oneof()
-                .is_none_or(|o| !chosen.contains(&o.name().to_string()))
-        })
-        .filter(|f| match f.kind() {
-            Kind::Message(m) => m.full_name() == "google.protobuf.Timestamp",
-            _ => true,
-        })
         .map(|f| {
             let name = f.name();
             json!({
@@ -137,10 +123,10 @@ fn success(resource: &Resource, output: &MessageDescriptor, schemas: &mut Schema
     }
     let schema = match resource.answer.and_then(|f| output.get_field_by_name(f)) {
         Some(field) => match field.kind() {
-            Kind::Message(m) => reference(&m, schemas),
+            Kind::Message(m) => schemas.message(&m, Side::Answer),
             _ => json!({}),
         },
-        None => reference(output, schemas),
+        None => schemas.message(output, Side::Answer),
     };
     let mut answer = json!({
         "description": resource.summary,
@@ -169,14 +155,4 @@ fn success(resource: &Resource, output: &MessageDescriptor, schemas: &mut Schema
         }
     }
     answer
-}
-
-/// A reference to the answer schema of `desc`, added to the components.
-fn reference(desc: &MessageDescriptor, schemas: &mut Schemas) -> Value {
-    let name = super::schemas::component_name(desc, Side::Answer);
-    if !schemas.components.contains_key(&name) {
-        let object = schemas.object(desc, Side::Answer, &[]);
-        schemas.components.insert(name.clone(), object);
-    }
-    json!({"$ref": format!("#/components/schemas/{name}")})
 }

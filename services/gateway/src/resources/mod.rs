@@ -12,6 +12,8 @@ pub mod rules;
 mod schemas;
 mod table;
 
+use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
+
 pub use document::describe;
 pub use table::RESOURCES;
 
@@ -90,6 +92,34 @@ impl Resource {
                 .any(|(_, t)| t.contains(&format!("{{{p}}}")))
         });
         templated.into_iter().chain(direct).collect()
+    }
+}
+
+impl Resource {
+    /// The request fields a GET or DELETE takes from its query: every scalar
+    /// (or time) the path does not give, nor a `oneof` sibling of one it
+    /// gives (the path made that choice). The document lists exactly these,
+    /// and the handler reads only these.
+    pub fn query_fields(&self, input: &MessageDescriptor) -> Vec<FieldDescriptor> {
+        let bound = self.bound_fields();
+        let given = |name: &str| name == "tenant_id" || bound.contains(&name);
+        let chosen: Vec<String> = bound
+            .iter()
+            .filter_map(|name| input.get_field_by_name(name)?.containing_oneof())
+            .map(|oneof| oneof.name().to_string())
+            .collect();
+        input
+            .fields()
+            .filter(|f| !given(f.name()) && !f.is_list() && !f.is_map())
+            .filter(|f| {
+                f.containing_oneof()
+                    .is_none_or(|o| !chosen.iter().any(|c| c == o.name()))
+            })
+            .filter(|f| match f.kind() {
+                Kind::Message(m) => m.full_name() == "google.protobuf.Timestamp",
+                _ => true,
+            })
+            .collect()
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 pub const MAX_LIST: usize = 1000;
 
 /// An identifier, as `Violations::id` checks it.
-const ID: &str = "^[A-Za-z0-9._:-]{1,256}$";
+pub const ID: &str = "^[A-Za-z0-9._:-]{1,256}$";
 /// An optional identifier (a filter).
 const OPTIONAL_ID: &str = "^[A-Za-z0-9._:-]{0,256}$";
 /// An email address as identity takes it: something, `@`, a domain with a

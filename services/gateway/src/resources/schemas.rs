@@ -106,8 +106,9 @@ impl Schemas {
         schema
     }
 
-    /// A nested message: well-known types as JSON writes them, ours by reference.
-    fn message(&mut self, desc: &MessageDescriptor, side: Side) -> Value {
+    /// A message: well-known types as JSON writes them, ours by reference
+    /// to a component (added on first use).
+    pub fn message(&mut self, desc: &MessageDescriptor, side: Side) -> Value {
         match desc.full_name() {
             "google.protobuf.Timestamp" => {
                 return json!({"type": "string", "format": "date-time"});

@@ -140,7 +140,7 @@ fn identifiers_in_paths(operation: &mut Value) {
     for parameter in parameters.iter_mut().filter(|p| p["in"] == "path") {
         let schema = &mut parameter["schema"];
         if schema["type"] == "string" && schema.get("pattern").is_none() {
-            schema["pattern"] = json!("^[A-Za-z0-9._:-]{1,256}$");
+            schema["pattern"] = json!(crate::resources::rules::ID);
         }
     }
 }
