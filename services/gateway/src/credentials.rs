@@ -132,6 +132,15 @@ impl TokenCache {
         Ok(self.verifier.verify(token).await?)
     }
 
+    /// Who is calling, verified: for the layers that must know before the
+    /// handler does (idempotency keys, `/v1/me`). They leave the
+    /// credentials in the request's extensions, where the handler finds them.
+    pub async fn caller(&self, headers: &HeaderMap) -> Result<(Credentials, Claims), Problem> {
+        let credentials = self.resolve(headers).await?;
+        let claims = self.claims(&credentials.token).await?;
+        Ok((credentials, claims))
+    }
+
     async fn exchange(&self, api_key: &str) -> Result<Credentials, Problem> {
         let digest: [u8; 32] = Sha256::digest(api_key.as_bytes()).into();
         let now = Instant::now();
@@ -198,6 +207,9 @@ where
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(resolved) = parts.extensions.get::<Credentials>() {
+            return Ok(resolved.clone());
+        }
         Arc::<TokenCache>::from_ref(state)
             .resolve(&parts.headers)
             .await

@@ -57,10 +57,15 @@ async fn guarded(
     request: Request,
     next: Next,
 ) -> Result<Response, Response> {
-    let client = client_of(&gateway, request.headers())
+    let (credentials, claims) = gateway
+        .tokens
+        .caller(request.headers())
         .await
         .map_err(IntoResponse::into_response)?;
+    // A key can only ever replay to the client that first sent it.
+    let client = format!("{}/{}", credentials.tenant_id, claims.cid);
     let (mut parts, body) = request.into_parts();
+    parts.extensions.insert(credentials);
     // Handlers read the key as sent bare, whichever form it came in.
     if let Ok(bare) = HeaderValue::from_str(&key) {
         parts.headers.insert(IDEMPOTENCY_KEY, bare);
@@ -158,14 +163,6 @@ fn key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
         ));
     }
     Ok(Some(text.to_string()))
-}
-
-/// `<tenant>/<client id>`, from the verified token: a key can only ever
-/// replay to the client that first sent it.
-async fn client_of(gateway: &Gateway, headers: &HeaderMap) -> Result<String, Problem> {
-    let credentials = gateway.tokens.resolve(headers).await?;
-    let claims = gateway.tokens.claims(&credentials.token).await?;
-    Ok(format!("{}/{}", credentials.tenant_id, claims.cid))
 }
 
 /// The request's identity: method, path with query, and the body — JSON

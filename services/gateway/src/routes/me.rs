@@ -13,7 +13,7 @@ use questline_kit::auth::Scope;
 use serde_json::Value;
 use std::sync::Arc;
 
-use crate::credentials::TokenCache;
+use crate::credentials::{Credentials, TokenCache};
 use crate::problem::Problem;
 
 const ME: &str = "/v1/me";
@@ -42,10 +42,11 @@ pub(super) async fn rewrite(
     };
     let rest = rest.to_string();
     let headers = request.headers().clone();
-    let member_id = match member_of(&tokens, &headers).await {
-        Ok(member_id) => member_id,
+    let (credentials, member_id) = match member_of(&tokens, &headers).await {
+        Ok(found) => found,
         Err(problem) => return problem.into_response(),
     };
+    request.extensions_mut().insert(credentials);
     let query = request
         .uri()
         .query()
@@ -65,16 +66,19 @@ pub(super) async fn rewrite(
     }
 }
 
-/// The member a member token was issued for; any other credential has no `/v1/me`.
-async fn member_of(tokens: &TokenCache, headers: &HeaderMap) -> Result<String, Problem> {
+/// The member a member token was issued for, with the resolved
+/// credentials; any other credential has no `/v1/me`.
+async fn member_of(
+    tokens: &TokenCache,
+    headers: &HeaderMap,
+) -> Result<(Credentials, String), Problem> {
     if !headers.contains_key(AUTHORIZATION) {
         return Err(Problem::new(
             StatusCode::UNAUTHORIZED,
             "/v1/me takes a member token: Authorization: Bearer <token>",
         ));
     }
-    let credentials = tokens.resolve(headers).await?;
-    let claims = tokens.claims(&credentials.token).await?;
+    let (credentials, claims) = tokens.caller(headers).await?;
     let member_only = claims.scopes == [Scope::Member];
     if !member_only {
         return Err(Problem::new(
@@ -82,7 +86,7 @@ async fn member_of(tokens: &TokenCache, headers: &HeaderMap) -> Result<String, P
             "/v1/me is for member tokens; a client names the member: /v1/members/{member_id}",
         ));
     }
-    Ok(claims.sub)
+    Ok((credentials, claims.sub))
 }
 
 /// Adds a `/v1/me...` twin of every mirrored member operation to `document`.
