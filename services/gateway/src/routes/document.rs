@@ -101,7 +101,8 @@ const LINKS: [(&str, &str, &str, &str); 2] = [
 ];
 
 /// The whole document: the hand-written routes' (from `ApiDoc` and their
-/// annotations), the resources', and what every operation may answer.
+/// annotations), the resources', what every operation may answer, and the
+/// `/v1/me` twins.
 pub fn finish(document: utoipa::openapi::OpenApi) -> Value {
     let mut document = serde_json::to_value(document).unwrap_or_else(|_| json!({}));
     crate::resources::describe(&mut document);
@@ -129,6 +130,7 @@ pub fn finish(document: utoipa::openapi::OpenApi) -> Value {
             identifiers_in_paths(operation);
         }
     }
+    super::me::describe(&mut document);
     document
 }
 

@@ -105,7 +105,7 @@ impl FromRef<Gateway> for Arc<TokenCache> {
 /// The API routes, each registered with its OpenAPI description, then the
 /// document itself (`/openapi.json`), its page (`/docs`) and `/healthz`.
 pub fn router(gateway: Gateway) -> Router {
-    let (api, document) = OpenApiRouter::with_openapi(document::ApiDoc::openapi())
+    let (api, mut document) = OpenApiRouter::with_openapi(document::ApiDoc::openapi())
         .routes(routes!(events::track))
         .routes(routes!(events::track_batch))
         .routes(routes!(balances::balances))
@@ -118,7 +118,6 @@ pub fn router(gateway: Gateway) -> Router {
     let (streams, stream_document) = OpenApiRouter::new()
         .routes(routes!(inbox::stream))
         .split_for_parts();
-    let mut document = document;
     document.merge(stream_document);
     let api = api
         .route_layer(middleware::from_fn_with_state(
@@ -134,11 +133,8 @@ pub fn router(gateway: Gateway) -> Router {
         // Only API routes get a span: health probes would drown the traces.
         .route_layer(middleware::from_fn(traced::traced))
         .merge(
-            SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", {
-                let mut document = document::finish(document);
-                me::describe(&mut document);
-                document
-            }),
+            SwaggerUi::new("/docs")
+                .external_url_unchecked("/openapi.json", document::finish(document)),
         )
         .route("/healthz", get(healthz))
         .fallback(not_found)
