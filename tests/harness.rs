@@ -575,7 +575,6 @@ impl Harness {
     pub async fn programme(&self, name: &str) -> Programme {
         use questline_proto::identity::{self as id};
         use questline_proto::ledger::CreateCurrencyRequest;
-        use questline_proto::mechanics::CreateRuleRequest;
         use questline_proto::rewards::{CreateRewardRequest, VoucherSource};
         let tenant_id = format!("{name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let operator = self.api(Some(&self.operator_token().await));
@@ -613,15 +612,12 @@ impl Harness {
             .await
             .unwrap();
         api.mechanics
-            .create_rule(CreateRuleRequest {
-                tenant_id: tenant_id.clone(),
-                rule_id: "stars-per-purchase".into(),
-                name: "1 star per 10 spent".into(),
-                event_type: "purchase".into(),
-                condition: "event.amount > 0.0".into(),
-                points: "event.amount / 10.0".into(),
-                currency: "stars".into(),
-            })
+            .create_rule(purchase_rule(
+                &tenant_id,
+                "stars-per-purchase",
+                "event.amount > 0.0",
+                "event.amount / 10.0",
+            ))
             .await
             .unwrap();
         for (reward_id, price, source) in [
@@ -710,6 +706,36 @@ pub fn purchase(amount: f64) -> prost_types::Struct {
             },
         )]
         .into(),
+    }
+}
+
+/// An active rule on `purchase` events awarding `points` stars when
+/// `condition` holds, read in London time.
+pub fn purchase_rule(
+    tenant_id: &str,
+    rule_id: &str,
+    condition: &str,
+    points: &str,
+) -> questline_proto::mechanics::CreateRuleRequest {
+    use questline_proto::mechanics as mech;
+    mech::CreateRuleRequest {
+        tenant_id: tenant_id.into(),
+        rule: Some(mech::Rule {
+            rule_id: rule_id.into(),
+            name: rule_id.replace('-', " "),
+            event_types: vec!["purchase".into()],
+            condition: condition.into(),
+            time_zone: "Europe/London".into(),
+            actions: vec![mech::Action {
+                action: Some(mech::action::Action::AwardPoints(mech::AwardPoints {
+                    currency: "stars".into(),
+                    points: points.into(),
+                    rounding: mech::Rounding::Floor as i32,
+                })),
+            }],
+            ..Default::default()
+        }),
+        activate: true,
     }
 }
 

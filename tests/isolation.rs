@@ -17,16 +17,16 @@ use questline_proto::ledger::{
     self as ledger_pb, CommitHoldRequest, CreateCurrencyRequest, CreateHoldRequest, CreditRequest,
     DebitRequest, GetBalancesRequest, VoidHoldRequest,
 };
-use questline_proto::mechanics::{
-    CreateRuleRequest, ListRulesRequest, TrackBatchRequest, TrackBatchResponse,
-};
+use questline_proto::mechanics::{ListRulesRequest, TrackBatchRequest, TrackBatchResponse};
 use questline_proto::notifications::ListInboxRequest;
 use questline_proto::rewards::{
     AddVoucherCodesRequest, CreateRewardRequest, GetRedemptionRequest, GetRewardRequest,
     ListRewardsRequest,
 };
 use questline_proto::{ledger, mechanics, notifications, rewards};
-use questline_tests::{Api, Harness, PASTRY, Programme, each_backend, redeem, track};
+use questline_tests::{
+    Api, Harness, PASTRY, Programme, each_backend, purchase_rule, redeem, track,
+};
 use std::collections::BTreeSet;
 use std::time::Duration;
 use tonic::{Code, Status};
@@ -75,6 +75,17 @@ const TENANT_ONLY: &[&str] = &[
     "LedgerService/GetProgrammeTotals",
     "MechanicsService/CreateRule",
     "MechanicsService/ListRules",
+    // Rule and event ids are the tenant's own words: another tenant may use
+    // the same ones for its own rules and events.
+    "MechanicsService/UpdateRule",
+    "MechanicsService/GetRule",
+    "MechanicsService/ListRuleVersions",
+    "MechanicsService/ActivateRule",
+    "MechanicsService/ShadowRule",
+    "MechanicsService/PauseRule",
+    "MechanicsService/ArchiveRule",
+    "MechanicsService/ValidateRule",
+    "MechanicsService/ExplainEvent",
     "RewardsService/CreateReward",
     "RewardsService/GetReward",
     "RewardsService/ListRewards",
@@ -84,6 +95,9 @@ const TENANT_ONLY: &[&str] = &[
     "IdentityService/ValidateSegment",
     "IdentityService/ListAuditEntries",
 ];
+
+/// The rule every programme of the harness has.
+const RULE: &str = "stars-per-purchase";
 
 /// What an attack names.
 #[derive(Debug, Clone)]
@@ -412,15 +426,7 @@ async fn call(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>
         ),
         "MechanicsService/CreateRule" => done(
             api.mechanics
-                .create_rule(CreateRuleRequest {
-                    tenant_id,
-                    rule_id: "intruder".into(),
-                    name: "free points".into(),
-                    event_type: "purchase".into(),
-                    condition: "true".into(),
-                    points: "1000.0".into(),
-                    currency: "stars".into(),
-                })
+                .create_rule(purchase_rule(&tenant_id, "intruder", "true", "1000.0"))
                 .await,
         ),
         "MechanicsService/ListRules" => done(
@@ -454,6 +460,86 @@ async fn call(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>
                 .list_rewards(ListRewardsRequest {
                     tenant_id,
                     ..Default::default()
+                })
+                .await,
+        ),
+        "MechanicsService/UpdateRule" => {
+            let mut update = purchase_rule(&tenant_id, RULE, "true", "1000.0");
+            done(
+                api.mechanics
+                    .update_rule(mechanics::UpdateRuleRequest {
+                        tenant_id,
+                        rule: update.rule.take(),
+                        expected_version: 0,
+                    })
+                    .await,
+            )
+        }
+        "MechanicsService/GetRule" => done(
+            api.mechanics
+                .get_rule(mechanics::GetRuleRequest {
+                    tenant_id,
+                    rule_id: RULE.into(),
+                    version: 0,
+                })
+                .await,
+        ),
+        "MechanicsService/ListRuleVersions" => done(
+            api.mechanics
+                .list_rule_versions(mechanics::ListRuleVersionsRequest {
+                    tenant_id,
+                    rule_id: RULE.into(),
+                })
+                .await,
+        ),
+        "MechanicsService/ActivateRule" => done(
+            api.mechanics
+                .activate_rule(mechanics::ActivateRuleRequest {
+                    tenant_id,
+                    rule_id: RULE.into(),
+                })
+                .await,
+        ),
+        "MechanicsService/ShadowRule" => done(
+            api.mechanics
+                .shadow_rule(mechanics::ShadowRuleRequest {
+                    tenant_id,
+                    rule_id: RULE.into(),
+                })
+                .await,
+        ),
+        "MechanicsService/PauseRule" => done(
+            api.mechanics
+                .pause_rule(mechanics::PauseRuleRequest {
+                    tenant_id,
+                    rule_id: RULE.into(),
+                })
+                .await,
+        ),
+        "MechanicsService/ArchiveRule" => done(
+            api.mechanics
+                .archive_rule(mechanics::ArchiveRuleRequest {
+                    tenant_id,
+                    rule_id: RULE.into(),
+                })
+                .await,
+        ),
+        "MechanicsService/ValidateRule" => {
+            let mut rule = purchase_rule(&tenant_id, RULE, "true", "1");
+            done(
+                api.mechanics
+                    .validate_rule(mechanics::ValidateRuleRequest {
+                        tenant_id,
+                        rule: rule.rule.take(),
+                    })
+                    .await,
+            )
+        }
+        "MechanicsService/ExplainEvent" => done(
+            api.mechanics
+                .explain_event(mechanics::ExplainEventRequest {
+                    tenant_id,
+                    event_id: "e-1".into(),
                 })
                 .await,
         ),

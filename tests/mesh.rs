@@ -8,10 +8,11 @@
 use opentelemetry::trace::TraceId;
 use questline_kit::config::ServiceKind;
 use questline_proto::ledger::{CreditRequest, DebitRequest, GetBalancesRequest};
-use questline_proto::mechanics::CreateRuleRequest;
 use questline_proto::notifications::ListInboxRequest;
 use questline_proto::rewards::GetRewardRequest;
-use questline_tests::{Api, Harness, MUG, PASTRY, each_backend, eventually, redeem, spans, track};
+use questline_tests::{
+    Api, Harness, MUG, PASTRY, each_backend, eventually, purchase_rule, redeem, spans, track,
+};
 use std::collections::BTreeSet;
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -309,19 +310,11 @@ async fn bad_input_gets_a_precise_status_and_changes_nothing() {
 
         let bad_cel = api
             .mechanics
-            .create_rule(CreateRuleRequest {
-                tenant_id: a.tenant_id.clone(),
-                rule_id: "broken".into(),
-                name: "broken".into(),
-                event_type: "purchase".into(),
-                condition: "event.amount >".into(),
-                points: "1".into(),
-                currency: "stars".into(),
-            })
+            .create_rule(purchase_rule(&a.tenant_id, "broken", "event.amount >", "1"))
             .await
             .unwrap_err();
         assert_eq!(bad_cel.code(), Code::InvalidArgument);
-        assert_eq!(fields(&bad_cel), ["condition"]);
+        assert_eq!(fields(&bad_cel), ["rule.condition"]);
 
         // Tenant B's credential, aimed at tenant A's data.
         let mut intruder = harness.api(Some(&b.token));

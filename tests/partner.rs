@@ -70,6 +70,8 @@ fn concrete(path: &str, theirs: &Theirs) -> String {
         .replace("{reward_id}", PASTRY)
         .replace("{segment_id}", "everyone")
         .replace("{external_id}", "bob")
+        .replace("{rule_id}", "stars-per-purchase")
+        .replace("{event_id}", "bob-1")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,6 +1,9 @@
 """What Schemathesis cannot guess from the OpenAPI document alone: the
-formats of Questline's expression and time-zone fields. Each strategy draws
+formats of Questline's expression and time-zone fields, and the window an
+event's time must fall in. Each strategy draws
 values the services accept, so a schema-valid request is a valid one."""
+
+from datetime import datetime, timedelta, timezone
 
 import schemathesis
 from hypothesis import strategies as st
@@ -22,4 +25,12 @@ schemathesis.openapi.format(
 schemathesis.openapi.format(
     "iana-time-zone",
     st.sampled_from(["", "UTC", "Europe/Paris", "Asia/Singapore", "America/New_York"]),
+)
+# Instants within the engine's event window: at most 7 days back (the
+# lateness window) and 5 minutes ahead, so a schema-valid event is accepted.
+schemathesis.openapi.format(
+    "date-time",
+    st.integers(min_value=-6 * 24 * 3600, max_value=240).map(
+        lambda offset: (datetime.now(timezone.utc) + timedelta(seconds=offset)).isoformat()
+    ),
 )

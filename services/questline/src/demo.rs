@@ -1,6 +1,7 @@
 //! "Snapping Saturday", the demo programme every newcomer sees: a stars
-//! currency, one star per 10 spent, a pastry for 20 stars and a pizza for 60,
-//! and a member to try it with. Loaded through the public gRPC API, with
+//! currency, its rules (one star per 10 spent, a daily bonus star for a QR
+//! scan in a partner store, double stars on birthdays), a pastry for 20 stars
+//! and a pizza for 60, and a member to try it with. Loaded through the public gRPC API, with
 //! client-chosen ids, so loading it twice changes nothing.
 
 use questline_kit::client::{Intercepted, Outgoing};
@@ -11,7 +12,7 @@ use questline_proto::ledger::{
     ledger_service_client::LedgerServiceClient,
 };
 use questline_proto::mechanics::{
-    CreateRuleRequest, mechanics_service_client::MechanicsServiceClient,
+    self as mech, CreateRuleRequest, mechanics_service_client::MechanicsServiceClient,
 };
 use questline_proto::rewards::{
     CreateRewardRequest, VoucherSource, rewards_service_client::RewardsServiceClient,
@@ -154,17 +155,17 @@ async fn programme(settings: &Settings, token: &str) -> anyhow::Result<()> {
             reversals_may_overdraw: false,
         })
         .await?;
-    MechanicsServiceClient::with_interceptor(channel(ServiceKind::Mechanics)?, auth.clone())
-        .create_rule(CreateRuleRequest {
-            tenant_id: TENANT.into(),
-            rule_id: "stars-per-purchase".into(),
-            name: "1 star per 10 spent".into(),
-            event_type: "purchase".into(),
-            condition: "event.amount > 0.0".into(),
-            points: "event.amount / 10.0".into(),
-            currency: CURRENCY.into(),
-        })
-        .await?;
+    let mut mechanics =
+        MechanicsServiceClient::with_interceptor(channel(ServiceKind::Mechanics)?, auth.clone());
+    for rule in rules() {
+        mechanics
+            .create_rule(CreateRuleRequest {
+                tenant_id: TENANT.into(),
+                rule: Some(rule),
+                activate: true,
+            })
+            .await?;
+    }
     let mut rewards = RewardsServiceClient::with_interceptor(channel(ServiceKind::Rewards)?, auth);
     for (reward_id, name, price) in [("pastry", "A pastry", 20), ("pizza", "A pizza", 60)] {
         rewards
@@ -180,6 +181,71 @@ async fn programme(settings: &Settings, token: &str) -> anyhow::Result<()> {
             .await?;
     }
     Ok(())
+}
+
+/// Snapping Saturday's rules: 1 star per 10 spent; a QR scan in a partner
+/// store (within 200 m of it, when the app sends a location) earns a bonus
+/// star once a day; birthdays double the stars.
+fn rules() -> Vec<mech::Rule> {
+    let award = |points: &str| mech::Action {
+        action: Some(mech::action::Action::AwardPoints(mech::AwardPoints {
+            currency: CURRENCY.into(),
+            points: points.into(),
+            rounding: mech::Rounding::Floor as i32,
+        })),
+    };
+    let rule = |rule_id: &str, name: &str, event_type: &str, condition: &str| mech::Rule {
+        rule_id: rule_id.into(),
+        name: name.into(),
+        event_types: vec![event_type.into()],
+        condition: condition.into(),
+        time_zone: "Europe/London".into(),
+        ..Default::default()
+    };
+    let per_purchase = mech::Rule {
+        actions: vec![award("event.amount / 10.0")],
+        ..rule(
+            "stars-per-purchase",
+            "1 star per 10 spent",
+            "purchase",
+            "event.amount > 0.0",
+        )
+    };
+    let scan = mech::Rule {
+        actions: vec![award("1")],
+        caps: vec![mech::Cap {
+            period: mech::Period::Day as i32,
+            measure: mech::cap::Measure::Count as i32,
+            limit: 1,
+        }],
+        ..rule(
+            "partner-scan-bonus",
+            "A bonus star for a QR scan in a partner store, once a day",
+            "qr_scan",
+            "event.store in ['bakery', 'coffee-bar'] && (!has(event.location) \
+             || distance(event.location.lat, event.location.lng, 51.5138, -0.1349) <= 200.0)",
+        )
+    };
+    let birthday = mech::Rule {
+        priority: 10,
+        special_days: Some(mech::SpecialDays {
+            birthday: true,
+            ..Default::default()
+        }),
+        actions: vec![mech::Action {
+            action: Some(mech::action::Action::MultiplyAwards(mech::MultiplyAwards {
+                currency: CURRENCY.into(),
+                factor: 2.0,
+            })),
+        }],
+        ..rule(
+            "birthday-double",
+            "Birthdays double the stars",
+            "purchase",
+            "",
+        )
+    };
+    vec![per_purchase, scan, birthday]
 }
 
 /// Exchanges an API key for a token.

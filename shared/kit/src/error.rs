@@ -306,6 +306,8 @@ pub const PRECONDITION_KINDS: &[&str] = &[
     "NOTHING_TO_REVERSE",
     "HOLD_AMOUNT_EXCEEDED",
     "REVERSAL_TOO_LARGE",
+    "RULE_STATUS",
+    "RULE_ARCHIVED",
 ];
 
 /// The `'static` spelling of a known precondition kind, else `UPSTREAM`.

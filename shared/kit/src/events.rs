@@ -18,6 +18,8 @@ pub fn type_of(payload: &Payload) -> &'static str {
         Payload::MemberErased(_) => "member.erased",
         Payload::AuditRecorded(_) => "audit.recorded",
         Payload::PointsExpired(_) => "points.expired",
+        Payload::RuleMessage(_) => "rule.message",
+        Payload::RuleChanged(_) => "rule.changed",
     }
 }
 

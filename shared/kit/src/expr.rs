@@ -194,22 +194,59 @@ pub fn member(member_id: &str, external_id: &str, facts: &Map<String, Json>) -> 
     Json::Object(member)
 }
 
+/// The variables of one evaluation, converted once and shared by every
+/// expression run against them, with the functions rules may call:
+/// `distance(lat1, lng1, lat2, lng2)`, the great-circle distance in metres.
+pub struct Scope {
+    context: Context<'static, 'static>,
+}
+
+impl Scope {
+    pub fn new(bindings: &[(&str, &Json)]) -> Result<Scope, String> {
+        let mut context = Context::default();
+        context
+            .add_function("distance", distance)
+            .map_err(|e| e.to_string())?;
+        for (name, value) in bindings {
+            let value = cel::to_value(value).map_err(|e| e.to_string())?;
+            context.add_variable_from_value(*name, value);
+        }
+        Ok(Scope { context })
+    }
+
+    pub fn run(&self, program: &Program) -> Result<Value, String> {
+        program.execute(&self.context).map_err(|e| e.to_string())
+    }
+
+    /// Runs a predicate: true, false, or why it could not say.
+    pub fn holds(&self, program: &Program) -> Result<bool, String> {
+        match self.run(program)? {
+            Value::Bool(b) => Ok(b),
+            other => Err(format!("gave {other:?}, not a bool")),
+        }
+    }
+}
+
+/// Mean radius of the Earth in metres (IUGG).
+const EARTH_RADIUS_M: f64 = 6_371_008.8;
+
+/// Haversine distance in metres between two latitude/longitude points in degrees.
+pub fn distance(lat1: f64, lng1: f64, lat2: f64, lng2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = (lat2 - lat1).to_radians();
+    let dl = (lng2 - lng1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_M * a.sqrt().min(1.0).asin()
+}
+
 /// Runs `program` with each `(name, value)` bound.
 pub fn run(program: &Program, bindings: &[(&str, &Json)]) -> Result<Value, String> {
-    let mut context = Context::default();
-    for (name, value) in bindings {
-        let value = cel::to_value(value).map_err(|e| e.to_string())?;
-        context.add_variable_from_value(*name, value);
-    }
-    program.execute(&context).map_err(|e| e.to_string())
+    Scope::new(bindings)?.run(program)
 }
 
 /// Runs a predicate: true, false, or why it could not say.
 pub fn holds(program: &Program, bindings: &[(&str, &Json)]) -> Result<bool, String> {
-    match run(program, bindings)? {
-        Value::Bool(b) => Ok(b),
-        other => Err(format!("gave {other:?}, not a bool")),
-    }
+    Scope::new(bindings)?.holds(program)
 }
 
 #[cfg(test)]
@@ -258,5 +295,23 @@ mod tests {
         assert!(holds(&missing, &[("member", &m)]).is_err());
         let number = compile("1 + 1", &["member"]).unwrap();
         assert!(holds(&number, &[("member", &m)]).is_err());
+    }
+
+    #[test]
+    fn distance_is_in_metres_and_rules_can_call_it() {
+        // Two points on Marina Bay, about 790 m apart.
+        let d = distance(1.2834, 103.8607, 1.2868, 103.8545);
+        assert!((700.0..820.0).contains(&d), "{d}");
+        assert!(distance(1.3, 103.8, 1.3, 103.8).abs() < 1e-6);
+        // A quarter of the Earth's circumference along the equator.
+        let quarter = distance(0.0, 0.0, 0.0, 90.0);
+        assert!((quarter - 10_007_557.0).abs() < 10.0, "{quarter}");
+        let event = json!({"location": {"lat": 1.2834, "lng": 103.8607}});
+        let near = compile(
+            "distance(event.location.lat, event.location.lng, 1.2868, 103.8545) < 1000.0",
+            &["event"],
+        )
+        .unwrap();
+        assert_eq!(holds(&near, &[("event", &event)]), Ok(true));
     }
 }

@@ -38,6 +38,7 @@ pub const POINTS_EXPIRED: &str = "questline_points_expired";
 pub const POINTS_OUTSTANDING: &str = "questline_points_outstanding";
 pub const EVENTS_TRACKED: &str = "questline_events_tracked_total";
 pub const EVENT_CREDIT_LATENCY: &str = "questline_event_credit_latency_seconds";
+pub const RULE_VERDICTS: &str = "questline_rule_verdicts_total";
 pub const REDEMPTIONS: &str = "questline_redemptions_total";
 pub const NOTIFICATIONS: &str = "questline_notifications_total";
 
@@ -48,7 +49,7 @@ enum Kind {
 }
 
 /// Every series Questline exposes, with the `# HELP` text a scrape shows.
-const SERIES: [(&str, Kind, &str); 20] = [
+const SERIES: [(&str, Kind, &str); 21] = [
     (
         RPC_DURATION,
         Kind::Histogram,
@@ -134,6 +135,11 @@ const SERIES: [(&str, Kind, &str); 20] = [
         EVENT_CREDIT_LATENCY,
         Kind::Histogram,
         "From an event's first recording to the credit of its points",
+    ),
+    (
+        RULE_VERDICTS,
+        Kind::Counter,
+        "Rules judged on live events, by verdict (applied, cap_reached, error, ...)",
     ),
     (
         REDEMPTIONS,

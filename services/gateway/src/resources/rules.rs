@@ -87,6 +87,8 @@ pub fn narrow(message: &MessageDescriptor, field: &FieldDescriptor, schema: &mut
         "action_prefix" => set(schema, json!({"pattern": "^[A-Za-z0-9./]{0,200}$"})),
         "time_zone" => set(schema, json!({"format": "iana-time-zone"})),
         "decimal_places" => set(schema, json!({"minimum": 0, "maximum": 4})),
+        // A rule version; 0 asks for the current one.
+        "version" | "expected_version" => set(schema, json!({"minimum": 0})),
         "price" => set(
             schema,
             json!({"minimum": 1, "maximum": 1_000_000_000_000_i64}),

@@ -175,29 +175,41 @@ pub static RESOURCES: &[Resource] = &[
             "A points currency with its expiry policy (admin)",
         )
     },
-    // Rules.
-    Resource {
-        answer: Some("rule"),
-        status: 201,
-        example: Some(
-            r#"{"rule_id": "stars-per-purchase", "name": "1 star per 10 spent", "event_type": "purchase", "condition": "event.amount > 0.0", "points": "event.amount / 10.0", "currency": "stars"}"#,
-        ),
-        ..resource(
-            Verb::Post,
-            "/v1/rules",
-            rpc!("mechanics", "MechanicsService/CreateRule"),
-            "createRule",
-            "programme",
-            "A rule: an event type, a CEL condition and a points formula (admin)",
-        )
-    },
+    // Rules (reads; rules are written over gRPC).
     resource(
         Verb::Get,
         "/v1/rules",
         rpc!("mechanics", "MechanicsService/ListRules"),
         "listRules",
         "programme",
-        "The programme's rules, paged",
+        "The programme's rules at their current versions, paged",
+    ),
+    Resource {
+        answer: Some("rule"),
+        ..resource(
+            Verb::Get,
+            "/v1/rules/{rule_id}",
+            rpc!("mechanics", "MechanicsService/GetRule"),
+            "getRule",
+            "programme",
+            "A rule at its current version, or at `version`",
+        )
+    },
+    resource(
+        Verb::Get,
+        "/v1/rules/{rule_id}/versions",
+        rpc!("mechanics", "MechanicsService/ListRuleVersions"),
+        "listRuleVersions",
+        "programme",
+        "Every version of a rule, newest first, and when each was in force",
+    ),
+    resource(
+        Verb::Get,
+        "/v1/events/{event_id}/explanation",
+        rpc!("mechanics", "MechanicsService/ExplainEvent"),
+        "explainEvent",
+        "events",
+        "For one tracked event: every rule considered and why it did or did not apply",
     ),
     // Rewards.
     Resource {

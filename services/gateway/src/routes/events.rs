@@ -23,7 +23,6 @@ use crate::problem::Problem;
     "event_id": "order-1001",
     "member_id": "01a242f4-01fb-7258-b9d0-ad0d26758434",
     "type": "purchase",
-    "occurred_at": "2026-05-02T09:30:00Z",
     "attributes": {"amount": 250, "store": "paris-01"}
 }))]
 #[serde(deny_unknown_fields)]
@@ -40,7 +39,9 @@ pub(super) struct TrackBody {
     #[serde(rename = "type")]
     #[schema(pattern = "^[A-Za-z0-9._:-]{1,256}$")]
     event_type: String,
-    /// When it happened (RFC 3339); now when absent.
+    /// When it happened (RFC 3339); now when absent. At most 5 minutes
+    /// ahead of the engine's clock and 7 days back (the lateness window): a
+    /// late event is judged by the rules in force when it happened.
     #[schema(value_type = Option<String>, format = DateTime)]
     occurred_at: Option<String>,
     /// Anything the rules may read: amount, currency, sku, store, …

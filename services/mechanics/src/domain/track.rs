@@ -1,10 +1,14 @@
-//! Evaluating one tracked event against the active rules, and the keys that
-//! make its credits happen once.
+//! A tracked event: its checks (shape, skew and lateness), what the rules
+//! see of it, and the keys that make its credits happen once.
 
 use questline_kit::{DomainError, Violations};
 use serde_json::{Map, Value as Json};
 
-use super::rules::{CompiledRule, Facts, Outcome};
+use jiff::civil::Date;
+
+use questline_kit::members::MemberSnapshot;
+
+use super::rules::MemberDates;
 
 /// An event to track, decoded and checked: what the flow records and evaluates.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,73 +51,82 @@ impl EventStatus {
     }
 }
 
-/// Points a rule awards for an event, before the ledger has carried them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Award {
-    pub rule_id: String,
-    pub rule_name: String,
-    pub currency: String,
-    pub points: i64,
-}
-
 /// Largest attributes object accepted, as JSON.
 pub const MAX_ATTRIBUTES_BYTES: usize = 16 * 1024;
 
-pub fn validate(
-    tenant_id: &str,
-    event_id: &str,
-    member_id: &str,
-    event_type: &str,
-    attributes_len: usize,
-) -> Result<(), DomainError> {
-    Violations::new()
-        .id("tenant_id", tenant_id)
-        .id("event_id", event_id)
-        .id("member_id", member_id)
-        .id("event_type", event_type)
+/// How far ahead of the engine's clock an occurrence time may be (clock skew).
+pub const MAX_SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// How late an event may arrive: it is judged by the rules of its own time.
+pub const MAX_LATENESS_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
+pub fn validate(t: &Track, attributes_len: usize, now_ms: i64) -> Result<(), DomainError> {
+    let mut v = Violations::new();
+    v.id("tenant_id", &t.tenant_id)
+        .id("event_id", &t.event_id)
+        .id("member_id", &t.member_id)
+        .id("event_type", &t.event_type)
         .check(
             attributes_len <= MAX_ATTRIBUTES_BYTES,
             "attributes",
             "must be at most 16 KiB as JSON",
+        );
+    if let Some(at) = t.occurred_at {
+        v.check(
+            at <= now_ms.saturating_add(MAX_SKEW_MS),
+            "occur_time",
+            "must not be more than 5 minutes ahead of the engine's clock",
         )
-        .finish()
-}
-
-/// A rule whose expression failed on an event (a missing attribute, a wrong
-/// type): it awards nothing. `why` can quote event or profile values.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Skipped {
-    pub rule_id: String,
-    pub why: String,
-}
-
-/// What one event earns.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Evaluation {
-    /// The awards of every rule that fires, in rule order.
-    pub awards: Vec<Award>,
-    pub skipped: Vec<Skipped>,
-}
-
-/// Runs every rule on the event's facts.
-pub fn evaluate(rules: &[CompiledRule], facts: &Facts) -> Evaluation {
-    let mut evaluation = Evaluation::default();
-    for rule in rules {
-        match rule.evaluate(facts) {
-            Outcome::Award(points) => evaluation.awards.push(Award {
-                rule_id: rule.spec.rule_id.clone(),
-                rule_name: rule.spec.name.clone(),
-                currency: rule.spec.currency.clone(),
-                points,
-            }),
-            Outcome::ConditionFalse => {}
-            Outcome::Error(why) => evaluation.skipped.push(Skipped {
-                rule_id: rule.spec.rule_id.clone(),
-                why,
-            }),
-        }
+        .check(
+            at >= now_ms.saturating_sub(MAX_LATENESS_MS),
+            "occur_time",
+            "must be within the last 7 days (the lateness window)",
+        );
     }
-    evaluation
+    v.finish()
+}
+
+/// What the rules see of the event: its attributes, `type` and `id`.
+pub fn event_facts(t: &Track) -> Json {
+    let mut event = t.attributes.clone();
+    event.insert("type".into(), t.event_type.clone().into());
+    event.insert("id".into(), t.event_id.clone().into());
+    Json::Object(event)
+}
+
+/// What rules have set on one member: tags and attributes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Traits {
+    pub tags: Vec<String>,
+    pub attributes: Map<String, Json>,
+}
+
+/// What the rules see of the member: identity's facts with `id` and
+/// `external_id`, the tags rules set, and their attributes overlaid on the
+/// profile's.
+pub fn member_facts(member: &MemberSnapshot, traits: Traits) -> Json {
+    let mut facts = member.facts.clone();
+    let attributes = facts
+        .entry("attributes")
+        .or_insert_with(|| Json::Object(Map::new()));
+    if let Json::Object(attributes) = attributes {
+        attributes.extend(traits.attributes);
+    }
+    facts.insert("tags".into(), traits.tags.into());
+    questline_kit::expr::member(&member.member_id, &member.external_id, &facts)
+}
+
+/// The member's special days from their facts (`birthday` is YYYY-MM-DD,
+/// `joined` an RFC 3339 instant, read as a UTC date).
+pub fn member_dates(facts: &Map<String, Json>) -> MemberDates {
+    let text = |name: &str| facts.get(name).and_then(Json::as_str).unwrap_or_default();
+    MemberDates {
+        birthday: text("birthday").parse::<Date>().ok(),
+        joined: text("joined")
+            .parse::<jiff::Timestamp>()
+            .ok()
+            .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date()),
+    }
 }
 
 /// The ledger idempotency key of an award: one credit per (event, rule), ever.
@@ -129,41 +142,17 @@ pub fn award_reason(rule_name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::rules::RuleSpec;
 
-    fn spec(id: &str, condition: &str, points: &str) -> CompiledRule {
-        RuleSpec::purchase(id, condition, points).compile().unwrap()
-    }
-
-    #[test]
-    fn every_firing_rule_awards_and_broken_ones_are_skipped() {
-        let rules = [
-            spec("base", "", "event.amount / 10.0"),
-            spec("big", "event.amount >= 100.0", "5"),
-            spec("broken", "event.nope", "1"),
-        ];
-        let mut attributes = serde_json::Map::new();
-        attributes.insert("amount".into(), 120.0.into());
-        let facts = Facts::new(
-            "purchase",
-            attributes,
-            "m1",
-            "alice",
-            &serde_json::Map::new(),
-        );
-        let evaluation = evaluate(&rules, &facts);
-        let got: Vec<_> = evaluation
-            .awards
-            .iter()
-            .map(|a| (a.rule_id.as_str(), a.points))
-            .collect();
-        assert_eq!(got, [("base", 12), ("big", 5)]);
-        let skipped: Vec<_> = evaluation
-            .skipped
-            .iter()
-            .map(|s| s.rule_id.as_str())
-            .collect();
-        assert_eq!(skipped, ["broken"]);
+    fn track(occurred_at: Option<i64>) -> Track {
+        Track {
+            tenant_id: "acme".into(),
+            event_id: "e1".into(),
+            member_id: "m1".into(),
+            event_type: "purchase".into(),
+            attributes: Map::new(),
+            occurred_at,
+            fingerprint: String::new(),
+        }
     }
 
     #[test]
@@ -199,9 +188,38 @@ mod tests {
     }
 
     #[test]
-    fn oversized_attributes_are_refused() {
-        assert!(validate("acme", "e1", "m1", "purchase", MAX_ATTRIBUTES_BYTES + 1).is_err());
-        assert!(validate("acme", "e1", "m1", "purchase", 10).is_ok());
-        assert!(validate("", "e1", "m1", "purchase", 10).is_err());
+    fn oversized_attributes_and_empty_ids_are_refused() {
+        let now = 1_000_000_000_000;
+        assert!(validate(&track(None), MAX_ATTRIBUTES_BYTES + 1, now).is_err());
+        assert!(validate(&track(None), 10, now).is_ok());
+        let mut no_tenant = track(None);
+        no_tenant.tenant_id.clear();
+        assert!(validate(&no_tenant, 10, now).is_err());
+    }
+
+    #[test]
+    fn occurrence_times_within_the_skew_and_lateness_windows() {
+        let now = 1_000_000_000_000;
+        let table = [
+            (now, true),
+            (now + MAX_SKEW_MS, true),
+            (now + MAX_SKEW_MS + 1, false),
+            (now - MAX_LATENESS_MS, true),
+            (now - MAX_LATENESS_MS - 1, false),
+            (i64::MIN, false),
+            (i64::MAX, false),
+        ];
+        for (at, ok) in table {
+            assert_eq!(validate(&track(Some(at)), 10, now).is_ok(), ok, "{at}");
+        }
+    }
+
+    #[test]
+    fn special_days_come_from_the_facts() {
+        let facts = serde_json::json!({"birthday": "2000-02-29", "joined": "2025-03-01T23:30:00Z"});
+        let dates = member_dates(facts.as_object().unwrap());
+        assert_eq!(dates.birthday, Some(jiff::civil::date(2000, 2, 29)));
+        assert_eq!(dates.joined, Some(jiff::civil::date(2025, 3, 1)));
+        assert_eq!(member_dates(&Map::new()), MemberDates::default());
     }
 }

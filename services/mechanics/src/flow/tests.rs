@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use super::*;
-use crate::domain::rules::RuleSpec;
+use crate::domain::rules::{Action, Budget, Period, RuleSpec, RuleStatus};
 use crate::domain::track::award_key;
 use crate::store::entities::award;
 use crate::store::migrations::Migrator;
@@ -117,9 +117,9 @@ async fn setup() -> Setup {
         }),
     )
     .await;
-    let spec = RuleSpec::purchase("r1", "event.amount > 0.0", "event.amount / 10.0");
+    let spec = RuleSpec::purchase("event.amount > 0.0", "event.amount / 10.0");
     store
-        .create_rule("acme", &spec, &change())
+        .create_rule("acme", "r1", &spec, RuleStatus::Active, &change())
         .await
         .expect("a rule");
     let ledger = Arc::new(FakeLedger {
@@ -278,4 +278,151 @@ async fn an_erased_member_is_not_found_and_nothing_is_recorded() {
     );
     assert!(stored(&s.store, "e1").await.is_none());
     assert_eq!(s.ledger.counts(), (0, 0));
+}
+
+#[tokio::test]
+async fn a_late_event_is_judged_by_the_version_in_force_when_it_happened() {
+    let s = setup().await;
+    let before = now_ms() - 1;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let doubled = RuleSpec::purchase("event.amount > 0.0", "event.amount / 5.0");
+    let v2 = s
+        .store
+        .update_rule("acme", "r1", &doubled, Some(1), &change())
+        .await
+        .expect("version 2");
+    assert_eq!(v2.version, 2);
+    let stale = s
+        .store
+        .update_rule(
+            "acme",
+            "r1",
+            &RuleSpec::purchase("", "1"),
+            Some(1),
+            &change(),
+        )
+        .await;
+    assert!(matches!(stale, Err(DomainError::Aborted(_))), "{stale:?}");
+
+    let now = s
+        .track(&purchase("e-now", "m1", 100.0))
+        .await
+        .expect("tracked");
+    let mut late = purchase("e-late", "m1", 100.0);
+    late.occurred_at = Some(before);
+    let late = s.track(&late).await.expect("tracked");
+    let got = |t: &Tracked| (t.awards[0].points, t.awards[0].rule_version);
+    assert_eq!(got(&now), (20, 2));
+    assert_eq!(got(&late), (10, 1));
+}
+
+#[tokio::test]
+async fn traits_set_by_one_event_are_read_by_the_next() {
+    let s = setup().await;
+    let mut tagger = RuleSpec::purchase("event.amount >= 100.0", "0");
+    tagger.actions = vec![
+        Action::AddTag {
+            tag: "big-spender".into(),
+        },
+        Action::SetAttribute {
+            name: "last_store".into(),
+            value: "event.store".into(),
+        },
+    ];
+    let mut loyal = RuleSpec::purchase(
+        "'big-spender' in member.tags && member.attributes.last_store == 'orchard'",
+        "7",
+    );
+    loyal.priority = -1;
+    for (id, spec) in [("tagger", tagger), ("loyal", loyal)] {
+        s.store
+            .create_rule("acme", id, &spec, RuleStatus::Active, &change())
+            .await
+            .expect("a rule");
+    }
+    let mut first = purchase("e1", "m1", 150.0);
+    first.attributes.insert("store".into(), "orchard".into());
+    let first = s.track(&first).await.expect("tracked");
+    let rules: Vec<_> = first.awards.iter().map(|a| a.rule_id.as_str()).collect();
+    assert_eq!(rules, ["r1"]);
+    let second = s.track(&purchase("e2", "m1", 20.0)).await.expect("tracked");
+    let rules: Vec<_> = second
+        .awards
+        .iter()
+        .map(|a| (a.rule_id.as_str(), a.points))
+        .collect();
+    assert_eq!(rules, [("loyal", 7), ("r1", 2)]);
+}
+
+#[tokio::test]
+async fn a_budget_holds_under_concurrent_events() {
+    let s = setup().await;
+    s.store
+        .set_rule_status("acme", "r1", RuleStatus::Archived, &change())
+        .await
+        .expect("archived");
+    let mut promo = RuleSpec::purchase("", "3");
+    promo.budget = Some(Budget {
+        period: Period::Lifetime,
+        limit: 100,
+    });
+    s.store
+        .create_rule("acme", "promo", &promo, RuleStatus::Active, &change())
+        .await
+        .expect("a rule");
+    let events: Vec<_> = (0..50)
+        .map(|i| purchase(&format!("e{i}"), "m1", 1.0))
+        .collect();
+    let tracked =
+        futures::future::join_all(events.iter().map(|e| s.tracker.track("token", e))).await;
+    let total: i64 = tracked
+        .iter()
+        .map(|t| {
+            t.as_ref()
+                .expect("tracked")
+                .awards
+                .iter()
+                .map(|a| a.points)
+                .sum::<i64>()
+        })
+        .sum();
+    assert_eq!(total, 100);
+    // 33 awards of 3 and one cut to the last point.
+    let cut = tracked
+        .iter()
+        .filter(|t| {
+            t.as_ref()
+                .is_ok_and(|t| t.awards.first().is_some_and(|a| a.points == 1))
+        })
+        .count();
+    assert_eq!(cut, 1);
+}
+
+#[tokio::test]
+async fn every_verdict_is_stored_for_explain() {
+    let s = setup().await;
+    let mut broken = RuleSpec::purchase("event.coupon > 1", "1");
+    broken.priority = 5;
+    s.store
+        .create_rule("acme", "broken", &broken, RuleStatus::Active, &change())
+        .await
+        .expect("a rule");
+    s.track(&purchase("e1", "m1", 125.0))
+        .await
+        .expect("tracked");
+    let row = stored(&s.store, "e1").await.expect("recorded");
+    let verdicts: Vec<crate::store::StoredVerdict> =
+        serde_json::from_str(&row.event.verdicts).expect("verdicts");
+    let got: Vec<_> = verdicts
+        .iter()
+        .map(|v| (v.rule_id.as_str(), v.verdict.name(), v.points.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("r1", "applied", Some(("stars".to_string(), 12))),
+            ("broken", "error", None)
+        ]
+    );
+    assert_eq!(row.event.attributes, r#"{"amount":125.0}"#);
 }

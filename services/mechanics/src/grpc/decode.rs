@@ -1,25 +1,191 @@
 //! Requests to checked domain values, every bad field reported at once.
 
+use questline_kit::error::Violation;
 use questline_kit::paging::{self, Page};
-use questline_kit::time::from_timestamp;
+use questline_kit::time::{from_timestamp, now_ms};
 use questline_kit::{DomainError, Violations, fingerprint, structs};
 use questline_proto::mechanics as pb;
 
-use crate::domain::rules::{CompiledRule, RuleSpec};
+use crate::domain::rules::{
+    Action, Budget, Cap, CompiledRule, Day, Measure, Period, Rounding, RuleSpec, Schedule,
+    SpecialDays, Strictness, Window,
+};
 use crate::domain::track::{self, Track};
 
-/// A rule to create: its tenant, then every field and both expressions.
-pub fn rule(req: &pb::CreateRuleRequest) -> Result<CompiledRule, DomainError> {
-    tenant(&req.tenant_id)?;
-    RuleSpec {
-        rule_id: req.rule_id.clone(),
-        name: req.name.clone(),
-        event_type: req.event_type.clone(),
-        condition: req.condition.clone(),
-        points: req.points.clone(),
-        currency: req.currency.clone(),
+/// A rule definition, compiled: every mistake in it as a violation of
+/// `rule.<field>` (expressions with their line and column).
+pub fn rule(tenant_id: &str, rule: Option<&pb::Rule>) -> Result<CompiledRule, DomainError> {
+    tenant(tenant_id)?;
+    let Some(rule) = rule else {
+        return Err(DomainError::invalid("rule", "is required"));
+    };
+    let mut v = Violations::new();
+    let spec = spec(&mut v, rule);
+    let mut found = match v.finish() {
+        Err(DomainError::Invalid(found)) => found,
+        _ => vec![],
+    };
+    match spec.compile(&rule.rule_id, 1, Strictness::New) {
+        Ok(compiled) if found.is_empty() => Ok(compiled),
+        Ok(_) => Err(DomainError::Invalid(under_rule(found))),
+        Err(DomainError::Invalid(more)) => {
+            found.extend(more);
+            Err(DomainError::Invalid(under_rule(found)))
+        }
+        Err(other) => Err(other),
     }
-    .compile()
+}
+
+fn under_rule(found: Vec<Violation>) -> Vec<Violation> {
+    found
+        .into_iter()
+        .map(|v| Violation {
+            field: format!("rule.{}", v.field),
+            description: v.description,
+        })
+        .collect()
+}
+
+fn spec(v: &mut Violations, r: &pb::Rule) -> RuleSpec {
+    RuleSpec {
+        name: r.name.clone(),
+        description: r.description.clone(),
+        event_types: r.event_types.clone(),
+        condition: r.condition.clone(),
+        time_zone: r.time_zone.clone(),
+        schedule: schedule(v, r.schedule.as_ref()),
+        special_days: r
+            .special_days
+            .as_ref()
+            .map(|s| SpecialDays {
+                birthday: s.birthday,
+                signup_anniversary: s.signup_anniversary,
+                dates: s.dates.clone(),
+            })
+            .unwrap_or_default(),
+        priority: r.priority,
+        stop_after: r.stop_after,
+        caps: r
+            .caps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| cap(v, i, c))
+            .collect(),
+        budget: r.budget.as_ref().and_then(|b| {
+            let period = period(v, "budget.period", b.period)?;
+            Some(Budget {
+                period,
+                limit: b.limit,
+            })
+        }),
+        actions: r
+            .actions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| action(v, i, a))
+            .collect(),
+    }
+}
+
+fn schedule(v: &mut Violations, s: Option<&pb::Schedule>) -> Schedule {
+    let Some(s) = s else {
+        return Schedule::default();
+    };
+    let days = s
+        .days
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| {
+            let day = i8::try_from(*d).ok().and_then(Day::from_number);
+            if day.is_none() {
+                v.add(&format!("schedule.days[{i}]"), "must be a day of the week");
+            }
+            day
+        })
+        .collect();
+    Schedule {
+        start_ms: s.start_time.as_ref().map(from_timestamp),
+        end_ms: s.end_time.as_ref().map(from_timestamp),
+        days,
+        windows: s
+            .windows
+            .iter()
+            .map(|w| Window {
+                start: w.start.clone(),
+                end: w.end.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn period(v: &mut Violations, field: &str, value: i32) -> Option<Period> {
+    let period = match pb::Period::try_from(value) {
+        Ok(pb::Period::Day) => Some(Period::Day),
+        Ok(pb::Period::Week) => Some(Period::Week),
+        Ok(pb::Period::Month) => Some(Period::Month),
+        Ok(pb::Period::Lifetime) => Some(Period::Lifetime),
+        _ => None,
+    };
+    if period.is_none() {
+        v.add(field, "must be DAY, WEEK, MONTH or LIFETIME");
+    }
+    period
+}
+
+fn cap(v: &mut Violations, i: usize, c: &pb::Cap) -> Option<Cap> {
+    let period = period(v, &format!("caps[{i}].period"), c.period);
+    let measure = match pb::cap::Measure::try_from(c.measure) {
+        Ok(pb::cap::Measure::Count) => Some(Measure::Count),
+        Ok(pb::cap::Measure::Points) => Some(Measure::Points),
+        _ => {
+            v.add(&format!("caps[{i}].measure"), "must be COUNT or POINTS");
+            None
+        }
+    };
+    Some(Cap {
+        period: period?,
+        measure: measure?,
+        limit: c.limit,
+    })
+}
+
+fn action(v: &mut Violations, i: usize, a: &pb::Action) -> Option<Action> {
+    use pb::action::Action as A;
+    let Some(action) = &a.action else {
+        v.add(&format!("actions[{i}]"), "must name one action");
+        return None;
+    };
+    Some(match action {
+        A::AwardPoints(p) => Action::AwardPoints {
+            currency: p.currency.clone(),
+            points: p.points.clone(),
+            rounding: match pb::Rounding::try_from(p.rounding) {
+                Ok(pb::Rounding::Nearest) => Rounding::Nearest,
+                Ok(pb::Rounding::Ceiling) => Rounding::Ceiling,
+                _ => Rounding::Floor,
+            },
+        },
+        A::MultiplyAwards(m) => Action::MultiplyAwards {
+            currency: m.currency.clone(),
+            factor: m.factor,
+        },
+        A::SetAttribute(s) => Action::SetAttribute {
+            name: s.name.clone(),
+            value: s.value.clone(),
+        },
+        A::AddTag(t) => Action::AddTag { tag: t.tag.clone() },
+        A::EmitMessage(m) => Action::EmitMessage {
+            message_type: m.message_type.clone(),
+        },
+    })
+}
+
+/// A tenant and a rule id.
+pub fn rule_ref(tenant_id: &str, rule_id: &str) -> Result<(), DomainError> {
+    Violations::new()
+        .id("tenant_id", tenant_id)
+        .id("rule_id", rule_id)
+        .finish()
 }
 
 /// The page of a tenant's rules asked for.
@@ -35,14 +201,7 @@ pub fn track(req: pb::TrackRequest) -> Result<Track, DomainError> {
     let size = serde_json::to_vec(&attributes)
         .map(|b| b.len())
         .unwrap_or(usize::MAX);
-    track::validate(
-        &req.tenant_id,
-        &req.event_id,
-        &req.member_id,
-        &req.event_type,
-        size,
-    )?;
-    Ok(Track {
+    let t = Track {
         tenant_id: req.tenant_id,
         event_id: req.event_id,
         member_id: req.member_id,
@@ -50,9 +209,11 @@ pub fn track(req: pb::TrackRequest) -> Result<Track, DomainError> {
         attributes,
         occurred_at: req.occur_time.as_ref().map(from_timestamp),
         fingerprint,
-    })
+    };
+    track::validate(&t, size, now_ms())?;
+    Ok(t)
 }
 
-fn tenant(tenant_id: &str) -> Result<(), DomainError> {
+pub fn tenant(tenant_id: &str) -> Result<(), DomainError> {
     Violations::new().id("tenant_id", tenant_id).finish()
 }

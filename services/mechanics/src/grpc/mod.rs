@@ -4,17 +4,18 @@
 mod batch;
 mod decode;
 mod encode;
+mod rules;
 
-use questline_kit::audit::Change;
-use questline_kit::auth::{Caller, TokenVerifier};
+use questline_kit::auth::TokenVerifier;
+use questline_kit::{DomainError, structs};
 use questline_proto::mechanics as pb;
-use questline_proto::mechanics::mechanics_service_server::{MechanicsService, SERVICE_NAME};
+use questline_proto::mechanics::mechanics_service_server::MechanicsService;
 use std::sync::Arc;
 use tonic::{Request, Response};
 
-use crate::domain::rules::RuleSpec;
+use crate::domain::rules::RuleStatus;
 use crate::flow::Tracker;
-use crate::store::Store;
+use crate::store::{Store, StoredVerdict};
 
 pub struct MechanicsApi {
     store: Store,
@@ -40,35 +41,101 @@ impl MechanicsService for MechanicsApi {
         &self,
         request: Request<pb::CreateRuleRequest>,
     ) -> tonic::Result<Response<pb::CreateRuleResponse>> {
-        let caller = self.auth.caller(&request).await?;
-        let req = request.into_inner();
-        let compiled = decode::rule(&req)?;
-        caller.require_admin(&req.tenant_id)?;
-        let spec = &compiled.spec;
-        let change = rule_created(&caller, &req.tenant_id, spec);
-        let row = self
-            .store
-            .create_rule(&req.tenant_id, spec, &change)
-            .await?;
-        Ok(Response::new(pb::CreateRuleResponse {
-            rule: Some(encode::rule(row)),
-        }))
+        rules::create(self, request).await
+    }
+
+    async fn update_rule(
+        &self,
+        request: Request<pb::UpdateRuleRequest>,
+    ) -> tonic::Result<Response<pb::UpdateRuleResponse>> {
+        rules::update(self, request).await
+    }
+
+    async fn get_rule(
+        &self,
+        request: Request<pb::GetRuleRequest>,
+    ) -> tonic::Result<Response<pb::GetRuleResponse>> {
+        rules::get(self, request).await
     }
 
     async fn list_rules(
         &self,
         request: Request<pb::ListRulesRequest>,
     ) -> tonic::Result<Response<pb::ListRulesResponse>> {
-        let caller = self.auth.caller(&request).await?;
-        let req = request.into_inner();
-        let page = decode::rules_page(&req)?;
-        caller.require_server(&req.tenant_id)?;
-        let rows = self.store.list_rules(&req.tenant_id, &page).await?;
-        let (rows, next_page_token) = page.finish(rows, |r| r.rule_id.as_str());
-        Ok(Response::new(pb::ListRulesResponse {
-            rules: rows.into_iter().map(encode::rule).collect(),
-            next_page_token,
+        rules::list(self, request).await
+    }
+
+    async fn list_rule_versions(
+        &self,
+        request: Request<pb::ListRuleVersionsRequest>,
+    ) -> tonic::Result<Response<pb::ListRuleVersionsResponse>> {
+        rules::versions(self, request).await
+    }
+
+    async fn activate_rule(
+        &self,
+        request: Request<pb::ActivateRuleRequest>,
+    ) -> tonic::Result<Response<pb::ActivateRuleResponse>> {
+        let ids = (
+            request.get_ref().tenant_id.clone(),
+            request.get_ref().rule_id.clone(),
+        );
+        let stored =
+            rules::set_status(self, request, ids, RuleStatus::Active, "ActivateRule").await?;
+        Ok(Response::new(pb::ActivateRuleResponse {
+            rule: Some(encode::rule(stored)),
         }))
+    }
+
+    async fn shadow_rule(
+        &self,
+        request: Request<pb::ShadowRuleRequest>,
+    ) -> tonic::Result<Response<pb::ShadowRuleResponse>> {
+        let ids = (
+            request.get_ref().tenant_id.clone(),
+            request.get_ref().rule_id.clone(),
+        );
+        let stored =
+            rules::set_status(self, request, ids, RuleStatus::Shadow, "ShadowRule").await?;
+        Ok(Response::new(pb::ShadowRuleResponse {
+            rule: Some(encode::rule(stored)),
+        }))
+    }
+
+    async fn pause_rule(
+        &self,
+        request: Request<pb::PauseRuleRequest>,
+    ) -> tonic::Result<Response<pb::PauseRuleResponse>> {
+        let ids = (
+            request.get_ref().tenant_id.clone(),
+            request.get_ref().rule_id.clone(),
+        );
+        let stored = rules::set_status(self, request, ids, RuleStatus::Paused, "PauseRule").await?;
+        Ok(Response::new(pb::PauseRuleResponse {
+            rule: Some(encode::rule(stored)),
+        }))
+    }
+
+    async fn archive_rule(
+        &self,
+        request: Request<pb::ArchiveRuleRequest>,
+    ) -> tonic::Result<Response<pb::ArchiveRuleResponse>> {
+        let ids = (
+            request.get_ref().tenant_id.clone(),
+            request.get_ref().rule_id.clone(),
+        );
+        let stored =
+            rules::set_status(self, request, ids, RuleStatus::Archived, "ArchiveRule").await?;
+        Ok(Response::new(pb::ArchiveRuleResponse {
+            rule: Some(encode::rule(stored)),
+        }))
+    }
+
+    async fn validate_rule(
+        &self,
+        request: Request<pb::ValidateRuleRequest>,
+    ) -> tonic::Result<Response<pb::ValidateRuleResponse>> {
+        rules::validate(self, request).await
     }
 
     // Events
@@ -91,6 +158,32 @@ impl MechanicsService for MechanicsApi {
         batch::track_batch(self, request).await
     }
 
+    async fn explain_event(
+        &self,
+        request: Request<pb::ExplainEventRequest>,
+    ) -> tonic::Result<Response<pb::ExplainEventResponse>> {
+        let caller = self.auth.caller(&request).await?;
+        let req = request.get_ref();
+        questline_kit::Violations::new()
+            .id("tenant_id", &req.tenant_id)
+            .id("event_id", &req.event_id)
+            .finish()?;
+        caller.require_server(&req.tenant_id)?;
+        let tracked = self
+            .store
+            .tracked(&req.tenant_id, &req.event_id)
+            .await?
+            .ok_or_else(|| DomainError::NotFound(format!("event {} not found", req.event_id)))?;
+        let verdicts: Vec<StoredVerdict> =
+            serde_json::from_str(&tracked.event.verdicts).map_err(DomainError::internal)?;
+        let attributes = serde_json::from_str(&tracked.event.attributes)
+            .map(|a| structs::from_json(&a))
+            .map_err(DomainError::internal)?;
+        Ok(Response::new(encode::explanation(
+            tracked, verdicts, attributes,
+        )))
+    }
+
     // Members
 
     async fn export_member(
@@ -103,15 +196,4 @@ impl MechanicsService for MechanicsApi {
         })
         .await
     }
-}
-
-/// The audit entry of a rule's creation: every field as written.
-fn rule_created(caller: &Caller, tenant_id: &str, spec: &RuleSpec) -> Change {
-    let resource = format!("rules/{}", spec.rule_id);
-    Change::by(caller, tenant_id, SERVICE_NAME, "CreateRule", resource)
-        .with("name", spec.name.as_str())
-        .with("event_type", spec.event_type.as_str())
-        .with("condition", spec.condition.as_str())
-        .with("points", spec.points.as_str())
-        .with("currency", spec.currency.as_str())
 }

@@ -3,6 +3,7 @@
 pub mod rule {
     use sea_orm::entity::prelude::*;
 
+    /// A rule's head: its current version and status.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "rules")]
     pub struct Model {
@@ -10,13 +11,128 @@ pub mod rule {
         pub tenant_id: String,
         #[sea_orm(primary_key, auto_increment = false)]
         pub rule_id: String,
-        pub name: String,
-        pub event_type: String,
-        pub condition: String,
-        pub points: String,
-        pub currency: String,
-        pub active: bool,
+        pub version: i32,
+        pub status: String,
         pub created_at: i64,
+        pub updated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod rule_version {
+    use sea_orm::entity::prelude::*;
+
+    /// One immutable version of a rule: its definition as JSON (`RuleSpec`).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "rule_versions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub rule_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version: i32,
+        pub spec: String,
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod rule_change {
+    use sea_orm::entity::prelude::*;
+
+    /// From `from_ms` on, the rule stood at `version` with `status`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "rule_changes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub rule_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub seq: i32,
+        pub from_ms: i64,
+        pub version: i32,
+        pub status: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod rule_book {
+    use sea_orm::entity::prelude::*;
+
+    /// Moves on every rule change of the tenant: each instance's compiled
+    /// rule book is reloaded when it is behind.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "rule_books")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        pub revision: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod rule_usage {
+    use sea_orm::entity::prelude::*;
+
+    /// What a rule has given in a period: to one member (`holder` is
+    /// `member:<id>`, for caps) or to everyone (`rule`, for its budget).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "rule_usage")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub rule_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub holder: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub period: String,
+        pub count: i64,
+        pub points: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod member_trait {
+    use sea_orm::entity::prelude::*;
+
+    /// A tag (`kind` "tag", `value` true) or an attribute (`kind`
+    /// "attribute", `value` JSON) that rules set on a member.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "member_traits")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub member_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kind: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        pub value: String,
+        pub updated_at: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -28,7 +144,8 @@ pub mod rule {
 pub mod tracked_event {
     use sea_orm::entity::prelude::*;
 
-    /// One tracked event: its dedup record and whether its awards are applied.
+    /// One tracked event: its dedup record, what it carried, how the rules
+    /// judged it, and whether its awards are applied.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "tracked_events")]
     pub struct Model {
@@ -43,6 +160,10 @@ pub mod tracked_event {
         pub status: String,
         pub occurred_at: i64,
         pub created_at: i64,
+        /// The attributes as JSON.
+        pub attributes: String,
+        /// Every rule considered, as JSON (`Verdicts`).
+        pub verdicts: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -69,6 +190,7 @@ pub mod award {
         pub points: i64,
         /// The ledger transfer, once applied.
         pub transfer_id: Option<String>,
+        pub rule_version: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,25 +1,34 @@
-//! The rules engine's storage: its rules, and each tracked event with the
-//! awards it earned, recorded before any point moves.
+//! The rules engine's storage: rules and their versions, each tracked event
+//! with how it was judged and what it awarded (recorded before any point
+//! moves), caps and budgets usage, and the traits rules set on members.
 
+mod books;
 pub mod entities;
 mod export;
 pub mod migrations;
 mod rules;
 mod tracked;
+mod traits;
 
 use questline_kit::outbox;
 use sea_orm::DatabaseConnection;
 
-pub use tracked::Tracked;
+pub use rules::{RuleHistory, StoredRule};
+pub use tracked::{StoredVerdict, Tracked};
 
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
     relay: outbox::Relay,
+    books: books::Books,
 }
 
 impl Store {
     pub fn new(db: DatabaseConnection, relay: outbox::Relay) -> Store {
-        Store { db, relay }
+        Store {
+            db,
+            relay,
+            books: books::Books::default(),
+        }
     }
 }

@@ -1,23 +1,58 @@
-//! Tracked events and their awards: recorded together before any point
-//! moves, then each award marked with its ledger transfer, then the event
-//! marked applied.
+//! Tracked events: judged and recorded in one transaction — the event with
+//! its attributes and verdicts, its awards, caps and budgets usage, the
+//! traits rules set, the messages they emit — before any point moves; then
+//! each award marked with its ledger transfer and the event applied, in one
+//! more.
+
+use std::collections::HashMap;
 
 use questline_kit::DomainError;
+use questline_kit::outbox;
 use questline_kit::time::now_ms;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
 };
 
 use super::Store;
-use super::entities::{award, tracked_event};
-use crate::domain::track::{Award, EventStatus, Track};
+use super::entities::{award, member_trait, rule_usage, tracked_event};
+use super::traits::{ATTRIBUTE, TAG};
+use crate::domain::judge::{Settled, Settlement, UsageKey, Verdict};
+use crate::domain::rules::limits::Used;
+use crate::domain::track::{EventStatus, Track};
+use crate::events;
 
 /// An event being tracked, with its awards as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tracked {
     pub event: tracked_event::Model,
     pub awards: Vec<award::Model>,
+}
+
+/// How one rule judged a stored event: what Explain shows.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoredVerdict {
+    pub rule_id: String,
+    pub version: i32,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shadow: bool,
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<(String, i64)>,
+}
+
+impl From<&Settled> for StoredVerdict {
+    fn from(s: &Settled) -> Self {
+        StoredVerdict {
+            rule_id: s.rule_id.clone(),
+            version: s.version,
+            shadow: s.shadow,
+            verdict: s.verdict.clone(),
+            points: s.points.clone(),
+        }
+    }
 }
 
 impl Store {
@@ -39,73 +74,211 @@ impl Store {
         Ok(Some(Tracked { event, awards }))
     }
 
-    /// Records the event, pending, and what it awards, in one transaction,
-    /// before any point moves: a crash after this leaves a pending event to resume.
-    pub async fn record(&self, track: &Track, awards: &[Award]) -> Result<Tracked, DomainError> {
-        let now = now_ms();
+    /// Records a first-seen event: takes the usage rows `keys` under lock,
+    /// lets `settle` judge against them, and writes the outcome, all in one
+    /// transaction. A concurrent record of the same event id is ABORTED.
+    pub async fn record(
+        &self,
+        track: &Track,
+        occurred_at: i64,
+        keys: &[UsageKey],
+        settle: impl FnOnce(&HashMap<UsageKey, Used>) -> Settlement,
+    ) -> Result<(Tracked, Settlement), DomainError> {
         let txn = self.db.begin().await?;
-        let event = tracked_event::ActiveModel {
-            tenant_id: Set(track.tenant_id.clone()),
-            event_id: Set(track.event_id.clone()),
-            member_id: Set(track.member_id.clone()),
-            event_type: Set(track.event_type.clone()),
-            fingerprint: Set(track.fingerprint.clone()),
-            status: Set(EventStatus::Pending.as_str().into()),
-            occurred_at: Set(track.occurred_at.unwrap_or(now)),
-            created_at: Set(now),
-        };
-        let event = event.insert(&txn).await?;
-        let mut rows = Vec::with_capacity(awards.len());
-        for a in awards {
-            let row = award::ActiveModel {
-                tenant_id: Set(event.tenant_id.clone()),
-                event_id: Set(event.event_id.clone()),
-                rule_id: Set(a.rule_id.clone()),
-                rule_name: Set(a.rule_name.clone()),
-                member_id: Set(event.member_id.clone()),
-                currency: Set(a.currency.clone()),
-                points: Set(a.points),
-                transfer_id: Set(None),
-            };
-            rows.push(row.insert(&txn).await?);
+        let mut usage = HashMap::new();
+        for key in keys {
+            usage.insert(key.clone(), lock_usage(&txn, track, key).await?);
         }
+        let settlement = settle(&usage);
+        for (key, delta) in &settlement.usage {
+            add_usage(&txn, track, key, *delta).await?;
+        }
+        let mut awards = Vec::new();
+        let mut staged = false;
+        for s in settlement.applied() {
+            if let Some((currency, points)) = &s.points {
+                awards.push(award_row(track, s, currency, *points).insert(&txn).await?);
+            }
+            keep_traits(&txn, track, s).await?;
+            for kind in &s.effects.messages {
+                outbox::stage(
+                    &txn,
+                    &events::rule_message(track, &s.rule_id, s.version, kind),
+                )
+                .await?;
+                staged = true;
+            }
+        }
+        let event = event_row(track, occurred_at, &settlement, awards.is_empty())?;
+        let event = event.insert(&txn).await?;
         txn.commit().await?;
-        rows.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
-        Ok(Tracked {
-            event,
-            awards: rows,
-        })
+        awards.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
+        let tracked = Tracked { event, awards };
+        Ok(self.relay.woken(((tracked, settlement), staged)))
     }
 
-    pub async fn award_applied(
-        &self,
-        a: &award::Model,
-        transfer_id: &str,
-    ) -> Result<(), DomainError> {
-        award::Entity::update_many()
-            .col_expr(award::Column::TransferId, Expr::value(transfer_id))
-            .filter(award::Column::TenantId.eq(a.tenant_id.as_str()))
-            .filter(award::Column::EventId.eq(a.event_id.as_str()))
-            .filter(award::Column::RuleId.eq(a.rule_id.as_str()))
-            .exec(&self.db)
-            .await?;
-        Ok(())
-    }
-
-    /// Marks the event applied; false when a concurrent call already had.
-    pub async fn event_applied(
-        &self,
-        tenant_id: &str,
-        event_id: &str,
-    ) -> Result<bool, DomainError> {
+    /// Marks each award with the transfer that carried it and the event
+    /// applied, in one transaction; false when a concurrent call already had.
+    pub async fn applied(&self, tracked: &Tracked) -> Result<bool, DomainError> {
+        let txn = self.db.begin().await?;
+        for a in &tracked.awards {
+            award::Entity::update_many()
+                .col_expr(
+                    award::Column::TransferId,
+                    Expr::value(a.transfer_id.clone()),
+                )
+                .filter(award::Column::TenantId.eq(a.tenant_id.as_str()))
+                .filter(award::Column::EventId.eq(a.event_id.as_str()))
+                .filter(award::Column::RuleId.eq(a.rule_id.as_str()))
+                .exec(&txn)
+                .await?;
+        }
         let applied = EventStatus::Applied.as_str();
         let marked = tracked_event::Entity::update_many()
             .col_expr(tracked_event::Column::Status, Expr::value(applied))
-            .filter(tracked_event::Column::TenantId.eq(tenant_id))
-            .filter(tracked_event::Column::EventId.eq(event_id))
+            .filter(tracked_event::Column::TenantId.eq(tracked.event.tenant_id.as_str()))
+            .filter(tracked_event::Column::EventId.eq(tracked.event.event_id.as_str()))
             .filter(tracked_event::Column::Status.ne(applied))
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
+        txn.commit().await?;
         Ok(marked.rows_affected == 1)
     }
+}
+
+/// The row of `key`: (rule, holder, period).
+fn usage_at(track: &Track, key: &UsageKey) -> (String, String, String) {
+    match key {
+        UsageKey::Member { rule_id, period } => (
+            rule_id.clone(),
+            format!("member:{}", track.member_id),
+            period.clone(),
+        ),
+        UsageKey::Rule { rule_id, period } => (rule_id.clone(), "rule".into(), period.clone()),
+    }
+}
+
+/// Reads a usage row, creating it at zero, and holds it until the commit
+/// (the upsert's write lock), so concurrent events queue on it.
+async fn lock_usage(
+    txn: &DatabaseTransaction,
+    track: &Track,
+    key: &UsageKey,
+) -> Result<Used, DomainError> {
+    use rule_usage::Column as C;
+    let (rule_id, holder, period) = usage_at(track, key);
+    let row = rule_usage::ActiveModel {
+        tenant_id: Set(track.tenant_id.clone()),
+        rule_id: Set(rule_id),
+        holder: Set(holder),
+        period: Set(period),
+        count: Set(0),
+        points: Set(0),
+    };
+    let row = rule_usage::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([C::TenantId, C::RuleId, C::Holder, C::Period])
+                .value(C::Count, Expr::col((rule_usage::Entity, C::Count)))
+                .to_owned(),
+        )
+        .exec_with_returning(txn)
+        .await?;
+    Ok(Used {
+        count: row.count,
+        points: row.points,
+    })
+}
+
+async fn add_usage(
+    txn: &DatabaseTransaction,
+    track: &Track,
+    key: &UsageKey,
+    delta: Used,
+) -> Result<(), DomainError> {
+    use rule_usage::Column as C;
+    let (rule_id, holder, period) = usage_at(track, key);
+    rule_usage::Entity::update_many()
+        .col_expr(C::Count, Expr::col(C::Count).add(delta.count))
+        .col_expr(C::Points, Expr::col(C::Points).add(delta.points))
+        .filter(C::TenantId.eq(track.tenant_id.as_str()))
+        .filter(C::RuleId.eq(rule_id))
+        .filter(C::Holder.eq(holder))
+        .filter(C::Period.eq(period))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+async fn keep_traits(
+    txn: &DatabaseTransaction,
+    track: &Track,
+    s: &Settled,
+) -> Result<(), DomainError> {
+    use member_trait::Column as C;
+    let now = now_ms();
+    let row = |kind: &str, name: &str, value: String| member_trait::ActiveModel {
+        tenant_id: Set(track.tenant_id.clone()),
+        member_id: Set(track.member_id.clone()),
+        kind: Set(kind.into()),
+        name: Set(name.into()),
+        value: Set(value),
+        updated_at: Set(now),
+    };
+    let upsert = OnConflict::columns([C::TenantId, C::MemberId, C::Kind, C::Name])
+        .update_columns([C::Value, C::UpdatedAt])
+        .to_owned();
+    for tag in &s.effects.tags {
+        member_trait::Entity::insert(row(TAG, tag, "true".into()))
+            .on_conflict(upsert.clone())
+            .exec(txn)
+            .await?;
+    }
+    for (name, value) in &s.effects.attributes {
+        member_trait::Entity::insert(row(ATTRIBUTE, name, value.to_string()))
+            .on_conflict(upsert.clone())
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+fn award_row(track: &Track, s: &Settled, currency: &str, points: i64) -> award::ActiveModel {
+    award::ActiveModel {
+        tenant_id: Set(track.tenant_id.clone()),
+        event_id: Set(track.event_id.clone()),
+        rule_id: Set(s.rule_id.clone()),
+        rule_name: Set(s.rule_name.clone()),
+        member_id: Set(track.member_id.clone()),
+        currency: Set(currency.into()),
+        points: Set(points),
+        transfer_id: Set(None),
+        rule_version: Set(s.version),
+    }
+}
+
+/// The event's row: applied at once when it awards nothing.
+fn event_row(
+    track: &Track,
+    occurred_at: i64,
+    settlement: &Settlement,
+    nothing_to_credit: bool,
+) -> Result<tracked_event::ActiveModel, DomainError> {
+    let verdicts: Vec<StoredVerdict> = settlement.rules.iter().map(StoredVerdict::from).collect();
+    let status = if nothing_to_credit {
+        EventStatus::Applied
+    } else {
+        EventStatus::Pending
+    };
+    Ok(tracked_event::ActiveModel {
+        tenant_id: Set(track.tenant_id.clone()),
+        event_id: Set(track.event_id.clone()),
+        member_id: Set(track.member_id.clone()),
+        event_type: Set(track.event_type.clone()),
+        fingerprint: Set(track.fingerprint.clone()),
+        status: Set(status.as_str().into()),
+        occurred_at: Set(occurred_at),
+        created_at: Set(now_ms()),
+        attributes: Set(serde_json::to_string(&track.attributes).map_err(DomainError::internal)?),
+        verdicts: Set(serde_json::to_string(&verdicts).map_err(DomainError::internal)?),
+    })
 }

@@ -7,6 +7,8 @@ use questline_kit::outbox::{AddOutboxSubject, CreateOutbox};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, boolean, string, string_null, text};
 
+mod rules_engine;
+
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
@@ -18,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateMechanics),
             Box::new(CreateAccessBlocks),
             Box::new(AddOutboxSubject),
+            Box::new(rules_engine::RulesEngine),
         ]
     }
 }
