@@ -86,6 +86,7 @@ const TENANT_ONLY: &[&str] = &[
     "MechanicsService/ArchiveRule",
     "MechanicsService/ValidateRule",
     "MechanicsService/ExplainEvent",
+    "MechanicsService/SimulateRules",
     "RewardsService/CreateReward",
     "RewardsService/GetReward",
     "RewardsService/ListRewards",
@@ -540,6 +541,19 @@ async fn call(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>
                 .explain_event(mechanics::ExplainEventRequest {
                     tenant_id,
                     event_id: "e-1".into(),
+                })
+                .await,
+        ),
+        "MechanicsService/SimulateRules" => done(
+            api.mechanics
+                .simulate_rules(mechanics::SimulateRulesRequest {
+                    tenant_id,
+                    start_time: Some(prost_types::Timestamp::default()),
+                    end_time: Some(prost_types::Timestamp {
+                        seconds: 86_400,
+                        nanos: 0,
+                    }),
+                    ..Default::default()
                 })
                 .await,
         ),

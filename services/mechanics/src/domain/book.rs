@@ -17,6 +17,7 @@ pub struct Change {
 }
 
 /// One rule: its changes in order, and the versions they name.
+#[derive(Clone)]
 pub struct BookRule {
     pub rule_id: String,
     pub changes: Vec<Change>,
@@ -56,6 +57,33 @@ impl RuleBook {
             (a.rule.spec.priority, &a.rule.rule_id).cmp(&(b.rule.spec.priority, &b.rule.rule_id))
         });
         found
+    }
+}
+
+impl RuleBook {
+    /// A what-if book for a backtest: `given` rules active from the dawn of
+    /// time (each replacing the live rule of its id), with the other live
+    /// rules as they were, or `given` alone.
+    pub fn scenario(&self, given: Vec<Arc<CompiledRule>>, only_given: bool) -> RuleBook {
+        let mut rules: Vec<BookRule> = if only_given {
+            vec![]
+        } else {
+            self.rules
+                .iter()
+                .filter(|r| given.iter().all(|g| g.rule_id != r.rule_id))
+                .cloned()
+                .collect()
+        };
+        rules.extend(given.into_iter().map(|rule| BookRule {
+            rule_id: rule.rule_id.clone(),
+            changes: vec![Change {
+                from_ms: i64::MIN,
+                version: rule.version,
+                status: RuleStatus::Active,
+            }],
+            versions: [(rule.version, rule)].into(),
+        }));
+        RuleBook { rules }
     }
 }
 
@@ -110,5 +138,28 @@ mod tests {
         assert_eq!(at(550), [(3, true)]); // in shadow
         assert_eq!(at(10_000), []); // archived
         assert!(book.in_force("scan", 250).is_empty());
+    }
+
+    #[test]
+    fn a_scenario_puts_given_rules_in_force_throughout() {
+        let live = book();
+        let (_, draft) = version(0, "9");
+        let with = live.scenario(vec![Arc::clone(&draft)], false);
+        // r1 is replaced: the draft is in force even where r1 was paused.
+        let versions = |b: &RuleBook, at| {
+            b.in_force("purchase", at)
+                .iter()
+                .map(|f| f.rule.version)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(versions(&with, 450), [0]);
+        assert_eq!(versions(&with, i64::MIN + 1), [0]);
+        let mut other = RuleSpec::purchase("", "1");
+        other.name = "other".into();
+        let other = Arc::new(other.compile("r2", 0, Strictness::New).unwrap());
+        let both = live.scenario(vec![other], false);
+        assert_eq!(versions(&both, 250), [1, 0]);
+        let alone = live.scenario(vec![draft], true);
+        assert_eq!(alone.rules.len(), 1);
     }
 }

@@ -21,12 +21,12 @@ use super::rules::limits::{self, Grant, Limit, Used};
 use super::rules::{CompiledRule, Day, Measure, MemberDates, Period};
 
 /// An event as the rules see it.
-pub struct Occasion {
+pub struct Occasion<'a> {
     pub at_ms: i64,
     /// The attributes, with `type` and `id`.
-    pub event: Json,
+    pub event: &'a Json,
     /// What the engine knows of the member (`kit::expr::member` plus tags).
-    pub member: Json,
+    pub member: &'a Json,
     pub dates: MemberDates,
 }
 
@@ -129,8 +129,8 @@ pub fn consider<'r>(rules: &[InForce<'r>], occasion: &Occasion) -> Vec<Considere
 fn scope(occasion: &Occasion, zone: &TimeZone) -> Result<Scope, String> {
     let now = now(occasion.at_ms, zone);
     Scope::new(&[
-        ("event", &occasion.event),
-        ("member", &occasion.member),
+        ("event", occasion.event),
+        ("member", occasion.member),
         ("now", &now),
     ])
 }

@@ -7,6 +7,7 @@
 //! and rule id (`track::award_key`), so an event is counted once per rule
 //! however often it is tracked or retried.
 
+pub mod backtest;
 pub mod book;
 pub mod judge;
 pub mod rules;

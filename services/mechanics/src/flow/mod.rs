@@ -70,10 +70,11 @@ impl Tracker {
         } else {
             self.store.traits(&t.tenant_id, &t.member_id).await?
         };
+        let (event, facts) = (track::event_facts(t), track::member_facts(&member, traits));
         let occasion = Occasion {
             at_ms: at,
-            event: track::event_facts(t),
-            member: track::member_facts(&member, traits),
+            event: &event,
+            member: &facts,
             dates: track::member_dates(&member.facts),
         };
         let considered = judge::consider(&in_force, &occasion);

@@ -217,3 +217,78 @@ pub fn track(req: pb::TrackRequest) -> Result<Track, DomainError> {
 pub fn tenant(tenant_id: &str) -> Result<(), DomainError> {
     Violations::new().id("tenant_id", tenant_id).finish()
 }
+
+/// At most this many rules in one simulation.
+pub const MAX_SIMULATED_RULES: usize = 20;
+
+/// The longest range a simulation replays: the stored events' retention.
+pub const MAX_SIMULATED_DAYS: i64 = 400;
+
+/// A simulation, checked: its rules compiled (each as version 0).
+pub struct Simulation {
+    pub rules: Vec<CompiledRule>,
+    pub range: (i64, i64),
+    pub sample_size: usize,
+}
+
+pub fn simulation(req: &pb::SimulateRulesRequest) -> Result<Simulation, DomainError> {
+    tenant(&req.tenant_id)?;
+    let mut v = Violations::new();
+    v.check(
+        req.rules.len() <= MAX_SIMULATED_RULES,
+        "rules",
+        "must hold at most 20 rules",
+    )
+    .check(
+        !(req.only_given && req.rules.is_empty()),
+        "rules",
+        "is required with only_given",
+    )
+    .check(
+        (0..=100).contains(&req.sample_size),
+        "sample_size",
+        "must be 0 to 100",
+    );
+    let start = req.start_time.as_ref().map(from_timestamp);
+    let end = req.end_time.as_ref().map(from_timestamp);
+    v.check(start.is_some(), "start_time", "is required").check(
+        end.is_some(),
+        "end_time",
+        "is required",
+    );
+    if let (Some(start), Some(end)) = (start, end) {
+        let days = end.saturating_sub(start) / (24 * 3600 * 1000);
+        v.check(start < end, "end_time", "must be after start_time")
+            .check(
+                days <= MAX_SIMULATED_DAYS,
+                "end_time",
+                "must be at most 400 days after start_time",
+            );
+    }
+    let mut found = match v.finish() {
+        Err(DomainError::Invalid(found)) => found,
+        _ => vec![],
+    };
+    let mut rules = Vec::new();
+    for (i, r) in req.rules.iter().enumerate() {
+        match rule(&req.tenant_id, Some(r)) {
+            Ok(mut compiled) => {
+                compiled.version = 0;
+                rules.push(compiled);
+            }
+            Err(DomainError::Invalid(more)) => found.extend(more.into_iter().map(|v| Violation {
+                field: v.field.replacen("rule.", &format!("rules[{i}]."), 1),
+                description: v.description,
+            })),
+            Err(other) => return Err(other),
+        }
+    }
+    if !found.is_empty() {
+        return Err(DomainError::Invalid(found));
+    }
+    Ok(Simulation {
+        rules,
+        range: (start.unwrap_or_default(), end.unwrap_or_default()),
+        sample_size: usize::try_from(req.sample_size).unwrap_or(0),
+    })
+}

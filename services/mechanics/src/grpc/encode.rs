@@ -4,6 +4,9 @@ use questline_kit::error::Violation;
 use questline_kit::time::to_timestamp;
 use questline_proto::mechanics as pb;
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::domain::backtest::Report;
 use crate::domain::judge::Verdict;
 use crate::domain::rules::{
     Action, Day, Measure, Period, Rounding, RuleStatus, Schedule, SpecialDays,
@@ -220,5 +223,76 @@ fn verdict(v: StoredVerdict) -> pb::RuleVerdict {
         detail: detail.unwrap_or_default(),
         points,
         currency,
+    }
+}
+
+pub fn progress(replayed: i64, total: i64) -> pb::SimulateRulesResponse {
+    pb::SimulateRulesResponse {
+        update: Some(pb::simulate_rules_response::Update::Progress(
+            pb::SimulationProgress {
+                events_replayed: replayed,
+                events_total: total,
+            },
+        )),
+    }
+}
+
+pub fn report(r: Report, live: BTreeMap<String, i64>) -> pb::SimulateRulesResponse {
+    let currencies: BTreeSet<&String> = r.simulated.keys().chain(live.keys()).collect();
+    let difference = currencies
+        .into_iter()
+        .map(|c| {
+            let simulated = r.simulated.get(c).copied().unwrap_or(0);
+            let live = live.get(c).copied().unwrap_or(0);
+            pb::CurrencyDifference {
+                currency: c.clone(),
+                simulated,
+                live,
+                difference: simulated - live,
+            }
+        })
+        .collect();
+    let report = pb::SimulationReport {
+        events_replayed: r.replayed,
+        events_matched: r.matched,
+        members_reached: r.members_reached,
+        points_by_day: r
+            .by_day
+            .into_iter()
+            .map(|((date, currency), points)| pb::DayPoints {
+                date,
+                currency,
+                points,
+            })
+            .collect(),
+        rules: r
+            .rules
+            .into_iter()
+            .map(|(rule_id, t)| pb::SimulatedRule {
+                rule_id,
+                version: t.version,
+                events_matched: t.matched,
+                points: t.points,
+                currency: t.currency,
+                cap_hits: t.cap_hits,
+                budget_hits: t.budget_hits,
+                runtime_errors: t.errors,
+            })
+            .collect(),
+        difference,
+        samples: r
+            .samples
+            .into_iter()
+            .map(|s| pb::SimulatedOutcome {
+                event_id: s.event_id,
+                member_id: s.member_id,
+                rule_id: s.rule_id,
+                points: s.points,
+                currency: s.currency,
+            })
+            .collect(),
+    };
+    pb::SimulateRulesResponse {
+        update: Some(pb::simulate_rules_response::Update::Report(report)),
     }
 }

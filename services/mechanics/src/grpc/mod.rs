@@ -5,6 +5,7 @@ mod batch;
 mod decode;
 mod encode;
 mod rules;
+mod simulate;
 
 use questline_kit::auth::TokenVerifier;
 use questline_kit::{DomainError, structs};
@@ -182,6 +183,15 @@ impl MechanicsService for MechanicsApi {
         Ok(Response::new(encode::explanation(
             tracked, verdicts, attributes,
         )))
+    }
+
+    type SimulateRulesStream = simulate::Stream;
+
+    async fn simulate_rules(
+        &self,
+        request: Request<pb::SimulateRulesRequest>,
+    ) -> tonic::Result<Response<Self::SimulateRulesStream>> {
+        simulate::simulate(self, request).await
     }
 
     // Members

@@ -5,6 +5,7 @@
 mod books;
 pub mod entities;
 mod export;
+mod history;
 pub mod migrations;
 mod rules;
 mod tracked;
@@ -13,6 +14,7 @@ mod traits;
 use questline_kit::outbox;
 use sea_orm::DatabaseConnection;
 
+pub use history::After;
 pub use rules::{RuleHistory, StoredRule};
 pub use tracked::{StoredVerdict, Tracked};
 

@@ -13,8 +13,27 @@ fn at(rfc3339: &str) -> i64 {
     rfc3339.parse::<Timestamp>().unwrap().as_millisecond()
 }
 
-fn occasion(amount: f64, at_ms: i64) -> Occasion {
-    Occasion {
+/// An event and a member, owned; `occasion()` lends them to the rules.
+struct Given {
+    at_ms: i64,
+    event: Json,
+    member: Json,
+    dates: MemberDates,
+}
+
+impl Given {
+    fn occasion(&self) -> Occasion<'_> {
+        Occasion {
+            at_ms: self.at_ms,
+            event: &self.event,
+            member: &self.member,
+            dates: self.dates,
+        }
+    }
+}
+
+fn occasion(amount: f64, at_ms: i64) -> Given {
+    Given {
         at_ms,
         event: json!({"type": "purchase", "id": "e1", "amount": amount}),
         member: json!({"id": "m1", "external_id": "alice", "tags": []}),
@@ -25,9 +44,10 @@ fn occasion(amount: f64, at_ms: i64) -> Occasion {
 /// Runs one event; `usage` stands for what earlier events used.
 fn judge(
     rules: &[(&CompiledRule, bool)],
-    o: &Occasion,
+    given: &Given,
     usage: &HashMap<UsageKey, Used>,
 ) -> Settlement {
+    let o = given.occasion();
     let in_force: Vec<_> = rules
         .iter()
         .map(|(rule, shadow)| InForce {
@@ -35,7 +55,7 @@ fn judge(
             shadow: *shadow,
         })
         .collect();
-    settle(consider(&in_force, o), usage, o.at_ms)
+    settle(consider(&in_force, &o), usage, o.at_ms)
 }
 
 fn outcomes(s: &Settlement) -> Vec<(&str, &str, i64)> {

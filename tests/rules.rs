@@ -1,0 +1,409 @@
+//! The rules engine from outside, on every backend (PostgreSQL + NATS when
+//! configured): a campaign budget is spent to the last point and never past
+//! it under concurrent events, a member's daily cap holds, the ledger's
+//! books agree; a backtest awards what the same rules awarded live;
+//! mistakes are refused at save with their position, and runtime errors are
+//! explained.
+
+#![allow(clippy::unwrap_used)]
+
+use futures::StreamExt;
+use questline_proto::ledger::{GetBalancesRequest, GetProgrammeTotalsRequest};
+use questline_proto::mechanics::{self as mech, ArchiveRuleRequest, TrackRequest};
+use questline_tests::{Api, Backend, Harness, Programme, each_backend, purchase, purchase_rule};
+use tonic::Code;
+
+/// Tracks every event, `in_flight` at a time, retrying what is retryable;
+/// the points each event was awarded.
+async fn track_all(api: &Api, events: Vec<TrackRequest>, in_flight: usize) -> Vec<i64> {
+    futures::stream::iter(events)
+        .map(|event| {
+            let mut mechanics = api.mechanics.clone();
+            async move {
+                for _ in 0..20 {
+                    match mechanics.track(event.clone()).await {
+                        Ok(answer) => {
+                            return answer
+                                .into_inner()
+                                .awards
+                                .iter()
+                                .map(|a| a.points)
+                                .sum::<i64>();
+                        }
+                        Err(s) if matches!(s.code(), Code::Aborted | Code::Unavailable) => {
+                            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        }
+                        Err(s) => panic!("track failed: {s:?}"),
+                    }
+                }
+                panic!("track kept being aborted");
+            }
+        })
+        .buffer_unordered(in_flight)
+        .collect()
+        .await
+}
+
+/// The programme with its own rule archived and `rule` active instead.
+async fn programme_with(h: &Harness, name: &str, rule: mech::Rule) -> (Programme, Api) {
+    let p = h.programme(name).await;
+    let mut api = h.api(Some(&p.token));
+    api.mechanics
+        .archive_rule(ArchiveRuleRequest {
+            tenant_id: p.tenant_id.clone(),
+            rule_id: "stars-per-purchase".into(),
+        })
+        .await
+        .unwrap();
+    api.mechanics
+        .create_rule(mech::CreateRuleRequest {
+            tenant_id: p.tenant_id.clone(),
+            rule: Some(rule),
+            activate: true,
+        })
+        .await
+        .unwrap();
+    (p, api)
+}
+
+fn rule(p: &Programme, rule_id: &str, points: &str) -> mech::Rule {
+    purchase_rule(&p.tenant_id, rule_id, "", points)
+        .rule
+        .unwrap()
+}
+
+fn event(p: &Programme, member_id: &str, event_id: String) -> TrackRequest {
+    TrackRequest {
+        tenant_id: p.tenant_id.clone(),
+        event_id,
+        member_id: member_id.into(),
+        event_type: "purchase".into(),
+        occur_time: None,
+        attributes: Some(purchase(30.0)),
+    }
+}
+
+async fn balance(api: &mut Api, p: &Programme, member_id: &str) -> i64 {
+    let balances = api
+        .ledger
+        .get_balances(GetBalancesRequest {
+            tenant_id: p.tenant_id.clone(),
+            member_id: member_id.into(),
+            expiring_within_days: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .balances;
+    balances.iter().map(|b| b.total).sum()
+}
+
+async fn issued(api: &mut Api, p: &Programme) -> i64 {
+    let totals = api
+        .ledger
+        .get_programme_totals(GetProgrammeTotalsRequest {
+            tenant_id: p.tenant_id.clone(),
+            currency: "stars".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .totals;
+    totals.iter().map(|t| t.issued).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_thousand_concurrent_events_spend_a_budget_to_the_last_point() {
+    each_backend(|backend| async move {
+        // The full count on PostgreSQL; SQLite, one writer, proves the same with fewer.
+        let (count, budget) = match backend {
+            Backend::PostgresNats => (10_000, 5_000),
+            Backend::SqliteMemoryBus => (2_000, 1_000),
+        };
+        let h = Harness::start(backend).await;
+        // 3 stars an event: whole awards until the last one is cut to what remains.
+        let mut promo = {
+            let p = h.programme("budget-probe").await;
+            rule(&p, "promo", "3")
+        };
+        promo.budget = Some(mech::Budget {
+            period: mech::Period::Lifetime as i32,
+            limit: budget,
+        });
+        let (p, mut api) = programme_with(&h, "budget", promo).await;
+        let issued_before = issued(&mut api, &p).await;
+        let mut members = vec![];
+        for i in 0..20 {
+            members.push(
+                api.upsert_member(&p.tenant_id, &format!("shopper-{i}"), None)
+                    .await,
+            );
+        }
+        let events = (0..count)
+            .map(|i| event(&p, &members[i % members.len()], format!("order-{i}")))
+            .collect();
+        let awarded = track_all(&api, events, 64).await;
+        assert_eq!(awarded.iter().sum::<i64>(), budget);
+        let whole = awarded.iter().filter(|p| **p == 3).count() as i64;
+        let cut: Vec<_> = awarded.iter().filter(|p| (1..3).contains(*p)).collect();
+        assert_eq!(whole, budget / 3);
+        assert_eq!(cut, [&(budget % 3)]);
+        let mut held = 0;
+        for m in &members {
+            held += balance(&mut api, &p, m).await;
+        }
+        assert_eq!(held, budget, "the members hold what was awarded");
+        assert_eq!(issued(&mut api, &p).await - issued_before, budget);
+        h.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_daily_cap_holds_under_two_hundred_concurrent_events_of_one_member() {
+    each_backend(|backend| async move {
+        let h = Harness::start(backend).await;
+        let mut capped = {
+            let p = h.programme("cap-probe").await;
+            rule(&p, "three-a-day", "10")
+        };
+        capped.caps = vec![mech::Cap {
+            period: mech::Period::Day as i32,
+            measure: mech::cap::Measure::Count as i32,
+            limit: 3,
+        }];
+        let (p, mut api) = programme_with(&h, "cap", capped).await;
+        let member = api.upsert_member(&p.tenant_id, "eager", None).await;
+        let events: Vec<_> = (0..200)
+            .map(|i| event(&p, &member, format!("scan-{i}")))
+            .collect();
+        let awarded = track_all(&api, events.clone(), 200).await;
+        assert_eq!(awarded.iter().filter(|p| **p > 0).count(), 3);
+        assert_eq!(balance(&mut api, &p, &member).await, 30);
+        // The same events again, reordered: nothing more.
+        let again = track_all(&api, events.into_iter().rev().collect(), 50).await;
+        assert_eq!(again.iter().sum::<i64>(), 30);
+        assert_eq!(balance(&mut api, &p, &member).await, 30);
+        h.cleanup().await;
+    })
+    .await;
+}
+
+/// Runs a simulation to its end: the report, and how many progress updates came first.
+async fn simulate(
+    api: &mut Api,
+    request: mech::SimulateRulesRequest,
+) -> (mech::SimulationReport, usize) {
+    use mech::simulate_rules_response::Update;
+    let mut stream = api
+        .mechanics
+        .simulate_rules(request)
+        .await
+        .unwrap()
+        .into_inner();
+    let mut progress = 0;
+    while let Some(update) = stream.message().await.unwrap() {
+        match update.update.unwrap() {
+            Update::Progress(_) => progress += 1,
+            Update::Report(report) => return (report, progress),
+        }
+    }
+    panic!("the stream ended without a report");
+}
+
+fn ts(ms: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backtest_awards_what_the_same_rules_awarded_live() {
+    each_backend(|backend| async move {
+        let h = Harness::start(backend).await;
+        // Live: 1 star per 10 spent, at most 2 awards a day per member, 50 in all.
+        let mut capped = {
+            let p = h.programme("backtest-probe").await;
+            rule(&p, "capped", "event.amount / 10.0")
+        };
+        capped.caps = vec![mech::Cap {
+            period: mech::Period::Day as i32,
+            measure: mech::cap::Measure::Count as i32,
+            limit: 2,
+        }];
+        capped.budget = Some(mech::Budget {
+            period: mech::Period::Lifetime as i32,
+            limit: 50,
+        });
+        let (p, mut api) = programme_with(&h, "backtest", capped.clone()).await;
+        let mut members = vec![];
+        for i in 0..8 {
+            members.push(
+                api.upsert_member(&p.tenant_id, &format!("m{i}"), None)
+                    .await,
+            );
+        }
+        // After the rule's creation: events are judged by the rules of their time.
+        let start = now_ms() + 1;
+        let mut live_total = 0;
+        for i in 0..120_i64 {
+            let mut e = event(&p, &members[i as usize % 8], format!("e{i}"));
+            e.attributes = Some(purchase(10.0 + (i * 37 % 90) as f64));
+            e.occur_time = Some(ts(start + i * 100));
+            let answer = api.mechanics.track(e).await.unwrap().into_inner();
+            live_total += answer.awards.iter().map(|a| a.points).sum::<i64>();
+        }
+        assert_eq!(live_total, 50, "the budget ran out live");
+        let range = (Some(ts(start)), Some(ts(start + 20_000)));
+        let replay_live = mech::SimulateRulesRequest {
+            tenant_id: p.tenant_id.clone(),
+            start_time: range.0,
+            end_time: range.1,
+            sample_size: 5,
+            ..Default::default()
+        };
+        let (report, progress) = simulate(&mut api, replay_live.clone()).await;
+        assert!(progress >= 1);
+        assert_eq!(report.events_replayed, 120);
+        let stars = &report.difference[0];
+        assert_eq!((stars.simulated, stars.live, stars.difference), (50, 50, 0));
+        assert_eq!(report.samples.len(), 5);
+
+        // The same rule as a draft, alone: the same total.
+        let alone = mech::SimulateRulesRequest {
+            rules: vec![mech::Rule {
+                rule_id: "capped-draft".into(),
+                ..capped.clone()
+            }],
+            only_given: true,
+            ..replay_live.clone()
+        };
+        let (report, _) = simulate(&mut api, alone).await;
+        assert_eq!(report.difference[0].simulated, 50);
+
+        // A new version without the budget: more, and the difference says so.
+        let mut generous = capped.clone();
+        generous.budget = None;
+        let changed = mech::SimulateRulesRequest {
+            rules: vec![generous],
+            ..replay_live.clone()
+        };
+        let (report, _) = simulate(&mut api, changed).await;
+        let stars = &report.difference[0];
+        assert!(stars.simulated > 50, "{stars:?}");
+        assert_eq!(stars.difference, stars.simulated - 50);
+        assert_eq!(report.rules[0].budget_hits, 0);
+        assert!(report.rules[0].cap_hits > 0);
+
+        // Nothing was applied by the simulations.
+        let mut held = 0;
+        for m in &members {
+            held += balance(&mut api, &p, m).await;
+        }
+        assert_eq!(held, 50);
+        h.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mistakes_are_refused_at_save_and_runtime_errors_are_explained() {
+    each_backend(|backend| async move {
+        let h = Harness::start(backend).await;
+        let p = h.programme("mistakes").await;
+        let mut api = h.api(Some(&p.token));
+        let cases = [
+            ("event.amount >", "1", "rule.condition", "line 1, column"),
+            (
+                "membr.country == 'SG'",
+                "1",
+                "rule.condition",
+                "undeclared reference to 'membr'",
+            ),
+            (
+                "",
+                "event.amount /",
+                "rule.actions[0].points",
+                "line 1, column",
+            ),
+        ];
+        for (condition, points, field, says) in cases {
+            let refused = api
+                .mechanics
+                .create_rule(purchase_rule(&p.tenant_id, "broken", condition, points))
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), Code::InvalidArgument);
+            let details = tonic_types::StatusExt::get_details_bad_request(&refused).unwrap();
+            let v = &details.field_violations[0];
+            assert_eq!(v.field, field);
+            assert!(v.description.contains(says), "{v:?}");
+            let validated = api
+                .mechanics
+                .validate_rule(mech::ValidateRuleRequest {
+                    tenant_id: p.tenant_id.clone(),
+                    rule: purchase_rule(&p.tenant_id, "broken", condition, points).rule,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert!(!validated.valid);
+            assert_eq!(validated.problems[0].field, field);
+        }
+        // A wrong attribute type only shows on the event: no award, and Explain names it.
+        api.mechanics
+            .create_rule(purchase_rule(
+                &p.tenant_id,
+                "typed",
+                "event.store.startsWith('p')",
+                "5",
+            ))
+            .await
+            .unwrap();
+        let mut e = event(&p, &p.member_id, "wrong-type".into());
+        let mut attributes = purchase(40.0);
+        attributes.fields.insert(
+            "store".into(),
+            prost_types::Value {
+                kind: Some(prost_types::value::Kind::NumberValue(7.0)),
+            },
+        );
+        e.attributes = Some(attributes);
+        let tracked = api.mechanics.track(e).await.unwrap().into_inner();
+        let rules: Vec<_> = tracked.awards.iter().map(|a| a.rule_id.as_str()).collect();
+        assert_eq!(rules, ["stars-per-purchase"]);
+        let explained = api
+            .mechanics
+            .explain_event(mech::ExplainEventRequest {
+                tenant_id: p.tenant_id.clone(),
+                event_id: "wrong-type".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let verdicts: Vec<_> = explained
+            .verdicts
+            .iter()
+            .map(|v| (v.rule_id.as_str(), v.outcome()))
+            .collect();
+        use mech::rule_verdict::Outcome;
+        assert_eq!(
+            verdicts,
+            [
+                ("stars-per-purchase", Outcome::Applied),
+                ("typed", Outcome::RuntimeError)
+            ]
+        );
+        assert!(!explained.verdicts[1].detail.is_empty());
+        h.cleanup().await;
+    })
+    .await;
+}
