@@ -194,26 +194,28 @@ pub fn member(member_id: &str, external_id: &str, facts: &Map<String, Json>) -> 
     Json::Object(member)
 }
 
-/// The variables of one evaluation, converted once and shared by every
-/// expression run against them, with the functions rules may call:
-/// `distance(lat1, lng1, lat2, lng2)`, the great-circle distance in metres.
-pub struct Scope {
-    context: Context<'static, 'static>,
+thread_local! {
+    /// The standard library and Questline's functions, built once per
+    /// thread: every evaluation is a child scope of it.
+    static ROOT: Context<'static, 'static> = root();
 }
 
-impl Scope {
-    pub fn new(bindings: &[(&str, &Json)]) -> Result<Scope, String> {
-        let mut context = Context::default();
-        context
-            .add_function("distance", distance)
-            .map_err(|e| e.to_string())?;
-        for (name, value) in bindings {
-            let value = cel::to_value(value).map_err(|e| e.to_string())?;
-            context.add_variable_from_value(*name, value);
-        }
-        Ok(Scope { context })
+fn root() -> Context<'static, 'static> {
+    let mut context = Context::default();
+    if let Err(err) = context.add_function("distance", distance) {
+        tracing::error!(%err, "the distance function could not be declared");
     }
+    context
+}
 
+/// The variables of one evaluation, shared by every expression run against
+/// them, with the functions rules may call: `distance(lat1, lng1, lat2,
+/// lng2)`, the great-circle distance in metres.
+pub struct Scope<'a> {
+    context: Context<'a, 'static>,
+}
+
+impl Scope<'_> {
     pub fn run(&self, program: &Program) -> Result<Value, String> {
         program.execute(&self.context).map_err(|e| e.to_string())
     }
@@ -225,6 +227,31 @@ impl Scope {
             other => Err(format!("gave {other:?}, not a bool")),
         }
     }
+
+    /// Runs `f` in a scope that adds `bindings` to these.
+    pub fn with<R>(&self, bindings: &[(&str, &Value)], f: impl FnOnce(&Scope) -> R) -> R {
+        let mut context = self.context.new_inner_scope();
+        for (name, value) in bindings {
+            context.add_variable_from_value(*name, (*value).clone());
+        }
+        f(&Scope { context })
+    }
+}
+
+/// Runs `f` in a scope binding each `(name, value)`.
+pub fn in_scope<R>(bindings: &[(&str, &Value)], f: impl FnOnce(&Scope) -> R) -> R {
+    ROOT.with(|root| {
+        let mut context = root.new_inner_scope();
+        for (name, value) in bindings {
+            context.add_variable_from_value(*name, (*value).clone());
+        }
+        f(&Scope { context })
+    })
+}
+
+/// A JSON value as expressions see it; convert once, bind many times.
+pub fn value(json: &Json) -> Result<Value, String> {
+    cel::to_value(json).map_err(|e| e.to_string())
 }
 
 /// Mean radius of the Earth in metres (IUGG).
@@ -239,14 +266,26 @@ pub fn distance(lat1: f64, lng1: f64, lat2: f64, lng2: f64) -> f64 {
     2.0 * EARTH_RADIUS_M * a.sqrt().min(1.0).asin()
 }
 
+/// The `(name, JSON)` bindings as values.
+fn values(bindings: &[(&str, &Json)]) -> Result<Vec<(String, Value)>, String> {
+    bindings
+        .iter()
+        .map(|(name, json)| Ok((name.to_string(), value(json)?)))
+        .collect()
+}
+
 /// Runs `program` with each `(name, value)` bound.
 pub fn run(program: &Program, bindings: &[(&str, &Json)]) -> Result<Value, String> {
-    Scope::new(bindings)?.run(program)
+    let values = values(bindings)?;
+    let bound: Vec<_> = values.iter().map(|(n, v)| (n.as_str(), v)).collect();
+    in_scope(&bound, |scope| scope.run(program))
 }
 
 /// Runs a predicate: true, false, or why it could not say.
 pub fn holds(program: &Program, bindings: &[(&str, &Json)]) -> Result<bool, String> {
-    Scope::new(bindings)?.holds(program)
+    let values = values(bindings)?;
+    let bound: Vec<_> = values.iter().map(|(n, v)| (n.as_str(), v)).collect();
+    in_scope(&bound, |scope| scope.holds(program))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use serde_json::Value as Json;
 
 use super::book::RuleBook;
-use super::judge::{self, Occasion, UsageKey, Verdict};
+use super::judge::{self, Considered, Occasion, UsageKey, Verdict};
 use super::rules::MemberDates;
 use super::rules::limits::Used;
 
@@ -23,9 +23,9 @@ pub struct StoredEvent {
     pub facts: Json,
 }
 
-/// A member, as the rules see them.
+/// A member, as the rules see them (`kit::expr::value` of their facts).
 pub struct MemberView {
-    pub facts: Json,
+    pub facts: cel::Value,
     pub dates: MemberDates,
 }
 
@@ -84,20 +84,49 @@ impl<'b> Replay<'b> {
         }
     }
 
+    /// Judges a page of events (pages must come in occurrence order):
+    /// conditions and actions on every core, then caps and budgets settled
+    /// one event after the other.
+    pub fn replay_page<'m>(
+        &mut self,
+        page: &[StoredEvent],
+        member: impl Fn(&str) -> &'m MemberView + Sync,
+    ) {
+        let book = self.book;
+        let consider = |events: &[StoredEvent]| -> Vec<Vec<Considered<'b>>> {
+            events
+                .iter()
+                .map(|e| consider(book, e, member(&e.member_id)))
+                .collect()
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let chunk = page.len().div_ceil(threads).max(1);
+        let judged: Vec<Vec<Considered>> = std::thread::scope(|s| {
+            let workers: Vec<_> = page
+                .chunks(chunk)
+                .map(|events| s.spawn(move || consider(events)))
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        for (e, considered) in page.iter().zip(judged) {
+            self.settle(e, considered);
+        }
+    }
+
     /// Judges one event (events must come in occurrence order).
     pub fn replay(&mut self, e: &StoredEvent, member: &MemberView) {
+        let considered = consider(self.book, e, member);
+        self.settle(e, considered);
+    }
+
+    fn settle(&mut self, e: &StoredEvent, considered: Vec<Considered>) {
         self.report.replayed += 1;
-        let in_force = self.book.in_force(&e.event_type, e.at_ms);
-        if in_force.is_empty() {
+        if considered.is_empty() {
             return;
         }
-        let occasion = Occasion {
-            at_ms: e.at_ms,
-            event: &e.facts,
-            member: &member.facts,
-            dates: member.dates,
-        };
-        let considered = judge::consider(&in_force, &occasion);
         let holder = |key: &UsageKey| match key {
             UsageKey::Member { .. } => Some(e.member_id.clone()),
             UsageKey::Rule { .. } => None,
@@ -115,9 +144,13 @@ impl<'b> Replay<'b> {
             row.count += delta.count;
             row.points += delta.points;
         }
+        self.tally(e, &settlement.rules);
+    }
+
+    fn tally(&mut self, e: &StoredEvent, rules: &[judge::Settled]) {
         let day = utc_date(e.at_ms);
         let mut matched = false;
-        for s in settlement.rules.iter().filter(|s| !s.shadow) {
+        for s in rules.iter().filter(|s| !s.shadow) {
             let tally = self.report.rules.entry(s.rule_id.clone()).or_default();
             tally.version = s.version;
             match &s.verdict {
@@ -168,6 +201,21 @@ impl<'b> Replay<'b> {
     }
 }
 
+/// The rules in force for the event, considered (none in force: empty).
+fn consider<'b>(book: &'b RuleBook, e: &StoredEvent, member: &MemberView) -> Vec<Considered<'b>> {
+    let in_force = book.in_force(&e.event_type, e.at_ms);
+    if in_force.is_empty() {
+        return vec![];
+    }
+    let occasion = Occasion {
+        at_ms: e.at_ms,
+        event: &e.facts,
+        member: &member.facts,
+        dates: member.dates,
+    };
+    judge::consider(&in_force, &occasion)
+}
+
 fn utc_date(at_ms: i64) -> String {
     Timestamp::from_millisecond(at_ms)
         .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string())
@@ -198,7 +246,7 @@ mod tests {
 
     fn member(id: &str) -> MemberView {
         MemberView {
-            facts: json!({"id": id, "tags": []}),
+            facts: questline_kit::expr::value(&json!({"id": id, "tags": []})).unwrap(),
             dates: MemberDates::default(),
         }
     }

@@ -10,9 +10,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use cel::Value;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use questline_kit::expr::Scope;
+use questline_kit::expr::{self, Scope};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
@@ -25,8 +26,9 @@ pub struct Occasion<'a> {
     pub at_ms: i64,
     /// The attributes, with `type` and `id`.
     pub event: &'a Json,
-    /// What the engine knows of the member (`kit::expr::member` plus tags).
-    pub member: &'a Json,
+    /// What the engine knows of the member (`kit::expr::member` plus tags),
+    /// as expressions see it (`kit::expr::value`).
+    pub member: &'a Value,
     pub dates: MemberDates,
 }
 
@@ -109,30 +111,43 @@ pub struct Considered<'r> {
 
 /// Runs every rule's schedule, special days, condition and actions.
 pub fn consider<'r>(rules: &[InForce<'r>], occasion: &Occasion) -> Vec<Considered<'r>> {
-    let mut scopes: HashMap<String, Result<Scope, String>> = HashMap::new();
-    rules
-        .iter()
-        .map(|r| {
-            let zone_name = r.rule.spec.time_zone.clone();
-            let scope = scopes
-                .entry(zone_name)
-                .or_insert_with(|| scope(occasion, &r.rule.zone));
-            Considered {
+    let event = match expr::value(occasion.event) {
+        Ok(event) => event,
+        Err(message) => {
+            let failed = |r: &InForce<'r>| Considered {
                 rule: r.rule,
                 shadow: r.shadow,
-                outcome: effects(r.rule, scope, occasion),
-            }
-        })
-        .collect()
+                outcome: Err(Verdict::Error {
+                    message: message.clone(),
+                }),
+            };
+            return rules.iter().map(failed).collect();
+        }
+    };
+    let bindings = [("event", &event), ("member", occasion.member)];
+    expr::in_scope(&bindings, |scope| {
+        let mut nows = Nows::default();
+        rules
+            .iter()
+            .map(|r| Considered {
+                rule: r.rule,
+                shadow: r.shadow,
+                outcome: effects(r.rule, scope, occasion, &mut nows),
+            })
+            .collect()
+    })
 }
 
-fn scope(occasion: &Occasion, zone: &TimeZone) -> Result<Scope, String> {
-    let now = now(occasion.at_ms, zone);
-    Scope::new(&[
-        ("event", occasion.event),
-        ("member", occasion.member),
-        ("now", &now),
-    ])
+/// `now` per time zone, built for the first rule that reads it.
+#[derive(Default)]
+struct Nows(HashMap<String, Result<Value, String>>);
+
+impl Nows {
+    fn of(&mut self, rule: &CompiledRule, at_ms: i64) -> &Result<Value, String> {
+        self.0
+            .entry(rule.spec.time_zone.clone())
+            .or_insert_with(|| expr::value(&now(at_ms, &rule.zone)))
+    }
 }
 
 /// `now`: the occurrence time, read in the rule's zone.
@@ -156,8 +171,9 @@ pub fn now(at_ms: i64, zone: &TimeZone) -> Json {
 
 fn effects(
     rule: &CompiledRule,
-    scope: &Result<Scope, String>,
+    scope: &Scope,
     occasion: &Occasion,
+    nows: &mut Nows,
 ) -> Result<Effects, Verdict> {
     if !rule.schedule.contains(&rule.zone, occasion.at_ms) {
         return Err(Verdict::OutsideSchedule);
@@ -172,8 +188,20 @@ fn effects(
             return Err(Verdict::NotSpecialDay);
         }
     }
+    if !rule.uses_now {
+        return run(rule, scope);
+    }
+    match nows.of(rule, occasion.at_ms) {
+        Ok(now) => scope.with(&[("now", now)], |scope| run(rule, scope)),
+        Err(message) => Err(Verdict::Error {
+            message: message.clone(),
+        }),
+    }
+}
+
+/// The condition, then the actions.
+fn run(rule: &CompiledRule, scope: &Scope) -> Result<Effects, Verdict> {
     let error = |message: String| Verdict::Error { message };
-    let scope = scope.as_ref().map_err(|e| error(e.clone()))?;
     if let Some(condition) = &rule.condition {
         match scope.holds(condition) {
             Ok(true) => {}

@@ -70,7 +70,9 @@ impl Tracker {
         } else {
             self.store.traits(&t.tenant_id, &t.member_id).await?
         };
-        let (event, facts) = (track::event_facts(t), track::member_facts(&member, traits));
+        let event = track::event_facts(t);
+        let facts = track::member_facts(&member, traits);
+        let facts = questline_kit::expr::value(&facts).map_err(DomainError::internal)?;
         let occasion = Occasion {
             at_ms: at,
             event: &event,

@@ -2,7 +2,6 @@
 //! events, streamed — progress after each page, then the report. It reads
 //! and never writes.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use questline_kit::DomainError;
@@ -12,14 +11,12 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response};
 
 use super::{MechanicsApi, decode, encode};
-use crate::domain::backtest::{MemberView, Replay};
 use crate::domain::book::RuleBook;
-use crate::store::{After, Store};
+use crate::store::Store;
 
 pub type Stream = ReceiverStream<tonic::Result<pb::SimulateRulesResponse>>;
 
-/// Stored events read per page (and per progress message).
-const PAGE: u64 = 10_000;
+type Sender = mpsc::Sender<tonic::Result<pb::SimulateRulesResponse>>;
 
 /// A backtest, decoded.
 struct Backtest {
@@ -55,48 +52,17 @@ pub(super) async fn simulate(
     Ok(Response::new(ReceiverStream::new(rx)))
 }
 
-type Sender = mpsc::Sender<tonic::Result<pb::SimulateRulesResponse>>;
-
 async fn run(store: &Store, b: &Backtest, tx: &Sender) -> Result<(), DomainError> {
-    let total = store.count_events(&b.tenant_id, b.range).await?;
-    let members = store.member_views(&b.tenant_id).await?;
-    let mut replay = Replay::new(&b.book, b.sample_size);
-    let mut after = After {
-        at_ms: b.range.0.saturating_sub(1),
-        event_id: String::new(),
+    // Progress is best effort: a slow reader misses some, never the report.
+    let progress = |replayed, total| {
+        let _ = tx.try_send(Ok(encode::progress(replayed, total)));
+        !tx.is_closed()
     };
-    loop {
-        let page = store
-            .events_page(&b.tenant_id, &after, b.range.1, PAGE)
-            .await?;
-        let Some(last) = page.last() else {
-            break;
-        };
-        after = After {
-            at_ms: last.at_ms,
-            event_id: last.event_id.clone(),
-        };
-        replay_page(&mut replay, &page, &members);
-        let progress = encode::progress(replay.replayed(), total);
-        if tx.send(Ok(progress)).await.is_err() {
-            return Ok(()); // the caller left
-        }
+    let replayed = store
+        .replay(&b.tenant_id, &b.book, b.range, b.sample_size, progress)
+        .await?;
+    if let Some(done) = replayed {
+        let _ = tx.send(Ok(encode::report(done.report, done.live))).await;
     }
-    let live = store.live_points(&b.tenant_id, b.range).await?;
-    let _ = tx.send(Ok(encode::report(replay.finish(), live))).await;
     Ok(())
-}
-
-fn replay_page(
-    replay: &mut Replay,
-    page: &[crate::domain::backtest::StoredEvent],
-    members: &HashMap<String, MemberView>,
-) {
-    let unknown = MemberView {
-        facts: serde_json::json!({}),
-        dates: Default::default(),
-    };
-    for e in page {
-        replay.replay(e, members.get(&e.member_id).unwrap_or(&unknown));
-    }
 }

@@ -14,17 +14,86 @@ use sea_orm::{
 use super::Store;
 use super::entities::{award, member_trait, tracked_event};
 use super::traits::TAG;
-use crate::domain::backtest::{MemberView, StoredEvent};
+use crate::domain::backtest::{MemberView, Replay, Report, StoredEvent};
+use crate::domain::book::RuleBook;
 use crate::domain::track::{self, Traits};
 
 /// Where a page of stored events starts: after this (time, event id).
 #[derive(Debug, Clone, Default)]
-pub struct After {
-    pub at_ms: i64,
-    pub event_id: String,
+struct After {
+    at_ms: i64,
+    event_id: String,
+}
+
+/// Stored events read per page (and per progress report).
+const PAGE: u64 = 10_000;
+
+/// A finished backtest: the replay's report, and what the live rules
+/// awarded per currency for the same events.
+pub struct Replayed {
+    pub report: Report,
+    pub live: BTreeMap<String, i64>,
 }
 
 impl Store {
+    /// Replays the tenant's events in `range` through `book`, oldest first,
+    /// telling `progress` (replayed, total) after each page; it answers
+    /// false to stop (the caller left), and then there is no report.
+    pub async fn replay(
+        &self,
+        tenant_id: &str,
+        book: &RuleBook,
+        range: (i64, i64),
+        sample_size: usize,
+        mut progress: impl FnMut(i64, i64) -> bool,
+    ) -> Result<Option<Replayed>, DomainError> {
+        let total = self.count_events(tenant_id, range).await?;
+        let members = self.member_views(tenant_id).await?;
+        let unknown = MemberView {
+            facts: questline_kit::expr::value(&serde_json::json!({}))
+                .map_err(DomainError::internal)?,
+            dates: Default::default(),
+        };
+        let mut replay = Replay::new(book, sample_size);
+        let first = After {
+            at_ms: range.0.saturating_sub(1),
+            event_id: String::new(),
+        };
+        // The next page is read while this one is judged.
+        let mut next = self.fetch(tenant_id, first, range.1);
+        loop {
+            let page = next.await.map_err(DomainError::internal)??;
+            let Some(last) = page.last() else {
+                break;
+            };
+            let after = After {
+                at_ms: last.at_ms,
+                event_id: last.event_id.clone(),
+            };
+            next = self.fetch(tenant_id, after, range.1);
+            replay.replay_page(&page, |id| members.get(id).unwrap_or(&unknown));
+            if !progress(replay.replayed(), total) {
+                next.abort();
+                return Ok(None);
+            }
+        }
+        let live = self.live_points(tenant_id, range).await?;
+        Ok(Some(Replayed {
+            report: replay.finish(),
+            live,
+        }))
+    }
+
+    fn fetch(
+        &self,
+        tenant_id: &str,
+        after: After,
+        end: i64,
+    ) -> tokio::task::JoinHandle<Result<Vec<StoredEvent>, DomainError>> {
+        let (store, tenant_id) = (self.clone(), tenant_id.to_string());
+        tokio::spawn(async move { store.events_page(&tenant_id, &after, end, PAGE).await })
+    }
+
     pub async fn count_events(
         &self,
         tenant_id: &str,
@@ -37,8 +106,9 @@ impl Store {
         Ok(i64::try_from(count).unwrap_or(i64::MAX))
     }
 
-    /// Up to `limit` events after `after`, before `end`, oldest first.
-    pub async fn events_page(
+    /// Up to `limit` events after `after`, before `end`, oldest first:
+    /// a range scan of the (tenant, time, event id) index.
+    async fn events_page(
         &self,
         tenant_id: &str,
         after: &After,
@@ -46,18 +116,27 @@ impl Store {
         limit: u64,
     ) -> Result<Vec<StoredEvent>, DomainError> {
         use tracked_event::Column as E;
-        let later = Condition::any().add(E::OccurredAt.gt(after.at_ms)).add(
-            Condition::all()
-                .add(E::OccurredAt.eq(after.at_ms))
-                .add(E::EventId.gt(after.event_id.as_str())),
-        );
-        let rows = tracked_event::Entity::find()
+        let key = Expr::tuple([Expr::col(E::OccurredAt), Expr::col(E::EventId)]);
+        let from = Expr::tuple([
+            Expr::value(after.at_ms),
+            Expr::value(after.event_id.clone()),
+        ]);
+        let rows: Vec<(String, String, String, i64, String)> = tracked_event::Entity::find()
+            .select_only()
+            .columns([
+                E::EventId,
+                E::MemberId,
+                E::EventType,
+                E::OccurredAt,
+                E::Attributes,
+            ])
             .filter(E::TenantId.eq(tenant_id))
-            .filter(later)
+            .filter(key.gt(from))
             .filter(E::OccurredAt.lt(end))
             .order_by_asc(E::OccurredAt)
             .order_by_asc(E::EventId)
             .limit(limit)
+            .into_tuple()
             .all(&self.db)
             .await?;
         rows.into_iter().map(stored_event).collect()
@@ -113,7 +192,7 @@ impl Store {
             .filter(snapshot::Column::Erased.eq(false))
             .all(&self.db)
             .await?;
-        Ok(snapshots
+        snapshots
             .into_iter()
             .map(|row| {
                 let member = MemberSnapshot {
@@ -122,13 +201,14 @@ impl Store {
                     facts: serde_json::from_str(&row.facts).unwrap_or_default(),
                 };
                 let traits = traits.remove(&row.member_id).unwrap_or_default();
+                let facts = track::member_facts(&member, traits);
                 let view = MemberView {
                     dates: track::member_dates(&member.facts),
-                    facts: track::member_facts(&member, traits),
+                    facts: questline_kit::expr::value(&facts).map_err(DomainError::internal)?,
                 };
-                (row.member_id, view)
+                Ok((row.member_id, view))
             })
-            .collect())
+            .collect()
     }
 }
 
@@ -140,16 +220,19 @@ fn in_range(tenant_id: &str, start: i64, end: i64) -> Condition {
         .add(E::OccurredAt.lt(end))
 }
 
-fn stored_event(row: tracked_event::Model) -> Result<StoredEvent, DomainError> {
+/// A row of `events_page`: (event id, member id, type, time, attributes).
+fn stored_event(
+    (event_id, member_id, event_type, at_ms, attributes): (String, String, String, i64, String),
+) -> Result<StoredEvent, DomainError> {
     let mut facts: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(&row.attributes).map_err(DomainError::internal)?;
-    facts.insert("type".into(), row.event_type.clone().into());
-    facts.insert("id".into(), row.event_id.clone().into());
+        serde_json::from_str(&attributes).map_err(DomainError::internal)?;
+    facts.insert("type".into(), event_type.clone().into());
+    facts.insert("id".into(), event_id.clone().into());
     Ok(StoredEvent {
-        event_id: row.event_id,
-        member_id: row.member_id,
-        event_type: row.event_type,
-        at_ms: row.occurred_at,
+        event_id,
+        member_id,
+        event_type,
+        at_ms,
         facts: serde_json::Value::Object(facts),
     })
 }

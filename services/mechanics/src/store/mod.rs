@@ -14,7 +14,7 @@ mod traits;
 use questline_kit::outbox;
 use sea_orm::DatabaseConnection;
 
-pub use history::After;
+pub use history::Replayed;
 pub use rules::{RuleHistory, StoredRule};
 pub use tracked::{StoredVerdict, Tracked};
 

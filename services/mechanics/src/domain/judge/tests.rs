@@ -22,11 +22,11 @@ struct Given {
 }
 
 impl Given {
-    fn occasion(&self) -> Occasion<'_> {
+    fn occasion<'a>(&'a self, member: &'a cel::Value) -> Occasion<'a> {
         Occasion {
             at_ms: self.at_ms,
             event: &self.event,
-            member: &self.member,
+            member,
             dates: self.dates,
         }
     }
@@ -47,7 +47,8 @@ fn judge(
     given: &Given,
     usage: &HashMap<UsageKey, Used>,
 ) -> Settlement {
-    let o = given.occasion();
+    let member = questline_kit::expr::value(&given.member).unwrap();
+    let o = given.occasion(&member);
     let in_force: Vec<_> = rules
         .iter()
         .map(|(rule, shadow)| InForce {

@@ -148,9 +148,18 @@ pub struct Effects {
 }
 
 impl CompiledAction {
+    /// The action's expression, if it has one.
+    pub fn program(&self) -> Option<&Program> {
+        match self {
+            CompiledAction::Award { points, .. } => Some(points),
+            CompiledAction::SetAttribute { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+
     /// Adds this action's effect; an expression that fails is an error for
     /// the whole rule, which then does nothing.
-    pub fn perform(&self, scope: &Scope, effects: &mut Effects) -> Result<(), String> {
+    pub fn perform(&self, scope: &Scope<'_>, effects: &mut Effects) -> Result<(), String> {
         match self {
             CompiledAction::Award {
                 currency,

@@ -71,6 +71,8 @@ pub struct CompiledRule {
     pub schedule: CompiledSchedule,
     pub special_days: CompiledSpecialDays,
     pub actions: Vec<CompiledAction>,
+    /// Whether an expression reads `now` (built per event only then).
+    pub uses_now: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +133,12 @@ impl RuleSpec {
             .filter_map(|(i, a)| a.compile(&mut v, &format!("actions[{i}]"), strictness))
             .collect();
         v.finish()?;
+        let mut programs = condition
+            .iter()
+            .chain(actions.iter().filter_map(CompiledAction::program));
+        let uses_now = programs.any(|p| p.references().has_variable("now"));
         Ok(CompiledRule {
+            uses_now,
             rule_id: rule_id.into(),
             version,
             zone: zone.unwrap_or(TimeZone::UTC),

@@ -56,6 +56,7 @@ impl MigrationTrait for RulesEngine {
                 .table("tracked_events")
                 .col("tenant_id")
                 .col("occurred_at")
+                .col("event_id")
                 .to_owned(),
         )
         .await
