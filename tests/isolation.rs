@@ -472,6 +472,7 @@ async fn call(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>
                         tenant_id,
                         rule: update.rule.take(),
                         expected_version: 0,
+                        rule_id: RULE.into(),
                     })
                     .await,
             )

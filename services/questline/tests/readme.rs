@@ -50,6 +50,8 @@ fn the_partner_walk_through_runs_as_written() {
         r#""event_type":"points.credited""#,
         r#""member_in_segment":true"#,
         r#""action":"questline."#,
+        r#""outcome":"OUTCOME_APPLIED""#,
+        r#""difference":[{"currency":"stars","difference":25,"live":25,"simulated":50}]"#,
         r#""status":403"#,
     ];
     for text in expected {

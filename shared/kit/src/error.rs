@@ -173,8 +173,19 @@ impl From<sea_orm::TransactionError<DomainError>> for DomainError {
     }
 }
 
+/// Field violations sent with one status: the details travel in a header,
+/// and HTTP/2 peers refuse header blocks much past 16 KiB.
+pub const MAX_VIOLATIONS: usize = 20;
+
 impl From<DomainError> for Status {
     fn from(err: DomainError) -> Status {
+        let err = match err {
+            DomainError::Invalid(mut violations) => {
+                violations.truncate(MAX_VIOLATIONS);
+                DomainError::Invalid(violations)
+            }
+            other => other,
+        };
         let message = err.to_string();
         match err {
             DomainError::Invalid(violations) => {

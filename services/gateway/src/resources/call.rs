@@ -253,6 +253,8 @@ fn typed(field: &FieldDescriptor, text: &str) -> Result<Value, Problem> {
     }
 }
 
+/// Calls the RPC; of a server-streaming one (a backtest's progress, then its
+/// report), the answer is the last message.
 async fn unary(
     channel: Channel,
     token: &str,
@@ -269,10 +271,24 @@ async fn unary(
     let codec = DynamicCodec {
         answer: method.output(),
     };
-    let answer = grpc
-        .unary(tonic::Request::new(message), path, codec)
-        .await?;
-    Ok(answer.into_inner())
+    if !method.is_server_streaming() {
+        let answer = grpc
+            .unary(tonic::Request::new(message), path, codec)
+            .await?;
+        return Ok(answer.into_inner());
+    }
+    let mut stream = grpc
+        .server_streaming(tonic::Request::new(message), path, codec)
+        .await?
+        .into_inner();
+    let mut last = None;
+    while let Some(message) = stream.message().await? {
+        last = Some(message);
+    }
+    last.ok_or_else(|| {
+        tracing::error!(rpc = %method.full_name(), "a stream ended without an answer");
+        Problem::internal()
+    })
 }
 
 fn respond(resource: &Resource, json: Value) -> Response {

@@ -55,7 +55,10 @@ pub fn required(message: &MessageDescriptor, field: &FieldDescriptor) -> bool {
 fn optional_id(message: &MessageDescriptor, name: &str) -> bool {
     matches!(
         (message.name(), name),
-        ("RedeemRequest", "redemption_id") | ("TrackRequest", "event_id")
+        ("RedeemRequest", "redemption_id")
+            | ("TrackRequest", "event_id")
+            // Output only: the tenant comes from the credentials.
+            | ("Rule", "tenant_id")
     )
 }
 

@@ -175,7 +175,112 @@ pub static RESOURCES: &[Resource] = &[
             "A points currency with its expiry policy (admin)",
         )
     },
-    // Rules (reads; rules are written over gRPC).
+    // Rules.
+    Resource {
+        answer: Some("rule"),
+        status: 201,
+        read: Some(Read {
+            operation_id: "getRule",
+            path: "/v1/rules/{rule_id}",
+            parameters: &[("rule_id", "/rule_id")],
+        }),
+        example: Some(
+            r#"{"rule": {"rule_id": "weekend-coffee", "name": "Double stars on weekend coffee", "event_types": ["purchase"], "condition": "event.store == 'coffee-bar'", "time_zone": "Europe/London", "schedule": {"days": ["DAY_OF_WEEK_SATURDAY", "DAY_OF_WEEK_SUNDAY"]}, "caps": [{"period": "PERIOD_DAY", "measure": "MEASURE_COUNT", "limit": "1"}], "actions": [{"award_points": {"currency": "stars", "points": "event.amount / 5.0"}}]}, "activate": true}"#,
+        ),
+        ..resource(
+            Verb::Post,
+            "/v1/rules",
+            rpc!("mechanics", "MechanicsService/CreateRule"),
+            "createRule",
+            "programme",
+            "A rule: event types, a CEL condition, schedule, special days, caps, budget and actions; a draft unless `activate`. Checks across fields (one points action, windows that end after they start) answer 400 with every mistake (admin)",
+        )
+    },
+    Resource {
+        answer: Some("rule"),
+        example: Some(
+            r#"{"rule": {"name": "Double stars on weekend coffee", "event_types": ["purchase"], "condition": "event.store == 'coffee-bar'", "time_zone": "Europe/London", "schedule": {"days": ["DAY_OF_WEEK_SATURDAY", "DAY_OF_WEEK_SUNDAY"]}, "caps": [{"period": "PERIOD_DAY", "measure": "MEASURE_COUNT", "limit": "1"}], "actions": [{"award_points": {"currency": "stars", "points": "event.amount / 5.0"}}]}}"#,
+        ),
+        ..resource(
+            Verb::Put,
+            "/v1/rules/{rule_id}",
+            rpc!("mechanics", "MechanicsService/UpdateRule"),
+            "updateRule",
+            "programme",
+            "A new version of the rule, its status kept; `expected_version` guards against a concurrent edit (admin)",
+        )
+    },
+    Resource {
+        answer: Some("rule"),
+        ..resource(
+            Verb::Post,
+            "/v1/rules/{rule_id}/activate",
+            rpc!("mechanics", "MechanicsService/ActivateRule"),
+            "activateRule",
+            "programme",
+            "Live events are judged by the rule from now on (admin)",
+        )
+    },
+    Resource {
+        answer: Some("rule"),
+        ..resource(
+            Verb::Post,
+            "/v1/rules/{rule_id}/shadow",
+            rpc!("mechanics", "MechanicsService/ShadowRule"),
+            "shadowRule",
+            "programme",
+            "Judge live events by the rule and record what it would do, applying nothing (admin)",
+        )
+    },
+    Resource {
+        answer: Some("rule"),
+        ..resource(
+            Verb::Post,
+            "/v1/rules/{rule_id}/pause",
+            rpc!("mechanics", "MechanicsService/PauseRule"),
+            "pauseRule",
+            "programme",
+            "Stop judging events by the rule until it is activated again (admin)",
+        )
+    },
+    Resource {
+        answer: Some("rule"),
+        ..resource(
+            Verb::Post,
+            "/v1/rules/{rule_id}/archive",
+            rpc!("mechanics", "MechanicsService/ArchiveRule"),
+            "archiveRule",
+            "programme",
+            "Retire the rule for good; its history is kept (admin)",
+        )
+    },
+    Resource {
+        answer: Some("report"),
+        example: Some(
+            r#"{"rules": [{"rule_id": "stars-per-purchase", "name": "1 star per 5 spent", "event_types": ["purchase"], "condition": "event.amount > 0.0", "time_zone": "Europe/London", "actions": [{"award_points": {"currency": "stars", "points": "event.amount / 5.0"}}]}], "start_time": "2026-12-01T00:00:00Z", "end_time": "2026-12-31T00:00:00Z", "sample_size": 5}"#,
+        ),
+        ..resource(
+            Verb::Post,
+            "/v1/rule-simulations",
+            rpc!("mechanics", "MechanicsService/SimulateRules"),
+            "simulateRules",
+            "programme",
+            "Backtest: replay the stored events of a time range through the live rules with `rules` put in (a draft, or a new version under a live rule's id), or `rules` alone; caps and budgets replayed in order. Answers the report: events matched, members reached, points per day and rule, the difference against what the live rules awarded, samples",
+        )
+    },
+    Resource {
+        example: Some(
+            r#"{"rule": {"rule_id": "weekend-coffee", "name": "Double stars on weekend coffee", "event_types": ["purchase"], "condition": "event.store == 'coffee-bar'", "time_zone": "Europe/London", "schedule": {"days": ["DAY_OF_WEEK_SATURDAY", "DAY_OF_WEEK_SUNDAY"]}, "caps": [{"period": "PERIOD_DAY", "measure": "MEASURE_COUNT", "limit": "1"}], "actions": [{"award_points": {"currency": "stars", "points": "event.amount / 5.0"}}]}}"#,
+        ),
+        ..resource(
+            Verb::Post,
+            "/v1/rule-validations",
+            rpc!("mechanics", "MechanicsService/ValidateRule"),
+            "validateRule",
+            "programme",
+            "Check a rule without saving it: every mistake, with line and column inside expressions",
+        )
+    },
     resource(
         Verb::Get,
         "/v1/rules",

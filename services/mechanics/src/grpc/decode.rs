@@ -224,6 +224,11 @@ pub const MAX_SIMULATED_RULES: usize = 20;
 /// The longest range a simulation replays: the stored events' retention.
 pub const MAX_SIMULATED_DAYS: i64 = 400;
 
+/// The range a simulation replays when it names none.
+pub const DEFAULT_SIMULATED_DAYS: i64 = 30;
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
 /// A simulation, checked: its rules compiled (each as version 0).
 pub struct Simulation {
     pub rules: Vec<CompiledRule>,
@@ -249,22 +254,22 @@ pub fn simulation(req: &pb::SimulateRulesRequest) -> Result<Simulation, DomainEr
         "sample_size",
         "must be 0 to 100",
     );
-    let start = req.start_time.as_ref().map(from_timestamp);
-    let end = req.end_time.as_ref().map(from_timestamp);
-    v.check(start.is_some(), "start_time", "is required").check(
-        end.is_some(),
-        "end_time",
-        "is required",
+    // Left out: up to now (with the clock skew events may have), from 30 days before the end.
+    let end = req
+        .end_time
+        .as_ref()
+        .map_or_else(|| now_ms() + track::MAX_SKEW_MS, from_timestamp);
+    let start = req.start_time.as_ref().map_or(
+        end.saturating_sub(DEFAULT_SIMULATED_DAYS * DAY_MS),
+        from_timestamp,
     );
-    if let (Some(start), Some(end)) = (start, end) {
-        let days = end.saturating_sub(start) / (24 * 3600 * 1000);
-        v.check(start < end, "end_time", "must be after start_time")
-            .check(
-                days <= MAX_SIMULATED_DAYS,
-                "end_time",
-                "must be at most 400 days after start_time",
-            );
-    }
+    let days = end.saturating_sub(start) / DAY_MS;
+    v.check(start < end, "end_time", "must be after start_time")
+        .check(
+            days <= MAX_SIMULATED_DAYS,
+            "end_time",
+            "must be at most 400 days after start_time",
+        );
     let mut found = match v.finish() {
         Err(DomainError::Invalid(found)) => found,
         _ => vec![],
@@ -288,7 +293,7 @@ pub fn simulation(req: &pb::SimulateRulesRequest) -> Result<Simulation, DomainEr
     }
     Ok(Simulation {
         rules,
-        range: (start.unwrap_or_default(), end.unwrap_or_default()),
+        range: (start, end),
         sample_size: usize::try_from(req.sample_size).unwrap_or(0),
     })
 }

@@ -47,7 +47,17 @@ pub(super) async fn update(
     request: Request<pb::UpdateRuleRequest>,
 ) -> tonic::Result<Response<pb::UpdateRuleResponse>> {
     let caller = api.auth.caller(&request).await?;
-    let req = request.into_inner();
+    let mut req = request.into_inner();
+    decode::rule_ref(&req.tenant_id, &req.rule_id)?;
+    if let Some(rule) = req.rule.as_mut() {
+        if rule.rule_id.is_empty() {
+            rule.rule_id.clone_from(&req.rule_id);
+        } else if rule.rule_id != req.rule_id {
+            return Err(
+                DomainError::invalid("rule.rule_id", "must be empty or the rule_id").into(),
+            );
+        }
+    }
     let compiled = decode::rule(&req.tenant_id, req.rule.as_ref())?;
     if req.expected_version < 0 {
         return Err(DomainError::invalid("expected_version", "must not be negative").into());

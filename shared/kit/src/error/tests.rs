@@ -126,3 +126,16 @@ fn codes_are_named_as_the_protocol_names_them() {
     assert_eq!(code_name(Code::NotFound), "NOT_FOUND");
     assert_eq!(code_name(Code::Ok), "OK");
 }
+
+#[test]
+fn many_violations_fit_in_one_status() {
+    let long = "x".repeat(256);
+    let mut v = Violations::new();
+    for i in 0..500 {
+        v.add(&format!("rules[{i}].name"), long.clone());
+    }
+    let status = Status::from(v.finish().unwrap_err());
+    let details = tonic_types::StatusExt::get_details_bad_request(&status).unwrap();
+    assert_eq!(details.field_violations.len(), MAX_VIOLATIONS);
+    assert!(status.message().len() < 8 * 1024);
+}
