@@ -6,7 +6,10 @@
 
 use questline_proto::identity::{self as id};
 use questline_proto::ledger::CreditRequest;
-use questline_tests::{Harness, PASTRY, each_backend, eventually, find_in, logs, redeem, track};
+use questline_proto::mechanics as mech;
+use questline_tests::{
+    Harness, PASTRY, each_backend, eventually, find_in, logs, purchase_rule, redeem, track,
+};
 use tonic::Code;
 
 const ERIN: [&str; 5] = [
@@ -74,6 +77,29 @@ async fn an_erased_member_leaves_no_personal_value_anywhere_and_the_books_unchan
             .track(track(&tenant, &member_id, "e1", 250.0))
             .await
             .unwrap();
+        // A till that sends the receipt's email with the event, and a rule
+        // that keeps it on the member: both are personal values too.
+        let mut keeps_email = purchase_rule(&tenant, "keeps-email", "has(event.email)", "0");
+        if let Some(rule) = keeps_email.rule.as_mut() {
+            rule.actions = vec![mech::Action {
+                action: Some(mech::action::Action::SetAttribute(mech::SetAttribute {
+                    name: "receipt_email".into(),
+                    value: "event.email".into(),
+                })),
+            }];
+        }
+        api.mechanics.create_rule(keeps_email).await.unwrap();
+        // Under 10 spent: no stars, so no third inbox message.
+        let mut receipt = track(&tenant, &member_id, "e-receipt", 5.0);
+        if let Some(attributes) = receipt.attributes.as_mut() {
+            attributes.fields.insert(
+                "email".into(),
+                prost_types::Value {
+                    kind: Some(prost_types::value::Kind::StringValue(ERIN[1].into())),
+                },
+            );
+        }
+        api.mechanics.track(receipt).await.unwrap();
         api.rewards
             .redeem(redeem(&tenant, &member_id, "r1", PASTRY))
             .await
@@ -103,6 +129,8 @@ async fn an_erased_member_leaves_no_personal_value_anywhere_and_the_books_unchan
             "identity.members",
             "ledger.member_snapshots",
             "notifications.member_snapshots",
+            "mechanics.tracked_events",
+            "mechanics.member_traits",
         ] {
             assert!(
                 before.iter().any(|hit| hit.starts_with(service)),
@@ -284,7 +312,9 @@ async fn export_gathers_every_service(
     assert!(rows("ledger", "transfers") >= 2);
     assert_eq!(rows("ledger", "accounts"), 1);
     assert_eq!(rows("ledger", "holds"), 1);
-    assert_eq!(rows("mechanics", "tracked_events"), 1);
+    // The purchase and the receipt, and the attribute a rule kept.
+    assert_eq!(rows("mechanics", "tracked_events"), 2);
+    assert_eq!(rows("mechanics", "member_traits"), 1);
     assert_eq!(rows("rewards", "redemptions"), 1);
     assert_eq!(rows("notifications", "inbox_messages"), 2);
     for service in ["ledger", "mechanics", "rewards", "notifications"] {

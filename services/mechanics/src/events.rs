@@ -1,12 +1,18 @@
 //! What the rules engine publishes — `rule.changed` for every rule change,
 //! `rule.message` for each "emit message" action, and audit entries — and
-//! what it consumes: `member.upserted`, into its member read model (see
-//! `questline_kit::members`).
+//! what it consumes: `member.*` events, into its member read model (see
+//! `questline_kit::members`); `member.erased` also makes the store forget
+//! the member.
 
+use async_trait::async_trait;
+use questline_kit::DomainError;
+use questline_kit::bus::EventHandler;
 use questline_kit::events::new_event;
+use questline_kit::members::MemberDirectory;
 use questline_proto::events::{Event, RuleChanged, RuleMessage, event::Payload};
 
 use crate::domain::track::Track;
+use crate::store::Store;
 use crate::store::entities::rule;
 
 /// The `source` of the events it writes.
@@ -38,4 +44,24 @@ pub fn rule_message(t: &Track, rule_id: &str, rule_version: i32, message_type: &
         attributes: Some(questline_kit::structs::from_json(&t.attributes)),
     });
     new_event(&t.tenant_id, SOURCE, &t.member_id, payload)
+}
+
+/// The bus consumer: the member read model, and erasure.
+pub struct Members {
+    pub directory: MemberDirectory,
+    pub store: Store,
+}
+
+#[async_trait]
+impl EventHandler for Members {
+    async fn handle(&self, event: &Event) -> Result<(), DomainError> {
+        // Forgotten before the read model marks the erasure, so whoever
+        // sees the member erased finds nothing of them left here.
+        if let Some(Payload::MemberErased(erased)) = &event.payload {
+            self.store
+                .forget(&event.tenant_id, &erased.member_id)
+                .await?;
+        }
+        self.directory.handle(event).await
+    }
 }

@@ -7,6 +7,7 @@ pub mod grpc;
 pub mod store;
 
 use questline_kit::config::ServiceKind;
+use questline_kit::members::MemberDirectory;
 use questline_kit::service::Context;
 use questline_proto::mechanics::mechanics_service_server::MechanicsServiceServer;
 use std::sync::Arc;
@@ -23,8 +24,19 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
         &["awarded", "no_award"],
     );
     let base = ctx.open::<store::migrations::Migrator>(KIND).await?;
-    let members = ctx.follow_members(&base.db, events::CONSUMER).await?;
     let store = store::Store::new(base.db.clone(), base.relay);
+    let members = MemberDirectory::new(
+        base.db.clone(),
+        ctx.channel(ServiceKind::Identity)?,
+        events::CONSUMER,
+    );
+    let consumer = events::Members {
+        directory: members.clone(),
+        store: store.clone(),
+    };
+    ctx.bus
+        .subscribe(events::CONSUMER, Arc::new(consumer), ctx.shutdown.clone())
+        .await?;
     let ledger = flow::upstream::Ledger::new(ctx.channel(ServiceKind::Ledger)?);
     let tracker = flow::Tracker::new(store.clone(), members, Arc::new(ledger));
     let api = grpc::MechanicsApi::new(store, tracker, ctx.verifier(&base.db, KIND).await?);

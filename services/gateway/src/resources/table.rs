@@ -212,6 +212,7 @@ pub static RESOURCES: &[Resource] = &[
     },
     Resource {
         answer: Some("rule"),
+        example: Some("{}"),
         ..resource(
             Verb::Post,
             "/v1/rules/{rule_id}/activate",
@@ -223,6 +224,7 @@ pub static RESOURCES: &[Resource] = &[
     },
     Resource {
         answer: Some("rule"),
+        example: Some("{}"),
         ..resource(
             Verb::Post,
             "/v1/rules/{rule_id}/shadow",
@@ -234,6 +236,7 @@ pub static RESOURCES: &[Resource] = &[
     },
     Resource {
         answer: Some("rule"),
+        example: Some("{}"),
         ..resource(
             Verb::Post,
             "/v1/rules/{rule_id}/pause",
@@ -245,6 +248,7 @@ pub static RESOURCES: &[Resource] = &[
     },
     Resource {
         answer: Some("rule"),
+        example: Some("{}"),
         ..resource(
             Verb::Post,
             "/v1/rules/{rule_id}/archive",

@@ -426,3 +426,46 @@ async fn every_verdict_is_stored_for_explain() {
     );
     assert_eq!(row.event.attributes, r#"{"amount":125.0}"#);
 }
+
+#[tokio::test]
+async fn an_erased_member_is_forgotten_but_their_events_are_not_awarded_again() {
+    let s = setup().await;
+    let mut tagger = RuleSpec::purchase("", "0");
+    tagger.actions = vec![Action::SetAttribute {
+        name: "last_store".into(),
+        value: "event.store".into(),
+    }];
+    s.store
+        .create_rule("acme", "tagger", &tagger, RuleStatus::Active, &change())
+        .await
+        .expect("a rule");
+    let mut first = purchase("e1", "m1", 150.0);
+    first.attributes.insert("store".into(), "orchard".into());
+    s.track(&first).await.expect("tracked");
+    assert!(
+        !s.store
+            .traits("acme", "m1")
+            .await
+            .unwrap()
+            .attributes
+            .is_empty()
+    );
+
+    s.store.forget("acme", "m1").await.expect("forgotten");
+    assert_eq!(
+        s.store.traits("acme", "m1").await.unwrap(),
+        Traits::default()
+    );
+    let row = stored(&s.store, "e1")
+        .await
+        .expect("the event's id is kept");
+    assert_eq!(
+        (row.event.attributes.as_str(), row.event.verdicts.as_str()),
+        ("{}", "[]")
+    );
+    assert_eq!(
+        row.awards.len(),
+        1,
+        "the award stays, as the ledger's transfer does"
+    );
+}

@@ -4,6 +4,7 @@
 
 mod books;
 pub mod entities;
+mod erasure;
 mod export;
 mod history;
 pub mod migrations;
