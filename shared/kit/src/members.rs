@@ -107,6 +107,7 @@ pub fn facts(profile: Facts, granted: impl Fn(&str) -> bool) -> Map<String, Json
     facts.insert("birthday".into(), profile.birthday.into());
     facts.insert("attributes".into(), Json::Object(profile.attributes));
     facts.insert("consent".into(), Json::Object(consent));
+    facts.insert("joined".into(), profile.joined.into());
     facts
 }
 
@@ -117,6 +118,8 @@ pub struct Facts {
     pub country: String,
     pub birthday: String,
     pub attributes: Map<String, Json>,
+    /// When the member signed up (RFC 3339), for anniversaries.
+    pub joined: String,
 }
 
 fn facts_of(member: &pb::Member) -> Map<String, Json> {
@@ -126,6 +129,11 @@ fn facts_of(member: &pb::Member) -> Map<String, Json> {
         country: profile.country,
         birthday: profile.birthday,
         attributes: crate::structs::to_json(profile.attributes.unwrap_or_default()),
+        joined: member
+            .create_time
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
     };
     facts(parts, |name| {
         member.consent.iter().any(|c| {

@@ -197,8 +197,9 @@ pub fn choose(
 }
 
 /// What other services may know: no name, email or phone. Built by the kit,
-/// so every service reads a member's facts alike.
-pub fn facts(profile: &Profile, consent: &Consent) -> Map<String, Json> {
+/// so every service reads a member's facts alike. `joined_ms`: when the
+/// member signed up.
+pub fn facts(profile: &Profile, consent: &Consent, joined_ms: i64) -> Map<String, Json> {
     let given = questline_kit::members::Facts {
         locale: profile.locale.clone(),
         country: profile.country.clone(),
@@ -206,6 +207,7 @@ pub fn facts(profile: &Profile, consent: &Consent) -> Map<String, Json> {
         // Through a Struct and back, as the other services receive them:
         // every number a float, so a rule reads `42` alike everywhere.
         attributes: structs::to_json(structs::from_json(&profile.attributes)),
+        joined: questline_kit::time::to_timestamp(joined_ms).to_string(),
     };
     questline_kit::members::facts(given, |name| consent.get(name).is_some_and(|e| e.granted))
 }

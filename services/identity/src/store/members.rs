@@ -57,7 +57,7 @@ impl Store {
                     (active.insert(&txn).await?, true)
                 }
             };
-            let facts = members::facts(profile, &consent_of(&row));
+            let facts = members::facts(profile, &consent_of(&row), row.created_at);
             outbox::stage(&txn, &events::member_upserted(&row, &facts)).await?;
             txn.commit().await?;
             Ok((row, created, true))
@@ -136,7 +136,7 @@ impl Store {
             active.consent = Set(to_text(&consent)?);
             active.updated_at = Set(now_ms());
             let row = active.update(&txn).await?;
-            let facts = members::facts(&profile_of(&row), &consent);
+            let facts = members::facts(&profile_of(&row), &consent, row.created_at);
             outbox::stage(&txn, &events::member_consent_changed(&row, &facts)).await?;
             txn.commit().await?;
             Ok((row, true))

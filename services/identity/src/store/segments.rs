@@ -167,7 +167,7 @@ fn same_definition(stored: &segment::Model, given: &segment::Model) -> bool {
 
 /// Whether a stored member is in the segment of `program`.
 pub fn membership(program: &Program, row: &member::Model) -> Membership {
-    let facts = members::facts(&profile_of(row), &consent_of(row));
+    let facts = members::facts(&profile_of(row), &consent_of(row), row.created_at);
     segments::membership(program, &row.member_id, &row.external_id, &facts)
 }
 

@@ -75,13 +75,15 @@ fn consent_records_when_and_where_and_facts_carry_no_contact_details() {
             source: "app".into()
         }
     );
-    let facts = facts(&profile(|_| {}).unwrap(), &consent);
+    // Signed up at 2025-03-01T12:00:00Z.
+    let facts = facts(&profile(|_| {}).unwrap(), &consent, 1_740_830_400_000);
     let text = serde_json::to_string(&facts).unwrap();
     for secret in ["Alice", "alice@example.com", "+6591234567"] {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
     assert_eq!(facts["consent"]["sms"], json!(true));
     assert_eq!(facts["consent"]["push"], json!(false));
+    assert_eq!(facts["joined"], json!("2025-03-01T12:00:00Z"));
 }
 
 #[test]
