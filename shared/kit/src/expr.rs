@@ -230,23 +230,22 @@ impl Scope<'_> {
 
     /// Runs `f` in a scope that adds `bindings` to these.
     pub fn with<R>(&self, bindings: &[(&str, &Value)], f: impl FnOnce(&Scope) -> R) -> R {
-        let mut context = self.context.new_inner_scope();
-        for (name, value) in bindings {
-            context.add_variable_from_value(*name, (*value).clone());
-        }
-        f(&Scope { context })
+        f(&child(&self.context, bindings))
     }
+}
+
+/// A child scope of `parent` with `bindings` added.
+fn child<'a>(parent: &'a Context<'_, 'static>, bindings: &[(&str, &Value)]) -> Scope<'a> {
+    let mut context = parent.new_inner_scope();
+    for (name, value) in bindings {
+        context.add_variable_from_value(*name, (*value).clone());
+    }
+    Scope { context }
 }
 
 /// Runs `f` in a scope binding each `(name, value)`.
 pub fn in_scope<R>(bindings: &[(&str, &Value)], f: impl FnOnce(&Scope) -> R) -> R {
-    ROOT.with(|root| {
-        let mut context = root.new_inner_scope();
-        for (name, value) in bindings {
-            context.add_variable_from_value(*name, (*value).clone());
-        }
-        f(&Scope { context })
-    })
+    ROOT.with(|root| f(&child(root, bindings)))
 }
 
 /// A JSON value as expressions see it; convert once, bind many times.
@@ -267,25 +266,27 @@ pub fn distance(lat1: f64, lng1: f64, lat2: f64, lng2: f64) -> f64 {
 }
 
 /// The `(name, JSON)` bindings as values.
-fn values(bindings: &[(&str, &Json)]) -> Result<Vec<(String, Value)>, String> {
-    bindings
+/// Runs `f` in a scope binding each `(name, JSON)`, converted first.
+fn in_json_scope<R>(
+    bindings: &[(&str, &Json)],
+    f: impl FnOnce(&Scope) -> Result<R, String>,
+) -> Result<R, String> {
+    let values = bindings
         .iter()
-        .map(|(name, json)| Ok((name.to_string(), value(json)?)))
-        .collect()
+        .map(|(name, json)| Ok((*name, value(json)?)))
+        .collect::<Result<Vec<_>, String>>()?;
+    let bound: Vec<_> = values.iter().map(|(n, v)| (*n, v)).collect();
+    in_scope(&bound, f)
 }
 
 /// Runs `program` with each `(name, value)` bound.
 pub fn run(program: &Program, bindings: &[(&str, &Json)]) -> Result<Value, String> {
-    let values = values(bindings)?;
-    let bound: Vec<_> = values.iter().map(|(n, v)| (n.as_str(), v)).collect();
-    in_scope(&bound, |scope| scope.run(program))
+    in_json_scope(bindings, |scope| scope.run(program))
 }
 
 /// Runs a predicate: true, false, or why it could not say.
 pub fn holds(program: &Program, bindings: &[(&str, &Json)]) -> Result<bool, String> {
-    let values = values(bindings)?;
-    let bound: Vec<_> = values.iter().map(|(n, v)| (n.as_str(), v)).collect();
-    in_scope(&bound, |scope| scope.holds(program))
+    in_json_scope(bindings, |scope| scope.holds(program))
 }
 
 #[cfg(test)]

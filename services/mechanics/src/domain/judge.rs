@@ -230,22 +230,37 @@ pub enum UsageKey {
     Rule { rule_id: String, period: String },
 }
 
-fn period_key(period: Period, rule: &CompiledRule, at_ms: i64, shadow: bool) -> String {
-    let key = period.key(&rule.zone, at_ms);
-    if shadow { format!("shadow:{key}") } else { key }
+/// Where one rule's use is counted for an event at `at_ms`.
+struct Counted<'r> {
+    rule: &'r CompiledRule,
+    shadow: bool,
+    at_ms: i64,
 }
 
-fn member_key(c: &Considered, period: Period, at_ms: i64) -> UsageKey {
-    UsageKey::Member {
-        rule_id: c.rule.rule_id.clone(),
-        period: period_key(period, c.rule, at_ms, c.shadow),
+impl Counted<'_> {
+    fn period(&self, period: Period) -> String {
+        let key = period.key(&self.rule.zone, self.at_ms);
+        if self.shadow {
+            format!("shadow:{key}")
+        } else {
+            key
+        }
     }
-}
 
-fn rule_key(c: &Considered, period: Period, at_ms: i64) -> UsageKey {
-    UsageKey::Rule {
-        rule_id: c.rule.rule_id.clone(),
-        period: period_key(period, c.rule, at_ms, c.shadow),
+    /// The member's row for a cap of `period`.
+    fn member(&self, period: Period) -> UsageKey {
+        UsageKey::Member {
+            rule_id: self.rule.rule_id.clone(),
+            period: self.period(period),
+        }
+    }
+
+    /// The rule's row for a budget of `period`.
+    fn budget(&self, period: Period) -> UsageKey {
+        UsageKey::Rule {
+            rule_id: self.rule.rule_id.clone(),
+            period: self.period(period),
+        }
     }
 }
 
@@ -254,11 +269,16 @@ fn rule_key(c: &Considered, period: Period, at_ms: i64) -> UsageKey {
 pub fn usage_keys(considered: &[Considered], at_ms: i64) -> Vec<UsageKey> {
     let mut keys = BTreeSet::new();
     for c in considered.iter().filter(|c| c.outcome.is_ok()) {
+        let counted = Counted {
+            rule: c.rule,
+            shadow: c.shadow,
+            at_ms,
+        };
         for cap in &c.rule.spec.caps {
-            keys.insert(member_key(c, cap.period, at_ms));
+            keys.insert(counted.member(cap.period));
         }
         if let Some(b) = &c.rule.spec.budget {
-            keys.insert(rule_key(c, b.period, at_ms));
+            keys.insert(counted.budget(b.period));
         }
     }
     keys.into_iter().collect()
@@ -393,22 +413,22 @@ fn apply(
     at_ms: i64,
     out: &mut Settlement,
 ) -> Option<(String, i64)> {
-    let c = Considered {
+    let counted = Counted {
         rule,
         shadow: settled.shadow,
-        outcome: Err(Verdict::ConditionFalse),
+        at_ms,
     };
     let used = |key: &UsageKey| usage.get(key).copied().unwrap_or_default();
     let caps: Vec<_> = rule
         .spec
         .caps
         .iter()
-        .map(|cap| (*cap, used(&member_key(&c, cap.period, at_ms))))
+        .map(|cap| (*cap, used(&counted.member(cap.period))))
         .collect();
     let budget = rule
         .spec
         .budget
-        .map(|b| (b, used(&rule_key(&c, b.period, at_ms)).points));
+        .map(|b| (b, used(&counted.budget(b.period)).points));
     match limits::grant(asked, &caps, budget) {
         Grant::Refused(limit) => {
             settled.verdict = Verdict::limited(limit);
@@ -423,11 +443,11 @@ fn apply(
             periods.dedup();
             for period in periods {
                 let delta = Used { count: 1, points };
-                out.usage.push((member_key(&c, period, at_ms), delta));
+                out.usage.push((counted.member(period), delta));
             }
             if let Some(b) = &rule.spec.budget {
                 let delta = Used { count: 1, points };
-                out.usage.push((rule_key(&c, b.period, at_ms), delta));
+                out.usage.push((counted.budget(b.period), delta));
             }
             let currency = rule.spec.currency().map(str::to_string);
             settled.points = currency.filter(|_| points > 0).map(|c| (c, points));

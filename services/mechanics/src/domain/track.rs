@@ -87,10 +87,10 @@ pub fn validate(t: &Track, attributes_len: usize, now_ms: i64) -> Result<(), Dom
 }
 
 /// What the rules see of the event: its attributes, `type` and `id`.
-pub fn event_facts(t: &Track) -> Json {
-    let mut event = t.attributes.clone();
-    event.insert("type".into(), t.event_type.clone().into());
-    event.insert("id".into(), t.event_id.clone().into());
+pub fn event_facts(event_type: &str, event_id: &str, attributes: Map<String, Json>) -> Json {
+    let mut event = attributes;
+    event.insert("type".into(), event_type.into());
+    event.insert("id".into(), event_id.into());
     Json::Object(event)
 }
 

@@ -70,7 +70,7 @@ impl Tracker {
         } else {
             self.store.traits(&t.tenant_id, &t.member_id).await?
         };
-        let event = track::event_facts(t);
+        let event = track::event_facts(&t.event_type, &t.event_id, t.attributes.clone());
         let facts = track::member_facts(&member, traits);
         let facts = questline_kit::expr::value(&facts).map_err(DomainError::internal)?;
         let occasion = Occasion {

@@ -19,28 +19,33 @@ pub fn rule(tenant_id: &str, rule: Option<&pb::Rule>) -> Result<CompiledRule, Do
     let Some(rule) = rule else {
         return Err(DomainError::invalid("rule", "is required"));
     };
+    definition(rule, "rule", 1)
+}
+
+/// `rule` compiled as `version`, each mistake named under `field`.
+fn definition(rule: &pb::Rule, field: &str, version: i32) -> Result<CompiledRule, DomainError> {
     let mut v = Violations::new();
     let spec = spec(&mut v, rule);
     let mut found = match v.finish() {
         Err(DomainError::Invalid(found)) => found,
         _ => vec![],
     };
-    match spec.compile(&rule.rule_id, 1, Strictness::New) {
+    match spec.compile(&rule.rule_id, version, Strictness::New) {
         Ok(compiled) if found.is_empty() => Ok(compiled),
-        Ok(_) => Err(DomainError::Invalid(under_rule(found))),
+        Ok(_) => Err(DomainError::Invalid(under(field, found))),
         Err(DomainError::Invalid(more)) => {
             found.extend(more);
-            Err(DomainError::Invalid(under_rule(found)))
+            Err(DomainError::Invalid(under(field, found)))
         }
         Err(other) => Err(other),
     }
 }
 
-fn under_rule(found: Vec<Violation>) -> Vec<Violation> {
+fn under(field: &str, found: Vec<Violation>) -> Vec<Violation> {
     found
         .into_iter()
         .map(|v| Violation {
-            field: format!("rule.{}", v.field),
+            field: format!("{field}.{}", v.field),
             description: v.description,
         })
         .collect()
@@ -276,15 +281,9 @@ pub fn simulation(req: &pb::SimulateRulesRequest) -> Result<Simulation, DomainEr
     };
     let mut rules = Vec::new();
     for (i, r) in req.rules.iter().enumerate() {
-        match rule(&req.tenant_id, Some(r)) {
-            Ok(mut compiled) => {
-                compiled.version = 0;
-                rules.push(compiled);
-            }
-            Err(DomainError::Invalid(more)) => found.extend(more.into_iter().map(|v| Violation {
-                field: v.field.replacen("rule.", &format!("rules[{i}]."), 1),
-                description: v.description,
-            })),
+        match definition(r, &format!("rules[{i}]"), 0) {
+            Ok(compiled) => rules.push(compiled),
+            Err(DomainError::Invalid(more)) => found.extend(more),
             Err(other) => return Err(other),
         }
     }

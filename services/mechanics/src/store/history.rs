@@ -12,8 +12,8 @@ use sea_orm::{
 };
 
 use super::Store;
-use super::entities::{award, member_trait, tracked_event};
-use super::traits::TAG;
+use super::entities::{award, tracked_event};
+use super::traits::keep;
 use crate::domain::backtest::{MemberView, Replay, Report, StoredEvent};
 use crate::domain::book::RuleBook;
 use crate::domain::track::{self, Traits};
@@ -174,18 +174,9 @@ impl Store {
         tenant_id: &str,
     ) -> Result<HashMap<String, MemberView>, DomainError> {
         let mut traits: HashMap<String, Traits> = HashMap::new();
-        let rows = member_trait::Entity::find()
-            .filter(member_trait::Column::TenantId.eq(tenant_id))
-            .all(&self.db)
-            .await?;
-        for row in rows {
-            let t = traits.entry(row.member_id).or_default();
-            if row.kind == TAG {
-                t.tags.push(row.name);
-            } else {
-                let value = serde_json::from_str(&row.value).unwrap_or_default();
-                t.attributes.insert(row.name, value);
-            }
+        for row in self.trait_rows(tenant_id, None).await? {
+            let member_id = row.member_id.clone();
+            keep(traits.entry(member_id).or_default(), row);
         }
         let snapshots = snapshot::Entity::find()
             .filter(snapshot::Column::TenantId.eq(tenant_id))
@@ -224,15 +215,12 @@ fn in_range(tenant_id: &str, start: i64, end: i64) -> Condition {
 fn stored_event(
     (event_id, member_id, event_type, at_ms, attributes): (String, String, String, i64, String),
 ) -> Result<StoredEvent, DomainError> {
-    let mut facts: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(&attributes).map_err(DomainError::internal)?;
-    facts.insert("type".into(), event_type.clone().into());
-    facts.insert("id".into(), event_id.clone().into());
+    let attributes = serde_json::from_str(&attributes).map_err(DomainError::internal)?;
     Ok(StoredEvent {
+        facts: track::event_facts(&event_type, &event_id, attributes),
         event_id,
         member_id,
         event_type,
         at_ms,
-        facts: serde_json::Value::Object(facts),
     })
 }

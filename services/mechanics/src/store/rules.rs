@@ -69,7 +69,7 @@ impl Store {
             .insert(&txn)
             .await?;
             let stored = save_version(&txn, head, spec, now).await?;
-            changed(&txn, &stored, 1, change).await?;
+            changed(&txn, &stored, change).await?;
             txn.commit().await?;
             Ok((stored, true))
         })
@@ -109,13 +109,7 @@ impl Store {
             head.updated_at = Set(now);
             let head = head.update(&txn).await?;
             let stored = save_version(&txn, head, spec, now).await?;
-            changed(
-                &txn,
-                &stored,
-                next_seq(&txn, tenant_id, rule_id).await?,
-                change,
-            )
-            .await?;
+            changed(&txn, &stored, change).await?;
             txn.commit().await?;
             Ok((stored, true))
         })
@@ -144,13 +138,7 @@ impl Store {
             head.updated_at = Set(now_ms());
             let head = head.update(&txn).await?;
             let stored = version_of(&txn, head, 0).await?;
-            changed(
-                &txn,
-                &stored,
-                next_seq(&txn, tenant_id, rule_id).await?,
-                change,
-            )
-            .await?;
+            changed(&txn, &stored, change).await?;
             txn.commit().await?;
             Ok((stored, true))
         })
@@ -331,14 +319,13 @@ async fn next_seq(
 async fn changed(
     txn: &DatabaseTransaction,
     rule: &StoredRule,
-    seq: i32,
     change: &Change,
 ) -> Result<(), DomainError> {
     let head = &rule.head;
     rule_change::ActiveModel {
         tenant_id: Set(head.tenant_id.clone()),
         rule_id: Set(head.rule_id.clone()),
-        seq: Set(seq),
+        seq: Set(next_seq(txn, &head.tenant_id, &head.rule_id).await?),
         from_ms: Set(head.updated_at),
         version: Set(head.version),
         status: Set(head.status.clone()),
