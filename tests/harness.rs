@@ -217,6 +217,7 @@ impl Harness {
             proxy.aim(mesh.addrs[&Part::Service(*kind)]);
         }
         mesh.ready(Duration::from_secs(30)).await.unwrap();
+        questline::enrol::enrol(&mesh).await.unwrap();
         self.mesh = Some(mesh);
     }
 
@@ -567,6 +568,7 @@ impl Harness {
         use questline_proto::identity::IssueTokenRequest;
         let request = IssueTokenRequest {
             api_key: api_key.into(),
+            tenant_id: String::new(),
         };
         let answer = self.api(None).identity.issue_token(request).await?;
         Ok(answer.into_inner().access_token)

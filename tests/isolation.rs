@@ -204,6 +204,7 @@ async fn call(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>
             api.identity
                 .issue_token(id::IssueTokenRequest {
                     api_key: format!("ql_live_{}", "0".repeat(53)),
+                    tenant_id: String::new(),
                 })
                 .await,
         ),

@@ -630,6 +630,53 @@ async fn work_cut_off_by_a_ledger_outage_resumes_on_replay_and_counts_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_cut_off_by_a_ledger_outage_are_finished_by_the_recovery_loop_once() {
+    each_backend(|backend| async move {
+        let mut harness = Harness::start(backend).await;
+        let p = harness.programme("recovery").await;
+
+        // The ledger is down: each event's outcome is recorded, its credit
+        // is not, and its caller gives up.
+        harness.restart_without(&[ServiceKind::Ledger]).await;
+        let mut cut_off = harness.api(Some(&p.token));
+        for i in 0..5 {
+            let id = format!("lost-{i}");
+            let refused = cut_off
+                .mechanics
+                .track(track(&p.tenant_id, &p.member_id, &id, 100.0))
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+        }
+
+        // Back up: nobody replays, the service finishes them with its own token.
+        harness.restart().await;
+        let mut api = harness.api(Some(&p.token));
+        let (tenant_id, member_id) = (p.tenant_id.clone(), p.member_id.clone());
+        eventually("the pending events credited", || {
+            let mut api = harness.api(Some(&p.token));
+            let (tenant_id, member_id) = (tenant_id.clone(), member_id.clone());
+            async move { (stars(&mut api, &tenant_id, &member_id).await == (50, 0, 50)).then_some(()) }
+        })
+        .await;
+        // A late replay answers the same awards and credits nothing more.
+        let replayed = api
+            .mechanics
+            .track(track(&p.tenant_id, &p.member_id, "lost-0", 100.0))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(replayed.awards[0].points, 10);
+        assert_eq!(
+            stars(&mut api, &p.tenant_id, &p.member_id).await,
+            (50, 0, 50)
+        );
+        harness.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_ends_of_one_hold_release_or_spend_it_exactly_once() {
     use questline_proto::ledger::{CommitHoldRequest, CreateHoldRequest, VoidHoldRequest};
     each_backend(|backend| async move {

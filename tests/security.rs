@@ -465,3 +465,138 @@ async fn signing_keys_rotate_with_overlap_and_a_retired_key_stops_verifying_ever
     })
     .await;
 }
+
+/// A token of the service key `key` acting for `tenant_id`.
+async fn service_token(h: &Harness, key: &str, tenant_id: &str) -> Result<String, tonic::Status> {
+    let request = id::IssueTokenRequest {
+        api_key: key.into(),
+        tenant_id: tenant_id.into(),
+    };
+    let answer = h.api(None).identity.issue_token(request).await?;
+    Ok(answer.into_inner().access_token)
+}
+
+fn credit(p: &Programme, key: &str) -> CreditRequest {
+    CreditRequest {
+        tenant_id: p.tenant_id.clone(),
+        member_id: p.member_id.clone(),
+        currency: "stars".into(),
+        amount: 5,
+        reason: "recovered award".into(),
+        idempotency_key: key.into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_service_token_does_its_services_duties_in_one_tenant_until_revoked() {
+    each_backend(|backend| async move {
+        let h = Harness::start(backend).await;
+        let (p, other) = (h.programme("svc").await, h.programme("svc-other").await);
+        let mut operator = h.api(Some(&h.operator_token().await));
+        let create = |tenant_id: &str, name: &str, scope: id::Scope| id::CreateApiClientRequest {
+            tenant_id: tenant_id.into(),
+            name: name.into(),
+            scopes: vec![scope as i32],
+            idempotency_key: format!("{tenant_id}-{name}"),
+        };
+        // Only the operator creates service clients, named after a service.
+        let by_admin = h
+            .api(Some(&p.token))
+            .identity
+            .create_api_client(create("_installation", "mechanics", id::Scope::Service))
+            .await
+            .unwrap_err();
+        assert_eq!(by_admin.code(), Code::PermissionDenied, "{by_admin:?}");
+        for (tenant_id, name, scope) in [
+            ("_installation", "billing", id::Scope::Service),
+            ("_installation", "mechanics", id::Scope::Server),
+            (p.tenant_id.as_str(), "mechanics", id::Scope::Service),
+        ] {
+            let refused = operator
+                .identity
+                .create_api_client(create(tenant_id, name, scope))
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), Code::InvalidArgument, "{name} {scope:?}");
+        }
+        let created = operator
+            .identity
+            .create_api_client(create("_installation", "mechanics", id::Scope::Service))
+            .await
+            .unwrap()
+            .into_inner();
+        let (key, client_id) = (created.api_key, created.client.unwrap().client_id);
+
+        // One tenant per token, named when asked; a tenant key cannot switch.
+        let missing = service_token(&h, &key, "").await.unwrap_err();
+        assert_eq!(missing.code(), Code::InvalidArgument);
+        let nowhere = service_token(&h, &key, "no-such-tenant").await.unwrap_err();
+        assert_eq!(nowhere.code(), Code::NotFound);
+        let switched = service_token(&h, &p.api_key, &other.tenant_id)
+            .await
+            .unwrap_err();
+        assert_eq!(switched.code(), Code::PermissionDenied);
+        let token = service_token(&h, &key, &p.tenant_id).await.unwrap();
+
+        // Its duties: credit awards and read members, in its tenant only.
+        let mut service = h.api(Some(&token));
+        service.ledger.credit(credit(&p, "svc-1")).await.unwrap();
+        service
+            .identity
+            .get_member(id::GetMemberRequest {
+                tenant_id: p.tenant_id.clone(),
+                member_id: p.member_id.clone(),
+            })
+            .await
+            .unwrap();
+        let elsewhere = service
+            .ledger
+            .credit(credit(&other, "svc-2"))
+            .await
+            .unwrap_err();
+        assert_eq!(elsewhere.code(), Code::PermissionDenied);
+        // Nothing else: no debit, no programme management.
+        let debit = service
+            .ledger
+            .debit(questline_proto::ledger::DebitRequest {
+                tenant_id: p.tenant_id.clone(),
+                member_id: p.member_id.clone(),
+                currency: "stars".into(),
+                amount: 1,
+                reason: "not a duty".into(),
+                idempotency_key: "svc-3".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(debit.code(), Code::PermissionDenied);
+        let answers = every_service(&h, &p, &token).await;
+        assert_eq!(
+            answers,
+            vec![
+                ("identity", Code::Ok),
+                ("ledger", Code::PermissionDenied),
+                ("mechanics", Code::PermissionDenied),
+                ("rewards", Code::PermissionDenied),
+                ("notifications", Code::PermissionDenied),
+            ]
+        );
+
+        // Revoked like any client: its tokens stop everywhere within seconds.
+        operator
+            .identity
+            .revoke_api_client(id::RevokeApiClientRequest {
+                tenant_id: "_installation".into(),
+                client_id,
+            })
+            .await
+            .unwrap();
+        let took = until_every_service(&h, &p, &token, Code::Unauthenticated).await;
+        assert!(took < Duration::from_secs(5), "revocation took {took:?}");
+        let refused = service_token(&h, &key, &p.tenant_id).await.unwrap_err();
+        assert_eq!(refused.code(), Code::Unauthenticated);
+        h.cleanup().await;
+    })
+    .await;
+}

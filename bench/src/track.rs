@@ -58,6 +58,7 @@ async fn main() -> anyhow::Result<()> {
     let issued = IdentityServiceClient::new(identity)
         .issue_token(IssueTokenRequest {
             api_key: args.api_key.clone(),
+            tenant_id: String::new(),
         })
         .await
         .context("exchanging the API key")?

@@ -153,6 +153,7 @@ impl TokenCache {
         let issued = identity
             .issue_token(IssueTokenRequest {
                 api_key: api_key.into(),
+                tenant_id: String::new(),
             })
             .await?
             .into_inner();

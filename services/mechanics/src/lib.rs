@@ -23,6 +23,12 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
         "outcome",
         &["awarded", "no_award"],
     );
+    questline_kit::meter::start_at_zero(
+        questline_kit::meter::EVENTS_RECOVERED,
+        &[],
+        "outcome",
+        &["finished", "failed"],
+    );
     let base = ctx.open::<store::migrations::Migrator>(KIND).await?;
     let store = store::Store::new(base.db.clone(), base.relay);
     let members = MemberDirectory::new(
@@ -38,7 +44,10 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
         .subscribe(events::CONSUMER, Arc::new(consumer), ctx.shutdown.clone())
         .await?;
     let ledger = flow::upstream::Ledger::new(ctx.channel(ServiceKind::Ledger)?);
-    let tracker = flow::Tracker::new(store.clone(), members, Arc::new(ledger));
+    let tracker = Arc::new(flow::Tracker::new(store.clone(), members, Arc::new(ledger)));
+    let recovery =
+        flow::recovery::run(tracker.clone(), ctx.credential(KIND)?, ctx.shutdown.clone());
+    tokio::spawn(recovery);
     let api = grpc::MechanicsApi::new(store, tracker, ctx.verifier(&base.db, KIND).await?);
     questline_kit::serve!(ctx, KIND, listener, MechanicsServiceServer::new(api))
 }

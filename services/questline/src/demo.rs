@@ -257,6 +257,7 @@ pub async fn token(settings: &Settings, api_key: &str) -> anyhow::Result<String>
     Ok(identity
         .issue_token(id::IssueTokenRequest {
             api_key: api_key.into(),
+            tenant_id: String::new(),
         })
         .await?
         .into_inner()

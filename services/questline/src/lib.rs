@@ -3,6 +3,7 @@
 //! loading the demo programme.
 
 pub mod demo;
+pub mod enrol;
 pub mod mesh;
 pub mod migrate;
 

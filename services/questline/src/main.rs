@@ -89,6 +89,7 @@ async fn dev(mut settings: Settings) -> anyhow::Result<()> {
     }
     let mut mesh = Mesh::start(settings, &Part::all()).await?;
     mesh.ready(Duration::from_secs(60)).await?;
+    questline::enrol::enrol(&mesh).await?;
     let credentials = demo::ensure_loaded(&mesh.settings).await?;
     // The welcome text is for a person; a closed stdout (`questline dev | head`)
     // must not stop the engine.

@@ -5,6 +5,7 @@
 use questline_kit::admin::{self, Probes};
 use questline_kit::bus::EventBus;
 use questline_kit::config::{ServiceKind, Settings};
+use questline_kit::credential::Credentials;
 use questline_kit::service::Context;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -95,6 +96,8 @@ pub struct Mesh {
     /// Each part's admin port (`/metrics`, `/livez`, `/readyz`), where set.
     pub admin_addrs: BTreeMap<Part, SocketAddr>,
     pub bus: Arc<dyn EventBus>,
+    /// The running services' own credentials (see `enrol`).
+    pub credentials: Credentials,
     shutdown: CancellationToken,
     tasks: JoinSet<(Part, anyhow::Result<()>)>,
 }
@@ -127,6 +130,7 @@ impl Mesh {
         let services: Vec<ServiceKind> = parts.iter().filter_map(|p| p.kind()).collect();
         let bus = questline_kit::bus::connect(&settings.bus, &consumers).await?;
         let ctx = Context {
+            credentials: Credentials::of(&settings, &services)?,
             settings: Arc::new(settings),
             bus: bus.clone(),
             shutdown: CancellationToken::new(),
@@ -149,6 +153,7 @@ impl Mesh {
             addrs,
             admin_addrs,
             bus,
+            credentials: ctx.credentials,
             shutdown: ctx.shutdown,
             tasks,
         })

@@ -242,6 +242,7 @@ mod tests {
             scopes: vec![crate::auth::Scope::Server],
             iat: 0,
             exp: 0,
+            svc: String::new(),
         }
     }
 

@@ -33,6 +33,28 @@ pub enum Scope {
     Server,
     /// A member app: only that member's own data.
     Member,
+    /// A service of the mesh acting on its own (a recovery loop, a sweep):
+    /// one tenant, and only its service's `Duty` list.
+    Service,
+}
+
+/// What a service may do on its own, with no caller behind it. Each RPC that
+/// accepts a service token names the duty it serves; nothing else does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duty {
+    /// Mechanics credits the awards of events it recorded.
+    CreditAwards,
+    /// A service reads a member identity has not announced to it yet.
+    ReadMembers,
+}
+
+/// The duties of each service; a service token names its service in `svc`.
+pub fn duties_of(service: &str) -> &'static [Duty] {
+    match service {
+        "mechanics" => &[Duty::CreditAwards, Duty::ReadMembers],
+        "ledger" | "rewards" | "notifications" => &[Duty::ReadMembers],
+        _ => &[],
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +71,9 @@ pub struct Claims {
     pub scopes: Vec<Scope>,
     pub iat: i64,
     pub exp: i64,
+    /// A service token's service (`mechanics`, ...); absent otherwise.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub svc: String,
 }
 
 /// A verified caller, with the raw token so a service can act downstream as it.
@@ -111,6 +136,22 @@ impl Caller {
     /// Backend calls: a server key, or an admin acting by hand.
     pub fn require_server(&self, tenant_id: &str) -> Result<(), DomainError> {
         self.require(tenant_id, &[Scope::Server, Scope::Admin])
+    }
+
+    /// Like `require_server`, and also a service token of this tenant whose
+    /// service has one of `duties`.
+    pub fn require_server_or(&self, tenant_id: &str, duties: &[Duty]) -> Result<(), DomainError> {
+        if self.has(Scope::Service) && self.claims.tenant == tenant_id {
+            let own = duties_of(&self.claims.svc);
+            if duties.iter().any(|d| own.contains(d)) {
+                return Ok(());
+            }
+            return Err(DomainError::PermissionDenied(format!(
+                "the {} service may not do this on its own",
+                self.claims.svc
+            )));
+        }
+        self.require_server(tenant_id)
     }
 
     /// One member's data: the brand's backend, or that member's own app.
@@ -337,6 +378,7 @@ mod tests {
                 scopes: scopes.to_vec(),
                 iat: 0,
                 exp: 0,
+                svc: String::new(),
             },
             token: String::new(),
         }
@@ -359,6 +401,37 @@ mod tests {
         assert!(member.require_member_access("acme", "m1").is_ok());
         assert!(member.require_member_access("acme", "m2").is_err());
         assert!(member.require_server("acme").is_err());
+    }
+
+    #[test]
+    fn a_service_token_does_its_duties_in_its_tenant_only() {
+        let mut mechanics = caller("acme", "svc1", &[Scope::Service]);
+        mechanics.claims.svc = "mechanics".into();
+        assert!(
+            mechanics
+                .require_server_or("acme", &[Duty::CreditAwards])
+                .is_ok()
+        );
+        assert!(
+            mechanics
+                .require_server_or("globex", &[Duty::CreditAwards])
+                .is_err()
+        );
+        assert!(mechanics.require_server_or("acme", &[]).is_err());
+        assert!(mechanics.require_server("acme").is_err());
+        assert!(mechanics.require_member_access("acme", "m1").is_err());
+        let mut rewards = caller("acme", "svc2", &[Scope::Service]);
+        rewards.claims.svc = "rewards".into();
+        assert!(
+            rewards
+                .require_server_or("acme", &[Duty::CreditAwards])
+                .is_err()
+        );
+        assert!(
+            rewards
+                .require_server_or("acme", &[Duty::ReadMembers])
+                .is_ok()
+        );
     }
 
     #[test]

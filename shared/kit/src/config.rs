@@ -98,7 +98,7 @@ pub struct Settings {
     pub migrate_on_start: bool,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ServiceSettings {
     /// Address the service listens on.
@@ -109,6 +109,22 @@ pub struct ServiceSettings {
     pub database_url: String,
     /// How other services reach this one; empty means `http://<listen>`.
     pub endpoint: String,
+    /// The service's own API key (a service client's, see identity's
+    /// `CreateApiClient`), for work no caller asked for: recovery and
+    /// sweeps. Empty: that work waits for a caller's replay.
+    pub service_key: String,
+}
+
+impl std::fmt::Debug for ServiceSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceSettings")
+            .field("listen", &self.listen)
+            .field("admin_listen", &self.admin_listen)
+            .field("database_url", &self.database_url)
+            .field("endpoint", &self.endpoint)
+            .field("service_key", &"<redacted>")
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

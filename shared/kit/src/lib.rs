@@ -9,6 +9,7 @@ pub mod auth;
 pub mod bus;
 pub mod client;
 pub mod config;
+pub mod credential;
 pub mod db;
 pub mod deadline;
 pub mod error;

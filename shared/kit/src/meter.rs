@@ -39,6 +39,7 @@ pub const POINTS_OUTSTANDING: &str = "questline_points_outstanding";
 pub const EVENTS_TRACKED: &str = "questline_events_tracked_total";
 pub const EVENT_CREDIT_LATENCY: &str = "questline_event_credit_latency_seconds";
 pub const RULE_VERDICTS: &str = "questline_rule_verdicts_total";
+pub const EVENTS_RECOVERED: &str = "questline_events_recovered_total";
 pub const REDEMPTIONS: &str = "questline_redemptions_total";
 pub const NOTIFICATIONS: &str = "questline_notifications_total";
 
@@ -49,7 +50,7 @@ enum Kind {
 }
 
 /// Every series Questline exposes, with the `# HELP` text a scrape shows.
-const SERIES: [(&str, Kind, &str); 21] = [
+const SERIES: [(&str, Kind, &str); 22] = [
     (
         RPC_DURATION,
         Kind::Histogram,
@@ -140,6 +141,11 @@ const SERIES: [(&str, Kind, &str); 21] = [
         RULE_VERDICTS,
         Kind::Counter,
         "Rules judged on live events, by verdict (applied, cap_reached, error, ...)",
+    ),
+    (
+        EVENTS_RECOVERED,
+        Kind::Counter,
+        "Pending events the recovery loop tried to finish, by outcome (finished, failed)",
     ),
     (
         REDEMPTIONS,

@@ -13,17 +13,20 @@ use crate::admin::Probes;
 use crate::auth::{KeySource, RemoteKeys, TokenVerifier};
 use crate::bus::EventBus;
 use crate::config::{ServiceKind, Settings};
+use crate::credential::{Credentials, ServiceCredential};
 use crate::members::MemberDirectory;
 use crate::outbox::Relay;
 
 /// Shared by every service in a process: settings, the bus, the stop
-/// signal, and what the admin ports check and sample.
+/// signal, what the admin ports check and sample, and each service's own
+/// credential.
 #[derive(Clone)]
 pub struct Context {
     pub settings: Arc<Settings>,
     pub bus: Arc<dyn EventBus>,
     pub shutdown: CancellationToken,
     pub probes: Arc<Probes>,
+    pub credentials: Credentials,
 }
 
 /// A service's own database, migrated, with its outbox relay running.
@@ -109,6 +112,13 @@ impl Context {
             .subscribe(consumer, Arc::new(members.clone()), self.shutdown.clone())
             .await?;
         Ok(members)
+    }
+
+    /// `kind`'s own credential, for work no caller asked for.
+    pub fn credential(&self, kind: ServiceKind) -> anyhow::Result<Arc<ServiceCredential>> {
+        self.credentials
+            .get(kind)
+            .ok_or_else(|| anyhow::anyhow!("{} has no credential slot", kind.name()))
     }
 
     pub fn max_message_bytes(&self) -> usize {

@@ -9,6 +9,7 @@
 
 use questline_kit::DomainError;
 use questline_kit::auth::Scope;
+use questline_kit::events::INSTALLATION;
 
 use super::keys;
 use super::tenants::TenantStatus;
@@ -49,16 +50,34 @@ impl ClientStatus {
     }
 }
 
-/// Scopes an API client may hold: admin and server. Member tokens are issued
-/// per member, never to a client. `None` stands for a requested value that
-/// names no scope.
+/// The tenant service clients are filed under: they belong to the
+/// installation and act for one tenant per token.
+pub const SERVICE_CLIENTS: &str = INSTALLATION;
+
+/// The services that may hold a service client (identity reads its own
+/// database and needs none).
+pub const SERVICES: [&str; 4] = ["ledger", "mechanics", "rewards", "notifications"];
+
+/// Scopes an API client of `tenant_id` may hold: admin and server in a
+/// tenant, service alone for a service client. Member tokens are issued per
+/// member, never to a client. `None` stands for a requested value that names
+/// no scope.
 pub fn client_scopes(
+    tenant_id: &str,
     requested: impl IntoIterator<Item = Option<Scope>>,
 ) -> Result<Vec<Scope>, DomainError> {
+    let service_client = tenant_id == SERVICE_CLIENTS;
     let mut scopes = Vec::new();
     for scope in requested {
         let scope = match scope {
-            Some(scope @ (Scope::Admin | Scope::Server)) => scope,
+            Some(scope @ (Scope::Admin | Scope::Server)) if !service_client => scope,
+            Some(Scope::Service) if service_client => Scope::Service,
+            _ if service_client => {
+                return Err(DomainError::invalid(
+                    "scopes",
+                    "a service client holds SCOPE_SERVICE only",
+                ));
+            }
             _ => {
                 return Err(DomainError::invalid(
                     "scopes",
@@ -79,6 +98,18 @@ pub fn client_scopes(
     Ok(scopes)
 }
 
+/// A service client is named after the service it stands for.
+pub fn service_client_name(name: &str) -> Result<(), DomainError> {
+    if SERVICES.contains(&name) {
+        Ok(())
+    } else {
+        Err(DomainError::invalid(
+            "name",
+            format!("a service client is named after its service: one of {SERVICES:?}"),
+        ))
+    }
+}
+
 pub fn scopes_to_text(scopes: &[Scope]) -> String {
     scopes
         .iter()
@@ -87,6 +118,7 @@ pub fn scopes_to_text(scopes: &[Scope]) -> String {
             Scope::Admin => "admin",
             Scope::Server => "server",
             Scope::Member => "member",
+            Scope::Service => "service",
         })
         .collect::<Vec<_>>()
         .join(",")
@@ -99,6 +131,7 @@ pub fn scopes_from_text(text: &str) -> Vec<Scope> {
             "admin" => Some(Scope::Admin),
             "server" => Some(Scope::Server),
             "member" => Some(Scope::Member),
+            "service" => Some(Scope::Service),
             _ => None,
         })
         .collect()
@@ -125,9 +158,11 @@ pub struct KeyOnFile {
 pub struct ClientOnFile {
     pub client_id: String,
     pub tenant_id: String,
+    pub name: String,
     pub scopes: Vec<Scope>,
     pub status: ClientStatus,
-    /// Its tenant's status; `None` when the tenant does not exist.
+    /// Its tenant's status (for a service client, the status of the tenant
+    /// it asks to act for); `None` when the tenant does not exist.
     pub tenant: Option<TenantStatus>,
 }
 
@@ -137,6 +172,8 @@ pub struct KeyGrant {
     pub client_id: String,
     pub tenant_id: String,
     pub scopes: Vec<Scope>,
+    /// A service client's service, empty for any other client.
+    pub service: String,
     /// The prefix of the key to note as used now, when its last use is a
     /// minute old or more.
     pub mark_used: Option<String>,
@@ -154,6 +191,7 @@ pub fn is_operator_key(presented: &str, operator_key_hash: Option<&str>) -> bool
 pub fn grant_for_key(
     presented: &str,
     on_file: Option<KeyOnFile>,
+    acting_for: &str,
     now_ms: i64,
 ) -> Result<KeyGrant, DomainError> {
     let unknown = || DomainError::Unauthenticated("unknown, expired or revoked API key".into());
@@ -165,19 +203,48 @@ pub fn grant_for_key(
         .client
         .filter(|c| c.status == ClientStatus::Active)
         .ok_or_else(unknown)?;
-    client
-        .tenant
-        .ok_or_else(unknown)?
-        .require_active(&client.tenant_id)?;
+    let service_client = client.tenant_id == SERVICE_CLIENTS;
+    let tenant_id = acts_for(&client.tenant_id, acting_for)?;
+    let tenant = match client.tenant {
+        Some(status) => status,
+        None if service_client => return Err(DomainError::NotFound(format!("tenant {tenant_id}"))),
+        None => return Err(unknown()),
+    };
+    tenant.require_active(&tenant_id)?;
     let due = key
         .last_used_at
         .is_none_or(|at| now_ms - at >= LAST_USE_PRECISION_MS);
     Ok(KeyGrant {
         client_id: client.client_id,
-        tenant_id: client.tenant_id,
+        tenant_id,
         scopes: client.scopes,
+        service: if service_client {
+            client.name
+        } else {
+            String::new()
+        },
         mark_used: due.then_some(key.prefix),
     })
+}
+
+/// The tenant a token acts for: the one asked for, by a service client; a
+/// tenant's own client acts for its tenant only.
+fn acts_for(client_tenant: &str, acting_for: &str) -> Result<String, DomainError> {
+    if client_tenant == SERVICE_CLIENTS {
+        if acting_for.is_empty() {
+            return Err(DomainError::invalid(
+                "tenant_id",
+                "a service key names the tenant its token acts for",
+            ));
+        }
+        return Ok(acting_for.into());
+    }
+    if !acting_for.is_empty() && acting_for != client_tenant {
+        return Err(DomainError::PermissionDenied(
+            "the key does not belong to this tenant".into(),
+        ));
+    }
+    Ok(client_tenant.into())
 }
 
 #[cfg(test)]

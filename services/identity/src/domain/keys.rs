@@ -99,6 +99,8 @@ pub struct Grant<'a> {
     pub client: &'a str,
     pub tenant: &'a str,
     pub scopes: Vec<Scope>,
+    /// A service token's service, empty for any other token.
+    pub service: &'a str,
 }
 
 pub fn claims(grant: Grant<'_>, now_s: i64, ttl_s: i64) -> Claims {
@@ -111,6 +113,7 @@ pub fn claims(grant: Grant<'_>, now_s: i64, ttl_s: i64) -> Claims {
         scopes: grant.scopes,
         iat: now_s,
         exp: now_s + ttl_s,
+        svc: grant.service.into(),
     }
 }
 

@@ -46,9 +46,14 @@ pub(super) async fn create(
         .text("name", &req.name)
         .text("idempotency_key", &req.idempotency_key)
         .finish()?;
-    let scopes = decode::client_scopes(&req.scopes)?;
-    caller.require_admin(&req.tenant_id)?;
-    api.store.active_tenant(&req.tenant_id).await?;
+    let scopes = decode::client_scopes(&req.tenant_id, &req.scopes)?;
+    if req.tenant_id == clients::SERVICE_CLIENTS {
+        clients::service_client_name(&req.name)?;
+        operator_only(&caller, "creates service clients")?;
+    } else {
+        caller.require_admin(&req.tenant_id)?;
+        api.store.active_tenant(&req.tenant_id).await?;
+    }
     let draft = api_client::Model {
         client_id: new_id(),
         tenant_id: req.tenant_id.clone(),
@@ -163,13 +168,19 @@ pub(super) async fn issue_token(
     request: Request<pb::IssueTokenRequest>,
 ) -> tonic::Result<Response<pb::IssueTokenResponse>> {
     let req = request.into_inner();
-    Violations::new().text("api_key", &req.api_key).finish()?;
-    let granted = grant_for(api, &req.api_key).await?;
+    let mut v = Violations::new();
+    v.text("api_key", &req.api_key);
+    if !req.tenant_id.is_empty() {
+        v.id("tenant_id", &req.tenant_id);
+    }
+    v.finish()?;
+    let granted = grant_for(api, &req.api_key, &req.tenant_id).await?;
     let grant = Grant {
         subject: &granted.client_id,
         client: &granted.client_id,
         tenant: &granted.tenant_id,
         scopes: granted.scopes,
+        service: &granted.service,
     };
     let access_token = token(api, grant).await?;
     Ok(Response::new(pb::IssueTokenResponse {
@@ -194,6 +205,7 @@ pub(super) async fn issue_member_token(
         client: &caller.claims.cid,
         tenant: &member.tenant_id,
         scopes: vec![Scope::Member],
+        service: "",
     };
     let access_token = token(api, grant).await?;
     Ok(Response::new(pb::IssueMemberTokenResponse {
@@ -241,19 +253,25 @@ pub(super) async fn rotate_signing_key(
     }))
 }
 
-/// The grant an API key (or the operator key) entitles its holder to.
-async fn grant_for(api: &IdentityApi, api_key: &str) -> Result<KeyGrant, DomainError> {
+/// The grant an API key (or the operator key) entitles its holder to, in
+/// `acting_for` when a service key names a tenant.
+async fn grant_for(
+    api: &IdentityApi,
+    api_key: &str,
+    acting_for: &str,
+) -> Result<KeyGrant, DomainError> {
     if clients::is_operator_key(api_key, api.operator_key_hash.as_deref()) {
         return Ok(KeyGrant {
             client_id: "operator".into(),
             tenant_id: String::new(),
             scopes: vec![Scope::Operator],
+            service: String::new(),
             mark_used: None,
         });
     }
-    let on_file = api.store.key_on_file(api_key).await?;
+    let on_file = api.store.key_on_file(api_key, acting_for).await?;
     let now = now_ms();
-    let grant = clients::grant_for_key(api_key, on_file, now)?;
+    let grant = clients::grant_for_key(api_key, on_file, acting_for, now)?;
     if let Some(prefix) = &grant.mark_used {
         api.store.mark_used(prefix, now).await?;
     }

@@ -52,14 +52,18 @@ pub fn tenant_change(req: &pb::UpdateTenantRequest) -> Result<TenantChange, Doma
     })
 }
 
-/// The scopes a new API client asks for.
-pub fn client_scopes(raw: &[i32]) -> Result<Vec<Scope>, DomainError> {
-    clients::client_scopes(raw.iter().map(|value| match pb::Scope::try_from(*value) {
-        Ok(pb::Scope::Admin) => Some(Scope::Admin),
-        Ok(pb::Scope::Server) => Some(Scope::Server),
-        Ok(pb::Scope::Member) => Some(Scope::Member),
-        Ok(pb::Scope::Unspecified) | Err(_) => None,
-    }))
+/// The scopes a new API client of `tenant_id` asks for.
+pub fn client_scopes(tenant_id: &str, raw: &[i32]) -> Result<Vec<Scope>, DomainError> {
+    clients::client_scopes(
+        tenant_id,
+        raw.iter().map(|value| match pb::Scope::try_from(*value) {
+            Ok(pb::Scope::Admin) => Some(Scope::Admin),
+            Ok(pb::Scope::Server) => Some(Scope::Server),
+            Ok(pb::Scope::Member) => Some(Scope::Member),
+            Ok(pb::Scope::Service) => Some(Scope::Service),
+            Ok(pb::Scope::Unspecified) | Err(_) => None,
+        }),
+    )
 }
 
 /// A member's profile as sent, checked and normalised.

@@ -34,6 +34,7 @@ pub fn client((c, keys): ClientWithKeys) -> pb::ApiClient {
             Scope::Admin => pb::Scope::Admin as i32,
             Scope::Server => pb::Scope::Server as i32,
             Scope::Member => pb::Scope::Member as i32,
+            Scope::Service => pb::Scope::Service as i32,
             Scope::Operator => pb::Scope::Unspecified as i32,
         })
         .collect();

@@ -1,6 +1,7 @@
 //! Members and their consent: written by the brand's backend, read by it and
 //! by the member's own app; erasing one is the backend's or an admin's call.
 
+use questline_kit::auth::Duty;
 use questline_kit::{Violations, paging};
 use questline_proto::identity as pb;
 use tonic::{Request, Response};
@@ -38,7 +39,13 @@ pub(super) async fn get(
     let caller = api.auth.caller(&request).await?;
     let req = request.into_inner();
     decode::within_tenant(&req.tenant_id, "member_id", &req.member_id)?;
-    caller.require_member_access(&req.tenant_id, &req.member_id)?;
+    // The brand's backend, a service whose duty it is, or the member's own app.
+    if caller
+        .require_server_or(&req.tenant_id, &[Duty::ReadMembers])
+        .is_err()
+    {
+        caller.require_member_access(&req.tenant_id, &req.member_id)?;
+    }
     let row = api.store.member(&req.tenant_id, &req.member_id).await?;
     Ok(Response::new(pb::GetMemberResponse {
         member: Some(encode::member(row)),

@@ -156,7 +156,13 @@ impl Store {
     /// What is stored under `api_key`'s prefix: the key, its client and
     /// the client's tenant, as far as each exists; `None` when the key has
     /// not our shape or no key has its prefix.
-    pub async fn key_on_file(&self, api_key: &str) -> Result<Option<KeyOnFile>, DomainError> {
+    /// The key under `api_key`'s prefix, its client, and the status of the
+    /// tenant the token would act for (`acting_for`, for a service client).
+    pub async fn key_on_file(
+        &self,
+        api_key: &str,
+        acting_for: &str,
+    ) -> Result<Option<KeyOnFile>, DomainError> {
         let Some(prefix) = keys::prefix_of(api_key) else {
             return Ok(None);
         };
@@ -168,9 +174,12 @@ impl Store {
             .await?;
         let client = match client {
             Some(client) => {
-                let tenant = tenant::Entity::find_by_id(client.tenant_id.clone())
-                    .one(&self.db)
-                    .await?;
+                let tenant_id = if client.tenant_id == clients::SERVICE_CLIENTS {
+                    acting_for
+                } else {
+                    &client.tenant_id
+                };
+                let tenant = tenant::Entity::find_by_id(tenant_id).one(&self.db).await?;
                 Some(client_on_file(client, tenant))
             }
             None => None,
@@ -202,6 +211,7 @@ fn client_on_file(client: api_client::Model, tenant: Option<tenant::Model>) -> C
         tenant: tenant.map(|t| TenantStatus::parse(&t.status)),
         client_id: client.client_id,
         tenant_id: client.tenant_id,
+        name: client.name,
     }
 }
 

@@ -5,8 +5,10 @@
 //! replay of a pending event resumes where it stopped, a replay of an
 //! applied one answers as the first time. Each award is recorded before its
 //! credit, whose key derives from the event and rule ids
-//! (`domain::track::award_key`), so nothing is credited twice.
+//! (`domain::track::award_key`), so nothing is credited twice. What no
+//! caller replays, `recovery` finishes.
 
+pub mod recovery;
 pub mod upstream;
 
 #[cfg(test)]
@@ -52,7 +54,7 @@ impl Tracker {
         };
         same_request(&tracked.event.fingerprint, &t.fingerprint)?;
         if EventStatus::parse(&tracked.event.status)? != EventStatus::Applied {
-            self.apply(token, &mut tracked).await?;
+            self.finish(token, &mut tracked).await?;
         }
         Ok(tracked)
     }
@@ -99,7 +101,7 @@ impl Tracker {
 
     /// Credits every award not yet carried by the ledger, then marks the
     /// awards and the event applied together.
-    async fn apply(&self, token: &str, tracked: &mut Tracked) -> Result<(), DomainError> {
+    pub async fn finish(&self, token: &str, tracked: &mut Tracked) -> Result<(), DomainError> {
         for award in tracked
             .awards
             .iter_mut()

@@ -20,12 +20,12 @@ use crate::store::{Store, StoredVerdict};
 
 pub struct MechanicsApi {
     store: Store,
-    tracker: Tracker,
+    tracker: Arc<Tracker>,
     auth: Arc<TokenVerifier>,
 }
 
 impl MechanicsApi {
-    pub fn new(store: Store, tracker: Tracker, auth: Arc<TokenVerifier>) -> MechanicsApi {
+    pub fn new(store: Store, tracker: Arc<Tracker>, auth: Arc<TokenVerifier>) -> MechanicsApi {
         MechanicsApi {
             store,
             tracker,

@@ -11,8 +11,8 @@ use questline_kit::outbox;
 use questline_kit::time::now_ms;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 
 use super::Store;
@@ -72,6 +72,32 @@ impl Store {
             .all(&self.db)
             .await?;
         Ok(Some(Tracked { event, awards }))
+    }
+
+    /// Up to `limit` events recorded at or after `from_ms` and before
+    /// `before_ms` whose awards are not all credited, oldest first: what the
+    /// recovery loop finishes.
+    pub async fn pending(
+        &self,
+        from_ms: i64,
+        before_ms: i64,
+        limit: u64,
+    ) -> Result<Vec<Tracked>, DomainError> {
+        let events = tracked_event::Entity::find()
+            .filter(tracked_event::Column::Status.eq(EventStatus::Pending.as_str()))
+            .filter(tracked_event::Column::CreatedAt.gte(from_ms))
+            .filter(tracked_event::Column::CreatedAt.lt(before_ms))
+            .order_by_asc(tracked_event::Column::CreatedAt)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        let mut pending = Vec::with_capacity(events.len());
+        for event in events {
+            if let Some(tracked) = self.tracked(&event.tenant_id, &event.event_id).await? {
+                pending.push(tracked);
+            }
+        }
+        Ok(pending)
     }
 
     /// Records a first-seen event: takes the usage rows `keys` under lock,

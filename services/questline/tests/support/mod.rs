@@ -124,6 +124,16 @@ impl Dev {
         body
     }
 
+    /// Sends SIGKILL: no shutdown, whatever was in flight is cut off.
+    pub fn kill(mut self) {
+        let status = Command::new("kill")
+            .args(["-KILL", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGTERM and returns how long the process took to exit.
     pub fn terminate(mut self) -> Duration {
         let started = Instant::now();
@@ -151,6 +161,7 @@ impl Dev {
         IdentityServiceClient::new(self.channel("identity"))
             .issue_token(IssueTokenRequest {
                 api_key: self.api_key.clone(),
+                tenant_id: String::new(),
             })
             .await
             .unwrap()
@@ -188,24 +199,35 @@ pub fn wait_for_inbox(dev: &Dev, member_id: &str, n: usize) -> usize {
 }
 
 fn exchange(addr: &str, method: &str, path: &str, api_key: &str, body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
+    try_exchange(addr, method, path, api_key, body).expect("the gateway answered")
+}
+
+/// Like `exchange`, `None` when the connection fails or is cut off.
+pub fn try_exchange(
+    addr: &str,
+    method: &str,
+    path: &str,
+    api_key: &str,
+    body: &str,
+) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+        .ok()?;
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nX-Api-Key: {api_key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
-    .unwrap();
+    .ok()?;
     let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response[9..12].parse().unwrap();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.get(9..12)?.parse().ok()?;
     let body = response
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
-    (status, body)
+    Some((status, body))
 }
 
 /// One sample of a Prometheus text exposition: name, labels, value.

@@ -12,13 +12,15 @@ const PART_LABELS: [&str; 3] = [
 ];
 
 /// Series only one service records, by the name of their family.
-const ONLY_IN: [(&str, &str); 8] = [
+const ONLY_IN: [(&str, &str); 10] = [
     ("questline_points_issued", "ledger"),
     ("questline_points_burned", "ledger"),
     ("questline_points_expired", "ledger"),
     ("questline_points_outstanding", "ledger"),
     ("questline_events_tracked_total", "mechanics"),
     ("questline_event_credit_latency_seconds", "mechanics"),
+    ("questline_events_recovered_total", "mechanics"),
+    ("questline_rule_verdicts_total", "mechanics"),
     ("questline_redemptions_total", "rewards"),
     ("questline_notifications_total", "notifications"),
 ];

@@ -21,6 +21,7 @@ fn on_file() -> KeyOnFile {
         client: Some(ClientOnFile {
             client_id: "c1".into(),
             tenant_id: "acme".into(),
+            name: "till".into(),
             scopes: vec![Scope::Server],
             status: ClientStatus::Active,
             tenant: Some(TenantStatus::Active),
@@ -31,7 +32,7 @@ fn on_file() -> KeyOnFile {
 fn granted(change: impl FnOnce(&mut KeyOnFile)) -> Result<KeyGrant, DomainError> {
     let mut record = on_file();
     change(&mut record);
-    grant_for_key(&key(), Some(record), NOW)
+    grant_for_key(&key(), Some(record), "", NOW)
 }
 
 fn client(record: &mut KeyOnFile) -> &mut ClientOnFile {
@@ -56,11 +57,12 @@ fn a_revoked_client_gets_no_new_key() {
 
 #[test]
 fn clients_never_get_member_or_unknown_scopes() {
-    assert!(client_scopes([]).is_err());
-    assert!(client_scopes([Some(Scope::Member)]).is_err());
-    assert!(client_scopes([Some(Scope::Operator)]).is_err());
-    assert!(client_scopes([Some(Scope::Admin), None]).is_err());
-    let twice = client_scopes([Some(Scope::Server), Some(Scope::Server)]);
+    assert!(client_scopes("acme", []).is_err());
+    assert!(client_scopes("acme", [Some(Scope::Member)]).is_err());
+    assert!(client_scopes("acme", [Some(Scope::Operator)]).is_err());
+    assert!(client_scopes("acme", [Some(Scope::Service)]).is_err());
+    assert!(client_scopes("acme", [Some(Scope::Admin), None]).is_err());
+    let twice = client_scopes("acme", [Some(Scope::Server), Some(Scope::Server)]);
     assert_eq!(twice.unwrap(), vec![Scope::Server]);
     let text = scopes_to_text(&[Scope::Admin, Scope::Server]);
     assert_eq!(scopes_from_text(&text), vec![Scope::Admin, Scope::Server]);
@@ -75,6 +77,7 @@ fn a_good_key_grants_its_clients_scopes_in_its_tenant() {
             client_id: "c1".into(),
             tenant_id: "acme".into(),
             scopes: vec![Scope::Server],
+            service: String::new(),
             mark_used: Some(on_file().prefix),
         }
     );
@@ -103,9 +106,68 @@ fn a_key_is_refused_alike_whatever_is_wrong() {
         }
     }
     assert!(matches!(
-        grant_for_key(&key(), None, NOW),
+        grant_for_key(&key(), None, "", NOW),
         Err(DomainError::Unauthenticated(_))
     ));
+}
+
+#[test]
+fn a_tenant_key_acts_for_its_own_tenant_only() {
+    let key_on_file = Some(on_file());
+    assert!(grant_for_key(&key(), key_on_file.clone(), "acme", NOW).is_ok());
+    assert!(matches!(
+        grant_for_key(&key(), key_on_file, "globex", NOW),
+        Err(DomainError::PermissionDenied(_))
+    ));
+}
+
+/// `on_file()` as a service client of mechanics, asked for `acting_for`
+/// (whose status the store looked up).
+fn service_grant(acting_for: &str, tenant: Option<TenantStatus>) -> Result<KeyGrant, DomainError> {
+    let mut record = on_file();
+    let c = client(&mut record);
+    c.tenant_id = SERVICE_CLIENTS.into();
+    c.name = "mechanics".into();
+    c.scopes = vec![Scope::Service];
+    c.tenant = tenant;
+    grant_for_key(&key(), Some(record), acting_for, NOW)
+}
+
+#[test]
+fn a_service_key_acts_for_the_one_tenant_it_names() {
+    let grant = service_grant("acme", Some(TenantStatus::Active)).unwrap();
+    assert_eq!(
+        (grant.tenant_id.as_str(), grant.service.as_str()),
+        ("acme", "mechanics")
+    );
+    assert_eq!(grant.scopes, vec![Scope::Service]);
+    assert!(matches!(
+        service_grant("", None),
+        Err(DomainError::Invalid(_))
+    ));
+    assert!(matches!(
+        service_grant("nowhere", None),
+        Err(DomainError::NotFound(_))
+    ));
+    assert!(matches!(
+        service_grant("acme", Some(TenantStatus::Suspended)),
+        Err(DomainError::PermissionDenied(_))
+    ));
+}
+
+#[test]
+fn service_clients_hold_the_service_scope_alone_and_name_their_service() {
+    let only = client_scopes(SERVICE_CLIENTS, [Some(Scope::Service)]);
+    assert_eq!(only.unwrap(), vec![Scope::Service]);
+    assert!(client_scopes(SERVICE_CLIENTS, [Some(Scope::Server)]).is_err());
+    assert!(client_scopes(SERVICE_CLIENTS, [Some(Scope::Service), Some(Scope::Admin)]).is_err());
+    assert!(service_client_name("mechanics").is_ok());
+    assert!(service_client_name("identity").is_err());
+    assert!(service_client_name("").is_err());
+    assert_eq!(
+        scopes_from_text(&scopes_to_text(&[Scope::Service])),
+        vec![Scope::Service]
+    );
 }
 
 #[test]

@@ -59,6 +59,7 @@ fn grant() -> Claims {
             client: "c1",
             tenant: "acme",
             scopes: vec![Scope::Server],
+            service: "",
         },
         now(),
         60,

@@ -7,6 +7,7 @@ use questline_kit::outbox::{AddOutboxSubject, CreateOutbox};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, boolean, string, string_null, text};
 
+mod recovery;
 mod rules_engine;
 
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateAccessBlocks),
             Box::new(AddOutboxSubject),
             Box::new(rules_engine::RulesEngine),
+            Box::new(recovery::PendingEvents),
         ]
     }
 }
