@@ -87,6 +87,14 @@ const TENANT_ONLY: &[&str] = &[
     "MechanicsService/ValidateRule",
     "MechanicsService/ExplainEvent",
     "MechanicsService/SimulateRules",
+    "MechanicsService/PutEventSchema",
+    "MechanicsService/GetEventSchema",
+    "MechanicsService/ListEventSchemas",
+    "MechanicsService/DeleteEventSchema",
+    "MechanicsService/PutCounter",
+    "MechanicsService/GetCounter",
+    "MechanicsService/ListCounters",
+    "MechanicsService/DeleteCounter",
     "RewardsService/CreateReward",
     "RewardsService/GetReward",
     "RewardsService/ListRewards",
@@ -556,6 +564,95 @@ async fn call(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>
                         nanos: 0,
                     }),
                     ..Default::default()
+                })
+                .await,
+        ),
+        "MechanicsService/PutEventSchema" => done(
+            api.mechanics
+                .put_event_schema(mechanics::PutEventSchemaRequest {
+                    tenant_id,
+                    event_type: "purchase".into(),
+                    schema: Some(mechanics::EventSchema {
+                        attributes: vec![mechanics::EventAttribute {
+                            name: "amount".into(),
+                            r#type: mechanics::AttributeType::Number as i32,
+                            required: true,
+                            description: String::new(),
+                        }],
+                        ..Default::default()
+                    }),
+                    expected_version: 0,
+                })
+                .await,
+        ),
+        "MechanicsService/GetEventSchema" => done(
+            api.mechanics
+                .get_event_schema(mechanics::GetEventSchemaRequest {
+                    tenant_id,
+                    event_type: "purchase".into(),
+                })
+                .await,
+        ),
+        "MechanicsService/ListEventSchemas" => done(
+            api.mechanics
+                .list_event_schemas(mechanics::ListEventSchemasRequest {
+                    tenant_id,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        "MechanicsService/DeleteEventSchema" => done(
+            api.mechanics
+                .delete_event_schema(mechanics::DeleteEventSchemaRequest {
+                    tenant_id,
+                    event_type: "purchase".into(),
+                })
+                .await,
+        ),
+        "MechanicsService/PutCounter" => done(
+            api.mechanics
+                .put_counter(mechanics::PutCounterRequest {
+                    tenant_id,
+                    counter_id: "scans_today".into(),
+                    counter: Some(mechanics::Counter {
+                        event_types: vec!["qr_scan".into()],
+                        period: mechanics::Period::Day as i32,
+                        time_zone: "Europe/London".into(),
+                        ..Default::default()
+                    }),
+                    expected_version: 0,
+                })
+                .await,
+        ),
+        "MechanicsService/GetCounter" => done(
+            api.mechanics
+                .get_counter(mechanics::GetCounterRequest {
+                    tenant_id,
+                    counter_id: "scans_today".into(),
+                })
+                .await,
+        ),
+        "MechanicsService/ListCounters" => done(
+            api.mechanics
+                .list_counters(mechanics::ListCountersRequest {
+                    tenant_id,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        "MechanicsService/DeleteCounter" => done(
+            api.mechanics
+                .delete_counter(mechanics::DeleteCounterRequest {
+                    tenant_id,
+                    counter_id: "scans_today".into(),
+                })
+                .await,
+        ),
+        "MechanicsService/GetMemberCounters" => done(
+            api.mechanics
+                .get_member_counters(mechanics::GetMemberCountersRequest {
+                    tenant_id,
+                    member_id: t.member_id.clone(),
                 })
                 .await,
         ),

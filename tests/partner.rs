@@ -72,6 +72,8 @@ fn concrete(path: &str, theirs: &Theirs) -> String {
         .replace("{external_id}", "bob")
         .replace("{rule_id}", "stars-per-purchase")
         .replace("{event_id}", "bob-1")
+        .replace("{event_type}", "purchase")
+        .replace("{counter_id}", "scans_today")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

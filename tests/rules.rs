@@ -407,3 +407,411 @@ async fn mistakes_are_refused_at_save_and_runtime_errors_are_explained() {
     })
     .await;
 }
+
+fn attribute(name: &str, kind: mech::AttributeType, required: bool) -> mech::EventAttribute {
+    mech::EventAttribute {
+        name: name.into(),
+        r#type: kind as i32,
+        required,
+        description: String::new(),
+    }
+}
+
+fn put_schema(
+    p: &Programme,
+    attributes: Vec<mech::EventAttribute>,
+    expected: i32,
+) -> mech::PutEventSchemaRequest {
+    mech::PutEventSchemaRequest {
+        tenant_id: p.tenant_id.clone(),
+        event_type: "purchase".into(),
+        schema: Some(mech::EventSchema {
+            description: "A purchase at a till".into(),
+            attributes,
+            ..Default::default()
+        }),
+        expected_version: expected,
+    }
+}
+
+/// The field violations of a refusal, as `field: description`.
+fn violations(status: &tonic::Status) -> Vec<String> {
+    let details = tonic_types::StatusExt::get_details_bad_request(status).unwrap();
+    details
+        .field_violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_event_schema_refuses_events_that_do_not_fit_and_rules_that_misread_them() {
+    use mech::AttributeType::{Number, String as Text};
+    each_backend(|backend| async move {
+        let h = Harness::start(backend).await;
+        let p = h.programme("schemas").await;
+        let mut api = h.api(Some(&p.token));
+        let fields = || vec![attribute("amount", Number, true), attribute("store", Text, false)];
+        let saved = api.mechanics.put_event_schema(put_schema(&p, fields(), 0)).await.unwrap();
+        assert_eq!(saved.into_inner().schema.unwrap().version, 1);
+        // The same definition again changes nothing; a stale guard is ABORTED.
+        let again = api.mechanics.put_event_schema(put_schema(&p, fields(), 1)).await.unwrap();
+        assert_eq!(again.into_inner().schema.unwrap().version, 1);
+        let mut more = fields();
+        more.push(attribute("location", mech::AttributeType::Location, false));
+        let stale = api.mechanics.put_event_schema(put_schema(&p, more.clone(), 7)).await.unwrap_err();
+        assert_eq!(stale.code(), Code::Aborted, "{stale:?}");
+        let second = api.mechanics.put_event_schema(put_schema(&p, more, 1)).await.unwrap();
+        assert_eq!(second.into_inner().schema.unwrap().version, 2);
+
+        // Events that do not fit are refused field by field, nothing recorded.
+        let mut wrong = event(&p, &p.member_id, "misfit".into());
+        let mut attributes = prost_types::Struct::default();
+        let text = |s: &str| prost_types::Value {
+            kind: Some(prost_types::value::Kind::StringValue(s.into())),
+        };
+        attributes.fields.insert("amount".into(), text("12"));
+        attributes.fields.insert("location".into(), text("Orchard Road"));
+        wrong.attributes = Some(attributes);
+        let refused = api.mechanics.track(wrong).await.unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert_eq!(
+            violations(&refused),
+            [
+                "attributes.amount: must be a number",
+                "attributes.location: must be a location: {\"lat\": -90..90, \"lng\": -180..180}",
+            ]
+        );
+        let mut bare = event(&p, &p.member_id, "bare".into());
+        bare.attributes = None;
+        let refused = api.mechanics.track(bare).await.unwrap_err();
+        assert_eq!(violations(&refused), ["attributes.amount: is required"]);
+        let unseen = api
+            .mechanics
+            .explain_event(mech::ExplainEventRequest {
+                tenant_id: p.tenant_id.clone(),
+                event_id: "misfit".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(unseen.code(), Code::NotFound);
+        api.mechanics.track(event(&p, &p.member_id, "fits".into())).await.unwrap();
+        assert_eq!(balance(&mut api, &p, &p.member_id).await, 3);
+
+        // A rule that misreads the schema is refused at save, with its position.
+        let misread = api
+            .mechanics
+            .create_rule(purchase_rule(&p.tenant_id, "misread", "event.amout > 5.0", "1"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            violations(&misread),
+            ["rule.condition: does not fit the schema of purchase at line 1, column 6: it has no attribute 'amout'"]
+        );
+        let compared = purchase_rule(&p.tenant_id, "misread", "event.store == 7", "1");
+        let validated = api
+            .mechanics
+            .validate_rule(mech::ValidateRuleRequest {
+                tenant_id: p.tenant_id.clone(),
+                rule: compared.rule,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(validated.problems.len(), 1, "{validated:?}");
+        assert_eq!(validated.problems[0].field, "rule.condition");
+
+        // The live rule reads event.amount: a schema without it is refused.
+        let dropping = api
+            .mechanics
+            .put_event_schema(put_schema(&p, vec![attribute("store", Text, false)], 0))
+            .await
+            .unwrap_err();
+        assert_eq!(dropping.code(), Code::FailedPrecondition, "{dropping:?}");
+        assert!(dropping.message().contains("amount"), "{dropping:?}");
+
+        // Removed: the event type takes any attributes again.
+        let listed = api
+            .mechanics
+            .list_event_schemas(mech::ListEventSchemasRequest {
+                tenant_id: p.tenant_id.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(listed.schemas.len(), 1);
+        api.mechanics
+            .delete_event_schema(mech::DeleteEventSchemaRequest {
+                tenant_id: p.tenant_id.clone(),
+                event_type: "purchase".into(),
+            })
+            .await
+            .unwrap();
+        let mut loose = event(&p, &p.member_id, "loose".into());
+        loose.attributes = None;
+        api.mechanics.track(loose).await.unwrap();
+        h.cleanup().await;
+    })
+    .await;
+}
+
+fn put_counter(p: &Programme, counter_id: &str, counter: mech::Counter) -> mech::PutCounterRequest {
+    mech::PutCounterRequest {
+        tenant_id: p.tenant_id.clone(),
+        counter_id: counter_id.into(),
+        counter: Some(mech::Counter {
+            event_types: vec!["purchase".into()],
+            time_zone: "Europe/London".into(),
+            ..counter
+        }),
+        expected_version: 0,
+    }
+}
+
+async fn counters_of(api: &mut Api, p: &Programme) -> Vec<(String, f64)> {
+    let read = api
+        .mechanics
+        .get_member_counters(mech::GetMemberCountersRequest {
+            tenant_id: p.tenant_id.clone(),
+            member_id: p.member_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    read.counters
+        .into_iter()
+        .map(|c| (c.counter_id, c.value))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn counters_add_up_in_the_events_transaction_and_rules_read_them() {
+    each_backend(|backend| async move {
+        let h = Harness::start(backend).await;
+        let p = h.programme("counters").await;
+        let mut api = h.api(Some(&p.token));
+        let today = mech::Counter {
+            period: mech::Period::Day as i32,
+            ..Default::default()
+        };
+        api.mechanics
+            .put_counter(put_counter(&p, "purchases_today", today.clone()))
+            .await
+            .unwrap();
+        let spend = mech::Counter {
+            sum_of: "amount".into(),
+            rolling_days: 30,
+            ..Default::default()
+        };
+        api.mechanics
+            .put_counter(put_counter(&p, "spend_30d", spend))
+            .await
+            .unwrap();
+
+        // A rule may only read counters the programme keeps.
+        let unknown = api
+            .mechanics
+            .create_rule(purchase_rule(
+                &p.tenant_id,
+                "third",
+                "member.counters.purchase_today == 2",
+                "100",
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            violations(&unknown),
+            ["rule.condition: reads an unknown counter at line 1, column 16: 'purchase_today'"]
+        );
+        // The third purchase of the day earns 100 more: the rule sees the two before it.
+        api.mechanics
+            .create_rule(purchase_rule(
+                &p.tenant_id,
+                "third",
+                "member.counters.purchases_today == 2",
+                "100",
+            ))
+            .await
+            .unwrap();
+        let mut earned = vec![];
+        for i in 0..4 {
+            let tracked = api
+                .mechanics
+                .track(event(&p, &p.member_id, format!("c-{i}")))
+                .await
+                .unwrap();
+            earned.push(
+                tracked
+                    .into_inner()
+                    .awards
+                    .iter()
+                    .map(|a| a.points)
+                    .sum::<i64>(),
+            );
+        }
+        assert_eq!(earned, [3, 3, 103, 3]);
+        // A replay counts nothing again.
+        api.mechanics
+            .track(event(&p, &p.member_id, "c-0".into()))
+            .await
+            .unwrap();
+        let mut counted = counters_of(&mut api, &p).await;
+        counted.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            counted,
+            [
+                ("purchases_today".to_string(), 4.0),
+                ("spend_30d".to_string(), 120.0)
+            ]
+        );
+
+        // A counter a live rule reads cannot go; one nobody reads can.
+        let read = api
+            .mechanics
+            .delete_counter(mech::DeleteCounterRequest {
+                tenant_id: p.tenant_id.clone(),
+                counter_id: "purchases_today".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(read.code(), Code::FailedPrecondition, "{read:?}");
+        // Counting something else starts again from zero.
+        let refunds = mech::Counter {
+            event_types: vec!["refund".into()],
+            ..today
+        };
+        let mut changed = put_counter(&p, "purchases_today", refunds);
+        changed.counter.as_mut().unwrap().event_types = vec!["refund".into()];
+        let changed = api
+            .mechanics
+            .put_counter(changed)
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(changed.counter.unwrap().version, 2);
+        api.mechanics
+            .delete_counter(mech::DeleteCounterRequest {
+                tenant_id: p.tenant_id.clone(),
+                counter_id: "spend_30d".into(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            counters_of(&mut api, &p).await,
+            [("purchases_today".to_string(), 0.0)]
+        );
+        h.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rules_read_the_segments_a_member_is_in_without_asking_identity() {
+    use questline_proto::identity as id;
+    each_backend(|backend| async move {
+        let h = Harness::start(backend).await;
+        let p = h.programme("segments").await;
+        let mut api = h.api(Some(&p.token));
+        let segment = |predicate: &str| id::CreateSegmentRequest {
+            tenant_id: p.tenant_id.clone(),
+            segment_id: "singapore".into(),
+            name: "Members in Singapore".into(),
+            predicate: predicate.into(),
+            ..Default::default()
+        };
+        // Alice lets the programme use her profile for targeting.
+        api.identity
+            .update_consent(id::UpdateConsentRequest {
+                tenant_id: p.tenant_id.clone(),
+                member_id: p.member_id.clone(),
+                choices: vec![id::ConsentChoice {
+                    purpose: id::ConsentPurpose::Profiling as i32,
+                    granted: true,
+                }],
+                source: "app".into(),
+            })
+            .await
+            .unwrap();
+        api.identity
+            .create_segment(segment("member.country == 'SG'"))
+            .await
+            .unwrap();
+        api.mechanics
+            .create_rule(purchase_rule(
+                &p.tenant_id,
+                "sg-bonus",
+                "'singapore' in member.segments",
+                "7",
+            ))
+            .await
+            .unwrap();
+        // Bob is in Singapore too, but has not consented to profiling.
+        let bob_profile = id::Profile {
+            country: "SG".into(),
+            ..Default::default()
+        };
+        let bob = api
+            .upsert_member(&p.tenant_id, "bob", Some(bob_profile))
+            .await;
+        // Identity's segment reaches mechanics through its event.
+        let mut i = 0;
+        let bonus = loop {
+            i += 1;
+            let tracked = api
+                .mechanics
+                .track(event(&p, &p.member_id, format!("sg-{i}")))
+                .await
+                .unwrap()
+                .into_inner();
+            let bonus: i64 = tracked
+                .awards
+                .iter()
+                .filter(|a| a.rule_id == "sg-bonus")
+                .map(|a| a.points)
+                .sum();
+            if bonus > 0 || i == 100 {
+                break bonus;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert_eq!(bonus, 7, "Alice is in Singapore");
+        let tracked = api
+            .mechanics
+            .track(event(&p, &bob, "bob-1".into()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            tracked.awards.iter().all(|a| a.rule_id != "sg-bonus"),
+            "{tracked:?}"
+        );
+        // A changed predicate is followed too: now nobody is in the segment.
+        api.identity
+            .update_segment(id::UpdateSegmentRequest {
+                tenant_id: p.tenant_id.clone(),
+                segment_id: "singapore".into(),
+                predicate: Some("member.country == 'XX'".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut i = 0;
+        loop {
+            i += 1;
+            let tracked = api
+                .mechanics
+                .track(event(&p, &p.member_id, format!("after-{i}")))
+                .await
+                .unwrap()
+                .into_inner();
+            if tracked.awards.iter().all(|a| a.rule_id != "sg-bonus") {
+                break;
+            }
+            assert!(i < 100, "the changed segment never arrived");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        h.cleanup().await;
+    })
+    .await;
+}

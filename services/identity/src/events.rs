@@ -2,18 +2,19 @@
 //! `member.erased`, so other services keep their own read model of members
 //! instead of calling identity on the hot path (and forget erased ones); and
 //! what switches access off everywhere: `tenant.updated` (suspension),
-//! `api_client.revoked`, `signing_key.retired`.
+//! `api_client.revoked`, `signing_key.retired`; and `segment.changed`, so
+//! rules evaluate segments where they run.
 
 use questline_kit::events::{INSTALLATION, new_event};
 use questline_kit::structs::from_json;
 use questline_proto::events::{
-    ApiClientRevoked, Event, MemberConsentChanged, MemberErased, MemberUpserted, SigningKeyRetired,
-    TenantUpdated, event::Payload,
+    ApiClientRevoked, Event, MemberConsentChanged, MemberErased, MemberUpserted, SegmentChanged,
+    SigningKeyRetired, TenantUpdated, event::Payload,
 };
 use serde_json::{Map, Value as Json};
 
 use crate::domain::tenants::TenantStatus;
-use crate::store::entities::{api_client, member, tenant};
+use crate::store::entities::{api_client, member, segment, tenant};
 
 pub const SOURCE: &str = "identity";
 
@@ -76,4 +77,18 @@ impl questline_kit::bus::EventHandler for AuditTrail {
     async fn handle(&self, event: &Event) -> Result<(), questline_kit::DomainError> {
         self.0.keep_audit_entry(event).await
     }
+}
+
+/// A segment's predicate as it now stands (`deleted`: gone).
+pub fn segment_changed(row: &segment::Model, deleted: bool) -> Event {
+    let payload = Payload::SegmentChanged(SegmentChanged {
+        segment_id: row.segment_id.clone(),
+        predicate: if deleted {
+            String::new()
+        } else {
+            row.predicate.clone()
+        },
+        deleted,
+    });
+    new_event(&row.tenant_id, SOURCE, "", payload)
 }

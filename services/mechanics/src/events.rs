@@ -2,13 +2,15 @@
 //! `rule.message` for each "emit message" action, and audit entries — and
 //! what it consumes: `member.*` events, into its member read model (see
 //! `questline_kit::members`); `member.erased` also makes the store forget
-//! the member.
+//! the member; `segment.changed`, the segments rules read as
+//! `member.segments`.
 
 use async_trait::async_trait;
 use questline_kit::DomainError;
 use questline_kit::bus::EventHandler;
 use questline_kit::events::new_event;
 use questline_kit::members::MemberDirectory;
+use questline_kit::time::from_timestamp;
 use questline_proto::events::{Event, RuleChanged, RuleMessage, event::Payload};
 
 use crate::domain::track::Track;
@@ -46,7 +48,7 @@ pub fn rule_message(t: &Track, rule_id: &str, rule_version: i32, message_type: &
     new_event(&t.tenant_id, SOURCE, &t.member_id, payload)
 }
 
-/// The bus consumer: the member read model, and erasure.
+/// The bus consumer: the member read model, erasure, and segments.
 pub struct Members {
     pub directory: MemberDirectory,
     pub store: Store,
@@ -57,10 +59,20 @@ impl EventHandler for Members {
     async fn handle(&self, event: &Event) -> Result<(), DomainError> {
         // Forgotten before the read model marks the erasure, so whoever
         // sees the member erased finds nothing of them left here.
-        if let Some(Payload::MemberErased(erased)) = &event.payload {
-            self.store
-                .forget(&event.tenant_id, &erased.member_id)
-                .await?;
+        match &event.payload {
+            Some(Payload::MemberErased(erased)) => {
+                self.store
+                    .forget(&event.tenant_id, &erased.member_id)
+                    .await?;
+            }
+            Some(Payload::SegmentChanged(s)) => {
+                let at = event.time.as_ref().map(from_timestamp).unwrap_or_default();
+                let store = &self.store;
+                return store
+                    .keep_segment(&event.tenant_id, &s.segment_id, &s.predicate, s.deleted, at)
+                    .await;
+            }
+            _ => {}
         }
         self.directory.handle(event).await
     }

@@ -1,7 +1,8 @@
 //! "Snapping Saturday", the demo programme every newcomer sees: a stars
-//! currency, its rules (one star per 10 spent, a daily bonus star for a QR
-//! scan in a partner store, double stars on birthdays), a pastry for 20 stars
-//! and a pizza for 60, and a member to try it with. Loaded through the public gRPC API, with
+//! currency, the schemas of its events, two counters, its rules (one star
+//! per 10 spent, a daily bonus star for a QR scan in a partner store, double
+//! stars on birthdays), a pastry for 20 stars and a pizza for 60, and a
+//! member to try it with. Loaded through the public gRPC API, with
 //! client-chosen ids, so loading it twice changes nothing.
 
 use questline_kit::client::{Intercepted, Outgoing};
@@ -157,6 +158,29 @@ async fn programme(settings: &Settings, token: &str) -> anyhow::Result<()> {
         .await?;
     let mut mechanics =
         MechanicsServiceClient::with_interceptor(channel(ServiceKind::Mechanics)?, auth.clone());
+    for (event_type, attributes) in schemas() {
+        mechanics
+            .put_event_schema(mech::PutEventSchemaRequest {
+                tenant_id: TENANT.into(),
+                event_type: event_type.into(),
+                schema: Some(mech::EventSchema {
+                    attributes,
+                    ..Default::default()
+                }),
+                expected_version: 0,
+            })
+            .await?;
+    }
+    for (counter_id, counter) in counters() {
+        mechanics
+            .put_counter(mech::PutCounterRequest {
+                tenant_id: TENANT.into(),
+                counter_id: counter_id.into(),
+                counter: Some(counter),
+                expected_version: 0,
+            })
+            .await?;
+    }
     for rule in rules() {
         mechanics
             .create_rule(CreateRuleRequest {
@@ -183,9 +207,68 @@ async fn programme(settings: &Settings, token: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What the tills and the app send: a purchase carries its amount; a QR
+/// scan names its store and may carry where the phone was.
+fn schemas() -> Vec<(&'static str, Vec<mech::EventAttribute>)> {
+    use mech::AttributeType::{Location, Number, String as Text};
+    let attribute = |name: &str, kind: mech::AttributeType, required: bool| mech::EventAttribute {
+        name: name.into(),
+        r#type: kind as i32,
+        required,
+        description: String::new(),
+    };
+    vec![
+        (
+            "purchase",
+            vec![
+                attribute("amount", Number, true),
+                attribute("store", Text, false),
+                attribute("sku", Text, false),
+            ],
+        ),
+        (
+            "qr_scan",
+            vec![
+                attribute("store", Text, true),
+                attribute("code", Text, false),
+                attribute("location", Location, false),
+            ],
+        ),
+    ]
+}
+
+/// What the programme keeps count of per member, for rules and apps:
+/// purchases in the last 30 days and spend this month.
+fn counters() -> Vec<(&'static str, mech::Counter)> {
+    let counter = |description: &str| mech::Counter {
+        description: description.into(),
+        event_types: vec!["purchase".into()],
+        time_zone: "Europe/London".into(),
+        ..Default::default()
+    };
+    vec![
+        (
+            "purchases_30d",
+            mech::Counter {
+                rolling_days: 30,
+                ..counter("Purchases in the last 30 days")
+            },
+        ),
+        (
+            "spend_month",
+            mech::Counter {
+                sum_of: "amount".into(),
+                period: mech::Period::Month as i32,
+                ..counter("Spend this calendar month")
+            },
+        ),
+    ]
+}
+
 /// Snapping Saturday's rules: 1 star per 10 spent; a QR scan in a partner
 /// store (within 200 m of it, when the app sends a location) earns a bonus
-/// star once a day; birthdays double the stars.
+/// star once a day; birthdays double the stars; members of the
+/// coffee-lovers segment earn two more at the coffee bar.
 fn rules() -> Vec<mech::Rule> {
     let award = |points: &str| mech::Action {
         action: Some(mech::action::Action::AwardPoints(mech::AwardPoints {
@@ -245,7 +328,16 @@ fn rules() -> Vec<mech::Rule> {
             "",
         )
     };
-    vec![per_purchase, scan, birthday]
+    let coffee = mech::Rule {
+        actions: vec![award("2")],
+        ..rule(
+            "coffee-lover-bonus",
+            "Two more stars for coffee lovers at the coffee bar",
+            "purchase",
+            "'coffee-lovers' in member.segments && has(event.store) && event.store == 'coffee-bar'",
+        )
+    };
+    vec![per_purchase, scan, birthday, coffee]
 }
 
 /// Exchanges an API key for a token.

@@ -42,6 +42,8 @@ fn the_partner_walk_through_runs_as_written() {
     );
     let expected = [
         r#""points":25"#,
+        r#""field":"attributes.amount","description":"must be a number""#,
+        r#"{"counter_id":"spend_month","value":250"#,
         r#""available":25"#,
         r#""reference":"events/till-7-0815""#,
         r#""reward_id":"pizza""#,

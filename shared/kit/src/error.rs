@@ -319,6 +319,7 @@ pub const PRECONDITION_KINDS: &[&str] = &[
     "REVERSAL_TOO_LARGE",
     "RULE_STATUS",
     "RULE_ARCHIVED",
+    "RULE_DOES_NOT_FIT",
 ];
 
 /// The `'static` spelling of a known precondition kind, else `UPSTREAM`.

@@ -20,6 +20,7 @@ pub fn type_of(payload: &Payload) -> &'static str {
         Payload::PointsExpired(_) => "points.expired",
         Payload::RuleMessage(_) => "rule.message",
         Payload::RuleChanged(_) => "rule.changed",
+        Payload::SegmentChanged(_) => "segment.changed",
     }
 }
 

@@ -169,6 +169,122 @@ fn entry(
     }
 }
 
+/// Where an expression reads `variable.field` (`event.amount`), and the CEL
+/// type of a literal it is compared or combined with there: what a schema of
+/// the variable's fields checks at save.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldUse {
+    pub field: String,
+    pub line: u32,
+    pub column: u32,
+    /// Only tested for presence (`has(event.sku)`).
+    pub tested: bool,
+    /// The type of the literal on the operator's other side (`"string"` in
+    /// `event.amount > "10"`).
+    pub against: Option<&'static str>,
+}
+
+/// Operators whose two sides must be of compatible types.
+const BINARY: [&str; 11] = [
+    "_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_", "_+_", "_-_", "_*_", "_/_", "_%_",
+];
+
+/// Every read of a field of `path` in `program` (parsed from `source`):
+/// `"event"` finds `event.amount`, `"member.counters"` finds
+/// `member.counters.scans_today`.
+pub fn field_uses(source: &str, program: &Program, path: &str) -> Vec<FieldUse> {
+    let path: Vec<&str> = path.split('.').collect();
+    let mut found = Vec::new();
+    visit_fields(program.expression(), &path, None, &mut found);
+    found
+        .into_iter()
+        .map(|(id, field, tested, against)| {
+            let offset = program
+                .source_info()
+                .offset_for(id)
+                .map_or(0, |(start, _)| start);
+            let (line, column) = position_at(source, offset as usize);
+            let ExprError { line, column, .. } = at(line, column, "");
+            FieldUse {
+                field,
+                line,
+                column,
+                tested,
+                against,
+            }
+        })
+        .collect()
+}
+
+type Found = (u64, String, bool, Option<&'static str>);
+
+fn visit_fields(e: &IdedExpr, path: &[&str], against: Option<&'static str>, out: &mut Vec<Found>) {
+    match &e.expr {
+        Expr::Select(s) if is_path(&s.operand, path) => {
+            out.push((e.id, s.field.clone(), s.test, against));
+        }
+        Expr::Call(call) if BINARY.contains(&call.func_name.as_str()) && call.args.len() == 2 => {
+            let [left, right] = [&call.args[0], &call.args[1]];
+            visit_fields(left, path, literal_type(right), out);
+            visit_fields(right, path, literal_type(left), out);
+        }
+        _ => children(e)
+            .into_iter()
+            .for_each(|c| visit_fields(c, path, None, out)),
+    }
+}
+
+/// Whether `e` is `path` (`member.counters` as selects on an identifier).
+fn is_path(e: &IdedExpr, path: &[&str]) -> bool {
+    match (&e.expr, path) {
+        (Expr::Ident(name), [only]) => name == only,
+        (Expr::Select(s), [init @ .., last]) if !init.is_empty() => {
+            s.field == *last && !s.test && is_path(&s.operand, init)
+        }
+        _ => false,
+    }
+}
+
+fn literal_type(e: &IdedExpr) -> Option<&'static str> {
+    use cel::common::ast::LiteralValue as L;
+    match &e.expr {
+        Expr::Literal(L::Boolean(_)) => Some("bool"),
+        Expr::Literal(L::Bytes(_)) => Some("bytes"),
+        Expr::Literal(L::Double(_)) => Some("double"),
+        Expr::Literal(L::Int(_)) => Some("int"),
+        Expr::Literal(L::Null) => Some("null"),
+        Expr::Literal(L::String(_)) => Some("string"),
+        Expr::Literal(L::UInt(_)) => Some("uint"),
+        _ => None,
+    }
+}
+
+/// The sub-expressions of `e`.
+fn children(e: &IdedExpr) -> Vec<&IdedExpr> {
+    match &e.expr {
+        Expr::Call(call) => call.target.iter().map(|t| &**t).chain(&call.args).collect(),
+        Expr::Comprehension(c) => vec![
+            &c.iter_range,
+            &c.accu_init,
+            &c.loop_cond,
+            &c.loop_step,
+            &c.result,
+        ],
+        Expr::List(list) => list.elements.iter().collect(),
+        Expr::Map(map) => map.entries.iter().flat_map(entry_parts).collect(),
+        Expr::Struct(s) => s.entries.iter().flat_map(entry_parts).collect(),
+        Expr::Select(select) => vec![&select.operand],
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => vec![],
+    }
+}
+
+fn entry_parts(x: &IdedEntryExpr) -> Vec<&IdedExpr> {
+    match &x.expr {
+        EntryExpr::MapEntry(m) => vec![&m.key, &m.value],
+        EntryExpr::StructField(f) => vec![&f.value],
+    }
+}
+
 /// The 1-based line and column of the character at `offset`.
 fn position_at(source: &str, offset: usize) -> (isize, isize) {
     let before: String = source.chars().take(offset).collect();
@@ -183,6 +299,17 @@ fn at(line: isize, column: isize, message: &str) -> ExprError {
         column: column.max(1) as u32,
         message: message.to_string(),
     }
+}
+
+/// Whether the member with `facts` granted `profiling` consent. Without it
+/// a member is in no segment, wherever segments are evaluated: that purpose
+/// governs the use of a profile for targeting.
+pub fn may_profile(facts: &Map<String, Json>) -> bool {
+    facts
+        .get("consent")
+        .and_then(|c| c.get("profiling"))
+        .and_then(Json::as_bool)
+        .unwrap_or(false)
 }
 
 /// The `member` an expression sees: identity's facts (locale, country,
@@ -335,6 +462,34 @@ mod tests {
         assert!(holds(&missing, &[("member", &m)]).is_err());
         let number = compile("1 + 1", &["member"]).unwrap();
         assert!(holds(&number, &[("member", &m)]).is_err());
+    }
+
+    #[test]
+    fn field_uses_name_each_read_its_position_and_the_literal_it_meets() {
+        let source =
+            "event.amount > \"10\" &&\n  has(event.sku) && [1].exists(i, event.store == i)";
+        let program = parse(source).unwrap();
+        let uses = field_uses(source, &program, "event");
+        let seen: Vec<_> = uses
+            .iter()
+            .map(|u| (u.field.as_str(), u.line, u.tested, u.against))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("amount", 1, false, Some("string")),
+                ("sku", 2, true, None),
+                ("store", 2, false, None),
+            ]
+        );
+        assert_eq!(uses[0].column, 6, "{uses:?}");
+        let source = "member.counters.scans_today >= 2 && member.country == 'SG'";
+        let program = parse(source).unwrap();
+        let read: Vec<_> = field_uses(source, &program, "member.counters")
+            .into_iter()
+            .map(|u| u.field)
+            .collect();
+        assert_eq!(read, ["scans_today"]);
     }
 
     #[test]

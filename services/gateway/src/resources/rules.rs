@@ -36,11 +36,20 @@ pub const EXTERNAL_ID: &str = "^[A-Za-z0-9._:@+-]{1,256}$";
 pub fn required(message: &MessageDescriptor, field: &FieldDescriptor) -> bool {
     let name = field.name();
     let listing = message.name().starts_with("List");
-    if (message.name(), name) == ("ListAccountEntriesRequest", "currency") {
+    if matches!(
+        (message.name(), name),
+        ("ListAccountEntriesRequest", "currency")
+            | ("PutEventSchemaRequest", "schema")
+            | ("PutCounterRequest", "counter")
+    ) {
         return true;
     }
     // Proto3 `optional`: left out means left alone.
     if field.supports_presence() && !matches!(field.kind(), prost_reflect::Kind::Message(_)) {
+        return false;
+    }
+    // Output only: the path names the event type.
+    if (message.name(), name) == ("EventSchema", "event_type") {
         return false;
     }
     match name {
@@ -59,6 +68,9 @@ fn optional_id(message: &MessageDescriptor, name: &str) -> bool {
             | ("TrackRequest", "event_id")
             // Output only: the tenant comes from the credentials.
             | ("Rule", "tenant_id")
+            | ("EventSchema", "tenant_id")
+            | ("Counter", "tenant_id")
+            | ("Counter", "counter_id")
     )
 }
 

@@ -312,6 +312,102 @@ pub static RESOURCES: &[Resource] = &[
         "programme",
         "Every version of a rule, newest first, and when each was in force",
     ),
+    Resource {
+        answer: Some("schema"),
+        example: Some(
+            r#"{"schema": {"description": "A purchase at a till", "attributes": [{"name": "amount", "type": "ATTRIBUTE_TYPE_NUMBER", "required": true}, {"name": "store", "type": "ATTRIBUTE_TYPE_STRING"}, {"name": "location", "type": "ATTRIBUTE_TYPE_LOCATION"}]}}"#,
+        ),
+        ..resource(
+            Verb::Put,
+            "/v1/event-schemas/{event_type}",
+            rpc!("mechanics", "MechanicsService/PutEventSchema"),
+            "putEventSchema",
+            "programme",
+            "Create or replace the schema of an event type (a new version): events that do not fit are refused field by field, rules are checked against it at save (admin)",
+        )
+    },
+    Resource {
+        answer: Some("schema"),
+        ..resource(
+            Verb::Get,
+            "/v1/event-schemas/{event_type}",
+            rpc!("mechanics", "MechanicsService/GetEventSchema"),
+            "getEventSchema",
+            "programme",
+            "The schema of one event type",
+        )
+    },
+    resource(
+        Verb::Get,
+        "/v1/event-schemas",
+        rpc!("mechanics", "MechanicsService/ListEventSchemas"),
+        "listEventSchemas",
+        "programme",
+        "The programme's event schemas, paged",
+    ),
+    Resource {
+        status: 204,
+        ..resource(
+            Verb::Delete,
+            "/v1/event-schemas/{event_type}",
+            rpc!("mechanics", "MechanicsService/DeleteEventSchema"),
+            "deleteEventSchema",
+            "programme",
+            "Remove an event type's schema: its events take any attributes again (admin)",
+        )
+    },
+    Resource {
+        answer: Some("counter"),
+        example: Some(
+            r#"{"counter": {"description": "Partner scans today", "event_types": ["qr_scan"], "period": "PERIOD_DAY", "time_zone": "Europe/London"}}"#,
+        ),
+        ..resource(
+            Verb::Put,
+            "/v1/counters/{counter_id}",
+            rpc!("mechanics", "MechanicsService/PutCounter"),
+            "putCounter",
+            "programme",
+            "Create or replace a counter (a new version): a per-member aggregate over events that rules read as `member.counters.<counter_id>`; changing what it counts starts it again from zero (admin)",
+        )
+    },
+    Resource {
+        answer: Some("counter"),
+        ..resource(
+            Verb::Get,
+            "/v1/counters/{counter_id}",
+            rpc!("mechanics", "MechanicsService/GetCounter"),
+            "getCounter",
+            "programme",
+            "One counter's definition",
+        )
+    },
+    resource(
+        Verb::Get,
+        "/v1/counters",
+        rpc!("mechanics", "MechanicsService/ListCounters"),
+        "listCounters",
+        "programme",
+        "The programme's counters, paged",
+    ),
+    Resource {
+        status: 204,
+        ..resource(
+            Verb::Delete,
+            "/v1/counters/{counter_id}",
+            rpc!("mechanics", "MechanicsService/DeleteCounter"),
+            "deleteCounter",
+            "programme",
+            "Remove a counter and its values; refused while a rule that may still run reads it (admin)",
+        )
+    },
+    resource(
+        Verb::Get,
+        "/v1/members/{member_id}/counters",
+        rpc!("mechanics", "MechanicsService/GetMemberCounters"),
+        "getMemberCounters",
+        "members",
+        "A member's counters now, as rules read them (the member's own app may ask)",
+    ),
     resource(
         Verb::Get,
         "/v1/events/{event_id}/explanation",

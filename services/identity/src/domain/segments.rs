@@ -62,12 +62,7 @@ pub fn membership(
     external_id: &str,
     facts: &Map<String, Json>,
 ) -> Membership {
-    let consented = facts
-        .get("consent")
-        .and_then(|c| c.get("profiling"))
-        .and_then(Json::as_bool)
-        .unwrap_or(false);
-    if !consented {
+    if !expr::may_profile(facts) {
         return Membership::NoProfilingConsent;
     }
     let member = expr::member(member_id, external_id, facts);

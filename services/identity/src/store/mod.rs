@@ -17,7 +17,6 @@ pub use segments::{SegmentChange, membership};
 pub use signing::SigningRotation;
 
 use questline_kit::DomainError;
-use questline_kit::audit::{self as trail, Change};
 use questline_kit::error::same_or_exists;
 use questline_kit::outbox;
 use sea_orm::{
@@ -25,7 +24,7 @@ use sea_orm::{
     PrimaryKeyTrait, TransactionTrait,
 };
 
-use crate::events::SOURCE;
+use questline_proto::events::Event;
 
 #[derive(Clone)]
 pub struct Store {
@@ -38,7 +37,8 @@ impl Store {
         Store { db, relay }
     }
 
-    /// Inserts `row` under `key` with its audit entry. Creates are
+    /// Inserts `row` under `key` with the events of the change (`staged`:
+    /// its audit entry, and what it announces). Creates are
     /// idempotent: when a row is stored under `key`, the same definition
     /// (`same`) answers that row again, another one is ALREADY_EXISTS for
     /// the `what` called `id`.
@@ -49,7 +49,7 @@ impl Store {
         same: fn(&E::Model, &E::Model) -> bool,
         what: &str,
         id: &str,
-        change: &Change,
+        staged: &[Event],
     ) -> Result<E::Model, DomainError>
     where
         E: EntityTrait,
@@ -64,7 +64,9 @@ impl Store {
                 return same_or_exists(stored, same, what, id).map(|stored| (stored, false));
             }
             let inserted = row.clone().into_active_model().insert(&txn).await?;
-            trail::stage(&txn, SOURCE, change).await?;
+            for event in staged {
+                outbox::stage(&txn, event).await?;
+            }
             txn.commit().await?;
             Ok((inserted, true))
         })

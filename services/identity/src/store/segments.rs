@@ -1,8 +1,9 @@
-//! Segments, and finding their members. Each change is audited in its own
-//! transaction.
+//! Segments, and finding their members. Each change is audited and
+//! announced (`segment.changed`) in its own transaction.
 
 use cel::Program;
 use questline_kit::audit::{self, Change};
+use questline_kit::outbox;
 use questline_kit::paging::{Page, next_token};
 use questline_kit::{DomainError, time::now_ms};
 use sea_orm::{
@@ -14,7 +15,7 @@ use super::entities::{member, segment};
 use super::{Store, consent_of, profile_of};
 use crate::domain::members;
 use crate::domain::segments::{self, Membership};
-use crate::events::SOURCE;
+use crate::events::{self, SOURCE};
 
 /// Members examined per query, and at most per `ListSegmentMembers` call, so
 /// a rare segment in a large programme answers in bounded time.
@@ -38,7 +39,8 @@ impl Store {
     ) -> Result<segment::Model, DomainError> {
         let key = (row.tenant_id.clone(), row.segment_id.clone());
         let id = row.segment_id.clone();
-        self.create_once::<segment::Entity>(row, key, same_definition, "segment", &id, change)
+        let staged = [change.event(SOURCE), events::segment_changed(&row, false)];
+        self.create_once::<segment::Entity>(row, key, same_definition, "segment", &id, &staged)
             .await
     }
 
@@ -66,6 +68,7 @@ impl Store {
             active.updated_at = Set(now_ms());
             let row = active.reset_all().update(&txn).await?;
             audit::stage(&txn, SOURCE, change).await?;
+            outbox::stage(&txn, &events::segment_changed(&row, false)).await?;
             txn.commit().await?;
             Ok((row, true))
         })
@@ -81,11 +84,12 @@ impl Store {
     ) -> Result<(), DomainError> {
         questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
-            find(&txn, tenant_id, segment_id).await?;
+            let gone = find(&txn, tenant_id, segment_id).await?;
             segment::Entity::delete_by_id((tenant_id.to_string(), segment_id.to_string()))
                 .exec(&txn)
                 .await?;
             audit::stage(&txn, SOURCE, change).await?;
+            outbox::stage(&txn, &events::segment_changed(&gone, true)).await?;
             txn.commit().await?;
             Ok(())
         })

@@ -23,7 +23,8 @@ impl Store {
         change: &Change,
     ) -> Result<tenant::Model, DomainError> {
         let id = row.tenant_id.clone();
-        self.create_once::<tenant::Entity>(row, id.clone(), same_settings, "tenant", &id, change)
+        let staged = [change.event(SOURCE)];
+        self.create_once::<tenant::Entity>(row, id.clone(), same_settings, "tenant", &id, &staged)
             .await
     }
 

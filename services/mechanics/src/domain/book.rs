@@ -5,8 +5,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use cel::Program;
+
+use super::counters::CompiledCounter;
 use super::judge::InForce;
 use super::rules::{CompiledRule, RuleStatus};
+use super::schemas::EventSchema;
 
 /// From `from_ms` on, the rule stood at `version` with `status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +39,13 @@ impl BookRule {
 #[derive(Default)]
 pub struct RuleBook {
     pub rules: Vec<BookRule>,
+    /// The schema of each event type that has one.
+    pub schemas: HashMap<String, EventSchema>,
+    /// The programme's counters, by id.
+    pub counters: Vec<CompiledCounter>,
+    /// The programme's segments (identity's, kept from `segment.changed`):
+    /// id and predicate over `member`.
+    pub segments: Vec<(String, Program)>,
 }
 
 impl RuleBook {
@@ -83,7 +94,10 @@ impl RuleBook {
             }],
             versions: [(rule.version, rule)].into(),
         }));
-        RuleBook { rules }
+        RuleBook {
+            rules,
+            ..RuleBook::default()
+        }
     }
 }
 
@@ -117,6 +131,7 @@ mod tests {
                 ],
                 versions: [version(1, "1"), version(2, "2"), version(3, "3")].into(),
             }],
+            ..RuleBook::default()
         }
     }
 

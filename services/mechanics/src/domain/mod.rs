@@ -9,6 +9,8 @@
 
 pub mod backtest;
 pub mod book;
+pub mod counters;
 pub mod judge;
 pub mod rules;
+pub mod schemas;
 pub mod track;

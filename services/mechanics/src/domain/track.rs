@@ -4,6 +4,7 @@
 use questline_kit::{DomainError, Violations};
 use serde_json::{Map, Value as Json};
 
+use cel::Program;
 use jiff::civil::Date;
 
 use questline_kit::members::MemberSnapshot;
@@ -101,19 +102,51 @@ pub struct Traits {
     pub attributes: Map<String, Json>,
 }
 
+/// What the engine knows of a member beyond identity's facts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Standing {
+    pub traits: Traits,
+    /// `member.counters`: each counter's value.
+    pub counters: Map<String, Json>,
+    /// `member.segments`: the ids of the segments the member is in.
+    pub segments: Vec<String>,
+}
+
 /// What the rules see of the member: identity's facts with `id` and
-/// `external_id`, the tags rules set, and their attributes overlaid on the
-/// profile's.
-pub fn member_facts(member: &MemberSnapshot, traits: Traits) -> Json {
+/// `external_id`, the tags rules set, their attributes overlaid on the
+/// profile's, the member's counters and segments.
+pub fn member_facts(member: &MemberSnapshot, standing: Standing) -> Json {
     let mut facts = member.facts.clone();
     let attributes = facts
         .entry("attributes")
         .or_insert_with(|| Json::Object(Map::new()));
     if let Json::Object(attributes) = attributes {
-        attributes.extend(traits.attributes);
+        attributes.extend(standing.traits.attributes);
     }
-    facts.insert("tags".into(), traits.tags.into());
+    facts.insert("tags".into(), standing.traits.tags.into());
+    facts.insert("counters".into(), Json::Object(standing.counters));
+    facts.insert("segments".into(), standing.segments.into());
     questline_kit::expr::member(&member.member_id, &member.external_id, &facts)
+}
+
+/// The ids of `segments` whose predicate holds for the member as identity
+/// knows them (what identity's `EvaluateSegment` answers): none without
+/// profiling consent; a predicate that fails holds nothing.
+pub fn segments_of(segments: &[(String, Program)], member: &MemberSnapshot) -> Vec<String> {
+    if segments.is_empty() || !questline_kit::expr::may_profile(&member.facts) {
+        return vec![];
+    }
+    let facts = questline_kit::expr::member(&member.member_id, &member.external_id, &member.facts);
+    let Ok(bound) = questline_kit::expr::value(&facts) else {
+        return vec![];
+    };
+    questline_kit::expr::in_scope(&[("member", &bound)], |scope| {
+        segments
+            .iter()
+            .filter(|(_, predicate)| scope.holds(predicate).unwrap_or(false))
+            .map(|(id, _)| id.clone())
+            .collect()
+    })
 }
 
 /// The member's special days from their facts (`birthday` is YYYY-MM-DD,

@@ -1,4 +1,5 @@
-//! The Track flow: dedup by event id, judge the event by the rule versions
+//! The Track flow: dedup by event id, check the event against its type's
+//! schema, judge it by the rule versions
 //! in force at its occurrence time, record the outcome (with caps, budgets,
 //! traits and messages) in one transaction, then credit each award through
 //! the ledger and mark the event applied. Every step can be repeated: a
@@ -14,15 +15,19 @@ pub mod upstream;
 #[cfg(test)]
 mod tests;
 
-use questline_kit::DomainError;
 use questline_kit::fingerprint::same_request;
-use questline_kit::members::MemberDirectory;
+use questline_kit::members::{MemberDirectory, MemberSnapshot};
 use questline_kit::meter::{EVENT_CREDIT_LATENCY, EVENTS_TRACKED, RULE_VERDICTS};
 use questline_kit::time::now_ms;
+use questline_kit::{DomainError, Violations};
+use serde_json::Map;
 use std::sync::Arc;
 
+use crate::domain::book::RuleBook;
+use crate::domain::counters;
+use crate::domain::judge::InForce;
 use crate::domain::judge::{self, Occasion, Settlement};
-use crate::domain::track::{self, EventStatus, Track, Traits};
+use crate::domain::track::{self, EventStatus, Standing, Track};
 use crate::store::{Store, Tracked};
 use upstream::Points;
 
@@ -61,19 +66,25 @@ impl Tracker {
 
     /// Judges a first-seen event and records the outcome.
     async fn judge(&self, token: &str, t: &Track) -> Result<Tracked, DomainError> {
+        let book = self.store.rule_book(&t.tenant_id).await?;
+        if let Some(schema) = book.schemas.get(&t.event_type) {
+            let mut v = Violations::new();
+            schema.check_event(&mut v, &t.attributes);
+            v.finish()?;
+        }
         // NOT_FOUND unless identity knows the member (the read model asks
         // identity when the member's event has not arrived yet).
         let member = self.members.get(&t.tenant_id, &t.member_id, token).await?;
-        let book = self.store.rule_book(&t.tenant_id).await?;
         let at = t.occurred_at.unwrap_or_else(now_ms);
         let in_force = book.in_force(&t.event_type, at);
-        let traits = if in_force.is_empty() {
-            Traits::default()
+        let standing = if in_force.is_empty() {
+            Standing::default()
         } else {
-            self.store.traits(&t.tenant_id, &t.member_id).await?
+            self.standing(t, &book, &in_force, &member, at).await?
         };
         let event = track::event_facts(&t.event_type, &t.event_id, t.attributes.clone());
-        let facts = track::member_facts(&member, traits);
+        let additions = counters::additions(&book.counters, &event, at);
+        let facts = track::member_facts(&member, standing);
         let facts = questline_kit::expr::value(&facts).map_err(DomainError::internal)?;
         let occasion = Occasion {
             at_ms: at,
@@ -84,7 +95,7 @@ impl Tracker {
         let considered = judge::consider(&in_force, &occasion);
         let keys = judge::usage_keys(&considered, at);
         let settle = |usage: &_| judge::settle(considered, usage, at);
-        match self.store.record(t, at, &keys, settle).await {
+        match self.store.record(t, at, &keys, &additions, settle).await {
             Ok((tracked, settlement)) => {
                 count(&tracked, &settlement);
                 Ok(tracked)
@@ -97,6 +108,38 @@ impl Tracker {
                 .ok_or_else(|| DomainError::Aborted("event is being tracked concurrently".into())),
             Err(other) => Err(other),
         }
+    }
+
+    /// What the engine knows of the member that the rules in force may
+    /// read: traits, counters at `at`, and segments when a rule reads them.
+    async fn standing(
+        &self,
+        t: &Track,
+        book: &RuleBook,
+        in_force: &[InForce<'_>],
+        member: &MemberSnapshot,
+        at: i64,
+    ) -> Result<Standing, DomainError> {
+        let traits = self.store.traits(&t.tenant_id, &t.member_id).await?;
+        let counters = if book.counters.is_empty() {
+            Map::new()
+        } else {
+            let buckets = self
+                .store
+                .counter_buckets(&t.tenant_id, &t.member_id)
+                .await?;
+            counters::values(&book.counters, &buckets, at)
+        };
+        let segments = if in_force.iter().any(|f| f.rule.uses_segments) {
+            track::segments_of(&book.segments, member)
+        } else {
+            vec![]
+        };
+        Ok(Standing {
+            traits,
+            counters,
+            segments,
+        })
     }
 
     /// Credits every award not yet carried by the ledger, then marks the

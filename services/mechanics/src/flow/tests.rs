@@ -15,7 +15,7 @@ use std::sync::Mutex;
 
 use super::*;
 use crate::domain::rules::{Action, Budget, Period, RuleSpec, RuleStatus};
-use crate::domain::track::award_key;
+use crate::domain::track::{Traits, award_key};
 use crate::store::entities::award;
 use crate::store::migrations::Migrator;
 

@@ -41,7 +41,7 @@ fn definition(rule: &pb::Rule, field: &str, version: i32) -> Result<CompiledRule
     }
 }
 
-fn under(field: &str, found: Vec<Violation>) -> Vec<Violation> {
+pub(super) fn under(field: &str, found: Vec<Violation>) -> Vec<Violation> {
     found
         .into_iter()
         .map(|v| Violation {
@@ -52,6 +52,8 @@ fn under(field: &str, found: Vec<Violation>) -> Vec<Violation> {
 }
 
 fn spec(v: &mut Violations, r: &pb::Rule) -> RuleSpec {
+    // Output only, and documented as never negative.
+    v.check(r.version >= 0, "version", "must not be negative");
     RuleSpec {
         name: r.name.clone(),
         description: r.description.clone(),
@@ -123,7 +125,7 @@ fn schedule(v: &mut Violations, s: Option<&pb::Schedule>) -> Schedule {
     }
 }
 
-fn period(v: &mut Violations, field: &str, value: i32) -> Option<Period> {
+pub(super) fn period(v: &mut Violations, field: &str, value: i32) -> Option<Period> {
     let period = match pb::Period::try_from(value) {
         Ok(pb::Period::Day) => Some(Period::Day),
         Ok(pb::Period::Week) => Some(Period::Week),

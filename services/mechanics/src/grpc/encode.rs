@@ -85,7 +85,7 @@ pub fn status(s: RuleStatus) -> pb::RuleStatus {
     }
 }
 
-fn period(p: Period) -> pb::Period {
+pub(super) fn period(p: Period) -> pb::Period {
     match p {
         Period::Day => pb::Period::Day,
         Period::Week => pb::Period::Week,

@@ -2,9 +2,11 @@
 //! authorise, hand over to the store or the Track flow, encode the answer.
 
 mod batch;
+mod counters;
 mod decode;
 mod encode;
 mod rules;
+mod schemas;
 mod simulate;
 
 use questline_kit::auth::TokenVerifier;
@@ -192,6 +194,73 @@ impl MechanicsService for MechanicsApi {
         request: Request<pb::SimulateRulesRequest>,
     ) -> tonic::Result<Response<Self::SimulateRulesStream>> {
         simulate::simulate(self, request).await
+    }
+
+    // Event schemas
+
+    async fn put_event_schema(
+        &self,
+        request: Request<pb::PutEventSchemaRequest>,
+    ) -> tonic::Result<Response<pb::PutEventSchemaResponse>> {
+        schemas::put(self, request).await
+    }
+
+    async fn get_event_schema(
+        &self,
+        request: Request<pb::GetEventSchemaRequest>,
+    ) -> tonic::Result<Response<pb::GetEventSchemaResponse>> {
+        schemas::get(self, request).await
+    }
+
+    async fn list_event_schemas(
+        &self,
+        request: Request<pb::ListEventSchemasRequest>,
+    ) -> tonic::Result<Response<pb::ListEventSchemasResponse>> {
+        schemas::list(self, request).await
+    }
+
+    async fn delete_event_schema(
+        &self,
+        request: Request<pb::DeleteEventSchemaRequest>,
+    ) -> tonic::Result<Response<pb::DeleteEventSchemaResponse>> {
+        schemas::delete(self, request).await
+    }
+
+    // Counters
+
+    async fn put_counter(
+        &self,
+        request: Request<pb::PutCounterRequest>,
+    ) -> tonic::Result<Response<pb::PutCounterResponse>> {
+        counters::put(self, request).await
+    }
+
+    async fn get_counter(
+        &self,
+        request: Request<pb::GetCounterRequest>,
+    ) -> tonic::Result<Response<pb::GetCounterResponse>> {
+        counters::get(self, request).await
+    }
+
+    async fn list_counters(
+        &self,
+        request: Request<pb::ListCountersRequest>,
+    ) -> tonic::Result<Response<pb::ListCountersResponse>> {
+        counters::list(self, request).await
+    }
+
+    async fn delete_counter(
+        &self,
+        request: Request<pb::DeleteCounterRequest>,
+    ) -> tonic::Result<Response<pb::DeleteCounterResponse>> {
+        counters::delete(self, request).await
+    }
+
+    async fn get_member_counters(
+        &self,
+        request: Request<pb::GetMemberCountersRequest>,
+    ) -> tonic::Result<Response<pb::GetMemberCountersResponse>> {
+        counters::member_values(self, request).await
     }
 
     // Members

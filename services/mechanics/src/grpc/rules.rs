@@ -8,7 +8,7 @@ use questline_proto::mechanics as pb;
 use questline_proto::mechanics::mechanics_service_server::SERVICE_NAME;
 use tonic::{Request, Response};
 
-use super::{MechanicsApi, decode, encode};
+use super::{MechanicsApi, decode, encode, schemas};
 use crate::domain::rules::{CompiledRule, RuleStatus};
 use crate::store::StoredRule;
 
@@ -20,6 +20,7 @@ pub(super) async fn create(
     let req = request.into_inner();
     let compiled = decode::rule(&req.tenant_id, req.rule.as_ref())?;
     caller.require_admin(&req.tenant_id)?;
+    schemas::rule_fits(&*api.store.rule_book(&req.tenant_id).await?, &compiled.spec)?;
     let status = if req.activate {
         RuleStatus::Active
     } else {
@@ -63,6 +64,7 @@ pub(super) async fn update(
         return Err(DomainError::invalid("expected_version", "must not be negative").into());
     }
     caller.require_admin(&req.tenant_id)?;
+    schemas::rule_fits(&*api.store.rule_book(&req.tenant_id).await?, &compiled.spec)?;
     let change = defined(&caller, &req.tenant_id, "UpdateRule", &compiled);
     let expected = (req.expected_version > 0).then_some(req.expected_version);
     let stored = api
@@ -154,8 +156,11 @@ pub(super) async fn validate(
     let req = request.get_ref();
     decode::tenant(&req.tenant_id)?;
     caller.require_server(&req.tenant_id)?;
-    let found = match decode::rule(&req.tenant_id, req.rule.as_ref()) {
-        Ok(_) => vec![],
+    let book = api.store.rule_book(&req.tenant_id).await?;
+    let checked = decode::rule(&req.tenant_id, req.rule.as_ref())
+        .and_then(|compiled| schemas::rule_fits(&book, &compiled.spec));
+    let found = match checked {
+        Ok(()) => vec![],
         Err(DomainError::Invalid(found)) => found,
         Err(other) => return Err(other.into()),
     };

@@ -1,7 +1,8 @@
 //! Each tenant's rule book, compiled once and kept while the tenant's
 //! revision stands: an event costs one read of the revision, not a load and
 //! compile of every rule. Versions are immutable, so a reload reuses what
-//! it compiled before.
+//! it compiled before. Event schemas, counters and segments ride along: a
+//! change of any turns the same page.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,9 +10,11 @@ use std::sync::{Arc, Mutex};
 use questline_kit::DomainError;
 
 use super::Store;
-use super::entities::rule_version;
+use super::entities::{counter, event_schema, rule_version, segment};
 use crate::domain::book::{BookRule, Change, RuleBook};
+use crate::domain::counters::CompiledCounter;
 use crate::domain::rules::{CompiledRule, RuleSpec, RuleStatus, Strictness};
+use crate::domain::schemas::{self, EventSchema};
 
 /// A tenant's book as of `revision`.
 struct Cached {
@@ -48,8 +51,15 @@ impl Store {
             return Ok(Arc::clone(book));
         }
         let (changes, versions) = self.book_rows(tenant_id).await?;
+        let schemas = self.schema_rows(tenant_id).await?;
+        let counters = self.counter_rows(tenant_id).await?;
+        let segments = self.segment_rows(tenant_id).await?;
         let previous = cached.map(|(_, book)| book);
-        let book = Arc::new(build(changes, versions, previous.as_deref()));
+        let mut book = build(changes, versions, previous.as_deref());
+        book.schemas = readable(schemas);
+        book.counters = counters.into_iter().filter_map(compiled_counter).collect();
+        book.segments = segments.into_iter().filter_map(predicate).collect();
+        let book = Arc::new(book);
         self.books.put(tenant_id, revision, Arc::clone(&book));
         Ok(book)
     }
@@ -88,7 +98,34 @@ fn build(
             rule.versions.insert(v.version, compiled);
         }
     }
-    RuleBook { rules }
+    RuleBook {
+        rules,
+        ..RuleBook::default()
+    }
+}
+
+/// A stored counter, compiled; one that no longer compiles is left out
+/// (logged), never a reason to refuse events.
+fn compiled_counter(row: counter::Model) -> Option<CompiledCounter> {
+    let counter_id = row.counter_id.clone();
+    super::counters::stored(row)
+        .and_then(|c| c.spec.compile(&counter_id))
+        .inspect_err(|err| tracing::warn!(%counter_id, %err, "stored counter skipped"))
+        .ok()
+}
+
+/// The schemas by event type; one unreadable is left out (logged).
+fn readable(rows: Vec<event_schema::Model>) -> HashMap<String, EventSchema> {
+    rows.into_iter()
+        .filter_map(|row| match schemas::read(&row.spec) {
+            Ok(schema) => Some((row.event_type, schema)),
+            Err(err) => {
+                let event_type = &row.event_type;
+                tracing::warn!(%event_type, %err, "stored event schema unreadable; skipped");
+                None
+            }
+        })
+        .collect()
 }
 
 /// A version compiled before, or compiled now; one that no longer compiles
@@ -110,4 +147,14 @@ fn compiled(v: &rule_version::Model, previous: Option<&RuleBook>) -> Option<Arc<
         .inspect_err(|err| tracing::warn!(%rule_id, %err, "stored rule does not compile; skipped"))
         .ok()
         .map(Arc::new)
+}
+
+/// A kept segment's predicate, parsed; one that does not parse is left out
+/// (logged): identity checked it at save.
+fn predicate(row: segment::Model) -> Option<(String, cel::Program)> {
+    let segment_id = row.segment_id;
+    questline_kit::expr::parse(&row.predicate)
+        .inspect_err(|_| tracing::warn!(%segment_id, "kept segment does not parse; skipped"))
+        .ok()
+        .map(|p| (segment_id, p))
 }

@@ -89,6 +89,96 @@ pub mod rule_book {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod counter {
+    use sea_orm::entity::prelude::*;
+
+    /// One counter: its definition as JSON (`CounterSpec`).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "counters")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub counter_id: String,
+        pub spec: String,
+        pub version: i32,
+        pub updated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod member_counter {
+    use sea_orm::entity::prelude::*;
+
+    /// What a member's events added to one counter in one bucket.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "member_counters")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub member_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub counter_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub bucket: String,
+        pub value: f64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod segment {
+    use sea_orm::entity::prelude::*;
+
+    /// One of identity's segments: its predicate over `member`, or deleted.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "segments")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub segment_id: String,
+        pub predicate: String,
+        pub deleted: bool,
+        pub changed_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod event_schema {
+    use sea_orm::entity::prelude::*;
+
+    /// One event type's schema: its definition as JSON (`EventSchema`).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "event_schemas")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub event_type: String,
+        pub spec: String,
+        pub version: i32,
+        pub updated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod rule_usage {
     use sea_orm::entity::prelude::*;
 

@@ -1,5 +1,5 @@
 //! Erasure: when identity erases a member, the rules engine forgets what it
-//! holds about them — the traits rules set, their caps usage, and what
+//! holds about them — the traits rules set, their counters, their caps usage, and what
 //! their stored events carried. The events' ids stay (a replay must not
 //! award again) and so do their awards (the ledger's books keep theirs).
 
@@ -8,7 +8,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use super::Store;
-use super::entities::{member_trait, rule_usage, tracked_event};
+use super::entities::{member_counter, member_trait, rule_usage, tracked_event};
 
 impl Store {
     pub async fn forget(&self, tenant_id: &str, member_id: &str) -> Result<(), DomainError> {
@@ -16,6 +16,11 @@ impl Store {
         member_trait::Entity::delete_many()
             .filter(member_trait::Column::TenantId.eq(tenant_id))
             .filter(member_trait::Column::MemberId.eq(member_id))
+            .exec(&txn)
+            .await?;
+        member_counter::Entity::delete_many()
+            .filter(member_counter::Column::TenantId.eq(tenant_id))
+            .filter(member_counter::Column::MemberId.eq(member_id))
             .exec(&txn)
             .await?;
         rule_usage::Entity::delete_many()

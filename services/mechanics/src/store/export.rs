@@ -1,11 +1,12 @@
 //! GDPR access: the member's tracked events, the points rules awarded them,
-//! the traits rules set on them, and what the rules engine knows of them.
+//! the traits rules set on them, their counters, and what the rules engine
+//! knows of them.
 
 use questline_kit::DomainError;
 use questline_kit::export::MemberExport;
 
 use super::Store;
-use super::entities::{award, member_trait, tracked_event};
+use super::entities::{award, member_counter, member_trait, tracked_event};
 
 impl Store {
     pub async fn export_member(
@@ -14,6 +15,7 @@ impl Store {
         member_id: &str,
     ) -> Result<MemberExport, DomainError> {
         use award::Column as A;
+        use member_counter::Column as C;
         use member_trait::Column as T;
         use tracked_event::Column as E;
         MemberExport::default()
@@ -37,6 +39,14 @@ impl Store {
                 &self.db,
                 "member_traits",
                 [T::TenantId, T::MemberId, T::Name],
+                tenant_id,
+                member_id,
+            )
+            .await?
+            .member_rows::<member_counter::Entity, _>(
+                &self.db,
+                "member_counters",
+                [C::TenantId, C::MemberId, C::CounterId],
                 tenant_id,
                 member_id,
             )

@@ -16,7 +16,8 @@ use super::entities::{award, tracked_event};
 use super::traits::keep;
 use crate::domain::backtest::{MemberView, Replay, Report, StoredEvent};
 use crate::domain::book::RuleBook;
-use crate::domain::track::{self, Traits};
+use crate::domain::counters;
+use crate::domain::track::{self, Standing, Traits};
 
 /// Where a page of stored events starts: after this (time, event id).
 #[derive(Debug, Clone, Default)]
@@ -48,7 +49,8 @@ impl Store {
         mut progress: impl FnMut(i64, i64) -> bool,
     ) -> Result<Option<Replayed>, DomainError> {
         let total = self.count_events(tenant_id, range).await?;
-        let members = self.member_views(tenant_id).await?;
+        let live = self.rule_book(tenant_id).await?;
+        let members = self.member_views(tenant_id, &live).await?;
         let unknown = MemberView {
             facts: questline_kit::expr::value(&serde_json::json!({}))
                 .map_err(DomainError::internal)?,
@@ -168,11 +170,19 @@ impl Store {
     }
 
     /// Every member of the tenant as the rules see them now (erased ones
-    /// left out), with the traits rules set.
+    /// left out), with the traits rules set, and their counters and
+    /// segments now (from `book`, the live one).
     pub async fn member_views(
         &self,
         tenant_id: &str,
+        book: &RuleBook,
     ) -> Result<HashMap<String, MemberView>, DomainError> {
+        let mut buckets = if book.counters.is_empty() {
+            HashMap::new()
+        } else {
+            self.all_counter_buckets(tenant_id).await?
+        };
+        let now = questline_kit::time::now_ms();
         let mut traits: HashMap<String, Traits> = HashMap::new();
         for row in self.trait_rows(tenant_id, None).await? {
             let member_id = row.member_id.clone();
@@ -191,8 +201,13 @@ impl Store {
                     external_id: row.external_id,
                     facts: serde_json::from_str(&row.facts).unwrap_or_default(),
                 };
-                let traits = traits.remove(&row.member_id).unwrap_or_default();
-                let facts = track::member_facts(&member, traits);
+                let kept = buckets.remove(&row.member_id).unwrap_or_default();
+                let standing = Standing {
+                    traits: traits.remove(&row.member_id).unwrap_or_default(),
+                    counters: counters::values(&book.counters, &kept, now),
+                    segments: track::segments_of(&book.segments, &member),
+                };
+                let facts = track::member_facts(&member, standing);
                 let view = MemberView {
                     dates: track::member_dates(&member.facts),
                     facts: questline_kit::expr::value(&facts).map_err(DomainError::internal)?,

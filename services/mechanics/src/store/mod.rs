@@ -3,20 +3,25 @@
 //! moves), caps and budgets usage, and the traits rules set on members.
 
 mod books;
+mod counters;
 pub mod entities;
 mod erasure;
 mod export;
 mod history;
 pub mod migrations;
 mod rules;
+mod schemas;
+mod segments;
 mod tracked;
 mod traits;
 
 use questline_kit::outbox;
 use sea_orm::DatabaseConnection;
 
+pub use counters::StoredCounter;
 pub use history::Replayed;
 pub use rules::{RuleHistory, StoredRule};
+pub use schemas::StoredSchema;
 pub use tracked::{StoredVerdict, Tracked};
 
 #[derive(Clone)]

@@ -332,8 +332,20 @@ async fn changed(
     }
     .insert(txn)
     .await?;
+    turn_page(txn, &head.tenant_id).await?;
+    audit::stage(txn, events::SOURCE, change).await?;
+    outbox::stage(txn, &events::rule_changed(head, &change.action)).await?;
+    Ok(())
+}
+
+/// Moves the tenant's rule book revision on, so every instance reloads its
+/// book (rules and event schemas) at its next event.
+pub(super) async fn turn_page(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+) -> Result<(), DomainError> {
     let book = rule_book::ActiveModel {
-        tenant_id: Set(head.tenant_id.clone()),
+        tenant_id: Set(tenant_id.into()),
         revision: Set(1),
     };
     rule_book::Entity::insert(book)
@@ -347,7 +359,5 @@ async fn changed(
         )
         .exec(txn)
         .await?;
-    audit::stage(txn, events::SOURCE, change).await?;
-    outbox::stage(txn, &events::rule_changed(head, &change.action)).await?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Tracked events: judged and recorded in one transaction — the event with
-//! its attributes and verdicts, its awards, caps and budgets usage, the
-//! traits rules set, the messages they emit — before any point moves; then
+//! its attributes and verdicts, its awards, caps and budgets usage, its
+//! member's counters, the traits rules set, the messages they emit —
+//! before any point moves; then
 //! each award marked with its ledger transfer and the event applied, in one
 //! more.
 
@@ -15,9 +16,10 @@ use sea_orm::{
     QuerySelect, Set, TransactionTrait,
 };
 
-use super::Store;
 use super::entities::{award, member_trait, rule_usage, tracked_event};
 use super::traits::{ATTRIBUTE, TAG};
+use super::{Store, counters};
+use crate::domain::counters::Addition;
 use crate::domain::judge::{Settled, Settlement, UsageKey, Verdict};
 use crate::domain::rules::limits::Used;
 use crate::domain::track::{EventStatus, Track};
@@ -101,13 +103,15 @@ impl Store {
     }
 
     /// Records a first-seen event: takes the usage rows `keys` under lock,
-    /// lets `settle` judge against them, and writes the outcome, all in one
-    /// transaction. A concurrent record of the same event id is ABORTED.
+    /// lets `settle` judge against them, and writes the outcome with what
+    /// the event adds to its member's counters, all in one transaction. A
+    /// concurrent record of the same event id is ABORTED.
     pub async fn record(
         &self,
         track: &Track,
         occurred_at: i64,
         keys: &[UsageKey],
+        additions: &[Addition],
         settle: impl FnOnce(&HashMap<UsageKey, Used>) -> Settlement,
     ) -> Result<(Tracked, Settlement), DomainError> {
         let txn = self.db.begin().await?;
@@ -119,6 +123,7 @@ impl Store {
         for (key, delta) in &settlement.usage {
             add_usage(&txn, track, key, *delta).await?;
         }
+        counters::add(&txn, &track.tenant_id, &track.member_id, additions).await?;
         let mut awards = Vec::new();
         let mut staged = false;
         for s in settlement.applied() {

@@ -73,6 +73,9 @@ pub struct CompiledRule {
     pub actions: Vec<CompiledAction>,
     /// Whether an expression reads `now` (built per event only then).
     pub uses_now: bool,
+    /// Whether an expression reads `member.segments` (evaluated per event
+    /// only then).
+    pub uses_segments: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,8 +140,16 @@ impl RuleSpec {
             .iter()
             .chain(actions.iter().filter_map(CompiledAction::program));
         let uses_now = programs.any(|p| p.references().has_variable("now"));
+        let uses_segments = self.expressions().iter().any(|(_, source)| {
+            expr::parse(source).is_ok_and(|p| {
+                expr::field_uses(source, &p, "member")
+                    .iter()
+                    .any(|u| u.field == "segments")
+            })
+        });
         Ok(CompiledRule {
             uses_now,
+            uses_segments,
             rule_id: rule_id.into(),
             version,
             zone: zone.unwrap_or(TimeZone::UTC),
@@ -148,6 +159,27 @@ impl RuleSpec {
             actions,
             spec: self,
         })
+    }
+
+    /// Every expression of the rule, with its field: the condition, then
+    /// each action's.
+    pub fn expressions(&self) -> Vec<(String, &str)> {
+        let condition = (!self.condition.trim().is_empty())
+            .then(|| ("condition".to_string(), self.condition.as_str()));
+        let actions = self
+            .actions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| match a {
+                Action::AwardPoints { points, .. } => {
+                    Some((format!("actions[{i}].points"), points.as_str()))
+                }
+                Action::SetAttribute { value, .. } => {
+                    Some((format!("actions[{i}].value"), value.as_str()))
+                }
+                _ => None,
+            });
+        condition.into_iter().chain(actions).collect()
     }
 
     /// The currency the rule moves points in, if it does.

@@ -7,8 +7,11 @@ use questline_kit::outbox::{AddOutboxSubject, CreateOutbox};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, boolean, string, string_null, text};
 
+mod counters;
+mod event_schemas;
 mod recovery;
 mod rules_engine;
+mod segments;
 
 pub struct Migrator;
 
@@ -23,6 +26,9 @@ impl MigratorTrait for Migrator {
             Box::new(AddOutboxSubject),
             Box::new(rules_engine::RulesEngine),
             Box::new(recovery::PendingEvents),
+            Box::new(event_schemas::EventSchemas),
+            Box::new(counters::Counters),
+            Box::new(segments::Segments),
         ]
     }
 }
