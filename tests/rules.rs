@@ -815,3 +815,79 @@ async fn rules_read_the_segments_a_member_is_in_without_asking_identity() {
     })
     .await;
 }
+
+/// The member's stars, or 0 when they have no wallet yet.
+async fn stars_of(api: &mut Api, p: &Programme, member_id: &str) -> i64 {
+    balance(api, p, member_id).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn time_triggers_fire_once_for_birthdays_and_lapsed_members() {
+    use questline_proto::identity as id;
+    each_backend(|backend| async move {
+        let mut h = Harness::start(backend).await;
+        let p = h.programme("triggers").await;
+        let mut api = h.api(Some(&p.token));
+        // The engine's own event types are not a client's to send.
+        let mut forged = event(&p, &p.member_id, "forged".into());
+        forged.event_type = "questline.birthday".into();
+        let refused = api.mechanics.track(forged).await.unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument);
+
+        let mut gift = purchase_rule(&p.tenant_id, "birthday-gift", "", "50");
+        gift.rule.as_mut().unwrap().event_types = vec!["questline.birthday".into()];
+        api.mechanics.create_rule(gift).await.unwrap();
+        let mut winback = purchase_rule(&p.tenant_id, "win-back", "event.days == 2", "20");
+        let rule = winback.rule.as_mut().unwrap();
+        rule.event_types = vec!["questline.inactive".into()];
+        rule.inactive_days = 2;
+        rule.inactive_of = vec!["purchase".into()];
+        api.mechanics.create_rule(winback).await.unwrap();
+
+        // Dan was born on this day (London) in 2000; Erin last bought 3 days ago.
+        let today = jiff::Zoned::now().in_tz("Europe/London").unwrap().date();
+        let dan_profile = id::Profile {
+            birthday: format!("2000-{:02}-{:02}", today.month(), today.day()),
+            ..Default::default()
+        };
+        let dan = api
+            .upsert_member(&p.tenant_id, "dan", Some(dan_profile))
+            .await;
+        let erin = api.upsert_member(&p.tenant_id, "erin", None).await;
+        let mut old = event(&p, &erin, "erin-old".into());
+        let three_days_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(72);
+        old.occur_time = Some(ts(three_days_ago.as_millisecond()));
+        api.mechanics.track(old).await.unwrap();
+
+        // A sweep runs soon after start: each event once, with the service's own token.
+        h.restart().await;
+        let mut api = h.api(Some(&p.token));
+        for _ in 0..300 {
+            if stars_of(&mut api, &p, &dan).await == 50 && stars_of(&mut api, &p, &erin).await == 20
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(stars_of(&mut api, &p, &dan).await, 50);
+        assert_eq!(stars_of(&mut api, &p, &erin).await, 20);
+        // Another sweep tracks the same events again: nothing more is awarded.
+        h.restart().await;
+        tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+        let mut api = h.api(Some(&p.token));
+        assert_eq!(stars_of(&mut api, &p, &dan).await, 50);
+        assert_eq!(stars_of(&mut api, &p, &erin).await, 20);
+        let explained = api
+            .mechanics
+            .explain_event(mech::ExplainEventRequest {
+                tenant_id: p.tenant_id.clone(),
+                event_id: format!("birthday:{dan}:{}", today.year()),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(explained.verdicts[0].rule_id, "birthday-gift");
+        h.cleanup().await;
+    })
+    .await;
+}

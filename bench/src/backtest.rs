@@ -127,6 +127,8 @@ fn spec(name: &str, event_type: &str, condition: &str, actions: Vec<Action>) -> 
         caps: vec![],
         budget: None,
         actions,
+        inactive_days: 0,
+        inactive_of: vec![],
     }
 }
 

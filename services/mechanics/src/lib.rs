@@ -48,6 +48,9 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     let recovery =
         flow::recovery::run(tracker.clone(), ctx.credential(KIND)?, ctx.shutdown.clone());
     tokio::spawn(recovery);
+    let sweep = flow::triggers::run(tracker.clone(), ctx.credential(KIND)?, ctx.shutdown.clone());
+    tokio::spawn(sweep);
+    tokio::spawn(flow::retention::run(store.clone(), ctx.shutdown.clone()));
     let api = grpc::MechanicsApi::new(store, tracker, ctx.verifier(&base.db, KIND).await?);
     questline_kit::serve!(ctx, KIND, listener, MechanicsServiceServer::new(api))
 }

@@ -268,7 +268,8 @@ fn counters() -> Vec<(&'static str, mech::Counter)> {
 /// Snapping Saturday's rules: 1 star per 10 spent; a QR scan in a partner
 /// store (within 200 m of it, when the app sends a location) earns a bonus
 /// star once a day; birthdays double the stars; members of the
-/// coffee-lovers segment earn two more at the coffee bar.
+/// coffee-lovers segment earn two more at the coffee bar; 30 days without a
+/// purchase bring 10 stars to win the member back.
 fn rules() -> Vec<mech::Rule> {
     let award = |points: &str| mech::Action {
         action: Some(mech::action::Action::AwardPoints(mech::AwardPoints {
@@ -337,7 +338,18 @@ fn rules() -> Vec<mech::Rule> {
             "'coffee-lovers' in member.segments && has(event.store) && event.store == 'coffee-bar'",
         )
     };
-    vec![per_purchase, scan, birthday, coffee]
+    let win_back = mech::Rule {
+        actions: vec![award("10")],
+        inactive_days: 30,
+        inactive_of: vec!["purchase".into()],
+        ..rule(
+            "we-miss-you",
+            "10 stars after 30 days without a purchase, once per lapse",
+            "questline.inactive",
+            "",
+        )
+    };
+    vec![per_purchase, scan, birthday, coffee, win_back]
 }
 
 /// Exchanges an API key for a token.

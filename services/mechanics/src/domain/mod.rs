@@ -14,3 +14,4 @@ pub mod judge;
 pub mod rules;
 pub mod schemas;
 pub mod track;
+pub mod triggers;

@@ -7,9 +7,12 @@
 //! applied one answers as the first time. Each award is recorded before its
 //! credit, whose key derives from the event and rule ids
 //! (`domain::track::award_key`), so nothing is credited twice. What no
-//! caller replays, `recovery` finishes.
+//! caller replays, `recovery` finishes; `triggers` tracks the events time
+//! brings (birthdays, anniversaries, inactivity).
 
 pub mod recovery;
+pub mod retention;
+pub mod triggers;
 pub mod upstream;
 
 #[cfg(test)]

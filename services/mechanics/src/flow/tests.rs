@@ -469,3 +469,23 @@ async fn an_erased_member_is_forgotten_but_their_events_are_not_awarded_again() 
         "the award stays, as the ledger's transfer does"
     );
 }
+
+#[tokio::test]
+async fn events_past_retention_go_with_their_awards_and_newer_ones_stay() {
+    let s = setup().await;
+    let day = 24 * 60 * 60 * 1000;
+    let mut old = purchase("e-old", "m1", 100.0);
+    old.occurred_at = Some(now_ms() - 401 * day);
+    s.track(&old).await.expect("tracked");
+    s.track(&purchase("e-new", "m1", 100.0))
+        .await
+        .expect("tracked");
+    let before = now_ms() - crate::store::RETENTION_DAYS * day;
+    assert_eq!(s.store.prune_events(before, 10).await.unwrap(), 1);
+    assert_eq!(s.store.prune_events(before, 10).await.unwrap(), 0);
+    assert!(stored(&s.store, "e-old").await.is_none());
+    assert_eq!(
+        stored(&s.store, "e-new").await.expect("kept").awards.len(),
+        1
+    );
+}

@@ -11,6 +11,7 @@ use crate::domain::rules::{
     SpecialDays, Strictness, Window,
 };
 use crate::domain::track::{self, Track};
+use crate::domain::triggers;
 
 /// A rule definition, compiled: every mistake in it as a violation of
 /// `rule.<field>` (expressions with their line and column).
@@ -72,6 +73,8 @@ fn spec(v: &mut Violations, r: &pb::Rule) -> RuleSpec {
             .unwrap_or_default(),
         priority: r.priority,
         stop_after: r.stop_after,
+        inactive_days: r.inactive_days,
+        inactive_of: r.inactive_of.clone(),
         caps: r
             .caps
             .iter()
@@ -218,6 +221,7 @@ pub fn track(req: pb::TrackRequest) -> Result<Track, DomainError> {
         fingerprint,
     };
     track::validate(&t, size, now_ms())?;
+    triggers::client_may_send(&t.event_type)?;
     Ok(t)
 }
 

@@ -28,6 +28,8 @@ pub fn rule(r: StoredRule) -> pb::Rule {
         special_days: special_days(spec.special_days),
         priority: spec.priority,
         stop_after: spec.stop_after,
+        inactive_days: spec.inactive_days,
+        inactive_of: spec.inactive_of.clone(),
         caps: spec
             .caps
             .iter()

@@ -188,22 +188,13 @@ impl Store {
             let member_id = row.member_id.clone();
             keep(traits.entry(member_id).or_default(), row);
         }
-        let snapshots = snapshot::Entity::find()
-            .filter(snapshot::Column::TenantId.eq(tenant_id))
-            .filter(snapshot::Column::Erased.eq(false))
-            .all(&self.db)
-            .await?;
-        snapshots
+        self.members_now(tenant_id)
+            .await?
             .into_iter()
-            .map(|row| {
-                let member = MemberSnapshot {
-                    member_id: row.member_id.clone(),
-                    external_id: row.external_id,
-                    facts: serde_json::from_str(&row.facts).unwrap_or_default(),
-                };
-                let kept = buckets.remove(&row.member_id).unwrap_or_default();
+            .map(|member| {
+                let kept = buckets.remove(&member.member_id).unwrap_or_default();
                 let standing = Standing {
-                    traits: traits.remove(&row.member_id).unwrap_or_default(),
+                    traits: traits.remove(&member.member_id).unwrap_or_default(),
                     counters: counters::values(&book.counters, &kept, now),
                     segments: track::segments_of(&book.segments, &member),
                 };
@@ -212,9 +203,28 @@ impl Store {
                     dates: track::member_dates(&member.facts),
                     facts: questline_kit::expr::value(&facts).map_err(DomainError::internal)?,
                 };
-                Ok((row.member_id, view))
+                Ok((member.member_id, view))
             })
             .collect()
+    }
+}
+
+impl Store {
+    /// Every member of the tenant the read model holds, erased ones left out.
+    pub async fn members_now(&self, tenant_id: &str) -> Result<Vec<MemberSnapshot>, DomainError> {
+        let rows = snapshot::Entity::find()
+            .filter(snapshot::Column::TenantId.eq(tenant_id))
+            .filter(snapshot::Column::Erased.eq(false))
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| MemberSnapshot {
+                member_id: row.member_id,
+                external_id: row.external_id,
+                facts: serde_json::from_str(&row.facts).unwrap_or_default(),
+            })
+            .collect())
     }
 }
 

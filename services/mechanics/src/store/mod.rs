@@ -2,6 +2,7 @@
 //! with how it was judged and what it awarded (recorded before any point
 //! moves), caps and budgets usage, and the traits rules set on members.
 
+mod activity;
 mod books;
 mod counters;
 pub mod entities;
@@ -9,6 +10,7 @@ mod erasure;
 mod export;
 mod history;
 pub mod migrations;
+mod retention;
 mod rules;
 mod schemas;
 mod segments;
@@ -20,6 +22,7 @@ use sea_orm::DatabaseConnection;
 
 pub use counters::StoredCounter;
 pub use history::Replayed;
+pub use retention::RETENTION_DAYS;
 pub use rules::{RuleHistory, StoredRule};
 pub use schemas::StoredSchema;
 pub use tracked::{StoredVerdict, Tracked};

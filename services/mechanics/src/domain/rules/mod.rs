@@ -16,6 +16,8 @@ use cel::Program;
 use jiff::tz::TimeZone;
 use questline_kit::expr::{self, MAX_EXPRESSION};
 use questline_kit::{DomainError, Violations};
+
+use super::triggers;
 use serde::{Deserialize, Serialize};
 
 pub use actions::{Action, CompiledAction, Rounding};
@@ -59,6 +61,16 @@ pub struct RuleSpec {
     #[serde(default)]
     pub budget: Option<Budget>,
     pub actions: Vec<Action>,
+    /// With `questline.inactive` among the event types: the days without an
+    /// event of `inactive_of` (any type when empty) after which it fires.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub inactive_days: i32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inactive_of: Vec<String>,
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
 }
 
 /// A rule version ready to evaluate.
@@ -121,8 +133,13 @@ impl RuleSpec {
                 "must be at most 4096 bytes",
             );
         for (i, t) in self.event_types.iter().enumerate() {
-            v.id(&format!("event_types[{i}]"), t);
+            v.id(&format!("event_types[{i}]"), t).check(
+                !t.starts_with(triggers::PREFIX) || triggers::TYPES.contains(&t.as_str()),
+                &format!("event_types[{i}]"),
+                "the engine's own types are questline.birthday, questline.signup_anniversary and questline.inactive",
+            );
         }
+        self.check_inactivity(&mut v);
         let zone = time_zone(&mut v, &self.time_zone);
         let condition = parse(&mut v, "condition", &self.condition, strictness);
         let schedule = self.schedule.compile(&mut v, "schedule");
@@ -159,6 +176,37 @@ impl RuleSpec {
             actions,
             spec: self,
         })
+    }
+
+    /// Inactivity settings go with the `questline.inactive` trigger only.
+    fn check_inactivity(&self, v: &mut Violations) {
+        let on_inactivity = self.event_types.iter().any(|t| t == triggers::INACTIVE);
+        if on_inactivity {
+            v.check(
+                (1..=366).contains(&self.inactive_days),
+                "inactive_days",
+                "must be 1 to 366 for a rule on questline.inactive",
+            );
+        } else {
+            v.check(
+                self.inactive_days == 0 && self.inactive_of.is_empty(),
+                "inactive_days",
+                "is for rules on questline.inactive only",
+            );
+        }
+        v.check(
+            self.inactive_of.len() <= MAX_EVENT_TYPES,
+            "inactive_of",
+            "must name at most 20 event types",
+        );
+        for (i, t) in self.inactive_of.iter().enumerate() {
+            let field = format!("inactive_of[{i}]");
+            v.id(&field, t).check(
+                !t.starts_with(triggers::PREFIX),
+                &field,
+                "must be a type clients send",
+            );
+        }
     }
 
     /// Every expression of the rule, with its field: the condition, then
@@ -244,6 +292,8 @@ impl RuleSpec {
                 points: points.into(),
                 rounding: Rounding::Floor,
             }],
+            inactive_days: 0,
+            inactive_of: vec![],
         }
     }
 }

@@ -110,7 +110,7 @@ impl CompiledSpecialDays {
 }
 
 /// Whether `today` is the yearly return of `date`.
-fn yearly(date: Date, today: Date) -> bool {
+pub(crate) fn yearly(date: Date, today: Date) -> bool {
     yearly_on(date.month(), date.day(), today)
 }
 
