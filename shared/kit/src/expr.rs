@@ -377,7 +377,31 @@ pub fn in_scope<R>(bindings: &[(&str, &Value)], f: impl FnOnce(&Scope) -> R) -> 
 
 /// A JSON value as expressions see it; convert once, bind many times.
 pub fn value(json: &Json) -> Result<Value, String> {
-    cel::to_value(json).map_err(|e| e.to_string())
+    use cel::objects::{Key, Map as CelMap};
+    use std::sync::Arc;
+    // Built directly, not through serde: this runs for every event. Numbers
+    // read as serde would give them: a non-negative integer is a uint.
+    Ok(match json {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => Value::UInt(u),
+            (None, Some(i)) => Value::Int(i),
+            (None, None) => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Json::String(s) => Value::String(Arc::new(s.clone())),
+        Json::Array(items) => {
+            let items: Result<Vec<Value>, String> = items.iter().map(value).collect();
+            Value::List(Arc::new(items?))
+        }
+        Json::Object(fields) => {
+            let mut map = std::collections::HashMap::with_capacity(fields.len());
+            for (name, field) in fields {
+                map.insert(Key::String(Arc::new(name.clone())), value(field)?);
+            }
+            Value::Map(CelMap { map: Arc::new(map) })
+        }
+    })
 }
 
 /// Mean radius of the Earth in metres (IUGG).
