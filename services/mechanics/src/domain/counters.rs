@@ -17,7 +17,7 @@ use questline_kit::{DomainError, Violations};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
-use super::rules::{Period, RuleSpec};
+use super::rules::{MAX_EVENT_TYPES, Period, RuleSpec, time_zone};
 use super::track::MAX_LATENESS_MS;
 
 /// The longest rolling window, in days.
@@ -68,7 +68,7 @@ impl CounterSpec {
         )
         .optional_text("description", &self.description)
         .check(
-            (1..=20).contains(&self.event_types.len()),
+            (1..=MAX_EVENT_TYPES).contains(&self.event_types.len()),
             "event_types",
             "must name 1 to 20 event types",
         )
@@ -90,14 +90,7 @@ impl CounterSpec {
                 "must be 1 to 366",
             );
         }
-        let zone = TimeZone::get(&self.time_zone)
-            .ok()
-            .filter(|_| self.time_zone.len() <= 64);
-        v.check(
-            zone.is_some(),
-            "time_zone",
-            "must be an IANA time zone, e.g. Asia/Singapore",
-        );
+        let zone = time_zone(&mut v, &self.time_zone);
         let condition = if self.condition.trim().is_empty() {
             None
         } else {

@@ -241,7 +241,7 @@ impl RuleSpec {
     }
 }
 
-fn time_zone(v: &mut Violations, name: &str) -> Option<TimeZone> {
+pub(crate) fn time_zone(v: &mut Violations, name: &str) -> Option<TimeZone> {
     let zone = (name.len() <= 64)
         .then(|| TimeZone::get(name).ok())
         .flatten();
