@@ -176,7 +176,7 @@ fn decode_counter(req: &pb::PutCounterRequest) -> Result<CounterSpec, DomainErro
         window,
         time_zone: given.time_zone.clone(),
     };
-    let mut inner = invalid(v.finish());
+    let mut inner = decode::invalid(v.finish());
     let mut outer = Vec::new();
     if req.expected_version < 0 {
         outer.push(Violation {
@@ -184,7 +184,7 @@ fn decode_counter(req: &pb::PutCounterRequest) -> Result<CounterSpec, DomainErro
             description: "must not be negative".into(),
         });
     }
-    for found in invalid(spec.clone().compile(&req.counter_id).map(drop)) {
+    for found in decode::invalid(spec.clone().compile(&req.counter_id).map(drop)) {
         if found.field == "counter_id" {
             outer.push(found);
         } else {
@@ -196,14 +196,6 @@ fn decode_counter(req: &pb::PutCounterRequest) -> Result<CounterSpec, DomainErro
         Ok(spec)
     } else {
         Err(DomainError::Invalid(outer))
-    }
-}
-
-/// The violations of a check, none when it passed.
-fn invalid(checked: Result<(), DomainError>) -> Vec<Violation> {
-    match checked {
-        Err(DomainError::Invalid(found)) => found,
-        _ => vec![],
     }
 }
 

@@ -27,10 +27,7 @@ pub fn rule(tenant_id: &str, rule: Option<&pb::Rule>) -> Result<CompiledRule, Do
 fn definition(rule: &pb::Rule, field: &str, version: i32) -> Result<CompiledRule, DomainError> {
     let mut v = Violations::new();
     let spec = spec(&mut v, rule);
-    let mut found = match v.finish() {
-        Err(DomainError::Invalid(found)) => found,
-        _ => vec![],
-    };
+    let mut found = invalid(v.finish());
     match spec.compile(&rule.rule_id, version, Strictness::New) {
         Ok(compiled) if found.is_empty() => Ok(compiled),
         Ok(_) => Err(DomainError::Invalid(under(field, found))),
@@ -39,6 +36,14 @@ fn definition(rule: &pb::Rule, field: &str, version: i32) -> Result<CompiledRule
             Err(DomainError::Invalid(under(field, found)))
         }
         Err(other) => Err(other),
+    }
+}
+
+/// The violations a `Violations::finish` gave, none when it passed.
+pub(super) fn invalid(checked: Result<(), DomainError>) -> Vec<Violation> {
+    match checked {
+        Err(DomainError::Invalid(found)) => found,
+        _ => vec![],
     }
 }
 
@@ -281,10 +286,7 @@ pub fn simulation(req: &pb::SimulateRulesRequest) -> Result<Simulation, DomainEr
             "end_time",
             "must be at most 400 days after start_time",
         );
-    let mut found = match v.finish() {
-        Err(DomainError::Invalid(found)) => found,
-        _ => vec![],
-    };
+    let mut found = invalid(v.finish());
     let mut rules = Vec::new();
     for (i, r) in req.rules.iter().enumerate() {
         match definition(r, &format!("rules[{i}]"), 0) {

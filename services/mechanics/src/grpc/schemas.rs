@@ -212,13 +212,8 @@ fn decode_schema(req: &pb::PutEventSchemaRequest) -> Result<EventSchema, DomainE
         closed: given.closed,
     };
     schema.validate(&mut inner);
-    let mut found = match v.finish() {
-        Err(DomainError::Invalid(found)) => found,
-        _ => vec![],
-    };
-    if let Err(DomainError::Invalid(more)) = inner.finish() {
-        found.extend(decode::under("schema", more));
-    }
+    let mut found = decode::invalid(v.finish());
+    found.extend(decode::under("schema", decode::invalid(inner.finish())));
     if found.is_empty() {
         Ok(schema)
     } else {
