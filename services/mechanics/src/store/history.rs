@@ -50,7 +50,11 @@ impl Store {
     ) -> Result<Option<Replayed>, DomainError> {
         let total = self.count_events(tenant_id, range).await?;
         let live = self.rule_book(tenant_id).await?;
-        let members = self.member_views(tenant_id, &live).await?;
+        let reads_segments = book
+            .rules
+            .iter()
+            .any(|r| r.versions.values().any(|v| v.uses_segments));
+        let members = self.member_views(tenant_id, &live, reads_segments).await?;
         let unknown = MemberView {
             facts: questline_kit::expr::value(&serde_json::json!({}))
                 .map_err(DomainError::internal)?,
@@ -171,11 +175,13 @@ impl Store {
 
     /// Every member of the tenant as the rules see them now (erased ones
     /// left out), with the traits rules set, and their counters and
-    /// segments now (from `book`, the live one).
+    /// segments now (from `book`, the live one); segments are evaluated only
+    /// when a replayed rule `reads_segments`, as Track does.
     pub async fn member_views(
         &self,
         tenant_id: &str,
         book: &RuleBook,
+        reads_segments: bool,
     ) -> Result<HashMap<String, MemberView>, DomainError> {
         let mut buckets = if book.counters.is_empty() {
             HashMap::new()
@@ -196,7 +202,11 @@ impl Store {
                 let standing = Standing {
                     traits: traits.remove(&member.member_id).unwrap_or_default(),
                     counters: counters::values(&book.counters, &kept, now),
-                    segments: track::segments_of(&book.segments, &member),
+                    segments: if reads_segments {
+                        track::segments_of(&book.segments, &member)
+                    } else {
+                        vec![]
+                    },
                 };
                 let facts = track::member_facts(&member, standing);
                 let view = MemberView {
