@@ -119,8 +119,8 @@ fn questline(c: &mut Criterion) {
         .collect();
     let (event, member) = (event(), member());
     let run = || {
-        let e = questline_kit::expr::value(&event).unwrap();
-        let m = questline_kit::expr::value(&member).unwrap();
+        let e = questline_kit::expr::value(&event);
+        let m = questline_kit::expr::value(&member);
         questline_kit::expr::in_scope(&[("event", &e), ("member", &m)], |scope| {
             programs
                 .iter()

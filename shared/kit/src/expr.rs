@@ -3,8 +3,14 @@
 //! evaluated against what the engine knows of a member.
 
 use cel::common::ast::{EntryExpr, Expr, IdedEntryExpr, IdedExpr};
+use cel::common::types::{
+    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt,
+};
+use cel::common::value::{CowVal, Val};
+use cel::context::VariableResolver;
 use cel::{Context, Program, Value};
 use serde_json::{Map, Value as Json};
+use std::collections::HashMap;
 
 use crate::Violations;
 
@@ -335,11 +341,16 @@ fn root() -> Context<'static, 'static> {
     context
 }
 
+/// A variable's value as expressions see it: converted once, then bound by
+/// reference in as many scopes as need it.
+#[derive(Debug)]
+pub struct Variable(Box<dyn Val>);
+
 /// The variables of one evaluation, shared by every expression run against
 /// them, with the functions rules may call: `distance(lat1, lng1, lat2,
 /// lng2)`, the great-circle distance in metres.
 pub struct Scope<'a> {
-    context: Context<'a, 'static>,
+    context: Context<'a, 'a>,
 }
 
 impl Scope<'_> {
@@ -356,52 +367,61 @@ impl Scope<'_> {
     }
 
     /// Runs `f` in a scope that adds `bindings` to these.
-    pub fn with<R>(&self, bindings: &[(&str, &Value)], f: impl FnOnce(&Scope) -> R) -> R {
-        f(&child(&self.context, bindings))
+    pub fn with<R>(&self, bindings: &[(&str, &Variable)], f: impl FnOnce(&Scope) -> R) -> R {
+        let named = Named(bindings);
+        f(&child(&self.context, &named))
     }
 }
 
-/// A child scope of `parent` with `bindings` added.
-fn child<'a>(parent: &'a Context<'_, 'static>, bindings: &[(&str, &Value)]) -> Scope<'a> {
-    let mut context = parent.new_inner_scope();
-    for (name, value) in bindings {
-        context.add_variable_from_value(*name, (*value).clone());
+/// Variables lent to a scope: read in place, never copied into it.
+struct Named<'a>(&'a [(&'a str, &'a Variable)]);
+
+impl VariableResolver for Named<'_> {
+    fn resolve<'b>(&'b self, name: &str) -> Option<CowVal<'b, 'b>> {
+        self.0
+            .iter()
+            .find(|(bound, _)| *bound == name)
+            .map(|(_, variable)| CowVal::Borrowed(variable.0.as_ref()))
     }
+}
+
+/// A child scope of `parent` that sees `named`.
+fn child<'a>(parent: &'a Context<'a, 'a>, named: &'a Named<'a>) -> Scope<'a> {
+    let mut context = parent.new_inner_scope();
+    context.set_variable_resolver(named);
     Scope { context }
 }
 
-/// Runs `f` in a scope binding each `(name, value)`.
-pub fn in_scope<R>(bindings: &[(&str, &Value)], f: impl FnOnce(&Scope) -> R) -> R {
-    ROOT.with(|root| f(&child(root, bindings)))
+/// Runs `f` in a scope binding each `(name, variable)`.
+pub fn in_scope<R>(bindings: &[(&str, &Variable)], f: impl FnOnce(&Scope) -> R) -> R {
+    let named = Named(bindings);
+    ROOT.with(|root| f(&child(root, &named)))
 }
 
-/// A JSON value as expressions see it; convert once, bind many times.
-pub fn value(json: &Json) -> Result<Value, String> {
-    use cel::objects::{Key, Map as CelMap};
-    use std::sync::Arc;
-    // Built directly, not through serde: this runs for every event. Numbers
-    // read as serde would give them: a non-negative integer is a uint.
-    Ok(match json {
-        Json::Null => Value::Null,
-        Json::Bool(b) => Value::Bool(*b),
+/// A JSON value as expressions see it; convert once, bind many times. A
+/// non-negative integer is a `uint`, as serde gives it.
+pub fn value(json: &Json) -> Variable {
+    Variable(val(json))
+}
+
+fn val(json: &Json) -> Box<dyn Val> {
+    match json {
+        Json::Null => Box::new(CelNull),
+        Json::Bool(b) => Box::new(CelBool::from(*b)),
         Json::Number(n) => match (n.as_u64(), n.as_i64()) {
-            (Some(u), _) => Value::UInt(u),
-            (None, Some(i)) => Value::Int(i),
-            (None, None) => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            (Some(u), _) => Box::new(CelUInt::from(u)),
+            (None, Some(i)) => Box::new(CelInt::from(i)),
+            (None, None) => Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN))),
         },
-        Json::String(s) => Value::String(Arc::new(s.clone())),
-        Json::Array(items) => {
-            let items: Result<Vec<Value>, String> = items.iter().map(value).collect();
-            Value::List(Arc::new(items?))
-        }
+        Json::String(s) => Box::new(CelString::from(s.clone())),
+        Json::Array(items) => Box::new(CelList::from(items.iter().map(val).collect::<Vec<_>>())),
         Json::Object(fields) => {
-            let mut map = std::collections::HashMap::with_capacity(fields.len());
-            for (name, field) in fields {
-                map.insert(Key::String(Arc::new(name.clone())), value(field)?);
-            }
-            Value::Map(CelMap { map: Arc::new(map) })
+            let entries = fields
+                .iter()
+                .map(|(name, field)| (CelMapKey::from(name.clone()), val(field)));
+            Box::new(CelMap::from(entries.collect::<HashMap<_, _>>()))
         }
-    })
+    }
 }
 
 /// Mean radius of the Earth in metres (IUGG).
@@ -416,16 +436,12 @@ pub fn distance(lat1: f64, lng1: f64, lat2: f64, lng2: f64) -> f64 {
     2.0 * EARTH_RADIUS_M * a.sqrt().min(1.0).asin()
 }
 
-/// The `(name, JSON)` bindings as values.
 /// Runs `f` in a scope binding each `(name, JSON)`, converted first.
-fn in_json_scope<R>(
-    bindings: &[(&str, &Json)],
-    f: impl FnOnce(&Scope) -> Result<R, String>,
-) -> Result<R, String> {
-    let values = bindings
+fn in_json_scope<R>(bindings: &[(&str, &Json)], f: impl FnOnce(&Scope) -> R) -> R {
+    let values: Vec<_> = bindings
         .iter()
-        .map(|(name, json)| Ok((*name, value(json)?)))
-        .collect::<Result<Vec<_>, String>>()?;
+        .map(|(name, json)| (*name, value(json)))
+        .collect();
     let bound: Vec<_> = values.iter().map(|(n, v)| (*n, v)).collect();
     in_scope(&bound, f)
 }

@@ -25,7 +25,7 @@ pub struct StoredEvent {
 
 /// A member, as the rules see them (`kit::expr::value` of their facts).
 pub struct MemberView {
-    pub facts: cel::Value,
+    pub facts: questline_kit::expr::Variable,
     pub dates: MemberDates,
 }
 
@@ -246,7 +246,7 @@ mod tests {
 
     fn member(id: &str) -> MemberView {
         MemberView {
-            facts: questline_kit::expr::value(&json!({"id": id, "tags": []})).unwrap(),
+            facts: questline_kit::expr::value(&json!({"id": id, "tags": []})),
             dates: MemberDates::default(),
         }
     }

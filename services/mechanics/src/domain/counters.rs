@@ -276,9 +276,7 @@ pub fn additions(counters: &[CompiledCounter], event: &Json, at_ms: i64) -> Vec<
     if !counters.iter().any(|c| c.listens_to(event_type)) {
         return vec![];
     }
-    let Ok(bound) = expr::value(event) else {
-        return vec![];
-    };
+    let bound = expr::value(event);
     expr::in_scope(&[("event", &bound)], |scope| {
         counters
             .iter()

@@ -10,10 +10,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use cel::Value;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use questline_kit::expr::{self, Scope};
+use questline_kit::expr::{self, Scope, Variable};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
@@ -28,7 +27,7 @@ pub struct Occasion<'a> {
     pub event: &'a Json,
     /// What the engine knows of the member (`kit::expr::member` plus tags),
     /// as expressions see it (`kit::expr::value`).
-    pub member: &'a Value,
+    pub member: &'a Variable,
     pub dates: MemberDates,
 }
 
@@ -111,19 +110,7 @@ pub struct Considered<'r> {
 
 /// Runs every rule's schedule, special days, condition and actions.
 pub fn consider<'r>(rules: &[InForce<'r>], occasion: &Occasion) -> Vec<Considered<'r>> {
-    let event = match expr::value(occasion.event) {
-        Ok(event) => event,
-        Err(message) => {
-            let failed = |r: &InForce<'r>| Considered {
-                rule: r.rule,
-                shadow: r.shadow,
-                outcome: Err(Verdict::Error {
-                    message: message.clone(),
-                }),
-            };
-            return rules.iter().map(failed).collect();
-        }
-    };
+    let event = expr::value(occasion.event);
     let bindings = [("event", &event), ("member", occasion.member)];
     expr::in_scope(&bindings, |scope| {
         let mut nows = Nows::default();
@@ -140,10 +127,10 @@ pub fn consider<'r>(rules: &[InForce<'r>], occasion: &Occasion) -> Vec<Considere
 
 /// `now` per time zone, built for the first rule that reads it.
 #[derive(Default)]
-struct Nows(HashMap<String, Result<Value, String>>);
+struct Nows(HashMap<String, Variable>);
 
 impl Nows {
-    fn of(&mut self, rule: &CompiledRule, at_ms: i64) -> &Result<Value, String> {
+    fn of(&mut self, rule: &CompiledRule, at_ms: i64) -> &Variable {
         self.0
             .entry(rule.spec.time_zone.clone())
             .or_insert_with(|| expr::value(&now(at_ms, &rule.zone)))
@@ -191,12 +178,8 @@ fn effects(
     if !rule.uses_now {
         return run(rule, scope);
     }
-    match nows.of(rule, occasion.at_ms) {
-        Ok(now) => scope.with(&[("now", now)], |scope| run(rule, scope)),
-        Err(message) => Err(Verdict::Error {
-            message: message.clone(),
-        }),
-    }
+    let now = nows.of(rule, occasion.at_ms);
+    scope.with(&[("now", now)], |scope| run(rule, scope))
 }
 
 /// The condition, then the actions.

@@ -137,9 +137,7 @@ pub fn segments_of(segments: &[(String, Program)], member: &MemberSnapshot) -> V
         return vec![];
     }
     let facts = questline_kit::expr::member(&member.member_id, &member.external_id, &member.facts);
-    let Ok(bound) = questline_kit::expr::value(&facts) else {
-        return vec![];
-    };
+    let bound = questline_kit::expr::value(&facts);
     questline_kit::expr::in_scope(&[("member", &bound)], |scope| {
         segments
             .iter()

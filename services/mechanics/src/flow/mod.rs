@@ -88,7 +88,7 @@ impl Tracker {
         let event = track::event_facts(&t.event_type, &t.event_id, t.attributes.clone());
         let additions = counters::additions(&book.counters, &event, at);
         let facts = track::member_facts(&member, standing);
-        let facts = questline_kit::expr::value(&facts).map_err(DomainError::internal)?;
+        let facts = questline_kit::expr::value(&facts);
         let occasion = Occasion {
             at_ms: at,
             event: &event,

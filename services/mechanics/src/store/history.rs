@@ -56,8 +56,7 @@ impl Store {
             .any(|r| r.versions.values().any(|v| v.uses_segments));
         let members = self.member_views(tenant_id, &live, reads_segments).await?;
         let unknown = MemberView {
-            facts: questline_kit::expr::value(&serde_json::json!({}))
-                .map_err(DomainError::internal)?,
+            facts: questline_kit::expr::value(&serde_json::json!({})),
             dates: Default::default(),
         };
         let mut replay = Replay::new(book, sample_size);
@@ -211,7 +210,7 @@ impl Store {
                 let facts = track::member_facts(&member, standing);
                 let view = MemberView {
                     dates: track::member_dates(&member.facts),
-                    facts: questline_kit::expr::value(&facts).map_err(DomainError::internal)?,
+                    facts: questline_kit::expr::value(&facts),
                 };
                 Ok((member.member_id, view))
             })

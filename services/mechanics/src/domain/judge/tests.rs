@@ -22,7 +22,7 @@ struct Given {
 }
 
 impl Given {
-    fn occasion<'a>(&'a self, member: &'a cel::Value) -> Occasion<'a> {
+    fn occasion<'a>(&'a self, member: &'a questline_kit::expr::Variable) -> Occasion<'a> {
         Occasion {
             at_ms: self.at_ms,
             event: &self.event,
@@ -47,7 +47,7 @@ fn judge(
     given: &Given,
     usage: &HashMap<UsageKey, Used>,
 ) -> Settlement {
-    let member = questline_kit::expr::value(&given.member).unwrap();
+    let member = questline_kit::expr::value(&given.member);
     let o = given.occasion(&member);
     let in_force: Vec<_> = rules
         .iter()
