@@ -679,6 +679,7 @@ pub fn track(
         member_id: member_id.into(),
         event_type: "purchase".into(),
         occur_time: None,
+        external_id: String::new(),
         attributes: Some(purchase(amount)),
     }
 }

@@ -246,6 +246,7 @@ async fn call(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>
                 .get_member(id::GetMemberRequest {
                     tenant_id,
                     member_id,
+                    ..Default::default()
                 })
                 .await,
         ),

@@ -97,6 +97,16 @@ async fn a_member_app_reaches_its_own_member_and_no_other_on_any_route() {
         assert_eq!(send(&rest, "post", "/v1/redemptions", &server, Some(&treat)).await.status, 200);
         let everyone = json!({"segment_id": "everyone", "name": "Everyone", "predicate": "true"});
         assert_eq!(send(&rest, "post", "/v1/segments", &server, Some(&everyone)).await.status, 201);
+        // A partner may name Bob by the id it gave him instead.
+        let by_card = send(&rest, "get", "/v1/members/by-external-id/bob", &server, None).await;
+        assert_eq!(by_card.body["member_id"], bob_id.as_str(), "{:?}", by_card.body);
+        let scan = json!({"event_id": "bob-2", "external_id": "bob", "type": "purchase", "attributes": {"amount": 100}});
+        let scanned = send(&rest, "post", "/v1/events", &server, Some(&scan)).await;
+        assert_eq!((scanned.status, &scanned.body["member_id"]), (200, &json!(bob_id)), "{:?}", scanned.body);
+        let both = json!({"event_id": "bob-3", "member_id": bob_id, "external_id": "bob", "type": "purchase"});
+        let refused = send(&rest, "post", "/v1/events", &server, Some(&both)).await;
+        assert_eq!(refused.status, 400, "{:?}", refused.body);
+        assert_eq!(refused.body["errors"][0]["field"], "external_id", "{:?}", refused.body);
         let bob_before = send(&rest, "get", &format!("/v1/members/{bob_id}/balances"), &server, None).await.body;
 
         // Alice's app: her token, her stars, her pastry, her inbox.

@@ -206,6 +206,7 @@ async fn an_erased_member_leaves_no_personal_value_anywhere_and_the_books_unchan
             .get_member(id::GetMemberRequest {
                 tenant_id: tenant.clone(),
                 member_id: member_id.clone(),
+                ..Default::default()
             })
             .await;
         assert_eq!(read.unwrap_err().code(), Code::NotFound);

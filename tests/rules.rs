@@ -80,6 +80,7 @@ fn event(p: &Programme, member_id: &str, event_id: String) -> TrackRequest {
         event_type: "purchase".into(),
         occur_time: None,
         attributes: Some(purchase(30.0)),
+        external_id: String::new(),
     }
 }
 
@@ -184,6 +185,103 @@ async fn a_daily_cap_holds_under_two_hundred_concurrent_events_of_one_member() {
         let again = track_all(&api, events.into_iter().rev().collect(), 50).await;
         assert_eq!(again.iter().sum::<i64>(), 30);
         assert_eq!(balance(&mut api, &p, &member).await, 30);
+        h.cleanup().await;
+    })
+    .await;
+}
+
+/// A purchase naming its member by the brand's own id.
+fn by_card(p: &Programme, external_id: &str, event_id: &str) -> TrackRequest {
+    TrackRequest {
+        member_id: String::new(),
+        external_id: external_id.into(),
+        ..event(p, "", event_id.into())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_may_name_their_member_by_the_brands_own_id() {
+    each_backend(|backend| async move {
+        let h = Harness::start(backend).await;
+        let p = h.programme("cards").await;
+        let other = h.programme("cards-elsewhere").await;
+        let mut api = h.api(Some(&p.token));
+        let mut theirs = h.api(Some(&other.token));
+        theirs.upsert_member(&other.tenant_id, "card-9", None).await;
+        // Tracked at once, before the member's event reaches mechanics'
+        // read model: twenty first reads of one new member race.
+        let member = api.upsert_member(&p.tenant_id, "card-7", None).await;
+        let events = (0..20)
+            .map(|i| by_card(&p, "card-7", &format!("till-{i}")))
+            .collect::<Vec<_>>();
+        let awarded = track_all(&api, events.clone(), 20).await;
+        assert!(
+            awarded
+                .iter()
+                .all(|points| *points == awarded[0] && *points > 0)
+        );
+        let earned: i64 = awarded.iter().sum();
+        assert_eq!(balance(&mut api, &p, &member).await, earned);
+        let answer = api.mechanics.track(events[0].clone()).await.unwrap();
+        assert_eq!(
+            answer.get_ref().member_id,
+            member,
+            "the replay names the member"
+        );
+        assert_eq!(
+            balance(&mut api, &p, &member).await,
+            earned,
+            "nothing twice"
+        );
+
+        // Bad references are refused and leave nothing behind.
+        let both = TrackRequest {
+            member_id: member.clone(),
+            ..by_card(&p, "card-7", "both")
+        };
+        let neither = by_card(&p, "", "neither");
+        for (request, field) in [(both, "external_id"), (neither, "member_id")] {
+            let refused = api.mechanics.track(request).await.unwrap_err();
+            assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+            let fields: Vec<_> = violations(&refused)
+                .iter()
+                .map(|v| v.split(':').next().unwrap().to_string())
+                .collect();
+            assert_eq!(fields, [field], "{refused:?}");
+        }
+        for (external_id, event_id) in [("card-unknown", "lost"), ("card-9", "crossed")] {
+            let refused = api
+                .mechanics
+                .track(by_card(&p, external_id, event_id))
+                .await;
+            assert_eq!(refused.unwrap_err().code(), Code::NotFound, "{external_id}");
+        }
+        for event_id in ["both", "neither", "lost", "crossed"] {
+            let explained = api
+                .mechanics
+                .explain_event(mech::ExplainEventRequest {
+                    tenant_id: p.tenant_id.clone(),
+                    event_id: event_id.into(),
+                })
+                .await;
+            assert_eq!(explained.unwrap_err().code(), Code::NotFound, "{event_id}");
+        }
+
+        // Identity answers by the brand's id for servers, not for member apps.
+        let read = |api: &mut Api, external_id: &str| {
+            let request = questline_proto::identity::GetMemberRequest {
+                tenant_id: p.tenant_id.clone(),
+                external_id: external_id.into(),
+                ..Default::default()
+            };
+            let mut identity = api.identity.clone();
+            async move { identity.get_member(request).await }
+        };
+        let found = read(&mut api, "card-7").await.unwrap().into_inner();
+        assert_eq!(found.member.unwrap().member_id, member);
+        let app = h.member_token(&p, &member).await;
+        let denied = read(&mut h.api(Some(&app)), "card-7").await.unwrap_err();
+        assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
         h.cleanup().await;
     })
     .await;

@@ -24,6 +24,7 @@ async fn every_service(h: &Harness, p: &Programme, token: &str) -> Vec<(&'static
         .get_member(id::GetMemberRequest {
             tenant_id: tenant_id.clone(),
             member_id: member_id.clone(),
+            ..Default::default()
         })
         .await
         .map(drop);
@@ -547,6 +548,7 @@ async fn a_service_token_does_its_services_duties_in_one_tenant_until_revoked() 
             .get_member(id::GetMemberRequest {
                 tenant_id: p.tenant_id.clone(),
                 member_id: p.member_id.clone(),
+                ..Default::default()
             })
             .await
             .unwrap();

@@ -70,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
         member_id: args.member_id.clone(),
         event_type: "purchase".into(),
         occur_time: None,
+        external_id: String::new(),
         attributes: Some(amount(args.amount)),
     };
     let deadline = Instant::now() + Duration::from_secs_f64(args.seconds);

@@ -42,6 +42,7 @@ fn the_partner_walk_through_runs_as_written() {
     );
     let expected = [
         r#""points":25"#,
+        r#""event_id":"till-7-0815","member_id":"#,
         r#""field":"attributes.amount","description":"must be a number""#,
         r#"{"counter_id":"spend_month","value":250"#,
         r#""available":25"#,

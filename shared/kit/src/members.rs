@@ -12,13 +12,14 @@ use questline_proto::identity::{
     self as pb, GetMemberRequest, identity_service_client::IdentityServiceClient,
 };
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, Set, TransactionTrait,
 };
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, boolean, string, text};
 use serde_json::{Map, Value as Json};
 
+use crate::Violations;
 use crate::bus::EventHandler;
 use crate::client::Outgoing;
 use crate::error::{DomainError, from_upstream};
@@ -74,6 +75,48 @@ impl MigrationTrait for CreateMemberSnapshots {
                     .to_owned(),
             )
             .await
+    }
+}
+
+/// Adds the (tenant, external id) index Track's lookup by external id reads.
+pub struct IndexMemberExternalIds;
+
+impl MigrationName for IndexMemberExternalIds {
+    fn name(&self) -> &str {
+        "m0000_kit_index_member_external_ids"
+    }
+}
+
+#[async_trait]
+impl MigrationTrait for IndexMemberExternalIds {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_index(
+                Index::create()
+                    .name("member_snapshots_by_external_id")
+                    .table("member_snapshots")
+                    .if_not_exists()
+                    .col("tenant_id")
+                    .col("external_id")
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// Checks that a request names its member one way: by `member_id`, or by
+/// `external_id`, the brand's own id for them — exactly one.
+pub fn check_one(v: &mut Violations, member_id: &str, external_id: &str) {
+    match (member_id.is_empty(), external_id.is_empty()) {
+        (_, true) => {
+            v.id("member_id", member_id);
+        }
+        (true, false) => {
+            v.text("external_id", external_id);
+        }
+        (false, false) => {
+            v.add("external_id", "must be empty when member_id is given");
+        }
     }
 }
 
@@ -174,15 +217,51 @@ impl MemberDirectory {
         if let Some(row) = self.stored(tenant_id, member_id).await? {
             return snapshot_of(&row);
         }
+        let request = GetMemberRequest {
+            tenant_id: tenant_id.into(),
+            member_id: member_id.into(),
+            external_id: String::new(),
+        };
+        self.read_through(request, caller_token).await
+    }
+
+    /// The member the brand knows by `external_id`, as `get` finds one.
+    pub async fn by_external_id(
+        &self,
+        tenant_id: &str,
+        external_id: &str,
+        caller_token: &str,
+    ) -> Result<MemberSnapshot, DomainError> {
+        let stored = entity::Entity::find()
+            .filter(entity::Column::TenantId.eq(tenant_id))
+            .filter(entity::Column::ExternalId.eq(external_id))
+            .filter(entity::Column::Erased.eq(false))
+            .one(&self.db)
+            .await?;
+        if let Some(row) = stored {
+            return snapshot_of(&row);
+        }
+        let request = GetMemberRequest {
+            tenant_id: tenant_id.into(),
+            member_id: String::new(),
+            external_id: external_id.into(),
+        };
+        self.read_through(request, caller_token).await
+    }
+
+    /// Asks identity for the member and keeps what it answers.
+    async fn read_through(
+        &self,
+        request: GetMemberRequest,
+        caller_token: &str,
+    ) -> Result<MemberSnapshot, DomainError> {
+        let tenant_id = request.tenant_id.clone();
         let mut identity = IdentityServiceClient::with_interceptor(
             self.identity.clone(),
             Outgoing::bearer(caller_token),
         );
         let member = identity
-            .get_member(GetMemberRequest {
-                tenant_id: tenant_id.into(),
-                member_id: member_id.into(),
-            })
+            .get_member(request)
             .await
             .map_err(from_upstream)?
             .into_inner()
@@ -202,7 +281,7 @@ impl MemberDirectory {
         crate::db::retrying(|| {
             keep(
                 &self.db,
-                tenant_id,
+                &tenant_id,
                 Some(&snapshot),
                 &snapshot.member_id,
                 as_of,

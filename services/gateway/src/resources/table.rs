@@ -60,6 +60,17 @@ pub static RESOURCES: &[Resource] = &[
         answer: Some("member"),
         ..resource(
             Verb::Get,
+            "/v1/members/by-external-id/{external_id}",
+            rpc!("identity", "IdentityService/GetMember"),
+            "getMemberByExternalId",
+            "members",
+            "The member a brand knows by its own id: profile and consent",
+        )
+    },
+    Resource {
+        answer: Some("member"),
+        ..resource(
+            Verb::Get,
             "/v1/members/{member_id}",
             rpc!("identity", "IdentityService/GetMember"),
             "getMember",

@@ -106,6 +106,9 @@ const LINKS: [(&str, &str, &str, &str); 2] = [
 pub fn finish(document: utoipa::openapi::OpenApi) -> Value {
     let mut document = serde_json::to_value(document).unwrap_or_else(|_| json!({}));
     crate::resources::describe(&mut document);
+    // A customer action names its member one way, which fields alone cannot say.
+    document["components"]["schemas"]["TrackBody"]["oneOf"] =
+        json!([{"required": ["member_id"]}, {"required": ["external_id"]}]);
     for (name, description) in NAMED_ANSWERS {
         document["components"]["responses"][name] = problem(description);
     }

@@ -32,9 +32,14 @@ pub(super) struct TrackBody {
     /// instead.)
     #[schema(value_type = String, required = true, pattern = "^[A-Za-z0-9._:-]{1,256}$")]
     event_id: Option<String>,
-    /// The member's id.
-    #[schema(pattern = "^[A-Za-z0-9._:-]{1,256}$")]
-    member_id: String,
+    /// The member's id; or name them by `external_id` instead (exactly one).
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9._:-]{1,256}$")]
+    member_id: Option<String>,
+    /// The brand's own id for the member (as `PUT
+    /// /v1/members/by-external-id/{external_id}` set it), instead of
+    /// `member_id`.
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9._:@+-]{1,256}$")]
+    external_id: Option<String>,
     /// The event type the rules match, e.g. `purchase`.
     #[serde(rename = "type")]
     #[schema(pattern = "^[A-Za-z0-9._:-]{1,256}$")]
@@ -53,11 +58,14 @@ pub(super) struct TrackBody {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
     "event_id": "order-1001",
+    "member_id": "01a242f4-01fb-7258-b9d0-ad0d26758434",
     "awards": [{"rule_id": "stars-per-purchase", "currency": "stars", "points": 25,
                 "transfer_id": "01a242f4-091d-763e-a4de-796395e15fd7"}]
 }))]
 pub(super) struct Tracked {
     event_id: String,
+    /// The member it was tracked for (the external id's, when given).
+    member_id: String,
     awards: Vec<Award>,
 }
 
@@ -119,7 +127,8 @@ fn track_request(
     Ok(TrackRequest {
         tenant_id: tenant_id.to_string(),
         event_id,
-        member_id: body.member_id,
+        member_id: body.member_id.unwrap_or_default(),
+        external_id: body.external_id.unwrap_or_default(),
         event_type: body.event_type,
         occur_time,
         attributes: body.attributes.as_ref().map(structs::from_json),
@@ -130,6 +139,7 @@ impl From<TrackResponse> for Tracked {
     fn from(tracked: TrackResponse) -> Tracked {
         Tracked {
             event_id: tracked.event_id,
+            member_id: tracked.member_id,
             awards: tracked
                 .awards
                 .into_iter()
@@ -173,8 +183,25 @@ fn well_formed(events: &[TrackBody]) -> Result<(), Problem> {
     for (i, event) in events.iter().enumerate() {
         let event_id = event.event_id.as_deref().unwrap_or_default();
         v.id(&format!("events[{i}].event_id"), event_id)
-            .id(&format!("events[{i}].member_id"), &event.member_id)
             .id(&format!("events[{i}].type"), &event.event_type);
+        let member = (event.member_id.as_deref(), event.external_id.as_deref());
+        match member {
+            (Some(member_id), None) => {
+                v.id(&format!("events[{i}].member_id"), member_id);
+            }
+            (None, Some(external_id)) => {
+                v.text(&format!("events[{i}].external_id"), external_id);
+            }
+            (None, None) => {
+                v.add(&format!("events[{i}].member_id"), "is required");
+            }
+            (Some(_), Some(_)) => {
+                v.add(
+                    &format!("events[{i}].external_id"),
+                    "must be absent when member_id is given",
+                );
+            }
+        }
     }
     v.finish().map_err(Problem::from)
 }

@@ -38,15 +38,25 @@ pub(super) async fn get(
 ) -> tonic::Result<Response<pb::GetMemberResponse>> {
     let caller = api.auth.caller(&request).await?;
     let req = request.into_inner();
-    decode::within_tenant(&req.tenant_id, "member_id", &req.member_id)?;
-    // The brand's backend, a service whose duty it is, or the member's own app.
-    if caller
-        .require_server_or(&req.tenant_id, &[Duty::ReadMembers])
-        .is_err()
-    {
-        caller.require_member_access(&req.tenant_id, &req.member_id)?;
-    }
-    let row = api.store.member(&req.tenant_id, &req.member_id).await?;
+    let mut v = Violations::new();
+    v.id("tenant_id", &req.tenant_id);
+    questline_kit::members::check_one(&mut v, &req.member_id, &req.external_id);
+    v.finish()?;
+    // The brand's backend, a service whose duty it is, or the member's own
+    // app (by member id: a member token has no use for external ids).
+    let server = caller.require_server_or(&req.tenant_id, &[Duty::ReadMembers]);
+    let row = if req.external_id.is_empty() {
+        if server.is_err() {
+            caller.require_member_access(&req.tenant_id, &req.member_id)?;
+        }
+        api.store.member(&req.tenant_id, &req.member_id).await?
+    } else {
+        server?;
+        let found = api
+            .store
+            .member_by_external_id(&req.tenant_id, &req.external_id);
+        found.await?
+    };
     Ok(Response::new(pb::GetMemberResponse {
         member: Some(encode::member(row)),
     }))

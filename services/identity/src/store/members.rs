@@ -82,6 +82,23 @@ impl Store {
         Ok(row)
     }
 
+    /// The member the brand knows by `external_id`; NOT_FOUND once erased.
+    pub async fn member_by_external_id(
+        &self,
+        tenant_id: &str,
+        external_id: &str,
+    ) -> Result<member::Model, DomainError> {
+        member::Entity::find()
+            .filter(member::Column::TenantId.eq(tenant_id))
+            .filter(member::Column::ExternalId.eq(external_id))
+            .filter(member::Column::ErasedAt.is_null())
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| {
+                DomainError::NotFound(format!("no member with external id {external_id}"))
+            })
+    }
+
     /// One page of a tenant's members in joining order, matching `query` if given.
     pub async fn members(
         &self,

@@ -16,7 +16,10 @@ use super::rules::MemberDates;
 pub struct Track {
     pub tenant_id: String,
     pub event_id: String,
+    /// Empty until resolved when the caller named the member by `external_id`.
     pub member_id: String,
+    /// The brand's own id for the member, instead of `member_id`.
+    pub external_id: String,
     pub event_type: String,
     pub attributes: Map<String, Json>,
     /// When it happened, in ms; `None` means when it is recorded.
@@ -63,15 +66,13 @@ pub const MAX_LATENESS_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 pub fn validate(t: &Track, attributes_len: usize, now_ms: i64) -> Result<(), DomainError> {
     let mut v = Violations::new();
-    v.id("tenant_id", &t.tenant_id)
-        .id("event_id", &t.event_id)
-        .id("member_id", &t.member_id)
-        .id("event_type", &t.event_type)
-        .check(
-            attributes_len <= MAX_ATTRIBUTES_BYTES,
-            "attributes",
-            "must be at most 16 KiB as JSON",
-        );
+    v.id("tenant_id", &t.tenant_id).id("event_id", &t.event_id);
+    questline_kit::members::check_one(&mut v, &t.member_id, &t.external_id);
+    v.id("event_type", &t.event_type).check(
+        attributes_len <= MAX_ATTRIBUTES_BYTES,
+        "attributes",
+        "must be at most 16 KiB as JSON",
+    );
     if let Some(at) = t.occurred_at {
         v.check(
             at <= now_ms.saturating_add(MAX_SKEW_MS),
@@ -179,6 +180,7 @@ mod tests {
             tenant_id: "acme".into(),
             event_id: "e1".into(),
             member_id: "m1".into(),
+            external_id: String::new(),
             event_type: "purchase".into(),
             attributes: Map::new(),
             occurred_at,

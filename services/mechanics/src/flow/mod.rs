@@ -56,6 +56,13 @@ impl Tracker {
 
     /// Tracks, replays or resumes an event, acting downstream with `token`.
     pub async fn track(&self, token: &str, t: &Track) -> Result<Tracked, DomainError> {
+        let resolved;
+        let t = if t.member_id.is_empty() {
+            resolved = self.by_external_id(token, t).await?;
+            &resolved
+        } else {
+            t
+        };
         let mut tracked = match self.store.tracked(&t.tenant_id, &t.event_id).await? {
             Some(first) => first,
             None => self.judge(token, t).await?,
@@ -65,6 +72,18 @@ impl Tracker {
             self.finish(token, &mut tracked).await?;
         }
         Ok(tracked)
+    }
+
+    /// The event with its member named by id: the brand's external id read
+    /// from the member read model (from identity when not seen yet).
+    async fn by_external_id(&self, token: &str, t: &Track) -> Result<Track, DomainError> {
+        let member = self
+            .members
+            .by_external_id(&t.tenant_id, &t.external_id, token);
+        Ok(Track {
+            member_id: member.await?.member_id,
+            ..t.clone()
+        })
     }
 
     /// Judges a first-seen event and records the outcome.

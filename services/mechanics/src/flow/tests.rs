@@ -162,6 +162,7 @@ fn purchase(event_id: &str, member_id: &str, amount: f64) -> Track {
         tenant_id: "acme".into(),
         event_id: event_id.into(),
         member_id: member_id.into(),
+        external_id: String::new(),
         event_type: "purchase".into(),
         attributes,
         occurred_at: None,

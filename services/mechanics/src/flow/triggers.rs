@@ -142,6 +142,7 @@ fn trigger_event(tenant_id: &str, d: Due, now: i64) -> Track {
         tenant_id: tenant_id.into(),
         event_id: d.event_id,
         member_id: d.member_id,
+        external_id: String::new(),
         event_type: d.event_type.into(),
         attributes: d.attributes,
         occurred_at: Some(now),

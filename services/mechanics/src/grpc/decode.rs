@@ -220,6 +220,7 @@ pub fn track(req: pb::TrackRequest) -> Result<Track, DomainError> {
         tenant_id: req.tenant_id,
         event_id: req.event_id,
         member_id: req.member_id,
+        external_id: req.external_id,
         event_type: req.event_type,
         attributes,
         occurred_at: req.occur_time.as_ref().map(from_timestamp),

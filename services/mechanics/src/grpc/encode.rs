@@ -173,6 +173,7 @@ pub fn validation(found: Vec<Violation>) -> pb::ValidateRuleResponse {
 pub fn tracked(tracked: Tracked) -> pb::TrackResponse {
     pb::TrackResponse {
         event_id: tracked.event.event_id,
+        member_id: tracked.event.member_id,
         awards: tracked
             .awards
             .into_iter()

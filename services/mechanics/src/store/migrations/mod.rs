@@ -2,7 +2,7 @@
 
 use questline_kit::access::CreateAccessBlocks;
 use questline_kit::inbox::CreateInbox;
-use questline_kit::members::CreateMemberSnapshots;
+use questline_kit::members::{CreateMemberSnapshots, IndexMemberExternalIds};
 use questline_kit::outbox::{AddOutboxSubject, CreateOutbox};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, boolean, string, string_null, text};
@@ -29,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(event_schemas::EventSchemas),
             Box::new(counters::Counters),
             Box::new(segments::Segments),
+            Box::new(IndexMemberExternalIds),
         ]
     }
 }
