@@ -287,6 +287,94 @@ async fn events_may_name_their_member_by_the_brands_own_id() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rules_and_counters_without_a_time_zone_take_the_tenants() {
+    use questline_proto::identity::UpdateTenantRequest;
+    each_backend(|backend| async move {
+        let h = Harness::start(backend).await;
+        let p = h.programme("zoned").await;
+        let mut api = h.api(Some(&p.token));
+        let move_to = |zone: &str| UpdateTenantRequest {
+            tenant_id: p.tenant_id.clone(),
+            time_zone: Some(zone.into()),
+            ..Default::default()
+        };
+        api.identity
+            .update_tenant(move_to("Asia/Singapore"))
+            .await
+            .unwrap();
+        let mut request = purchase_rule(&p.tenant_id, "local-bonus", "", "1");
+        request.rule.as_mut().unwrap().time_zone = String::new();
+        let checked = api
+            .mechanics
+            .validate_rule(mech::ValidateRuleRequest {
+                tenant_id: p.tenant_id.clone(),
+                rule: request.rule.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(checked.valid, "{:?}", checked.problems);
+        let created = api.mechanics.create_rule(request.clone()).await.unwrap();
+        let created = created.into_inner().rule.unwrap();
+        assert_eq!(created.time_zone, "Asia/Singapore");
+        let today = mech::Counter {
+            period: mech::Period::Day as i32,
+            ..Default::default()
+        };
+        let mut counter = put_counter(&p, "visits_today", today);
+        counter.counter.as_mut().unwrap().time_zone = String::new();
+        let put = api
+            .mechanics
+            .put_counter(counter)
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(put.counter.unwrap().time_zone, "Asia/Singapore");
+
+        // The tenant moves: saved versions keep the zone they were judged
+        // in; the next version without one takes the new zone.
+        api.identity
+            .update_tenant(move_to("Europe/Paris"))
+            .await
+            .unwrap();
+        let read = api
+            .mechanics
+            .get_rule(mech::GetRuleRequest {
+                tenant_id: p.tenant_id.clone(),
+                rule_id: "local-bonus".into(),
+                version: 0,
+            })
+            .await
+            .unwrap();
+        assert_eq!(read.into_inner().rule.unwrap().time_zone, "Asia/Singapore");
+        let updated = api
+            .mechanics
+            .update_rule(mech::UpdateRuleRequest {
+                tenant_id: p.tenant_id.clone(),
+                rule: request.rule.clone(),
+                rule_id: "local-bonus".into(),
+                expected_version: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .rule
+            .unwrap();
+        assert_eq!(
+            (updated.version, updated.time_zone.as_str()),
+            (2, "Europe/Paris")
+        );
+        // Another tenant's client learns nothing of this one's zone.
+        let other = h.programme("zoned-elsewhere").await;
+        let mut theirs = h.api(Some(&other.token));
+        let refused = theirs.mechanics.create_rule(request).await.unwrap_err();
+        assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+        h.cleanup().await;
+    })
+    .await;
+}
+
 /// Runs a simulation to its end: the report, and how many progress updates came first.
 async fn simulate(
     api: &mut Api,

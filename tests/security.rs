@@ -552,6 +552,33 @@ async fn a_service_token_does_its_services_duties_in_one_tenant_until_revoked() 
             })
             .await
             .unwrap();
+        // ...and read its tenant's time zone, the default of rules, but not
+        // change the tenant.
+        let tenant = |tenant_id: &str| id::GetTenantRequest {
+            tenant_id: tenant_id.into(),
+        };
+        let read = service.identity.get_tenant(tenant(&p.tenant_id)).await;
+        assert!(
+            !read
+                .unwrap()
+                .into_inner()
+                .tenant
+                .unwrap()
+                .time_zone
+                .is_empty()
+        );
+        let change = service
+            .identity
+            .update_tenant(id::UpdateTenantRequest {
+                tenant_id: p.tenant_id.clone(),
+                time_zone: Some("UTC".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(change.code(), Code::PermissionDenied);
+        let theirs = service.identity.get_tenant(tenant(&other.tenant_id)).await;
+        assert_eq!(theirs.unwrap_err().code(), Code::PermissionDenied);
         let elsewhere = service
             .ledger
             .credit(credit(&other, "svc-2"))

@@ -51,6 +51,11 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     let sweep = flow::triggers::run(tracker.clone(), ctx.credential(KIND)?, ctx.shutdown.clone());
     tokio::spawn(sweep);
     tokio::spawn(flow::retention::run(store.clone(), ctx.shutdown.clone()));
-    let api = grpc::MechanicsApi::new(store, tracker, ctx.verifier(&base.db, KIND).await?);
+    let zones = flow::upstream::TenantZones::new(
+        ctx.channel(ServiceKind::Identity)?,
+        ctx.credential(KIND)?,
+    );
+    let auth = ctx.verifier(&base.db, KIND).await?;
+    let api = grpc::MechanicsApi::new(store, tracker, zones, auth);
     questline_kit::serve!(ctx, KIND, listener, MechanicsServiceServer::new(api))
 }

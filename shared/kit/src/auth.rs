@@ -46,12 +46,15 @@ pub enum Duty {
     CreditAwards,
     /// A service reads a member identity has not announced to it yet.
     ReadMembers,
+    /// Mechanics reads a tenant's time zone, the default of its rules and
+    /// counters, whoever saves or checks them.
+    ReadTenantZone,
 }
 
 /// The duties of each service; a service token names its service in `svc`.
 pub fn duties_of(service: &str) -> &'static [Duty] {
     match service {
-        "mechanics" => &[Duty::CreditAwards, Duty::ReadMembers],
+        "mechanics" => &[Duty::CreditAwards, Duty::ReadMembers, Duty::ReadTenantZone],
         "ledger" | "rewards" | "notifications" => &[Duty::ReadMembers],
         _ => &[],
     }
@@ -141,17 +144,32 @@ impl Caller {
     /// Like `require_server`, and also a service token of this tenant whose
     /// service has one of `duties`.
     pub fn require_server_or(&self, tenant_id: &str, duties: &[Duty]) -> Result<(), DomainError> {
-        if self.has(Scope::Service) && self.claims.tenant == tenant_id {
-            let own = duties_of(&self.claims.svc);
-            if duties.iter().any(|d| own.contains(d)) {
-                return Ok(());
-            }
-            return Err(DomainError::PermissionDenied(format!(
+        self.on_duty(tenant_id, duties)
+            .unwrap_or_else(|| self.require_server(tenant_id))
+    }
+
+    /// Like `require_admin`, and also a service token of this tenant whose
+    /// service has one of `duties`.
+    pub fn require_admin_or(&self, tenant_id: &str, duties: &[Duty]) -> Result<(), DomainError> {
+        self.on_duty(tenant_id, duties)
+            .unwrap_or_else(|| self.require_admin(tenant_id))
+    }
+
+    /// For a service token of this tenant, whether its service has one of
+    /// `duties`; `None` for any other caller.
+    fn on_duty(&self, tenant_id: &str, duties: &[Duty]) -> Option<Result<(), DomainError>> {
+        if !self.has(Scope::Service) || self.claims.tenant != tenant_id {
+            return None;
+        }
+        let own = duties_of(&self.claims.svc);
+        Some(if duties.iter().any(|d| own.contains(d)) {
+            Ok(())
+        } else {
+            Err(DomainError::PermissionDenied(format!(
                 "the {} service may not do this on its own",
                 self.claims.svc
-            )));
-        }
-        self.require_server(tenant_id)
+            )))
+        })
     }
 
     /// One member's data: the brand's backend, or that member's own app.
@@ -432,6 +450,13 @@ mod tests {
                 .require_server_or("acme", &[Duty::ReadMembers])
                 .is_ok()
         );
+        // Where admins alone may act, a duty lets a service in, no one else.
+        let zone = [Duty::ReadTenantZone];
+        assert!(mechanics.require_admin_or("acme", &zone).is_ok());
+        assert!(mechanics.require_admin_or("globex", &zone).is_err());
+        assert!(rewards.require_admin_or("acme", &zone).is_err());
+        let server = caller("acme", "c1", &[Scope::Server]);
+        assert!(server.require_admin_or("acme", &zone).is_err());
     }
 
     #[test]

@@ -56,8 +56,10 @@ pub static RESOURCES: &[Resource] = &[
             "Create or update the member a brand knows by its own id; answers `created`",
         )
     },
+    // Each path names the member one way; the other way stays empty.
     Resource {
         answer: Some("member"),
+        bind: &[("member_id", "")],
         ..resource(
             Verb::Get,
             "/v1/members/by-external-id/{external_id}",
@@ -69,6 +71,7 @@ pub static RESOURCES: &[Resource] = &[
     },
     Resource {
         answer: Some("member"),
+        bind: &[("external_id", "")],
         ..resource(
             Verb::Get,
             "/v1/members/{member_id}",

@@ -2,7 +2,7 @@
 //! admins; only the operator suspends or reactivates one.
 
 use questline_kit::audit::Change;
-use questline_kit::auth::Caller;
+use questline_kit::auth::{Caller, Duty};
 use questline_kit::time::now_ms;
 use questline_kit::{Violations, paging};
 use questline_proto::identity as pb;
@@ -56,7 +56,7 @@ pub(super) async fn get(
     let caller = api.auth.caller(&request).await?;
     let req = request.into_inner();
     Violations::new().id("tenant_id", &req.tenant_id).finish()?;
-    caller.require_admin(&req.tenant_id)?;
+    caller.require_admin_or(&req.tenant_id, &[Duty::ReadTenantZone])?;
     let row = api.store.tenant(&req.tenant_id).await?;
     Ok(Response::new(pb::GetTenantResponse {
         tenant: Some(encode::tenant(row)),

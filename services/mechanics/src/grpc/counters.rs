@@ -8,7 +8,7 @@ use questline_proto::mechanics as pb;
 use questline_proto::mechanics::mechanics_service_server::SERVICE_NAME;
 use tonic::{Request, Response};
 
-use super::{MechanicsApi, decode, encode, schemas};
+use super::{MechanicsApi, decode, encode, schemas, zones};
 use crate::domain::counters::{self, CounterSpec, MAX_COUNTERS, Window};
 use crate::domain::rules::Period;
 use crate::store::StoredCounter;
@@ -18,7 +18,9 @@ pub(super) async fn put(
     request: Request<pb::PutCounterRequest>,
 ) -> tonic::Result<Response<pb::PutCounterResponse>> {
     let caller = api.auth.caller(&request).await?;
-    let req = request.into_inner();
+    let mut req = request.into_inner();
+    let zone = req.counter.as_mut().map(|c| &mut c.time_zone);
+    zones::fill(api, &caller, &req.tenant_id, zone).await?;
     let (tenant_id, counter_id) = (req.tenant_id.as_str(), req.counter_id.as_str());
     decode::tenant(tenant_id)?;
     let spec = decode_counter(&req)?;

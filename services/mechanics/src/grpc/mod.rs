@@ -8,6 +8,7 @@ mod encode;
 mod rules;
 mod schemas;
 mod simulate;
+mod zones;
 
 use questline_kit::auth::TokenVerifier;
 use questline_kit::{DomainError, structs};
@@ -18,19 +19,27 @@ use tonic::{Request, Response};
 
 use crate::domain::rules::RuleStatus;
 use crate::flow::Tracker;
+use crate::flow::upstream::TenantZones;
 use crate::store::{Store, StoredVerdict};
 
 pub struct MechanicsApi {
     store: Store,
     tracker: Arc<Tracker>,
+    zones: TenantZones,
     auth: Arc<TokenVerifier>,
 }
 
 impl MechanicsApi {
-    pub fn new(store: Store, tracker: Arc<Tracker>, auth: Arc<TokenVerifier>) -> MechanicsApi {
+    pub fn new(
+        store: Store,
+        tracker: Arc<Tracker>,
+        zones: TenantZones,
+        auth: Arc<TokenVerifier>,
+    ) -> MechanicsApi {
         MechanicsApi {
             store,
             tracker,
+            zones,
             auth,
         }
     }

@@ -8,7 +8,7 @@ use questline_proto::mechanics as pb;
 use questline_proto::mechanics::mechanics_service_server::SERVICE_NAME;
 use tonic::{Request, Response};
 
-use super::{MechanicsApi, decode, encode, schemas};
+use super::{MechanicsApi, decode, encode, schemas, zones};
 use crate::domain::rules::{CompiledRule, RuleStatus};
 use crate::store::StoredRule;
 
@@ -17,7 +17,9 @@ pub(super) async fn create(
     request: Request<pb::CreateRuleRequest>,
 ) -> tonic::Result<Response<pb::CreateRuleResponse>> {
     let caller = api.auth.caller(&request).await?;
-    let req = request.into_inner();
+    let mut req = request.into_inner();
+    let zone = req.rule.as_mut().map(|r| &mut r.time_zone);
+    zones::fill(api, &caller, &req.tenant_id, zone).await?;
     let compiled = decode::rule(&req.tenant_id, req.rule.as_ref())?;
     caller.require_admin(&req.tenant_id)?;
     schemas::rule_fits(&*api.store.rule_book(&req.tenant_id).await?, &compiled.spec)?;
@@ -59,6 +61,8 @@ pub(super) async fn update(
             );
         }
     }
+    let zone = req.rule.as_mut().map(|r| &mut r.time_zone);
+    zones::fill(api, &caller, &req.tenant_id, zone).await?;
     let compiled = decode::rule(&req.tenant_id, req.rule.as_ref())?;
     if req.expected_version < 0 {
         return Err(DomainError::invalid("expected_version", "must not be negative").into());
@@ -153,9 +157,11 @@ pub(super) async fn validate(
     request: Request<pb::ValidateRuleRequest>,
 ) -> tonic::Result<Response<pb::ValidateRuleResponse>> {
     let caller = api.auth.caller(&request).await?;
-    let req = request.get_ref();
+    let mut req = request.into_inner();
     decode::tenant(&req.tenant_id)?;
     caller.require_server(&req.tenant_id)?;
+    let zone = req.rule.as_mut().map(|r| &mut r.time_zone);
+    zones::fill(api, &caller, &req.tenant_id, zone).await?;
     let book = api.store.rule_book(&req.tenant_id).await?;
     let checked = decode::rule(&req.tenant_id, req.rule.as_ref())
         .and_then(|compiled| schemas::rule_fits(&book, &compiled.spec));

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response};
 
-use super::{MechanicsApi, decode, encode};
+use super::{MechanicsApi, decode, encode, zones};
 use crate::domain::book::RuleBook;
 use crate::store::Store;
 
@@ -31,7 +31,9 @@ pub(super) async fn simulate(
     request: Request<pb::SimulateRulesRequest>,
 ) -> tonic::Result<Response<Stream>> {
     let caller = api.auth.caller(&request).await?;
-    let req = request.into_inner();
+    let mut req = request.into_inner();
+    let given = req.rules.iter_mut().map(|r| &mut r.time_zone);
+    zones::fill(api, &caller, &req.tenant_id, given).await?;
     let asked = decode::simulation(&req)?;
     caller.require_server(&req.tenant_id)?;
     let live = api.store.rule_book(&req.tenant_id).await?;
