@@ -1,7 +1,9 @@
 //! `track-load`: `Track` over direct gRPC, as a platform team's backend
-//! calls it: `--clients` connections, each a closed loop, for `--seconds`.
-//! The gRPC half of `bench/gateway.sh`; wrk drives the REST half with the
-//! same event. Prints one line: `tps=… p50_ms=… p99_ms=… failed=…`.
+//! calls it: `--clients` connections for `--seconds`, each a closed loop, or
+//! with `--rate` an open loop (requests started on a fixed schedule, each
+//! timed from its scheduled start). The gRPC half of `bench/gateway.sh`
+//! (wrk drives the REST half with the same event) and the engine half of
+//! `bench/track.sh`. Prints one line: `tps=… p50_ms=… p99_ms=… failed=…`.
 
 // Shared with ledger-load, which reads every field of its summary.
 #[allow(dead_code)]
@@ -9,13 +11,17 @@ mod stats;
 
 use anyhow::Context;
 use clap::Parser;
-use questline_proto::identity::IssueTokenRequest;
 use questline_proto::identity::identity_service_client::IdentityServiceClient;
+use questline_proto::identity::{IssueTokenRequest, UpsertMemberRequest};
 use questline_proto::mechanics::TrackRequest;
 use questline_proto::mechanics::mechanics_service_client::MechanicsServiceClient;
 use std::io::Write;
-use std::time::{Duration, Instant};
-use tonic::metadata::MetadataValue;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 
 use stats::Tally;
@@ -31,13 +37,18 @@ struct Args {
     identity: String,
     #[arg(long)]
     api_key: String,
-    #[arg(long)]
+    /// The member of every event, unless `--members` is given.
+    #[arg(long, default_value = "")]
     member_id: String,
+    /// Spread the events over this many members (external ids `load-<n>`,
+    /// signed up first), as a till's traffic is.
+    #[arg(long, default_value_t = 0)]
+    members: usize,
     /// The same event every time: the replay path, as the REST half sends it.
     #[arg(long, default_value = "bench-replay")]
     event_id: String,
-    /// A new event every time (`<event id>-<client>-<n>`): the first-time
-    /// path, rules evaluated and a ledger credit made per event.
+    /// A new event every time (`<event id>-<n>`): the first-time path, rules
+    /// evaluated and a ledger credit made per event.
     #[arg(long)]
     fresh: bool,
     /// The purchase's amount, as the REST half's body gives it.
@@ -47,49 +58,55 @@ struct Args {
     clients: usize,
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
+    /// Events started per second (open loop) instead of closed-loop clients.
+    #[arg(long)]
+    rate: Option<f64>,
+}
+
+/// What every request is made of: the connections, the credential, the
+/// members, and the event numbering.
+struct Load {
+    channels: Vec<Channel>,
+    bearer: MetadataValue<Ascii>,
+    request: TrackRequest,
+    members: Vec<String>,
+    fresh: bool,
+    sent: AtomicU64,
+}
+
+impl Load {
+    /// The next event: a new id and the next member when fresh.
+    fn next(&self) -> tonic::Request<TrackRequest> {
+        let mut event = self.request.clone();
+        if self.fresh {
+            let n = self.sent.fetch_add(1, Ordering::Relaxed);
+            event.event_id = format!("{}-{n}", self.request.event_id);
+            event.member_id = self.members[n as usize % self.members.len()].clone();
+        }
+        let mut call = tonic::Request::new(event);
+        call.metadata_mut()
+            .insert("authorization", self.bearer.clone());
+        call
+    }
+
+    async fn send(&self, connection: usize) -> Result<(), String> {
+        let channel = self.channels[connection % self.channels.len()].clone();
+        let call = self.next();
+        let answer = MechanicsServiceClient::new(channel).track(call).await;
+        answer.map(|_| ()).map_err(|status| status.to_string())
+    }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let identity = Endpoint::from_shared(args.identity.clone())?
-        .connect()
-        .await?;
-    let issued = IdentityServiceClient::new(identity)
-        .issue_token(IssueTokenRequest {
-            api_key: args.api_key.clone(),
-            tenant_id: String::new(),
-        })
-        .await
-        .context("exchanging the API key")?
-        .into_inner();
-    let bearer: MetadataValue<_> = format!("Bearer {}", issued.access_token).parse()?;
-    let request = TrackRequest {
-        tenant_id: issued.tenant_id,
-        event_id: args.event_id.clone(),
-        member_id: args.member_id.clone(),
-        event_type: "purchase".into(),
-        occur_time: None,
-        external_id: String::new(),
-        attributes: Some(amount(args.amount)),
-    };
-    let deadline = Instant::now() + Duration::from_secs_f64(args.seconds);
-    let mut tasks = Vec::new();
-    for i in 0..args.clients {
-        let channel = Endpoint::from_shared(args.mechanics.clone())?
-            .connect()
-            .await?;
-        let (request, bearer) = (request.clone(), bearer.clone());
-        let fresh = args.fresh.then(|| format!("{}-{i}", args.event_id));
-        tasks.push(tokio::spawn(client(
-            channel, request, bearer, deadline, fresh,
-        )));
-    }
+    let load = Arc::new(prepare(&args).await?);
+    let duration = Duration::from_secs_f64(args.seconds);
     let started = Instant::now();
-    let mut tally = Tally::default();
-    for task in tasks {
-        tally.merge(task.await?);
-    }
+    let tally = match args.rate {
+        Some(rate) => open(load, rate, duration).await?,
+        None => closed(load, args.clients, duration).await?,
+    };
     let summary = tally.summary(started.elapsed());
     let mut out = std::io::stdout().lock();
     writeln!(
@@ -104,6 +121,58 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Exchanges the key, signs the members up, opens the connections.
+async fn prepare(args: &Args) -> anyhow::Result<Load> {
+    let identity = Endpoint::from_shared(args.identity.clone())?
+        .connect()
+        .await?;
+    let mut identity = IdentityServiceClient::new(identity);
+    let issued = identity
+        .issue_token(IssueTokenRequest {
+            api_key: args.api_key.clone(),
+            tenant_id: String::new(),
+        })
+        .await
+        .context("exchanging the API key")?
+        .into_inner();
+    let bearer: MetadataValue<Ascii> = format!("Bearer {}", issued.access_token).parse()?;
+    let mut members = vec![args.member_id.clone()];
+    if args.members > 0 {
+        members.clear();
+        for n in 0..args.members {
+            let mut call = tonic::Request::new(UpsertMemberRequest {
+                tenant_id: issued.tenant_id.clone(),
+                external_id: format!("load-{n}"),
+                profile: None,
+            });
+            call.metadata_mut().insert("authorization", bearer.clone());
+            let member = identity.upsert_member(call).await?.into_inner().member;
+            members.push(member.context("no member answered")?.member_id);
+        }
+    }
+    let mut channels = Vec::new();
+    for _ in 0..args.clients.max(1) {
+        let endpoint = Endpoint::from_shared(args.mechanics.clone())?;
+        channels.push(endpoint.connect().await?);
+    }
+    Ok(Load {
+        channels,
+        bearer,
+        request: TrackRequest {
+            tenant_id: issued.tenant_id,
+            event_id: args.event_id.clone(),
+            member_id: members[0].clone(),
+            event_type: "purchase".into(),
+            occur_time: None,
+            external_id: String::new(),
+            attributes: Some(amount(args.amount)),
+        },
+        members,
+        fresh: args.fresh,
+        sent: AtomicU64::new(0),
+    })
+}
+
 /// `{"amount": amount}`, as the REST body's attributes arrive.
 fn amount(amount: f64) -> prost_types::Struct {
     let value = prost_types::Value {
@@ -114,31 +183,60 @@ fn amount(amount: f64) -> prost_types::Struct {
     }
 }
 
-/// One connection, one request at a time, until `deadline`; with `fresh`,
-/// each request a new event whose id starts so.
-async fn client(
-    channel: Channel,
-    request: TrackRequest,
-    bearer: MetadataValue<tonic::metadata::Ascii>,
-    deadline: Instant,
-    fresh: Option<String>,
-) -> Tally {
-    let mut mechanics = MechanicsServiceClient::new(channel);
-    let mut tally = Tally::default();
-    let mut sent = 0u64;
-    while Instant::now() < deadline {
-        let mut event = request.clone();
-        if let Some(prefix) = &fresh {
-            event.event_id = format!("{prefix}-{sent}");
-            sent += 1;
-        }
-        let mut call = tonic::Request::new(event);
-        call.metadata_mut().insert("authorization", bearer.clone());
-        let started = Instant::now();
-        match mechanics.track(call).await {
-            Ok(_) => tally.completed(started.elapsed(), false),
-            Err(status) => tally.failed(status.to_string()),
-        }
+/// `clients` connections, one request at a time each, for `duration`.
+async fn closed(load: Arc<Load>, clients: usize, duration: Duration) -> anyhow::Result<Tally> {
+    let deadline = Instant::now() + duration;
+    let mut tasks = JoinSet::new();
+    for connection in 0..clients {
+        let load = load.clone();
+        tasks.spawn(async move {
+            let mut tally = Tally::default();
+            while Instant::now() < deadline {
+                let started = Instant::now();
+                match load.send(connection).await {
+                    Ok(()) => tally.completed(started.elapsed(), false),
+                    Err(why) => tally.failed(why),
+                }
+            }
+            tally
+        });
     }
-    tally
+    let mut tally = Tally::default();
+    while let Some(done) = tasks.join_next().await {
+        tally.merge(done.context("a client panicked")?);
+    }
+    Ok(tally)
+}
+
+/// Requests started `rate` times a second for `duration`, over the
+/// connections in turn, each timed from its scheduled start.
+async fn open(load: Arc<Load>, rate: f64, duration: Duration) -> anyhow::Result<Tally> {
+    let total = (rate * duration.as_secs_f64()).round() as u64;
+    let start = Instant::now();
+    let mut tasks = JoinSet::new();
+    let mut tally = Tally::default();
+    let mut record = |done: Result<(Result<(), String>, Duration), _>| -> anyhow::Result<()> {
+        let (outcome, latency) = done.context("a request panicked")?;
+        match outcome {
+            Ok(()) => tally.completed(latency, false),
+            Err(why) => tally.failed(why),
+        }
+        Ok(())
+    };
+    for i in 0..total {
+        let at = start + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(at).await;
+        while let Some(done) = tasks.try_join_next() {
+            record(done)?;
+        }
+        let load = load.clone();
+        tasks.spawn(async move {
+            let outcome = load.send(i as usize).await;
+            (outcome, at.elapsed())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        record(done)?;
+    }
+    Ok(tally)
 }

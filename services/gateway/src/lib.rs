@@ -11,6 +11,7 @@ pub mod resources;
 pub mod routes;
 pub mod store;
 
+use axum::serve::ListenerExt;
 use questline_kit::config::ServiceKind;
 use questline_kit::service::Context;
 use std::sync::Arc;
@@ -45,6 +46,12 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
         )),
     });
     tracing::info!(service = SERVICE, addr = %listener.local_addr()?, "serving");
+    // Answers go out at once, not after the client's delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(%err, "TCP_NODELAY not set");
+        }
+    });
     axum::serve(listener, routes::router(gateway))
         .with_graceful_shutdown(ctx.shutdown.clone().cancelled_owned())
         .await?;
