@@ -103,7 +103,7 @@ track() {
 }
 pgbench_tps() {
     pgbench -n -b tpcb-like -c "$CLIENTS" -j 2 -T "$SECONDS_PER_RUN" "$PG/$PGBENCH_DB" 2>/dev/null |
-        sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1
+        sed -n 's/^tps = \([0-9]*\).*/\1/p' | head -1
 }
 
 say "warming up (members signed up, first events)"
