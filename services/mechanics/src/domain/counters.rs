@@ -268,6 +268,23 @@ fn number(value: f64) -> Json {
     }
 }
 
+/// Keeps the pruning of `additions` only where `buckets` (the member's, read
+/// before the event) hold one older than what is kept: most events find
+/// nothing to prune, and a delete that finds nothing still costs a trip.
+/// A bucket written concurrently is a current one, never a stale one.
+pub fn prune_only_stale(additions: &mut [Addition], buckets: &[Bucket]) {
+    for a in additions {
+        let stale = a.prune_before.as_ref().is_some_and(|oldest| {
+            buckets
+                .iter()
+                .any(|b| b.counter_id == a.counter_id && b.bucket < *oldest)
+        });
+        if !stale {
+            a.prune_before = None;
+        }
+    }
+}
+
 /// What `event` adds to each of `counters`.
 pub fn additions(counters: &[CompiledCounter], event: &Json, at_ms: i64) -> Vec<Addition> {
     let Some(event_type) = event.get("type").and_then(Json::as_str) else {

@@ -27,7 +27,7 @@ use serde_json::Map;
 use std::sync::Arc;
 
 use crate::domain::book::RuleBook;
-use crate::domain::counters;
+use crate::domain::counters::{self, Bucket};
 use crate::domain::judge::InForce;
 use crate::domain::judge::{self, Occasion, Settlement};
 use crate::domain::track::{self, EventStatus, Standing, Track};
@@ -99,13 +99,16 @@ impl Tracker {
         let member = self.members.get(&t.tenant_id, &t.member_id, token).await?;
         let at = t.occurred_at.unwrap_or_else(now_ms);
         let in_force = book.in_force(&t.event_type, at);
-        let standing = if in_force.is_empty() {
-            Standing::default()
+        let (standing, buckets) = if in_force.is_empty() {
+            (Standing::default(), None)
         } else {
             self.standing(t, &book, &in_force, &member, at).await?
         };
         let event = track::event_facts(&t.event_type, &t.event_id, t.attributes.clone());
-        let additions = counters::additions(&book.counters, &event, at);
+        let mut additions = counters::additions(&book.counters, &event, at);
+        if let Some(buckets) = &buckets {
+            counters::prune_only_stale(&mut additions, buckets);
+        }
         let facts = track::member_facts(&member, standing);
         let facts = questline_kit::expr::value(&facts);
         let occasion = Occasion {
@@ -133,7 +136,8 @@ impl Tracker {
     }
 
     /// What the engine knows of the member that the rules in force may
-    /// read: traits, counters at `at`, and segments when a rule reads them.
+    /// read: traits, counters at `at`, and segments when a rule reads them;
+    /// with the counter buckets it read, when the programme has counters.
     async fn standing(
         &self,
         t: &Track,
@@ -141,27 +145,29 @@ impl Tracker {
         in_force: &[InForce<'_>],
         member: &MemberSnapshot,
         at: i64,
-    ) -> Result<Standing, DomainError> {
+    ) -> Result<(Standing, Option<Vec<Bucket>>), DomainError> {
         let traits = self.store.traits(&t.tenant_id, &t.member_id).await?;
-        let counters = if book.counters.is_empty() {
-            Map::new()
+        let (counters, buckets) = if book.counters.is_empty() {
+            (Map::new(), None)
         } else {
             let buckets = self
                 .store
                 .counter_buckets(&t.tenant_id, &t.member_id)
                 .await?;
-            counters::values(&book.counters, &buckets, at)
+            let values = counters::values(&book.counters, &buckets, at);
+            (values, Some(buckets))
         };
         let segments = if in_force.iter().any(|f| f.rule.uses_segments) {
             track::segments_of(&book.segments, member)
         } else {
             vec![]
         };
-        Ok(Standing {
+        let standing = Standing {
             traits,
             counters,
             segments,
-        })
+        };
+        Ok((standing, buckets))
     }
 
     /// Credits every award not yet carried by the ledger, then marks the

@@ -141,6 +141,21 @@ fn buckets_older_than_the_window_and_the_lateness_window_are_pruned() {
     );
     // 31 December less 7 days of lateness, less 29 days.
     assert_eq!(added[0].prune_before.as_deref(), Some("day:2026-11-25"));
+    // Pruned only when the member's buckets, as read, hold a stale one.
+    let bucket = |counter_id: &str, day: &str| Bucket {
+        counter_id: counter_id.into(),
+        bucket: format!("day:{day}"),
+        value: 1.0,
+    };
+    let mut fresh = added.clone();
+    prune_only_stale(&mut fresh, &[bucket("spend_30d", "2026-11-25")]);
+    assert_eq!(fresh[0].prune_before, None);
+    let mut elsewhere = added.clone();
+    prune_only_stale(&mut elsewhere, &[bucket("visits", "2026-01-01")]);
+    assert_eq!(elsewhere[0].prune_before, None);
+    let mut stale = added.clone();
+    prune_only_stale(&mut stale, &[bucket("spend_30d", "2026-11-24")]);
+    assert_eq!(stale[0].prune_before.as_deref(), Some("day:2026-11-25"));
 }
 
 #[test]
