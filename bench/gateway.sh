@@ -37,25 +37,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Ports of their own; no rate limit in the way of the load.
-export QUESTLINE__GATEWAY__LISTEN=127.0.0.1:18080 QUESTLINE__GATEWAY__ADMIN_LISTEN=
-export QUESTLINE__GATEWAY__RATE_LIMIT_PER_SECOND=1000000
-export QUESTLINE__TELEMETRY__LOG=warn
-i=1
-for part in IDENTITY LEDGER MECHANICS REWARDS NOTIFICATIONS; do
-    export "QUESTLINE__${part}__LISTEN=127.0.0.1:1805$i" "QUESTLINE__${part}__ADMIN_LISTEN="
-    i=$((i + 1))
-done
-(cd "$SCRATCH" && exec "$TARGET/release/questline" dev) >"$SCRATCH/engine.log" 2>&1 &
-ENGINE=$!
-for _ in $(seq 120); do
-    [[ -f "$SCRATCH/data/demo.json" ]] && curl -sf http://127.0.0.1:18080/healthz >/dev/null && break
-    sleep 0.5
-done
-field() { sed -n "s/.*\"$1\": \"\(.*\)\".*/\1/p" "$SCRATCH/data/demo.json"; }
-KEY="$(field api_key)"
-MEMBER="$(field member_id)"
-[[ -n "$KEY" && -n "$MEMBER" ]] || die "questline dev did not start; see $SCRATCH/engine.log"
+# shellcheck source=bench/engine.sh
+source "$ROOT/bench/engine.sh"
+start_engine 180
+MEMBER="$(sed -n 's/.*"member_id": "\(.*\)".*/\1/p' "$SCRATCH/data/demo.json")"
+[[ -n "$MEMBER" ]] || die "the demo has no member; see $SCRATCH/engine.log"
 
 BODY="{\"event_id\":\"bench-replay\",\"member_id\":\"$MEMBER\",\"type\":\"purchase\",\"attributes\":{\"amount\":100}}"
 # The first send earns; every later one is the replay both halves measure.

@@ -73,23 +73,9 @@ for part in "${PARTS[@]}"; do
     export "QUESTLINE__${upper}__DATABASE_URL=$PG/$(db_of "$part")"
 done
 
-# Ports of their own; no rate limit in the way of the load.
-export QUESTLINE__GATEWAY__LISTEN=127.0.0.1:18180 QUESTLINE__GATEWAY__ADMIN_LISTEN=
-export QUESTLINE__GATEWAY__RATE_LIMIT_PER_SECOND=1000000
-export QUESTLINE__TELEMETRY__LOG=warn
-i=1
-for part in IDENTITY LEDGER MECHANICS REWARDS NOTIFICATIONS; do
-    export "QUESTLINE__${part}__LISTEN=127.0.0.1:1815$i" "QUESTLINE__${part}__ADMIN_LISTEN="
-    i=$((i + 1))
-done
-(cd "$SCRATCH" && exec "$TARGET/release/questline" dev) >"$SCRATCH/engine.log" 2>&1 &
-ENGINE=$!
-for _ in $(seq 240); do
-    [[ -f "$SCRATCH/data/demo.json" ]] && curl -sf http://127.0.0.1:18180/healthz >/dev/null && break
-    sleep 0.5
-done
-KEY="$(sed -n 's/.*"api_key": "\(.*\)".*/\1/p' "$SCRATCH/data/demo.json" 2>/dev/null || true)"
-[[ -n "$KEY" ]] || die "questline dev did not start; see $SCRATCH/engine.log"
+# shellcheck source=bench/engine.sh
+source "$ROOT/bench/engine.sh"
+start_engine 181
 
 value() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

@@ -106,9 +106,7 @@ const LINKS: [(&str, &str, &str, &str); 2] = [
 pub fn finish(document: utoipa::openapi::OpenApi) -> Value {
     let mut document = serde_json::to_value(document).unwrap_or_else(|_| json!({}));
     crate::resources::describe(&mut document);
-    // A customer action names its member one way, which fields alone cannot say.
-    document["components"]["schemas"]["TrackBody"]["oneOf"] =
-        json!([{"required": ["member_id"]}, {"required": ["external_id"]}]);
+    one_way_to_the_member(&mut document["components"]["schemas"]["TrackBody"]);
     for (name, description) in NAMED_ANSWERS {
         document["components"]["responses"][name] = problem(description);
     }
@@ -135,6 +133,41 @@ pub fn finish(document: utoipa::openapi::OpenApi) -> Value {
     }
     super::me::describe(&mut document);
     document
+}
+
+/// A customer action names its member by `member_id` or by `external_id`,
+/// never both: two whole object schemas, each without the other field (a
+/// bare `oneOf` of `required` lists beside closed properties is more than
+/// test generators can satisfy).
+fn one_way_to_the_member(schema: &mut Value) {
+    let Some(fields) = schema.as_object_mut() else {
+        return;
+    };
+    let shape = ["type", "properties", "required", "additionalProperties"];
+    let mut object = serde_json::Map::new();
+    for key in shape {
+        if let Some(value) = fields.remove(key) {
+            object.insert(key.to_string(), value);
+        }
+    }
+    let way = |keep: &str, drop: &str| {
+        let mut branch = Value::Object(object.clone());
+        if let Some(properties) = branch["properties"].as_object_mut() {
+            properties.remove(drop);
+        }
+        let mut required = branch["required"].as_array().cloned().unwrap_or_default();
+        required.retain(|field| field != drop && field != keep);
+        required.push(json!(keep));
+        branch["required"] = Value::Array(required);
+        branch
+    };
+    fields.insert(
+        "oneOf".into(),
+        json!([
+            way("member_id", "external_id"),
+            way("external_id", "member_id")
+        ]),
+    );
 }
 
 /// Every id in a path is an identifier, as the services check it.

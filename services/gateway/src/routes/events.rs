@@ -33,12 +33,12 @@ pub(super) struct TrackBody {
     #[schema(value_type = String, required = true, pattern = "^[A-Za-z0-9._:-]{1,256}$")]
     event_id: Option<String>,
     /// The member's id; or name them by `external_id` instead (exactly one).
-    #[schema(value_type = String, pattern = "^[A-Za-z0-9._:-]{1,256}$")]
+    #[schema(value_type = String, required = false, pattern = "^[A-Za-z0-9._:-]{1,256}$")]
     member_id: Option<String>,
     /// The brand's own id for the member (as `PUT
     /// /v1/members/by-external-id/{external_id}` set it), instead of
     /// `member_id`.
-    #[schema(value_type = String, pattern = "^[A-Za-z0-9._:@+-]{1,256}$")]
+    #[schema(value_type = String, required = false, pattern = "^[A-Za-z0-9._:@+-]{1,256}$")]
     external_id: Option<String>,
     /// The event type the rules match, e.g. `purchase`.
     #[serde(rename = "type")]
