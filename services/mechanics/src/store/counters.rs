@@ -14,7 +14,7 @@ use sea_orm::{
 
 use super::Store;
 use super::entities::{counter, member_counter};
-use super::rules::turn_page;
+use super::rules::{expect_version, turn_page};
 use crate::domain::counters::{Addition, Bucket, CounterSpec};
 use crate::events;
 
@@ -56,12 +56,7 @@ impl Store {
                 return Ok((c.clone(), false));
             }
             let version = current.as_ref().map_or(0, |c| c.row.version);
-            if expected_version.is_some_and(|v| v != version) {
-                return Err(DomainError::Aborted(format!(
-                    "counter {counter_id} is at version {version}, not {}",
-                    expected_version.unwrap_or_default()
-                )));
-            }
+            expect_version(&format!("counter {counter_id}"), version, expected_version)?;
             if current.as_ref().is_some_and(|c| !c.spec.counts_like(spec)) {
                 forget_values(&txn, tenant_id, counter_id).await?;
             }

@@ -95,13 +95,7 @@ impl Store {
             if current.spec == *spec {
                 return Ok((current, false));
             }
-            if expected_version.is_some_and(|v| v != head.version) {
-                return Err(DomainError::Aborted(format!(
-                    "rule {rule_id} is at version {}, not {}",
-                    head.version,
-                    expected_version.unwrap_or_default()
-                )));
-            }
+            expect_version(&format!("rule {rule_id}"), head.version, expected_version)?;
             let now = now_ms();
             let mut head: rule::ActiveModel = head.into();
             let version = current.version + 1;
@@ -336,6 +330,21 @@ async fn changed(
     audit::stage(txn, events::SOURCE, change).await?;
     outbox::stage(txn, &events::rule_changed(head, &change.action)).await?;
     Ok(())
+}
+
+/// ABORTED unless a definition (`what`) stands at the version the caller
+/// expects, when it expects one.
+pub(super) fn expect_version(
+    what: &str,
+    version: i32,
+    expected: Option<i32>,
+) -> Result<(), DomainError> {
+    match expected {
+        Some(expected) if expected != version => Err(DomainError::Aborted(format!(
+            "{what} is at version {version}, not {expected}"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Moves the tenant's rule book revision on, so every instance reloads its

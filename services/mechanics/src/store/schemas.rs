@@ -13,7 +13,7 @@ use sea_orm::{
 
 use super::Store;
 use super::entities::event_schema;
-use super::rules::turn_page;
+use super::rules::{expect_version, turn_page};
 use crate::domain::schemas::{self, EventSchema};
 use crate::events;
 
@@ -54,12 +54,8 @@ impl Store {
                 return Ok((stored(row.clone())?, false));
             }
             let version = current.as_ref().map_or(0, |r| r.version);
-            if expected_version.is_some_and(|v| v != version) {
-                return Err(DomainError::Aborted(format!(
-                    "the schema of {event_type} is at version {version}, not {}",
-                    expected_version.unwrap_or_default()
-                )));
-            }
+            let what = format!("the schema of {event_type}");
+            expect_version(&what, version, expected_version)?;
             let row = event_schema::ActiveModel {
                 tenant_id: Set(tenant_id.into()),
                 event_type: Set(event_type.into()),
