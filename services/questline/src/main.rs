@@ -9,6 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+// Every request allocates in many small pieces across tokio's worker
+// threads, where glibc's allocator spent a fifth of the engine's CPU.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "questline", version, about = "Gamification and loyalty engine")]
 struct Cli {

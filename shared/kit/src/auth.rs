@@ -212,6 +212,38 @@ pub struct TokenVerifier {
     /// Held while refetching, so one caller fetches and the others wait.
     refreshing: Mutex<()>,
     access: AccessList,
+    verified: Verified,
+}
+
+/// Tokens whose signature and claims already checked out, with their key
+/// id: a caller sends the same token for its whole life, and an Ed25519
+/// verification per call was a twentieth of the engine's CPU. A hit still
+/// checks expiry, that the key is still in the set, and the access list.
+#[derive(Default)]
+struct Verified(std::sync::Mutex<HashMap<String, (String, Claims)>>);
+
+/// Past this many tokens the expired ones go, then all of them.
+const VERIFIED_MAX: usize = 4096;
+/// Seconds a token stays good past its `exp`, for clocks that drift.
+const LEEWAY_SECONDS: i64 = 5;
+
+impl Verified {
+    fn recall(&self, token: &str, now: i64) -> Option<(String, Claims)> {
+        let verified = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let (kid, claims) = verified.get(token)?;
+        (claims.exp + LEEWAY_SECONDS >= now).then(|| (kid.clone(), claims.clone()))
+    }
+
+    fn keep(&self, token: &str, kid: &str, claims: &Claims, now: i64) {
+        let mut verified = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if verified.len() >= VERIFIED_MAX {
+            verified.retain(|_, (_, c)| c.exp + LEEWAY_SECONDS >= now);
+        }
+        if verified.len() >= VERIFIED_MAX {
+            verified.clear();
+        }
+        verified.insert(token.into(), (kid.into(), claims.clone()));
+    }
 }
 
 /// The cached key set and when it was fetched.
@@ -250,6 +282,7 @@ impl TokenVerifier {
             keys: RwLock::new(KeySet::default()),
             refreshing: Mutex::new(()),
             access,
+            verified: Verified::default(),
         })
     }
 
@@ -272,6 +305,13 @@ impl TokenVerifier {
     }
 
     pub async fn verify(&self, token: &str) -> Result<Claims, DomainError> {
+        let now = crate::time::now_ms() / 1000;
+        if let Some((kid, claims)) = self.verified.recall(token, now)
+            && self.key(&kid).await?.is_some()
+        {
+            self.access.admit(&claims, &kid)?;
+            return Ok(claims);
+        }
         let unauthenticated =
             |why: &str| DomainError::Unauthenticated(format!("invalid token: {why}"));
         let header =
@@ -291,7 +331,7 @@ impl TokenVerifier {
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECONDS as u64;
         let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map(|data| data.claims)
             .map_err(|err| match err.kind() {
@@ -299,6 +339,7 @@ impl TokenVerifier {
                 _ => unauthenticated("signature or claims rejected"),
             })?;
         self.access.admit(&claims, &kid)?;
+        self.verified.keep(token, &kid, &claims, now);
         Ok(claims)
     }
 

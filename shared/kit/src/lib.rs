@@ -17,6 +17,7 @@ pub mod events;
 pub mod export;
 pub mod expr;
 pub mod fingerprint;
+pub mod group;
 pub mod inbox;
 pub mod members;
 pub mod meter;

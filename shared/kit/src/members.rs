@@ -18,6 +18,7 @@ use sea_orm::{
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, boolean, string, text};
 use serde_json::{Map, Value as Json};
+use std::collections::HashMap;
 
 use crate::Violations;
 use crate::bus::EventHandler;
@@ -310,6 +311,24 @@ impl MemberDirectory {
             Some(row) if !row.erased => Ok(Some(snapshot_of(&row)?)),
             _ => Ok(None),
         }
+    }
+
+    /// The stored snapshots among `member_ids` of one tenant, by id (an
+    /// erased member as NOT_FOUND); one missing is for `get` to ask about.
+    pub async fn stored_among(
+        &self,
+        tenant_id: &str,
+        member_ids: &[&str],
+    ) -> Result<HashMap<String, Result<MemberSnapshot, DomainError>>, DomainError> {
+        let rows = entity::Entity::find()
+            .filter(entity::Column::TenantId.eq(tenant_id))
+            .filter(entity::Column::MemberId.is_in(member_ids.iter().copied()))
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| (row.member_id.clone(), snapshot_of(row)))
+            .collect())
     }
 
     async fn stored(

@@ -9,6 +9,7 @@
 //! against their own usage: recorded, never applied.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -16,6 +17,7 @@ use questline_kit::expr::{self, Scope, Variable};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
+use super::book::RuleBook;
 use super::rules::actions::{Effects, Points};
 use super::rules::limits::{self, Grant, Limit, Used};
 use super::rules::{CompiledRule, Day, Measure, MemberDates, Period};
@@ -294,6 +296,48 @@ impl Settlement {
         self.rules
             .iter()
             .filter(|s| !s.shadow && matches!(s.verdict, Verdict::Applied { .. }))
+    }
+}
+
+/// An event's rules considered, with the book they came from: what the
+/// store settles later, in a batch, once it holds the usage rows.
+pub struct Judged {
+    book: Arc<RuleBook>,
+    event_type: String,
+    at_ms: i64,
+    outcomes: Vec<Result<Effects, Verdict>>,
+}
+
+impl Judged {
+    /// `considered` must be `consider`'s answer for `book.in_force(event_type, at_ms)`.
+    pub fn new(
+        book: Arc<RuleBook>,
+        event_type: &str,
+        at_ms: i64,
+        considered: Vec<Considered>,
+    ) -> Judged {
+        Judged {
+            outcomes: considered.into_iter().map(|c| c.outcome).collect(),
+            book,
+            event_type: event_type.into(),
+            at_ms,
+        }
+    }
+
+    /// `settle` of the same rules, found again in the book: the book's
+    /// rules in force are the same list in the same order every time.
+    pub fn settle(&self, usage: &HashMap<UsageKey, Used>) -> Settlement {
+        let in_force = self.book.in_force(&self.event_type, self.at_ms);
+        let considered = in_force
+            .into_iter()
+            .zip(self.outcomes.iter().cloned())
+            .map(|(f, outcome)| Considered {
+                rule: f.rule,
+                shadow: f.shadow,
+                outcome,
+            })
+            .collect();
+        settle(considered, usage, self.at_ms)
     }
 }
 

@@ -10,6 +10,7 @@
 //! caller replays, `recovery` finishes; `triggers` tracks the events time
 //! brings (birthdays, anniversaries, inactivity).
 
+mod lookup;
 pub mod recovery;
 pub mod retention;
 pub mod triggers;
@@ -19,33 +20,40 @@ pub mod upstream;
 mod tests;
 
 use questline_kit::fingerprint::same_request;
+use questline_kit::group::Group;
 use questline_kit::members::{MemberDirectory, MemberSnapshot};
 use questline_kit::meter::{EVENT_CREDIT_LATENCY, EVENTS_TRACKED, RULE_VERDICTS};
 use questline_kit::time::now_ms;
 use questline_kit::{DomainError, Violations};
-use serde_json::Map;
 use std::sync::Arc;
 
 use crate::domain::book::RuleBook;
-use crate::domain::counters::{self, Bucket};
+use crate::domain::counters;
 use crate::domain::judge::InForce;
-use crate::domain::judge::{self, Occasion, Settlement};
+use crate::domain::judge::{self, Judged, Occasion, Settlement};
 use crate::domain::track::{self, EventStatus, Standing, Track};
-use crate::store::{Store, Tracked};
+use crate::store::{Recording, Store, Tracked};
+use lookup::{Asked, Lookup, Seen};
 use upstream::Points;
 
 pub struct Tracker {
     store: Store,
     members: MemberDirectory,
     points: Arc<dyn Points>,
+    lookup: Group<Lookup>,
 }
 
 impl Tracker {
     pub fn new(store: Store, members: MemberDirectory, points: Arc<dyn Points>) -> Tracker {
+        let lookup = Lookup {
+            store: store.clone(),
+            members: members.clone(),
+        };
         Tracker {
             store,
             members,
             points,
+            lookup: Group::start(lookup, lookup::MOST),
         }
     }
 
@@ -63,9 +71,10 @@ impl Tracker {
         } else {
             t
         };
-        let mut tracked = match self.store.tracked(&t.tenant_id, &t.event_id).await? {
+        let seen = self.lookup.submit(Asked::of(t)).await?;
+        let mut tracked = match seen.tracked {
             Some(first) => first,
-            None => self.judge(token, t).await?,
+            None => self.judge(token, t, seen).await?,
         };
         same_request(&tracked.event.fingerprint, &t.fingerprint)?;
         if EventStatus::parse(&tracked.event.status)? != EventStatus::Applied {
@@ -87,8 +96,8 @@ impl Tracker {
     }
 
     /// Judges a first-seen event and records the outcome.
-    async fn judge(&self, token: &str, t: &Track) -> Result<Tracked, DomainError> {
-        let book = self.store.rule_book(&t.tenant_id).await?;
+    async fn judge(&self, token: &str, t: &Track, mut seen: Seen) -> Result<Tracked, DomainError> {
+        let book = self.store.book_at(&t.tenant_id, seen.revision).await?;
         if let Some(schema) = book.schemas.get(&t.event_type) {
             let mut v = Violations::new();
             schema.check_event(&mut v, &t.attributes);
@@ -96,19 +105,20 @@ impl Tracker {
         }
         // NOT_FOUND unless identity knows the member (the read model asks
         // identity when the member's event has not arrived yet).
-        let member = self.members.get(&t.tenant_id, &t.member_id, token).await?;
+        let member = match seen.member.take() {
+            Some(known) => known?,
+            None => self.members.get(&t.tenant_id, &t.member_id, token).await?,
+        };
         let at = t.occurred_at.unwrap_or_else(now_ms);
         let in_force = book.in_force(&t.event_type, at);
-        let (standing, buckets) = if in_force.is_empty() {
-            (Standing::default(), None)
-        } else {
-            self.standing(t, &book, &in_force, &member, at).await?
-        };
         let event = track::event_facts(&t.event_type, &t.event_id, t.attributes.clone());
         let mut additions = counters::additions(&book.counters, &event, at);
-        if let Some(buckets) = &buckets {
-            counters::prune_only_stale(&mut additions, buckets);
-        }
+        counters::prune_only_stale(&mut additions, &seen.buckets);
+        let standing = if in_force.is_empty() {
+            Standing::default()
+        } else {
+            standing(&book, &in_force, &member, at, seen)
+        };
         let facts = track::member_facts(&member, standing);
         let facts = questline_kit::expr::value(&facts);
         let occasion = Occasion {
@@ -119,8 +129,15 @@ impl Tracker {
         };
         let considered = judge::consider(&in_force, &occasion);
         let keys = judge::usage_keys(&considered, at);
-        let settle = |usage: &_| judge::settle(considered, usage, at);
-        match self.store.record(t, at, &keys, &additions, settle).await {
+        let judged = Judged::new(Arc::clone(&book), &t.event_type, at, considered);
+        let recording = Recording {
+            track: t.clone(),
+            occurred_at: at,
+            keys,
+            additions,
+            judged,
+        };
+        match self.store.record(recording).await {
             Ok((tracked, settlement)) => {
                 count(&tracked, &settlement);
                 Ok(tracked)
@@ -133,41 +150,6 @@ impl Tracker {
                 .ok_or_else(|| DomainError::Aborted("event is being tracked concurrently".into())),
             Err(other) => Err(other),
         }
-    }
-
-    /// What the engine knows of the member that the rules in force may
-    /// read: traits, counters at `at`, and segments when a rule reads them;
-    /// with the counter buckets it read, when the programme has counters.
-    async fn standing(
-        &self,
-        t: &Track,
-        book: &RuleBook,
-        in_force: &[InForce<'_>],
-        member: &MemberSnapshot,
-        at: i64,
-    ) -> Result<(Standing, Option<Vec<Bucket>>), DomainError> {
-        let traits = self.store.traits(&t.tenant_id, &t.member_id).await?;
-        let (counters, buckets) = if book.counters.is_empty() {
-            (Map::new(), None)
-        } else {
-            let buckets = self
-                .store
-                .counter_buckets(&t.tenant_id, &t.member_id)
-                .await?;
-            let values = counters::values(&book.counters, &buckets, at);
-            (values, Some(buckets))
-        };
-        let segments = if in_force.iter().any(|f| f.rule.uses_segments) {
-            track::segments_of(&book.segments, member)
-        } else {
-            vec![]
-        };
-        let standing = Standing {
-            traits,
-            counters,
-            segments,
-        };
-        Ok((standing, buckets))
     }
 
     /// Credits every award not yet carried by the ledger, then marks the
@@ -187,6 +169,27 @@ impl Tracker {
             metrics::histogram!(EVENT_CREDIT_LATENCY).record(since_recorded as f64 / 1000.0);
         }
         Ok(())
+    }
+}
+
+/// What the engine knows of the member that the rules in force may read:
+/// traits, counters at `at`, and segments when a rule reads them.
+fn standing(
+    book: &RuleBook,
+    in_force: &[InForce<'_>],
+    member: &MemberSnapshot,
+    at: i64,
+    seen: Seen,
+) -> Standing {
+    let segments = if in_force.iter().any(|f| f.rule.uses_segments) {
+        track::segments_of(&book.segments, member)
+    } else {
+        vec![]
+    };
+    Standing {
+        traits: seen.traits,
+        counters: counters::values(&book.counters, &seen.buckets, at),
+        segments,
     }
 }
 

@@ -44,6 +44,15 @@ impl Store {
     /// The tenant's rule book as of now.
     pub async fn rule_book(&self, tenant_id: &str) -> Result<Arc<RuleBook>, DomainError> {
         let revision = self.book_revision(tenant_id).await?;
+        self.book_at(tenant_id, revision).await
+    }
+
+    /// The tenant's rule book as of `revision`, read just before.
+    pub async fn book_at(
+        &self,
+        tenant_id: &str,
+        revision: i64,
+    ) -> Result<Arc<RuleBook>, DomainError> {
         let cached = self.books.get(tenant_id);
         if let Some((at, book)) = &cached
             && *at == revision

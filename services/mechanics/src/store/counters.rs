@@ -6,11 +6,12 @@ use questline_kit::DomainError;
 use questline_kit::audit::{self, Change};
 use questline_kit::paging::Page;
 use questline_kit::time::now_ms;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, TransactionTrait,
 };
+use std::collections::BTreeMap;
 
 use super::Store;
 use super::entities::{counter, member_counter};
@@ -179,7 +180,7 @@ impl Store {
     }
 }
 
-fn bucket(row: member_counter::Model) -> Bucket {
+pub(super) fn bucket(row: member_counter::Model) -> Bucket {
     Bucket {
         counter_id: row.counter_id,
         bucket: row.bucket,
@@ -200,46 +201,63 @@ async fn forget_values(
     Ok(())
 }
 
-/// Adds an event's `additions` to its member's buckets (an upsert that adds,
-/// so concurrent events of one member both count) and drops the buckets no
-/// read needs any more.
+/// Adds the events' additions to their members' buckets (one upsert that
+/// adds, so concurrent events of one member both count) and drops the
+/// buckets no read needs any more. Each entry: tenant, member, additions.
 pub(super) async fn add(
     txn: &DatabaseTransaction,
-    tenant_id: &str,
-    member_id: &str,
-    additions: &[Addition],
+    events: &[(&String, &String, &[Addition])],
 ) -> Result<(), DomainError> {
-    for a in additions {
-        let row = member_counter::ActiveModel {
-            tenant_id: Set(tenant_id.into()),
-            member_id: Set(member_id.into()),
-            counter_id: Set(a.counter_id.clone()),
-            bucket: Set(a.bucket.clone()),
-            value: Set(a.amount),
-        };
-        member_counter::Entity::insert(row)
-            .on_conflict(
-                OnConflict::columns([
-                    member_counter::Column::TenantId,
-                    member_counter::Column::MemberId,
-                    member_counter::Column::CounterId,
-                    member_counter::Column::Bucket,
-                ])
+    use member_counter::Column as C;
+    let mut sums: BTreeMap<(&str, &str, &str, &str), f64> = BTreeMap::new();
+    for (tenant_id, member_id, additions) in events {
+        for a in additions.iter() {
+            let key = (
+                tenant_id.as_str(),
+                member_id.as_str(),
+                a.counter_id.as_str(),
+                a.bucket.as_str(),
+            );
+            *sums.entry(key).or_default() += a.amount;
+        }
+    }
+    if sums.is_empty() {
+        return Ok(());
+    }
+    // One row per bucket: an upsert may not touch a row twice.
+    let rows = sums
+        .into_iter()
+        .map(
+            |((tenant_id, member_id, counter_id, bucket), value)| member_counter::ActiveModel {
+                tenant_id: Set(tenant_id.into()),
+                member_id: Set(member_id.into()),
+                counter_id: Set(counter_id.into()),
+                bucket: Set(bucket.into()),
+                value: Set(value),
+            },
+        );
+    let excluded = Expr::col((Alias::new("excluded"), C::Value));
+    member_counter::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([C::TenantId, C::MemberId, C::CounterId, C::Bucket])
                 .value(
-                    member_counter::Column::Value,
-                    Expr::col((member_counter::Entity, member_counter::Column::Value))
-                        .add(a.amount),
+                    C::Value,
+                    Expr::col((member_counter::Entity, C::Value)).add(excluded),
                 )
                 .to_owned(),
-            )
-            .exec(txn)
-            .await?;
-        if let Some(oldest) = &a.prune_before {
+        )
+        .exec(txn)
+        .await?;
+    for (tenant_id, member_id, additions) in events {
+        for (counter_id, oldest) in additions
+            .iter()
+            .filter_map(|a| Some((&a.counter_id, a.prune_before.as_ref()?)))
+        {
             member_counter::Entity::delete_many()
-                .filter(member_counter::Column::TenantId.eq(tenant_id))
-                .filter(member_counter::Column::MemberId.eq(member_id))
-                .filter(member_counter::Column::CounterId.eq(a.counter_id.as_str()))
-                .filter(member_counter::Column::Bucket.lt(oldest.as_str()))
+                .filter(C::TenantId.eq(tenant_id.as_str()))
+                .filter(C::MemberId.eq(member_id.as_str()))
+                .filter(C::CounterId.eq(counter_id.as_str()))
+                .filter(C::Bucket.lt(oldest.as_str()))
                 .exec(txn)
                 .await?;
         }

@@ -1,29 +1,20 @@
-//! Tracked events: judged and recorded in one transaction — the event with
-//! its attributes and verdicts, its awards, caps and budgets usage, its
-//! member's counters, the traits rules set, the messages they emit —
-//! before any point moves; then
-//! each award marked with its ledger transfer and the event applied, in one
-//! more.
-
-use std::collections::HashMap;
+//! Tracked events: read back, and each award marked with its ledger
+//! transfer and the event applied once credited. `recorder` writes them
+//! first, with these rows' helpers.
 
 use questline_kit::DomainError;
-use questline_kit::outbox;
 use questline_kit::time::now_ms;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
+use super::Store;
 use super::entities::{award, member_trait, rule_usage, tracked_event};
 use super::traits::{ATTRIBUTE, TAG};
-use super::{Store, counters};
-use crate::domain::counters::Addition;
 use crate::domain::judge::{Settled, Settlement, UsageKey, Verdict};
 use crate::domain::rules::limits::Used;
 use crate::domain::track::{EventStatus, Track};
-use crate::events;
 
 /// An event being tracked, with its awards as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,116 +92,39 @@ impl Store {
         }
         Ok(pending)
     }
-
-    /// Records a first-seen event: takes the usage rows `keys` under lock,
-    /// lets `settle` judge against them, and writes the outcome with what
-    /// the event adds to its member's counters, all in one transaction. A
-    /// concurrent record of the same event id is ABORTED.
-    pub async fn record(
-        &self,
-        track: &Track,
-        occurred_at: i64,
-        keys: &[UsageKey],
-        additions: &[Addition],
-        settle: impl FnOnce(&HashMap<UsageKey, Used>) -> Settlement,
-    ) -> Result<(Tracked, Settlement), DomainError> {
-        let txn = self.db.begin().await?;
-        let mut usage = HashMap::new();
-        for key in keys {
-            usage.insert(key.clone(), lock_usage(&txn, track, key).await?);
-        }
-        let settlement = settle(&usage);
-        for (key, delta) in &settlement.usage {
-            add_usage(&txn, track, key, *delta).await?;
-        }
-        counters::add(&txn, &track.tenant_id, &track.member_id, additions).await?;
-        let mut awards = Vec::new();
-        let mut staged = false;
-        for s in settlement.applied() {
-            if let Some((currency, points)) = &s.points {
-                awards.push(award_row(track, s, currency, *points).insert(&txn).await?);
-            }
-            keep_traits(&txn, track, s).await?;
-            for kind in &s.effects.messages {
-                outbox::stage(
-                    &txn,
-                    &events::rule_message(track, &s.rule_id, s.version, kind),
-                )
-                .await?;
-                staged = true;
-            }
-        }
-        let event = event_row(track, occurred_at, &settlement, awards.is_empty())?;
-        let event = event.insert(&txn).await?;
-        txn.commit().await?;
-        awards.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
-        let tracked = Tracked { event, awards };
-        Ok(self.relay.woken(((tracked, settlement), staged)))
-    }
-
-    /// Marks each award with the transfer that carried it and the event
-    /// applied, in one transaction; false when a concurrent call already had.
-    pub async fn applied(&self, tracked: &Tracked) -> Result<bool, DomainError> {
-        let txn = self.db.begin().await?;
-        // Losing this commit in a crash loses nothing: the event stays
-        // pending, and finishing it again credits under the same keys, which
-        // the ledger answers with the first transfers. So on PostgreSQL it
-        // does not wait for the disk.
-        if txn.get_database_backend() == DbBackend::Postgres {
-            txn.execute_unprepared("SET LOCAL synchronous_commit = off")
-                .await?;
-        }
-        for a in &tracked.awards {
-            award::Entity::update_many()
-                .col_expr(
-                    award::Column::TransferId,
-                    Expr::value(a.transfer_id.clone()),
-                )
-                .filter(award::Column::TenantId.eq(a.tenant_id.as_str()))
-                .filter(award::Column::EventId.eq(a.event_id.as_str()))
-                .filter(award::Column::RuleId.eq(a.rule_id.as_str()))
-                .exec(&txn)
-                .await?;
-        }
-        let applied = EventStatus::Applied.as_str();
-        let marked = tracked_event::Entity::update_many()
-            .col_expr(tracked_event::Column::Status, Expr::value(applied))
-            .filter(tracked_event::Column::TenantId.eq(tracked.event.tenant_id.as_str()))
-            .filter(tracked_event::Column::EventId.eq(tracked.event.event_id.as_str()))
-            .filter(tracked_event::Column::Status.ne(applied))
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
-        Ok(marked.rows_affected == 1)
-    }
 }
 
-/// The row of `key`: (rule, holder, period).
-fn usage_at(track: &Track, key: &UsageKey) -> (String, String, String) {
+/// A usage row: (tenant, rule, holder, period).
+pub(super) type UsageRow = (String, String, String, String);
+
+/// The row of `key` for `track`'s member.
+pub(super) fn usage_row(track: &Track, key: &UsageKey) -> UsageRow {
+    let tenant_id = track.tenant_id.clone();
     match key {
         UsageKey::Member { rule_id, period } => (
+            tenant_id,
             rule_id.clone(),
             format!("member:{}", track.member_id),
             period.clone(),
         ),
-        UsageKey::Rule { rule_id, period } => (rule_id.clone(), "rule".into(), period.clone()),
+        UsageKey::Rule { rule_id, period } => {
+            (tenant_id, rule_id.clone(), "rule".into(), period.clone())
+        }
     }
 }
 
 /// Reads a usage row, creating it at zero, and holds it until the commit
 /// (the upsert's write lock), so concurrent events queue on it.
-async fn lock_usage(
+pub(super) async fn lock_usage(
     txn: &DatabaseTransaction,
-    track: &Track,
-    key: &UsageKey,
+    (tenant_id, rule_id, holder, period): &UsageRow,
 ) -> Result<Used, DomainError> {
     use rule_usage::Column as C;
-    let (rule_id, holder, period) = usage_at(track, key);
     let row = rule_usage::ActiveModel {
-        tenant_id: Set(track.tenant_id.clone()),
-        rule_id: Set(rule_id),
-        holder: Set(holder),
-        period: Set(period),
+        tenant_id: Set(tenant_id.clone()),
+        rule_id: Set(rule_id.clone()),
+        holder: Set(holder.clone()),
+        period: Set(period.clone()),
         count: Set(0),
         points: Set(0),
     };
@@ -228,27 +142,25 @@ async fn lock_usage(
     })
 }
 
-async fn add_usage(
+pub(super) async fn add_usage(
     txn: &DatabaseTransaction,
-    track: &Track,
-    key: &UsageKey,
+    (tenant_id, rule_id, holder, period): &UsageRow,
     delta: Used,
 ) -> Result<(), DomainError> {
     use rule_usage::Column as C;
-    let (rule_id, holder, period) = usage_at(track, key);
     rule_usage::Entity::update_many()
         .col_expr(C::Count, Expr::col(C::Count).add(delta.count))
         .col_expr(C::Points, Expr::col(C::Points).add(delta.points))
-        .filter(C::TenantId.eq(track.tenant_id.as_str()))
-        .filter(C::RuleId.eq(rule_id))
-        .filter(C::Holder.eq(holder))
-        .filter(C::Period.eq(period))
+        .filter(C::TenantId.eq(tenant_id.as_str()))
+        .filter(C::RuleId.eq(rule_id.as_str()))
+        .filter(C::Holder.eq(holder.as_str()))
+        .filter(C::Period.eq(period.as_str()))
         .exec(txn)
         .await?;
     Ok(())
 }
 
-async fn keep_traits(
+pub(super) async fn keep_traits(
     txn: &DatabaseTransaction,
     track: &Track,
     s: &Settled,
@@ -281,7 +193,12 @@ async fn keep_traits(
     Ok(())
 }
 
-fn award_row(track: &Track, s: &Settled, currency: &str, points: i64) -> award::ActiveModel {
+pub(super) fn award_row(
+    track: &Track,
+    s: &Settled,
+    currency: &str,
+    points: i64,
+) -> award::ActiveModel {
     award::ActiveModel {
         tenant_id: Set(track.tenant_id.clone()),
         event_id: Set(track.event_id.clone()),
@@ -296,7 +213,7 @@ fn award_row(track: &Track, s: &Settled, currency: &str, points: i64) -> award::
 }
 
 /// The event's row: applied at once when it awards nothing.
-fn event_row(
+pub(super) fn event_row(
     track: &Track,
     occurred_at: i64,
     settlement: &Settlement,

@@ -179,3 +179,38 @@ fn tampered_claims(token: &str, change: fn(&mut Claims)) -> String {
     let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
     format!("{}.{}.{}", parts[0], body, parts[2])
 }
+
+/// The verifier remembers tokens it verified; a remembered token still
+/// meets every block, its key's retirement and its own expiry.
+#[tokio::test]
+async fn a_remembered_token_is_still_checked_for_blocks_and_expiry() {
+    let key = SigningMaterial::from_seed([7; 32]).unwrap();
+    let access = AccessList::default();
+    let source = Fixed(vec![key.clone()]);
+    let verifier = TokenVerifier::guarded(Arc::new(source), access.clone());
+    let good = sign(&grant(), &key).unwrap();
+    assert_eq!(verifier.verify(&good).await.unwrap(), grant());
+    assert_eq!(verifier.verify(&good).await.unwrap(), grant());
+
+    for (kind, id) in [
+        (Blocked::Client, "c1"),
+        (Blocked::Tenant, "acme"),
+        (Blocked::SigningKey, key.kid.as_str()),
+    ] {
+        access.set(kind, id, true);
+        assert!(verifier.verify(&good).await.is_err(), "{id} blocked");
+        access.set(kind, id, false);
+        assert!(verifier.verify(&good).await.is_ok(), "{id} let through");
+    }
+
+    // Good for one more second of leeway only.
+    let mut ending = grant();
+    ending.exp = now() - 4;
+    let ending = sign(&ending, &key).unwrap();
+    assert!(verifier.verify(&ending).await.is_ok());
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert!(matches!(
+        verifier.verify(&ending).await,
+        Err(DomainError::Unauthenticated(_))
+    ));
+}
