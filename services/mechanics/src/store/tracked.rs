@@ -49,22 +49,14 @@ impl From<&Settled> for StoredVerdict {
 }
 
 impl Store {
+    /// The event as tracked, with its awards (`tracked_among` of one).
     pub async fn tracked(
         &self,
         tenant_id: &str,
         event_id: &str,
     ) -> Result<Option<Tracked>, DomainError> {
-        let key = (tenant_id.to_string(), event_id.to_string());
-        let Some(event) = tracked_event::Entity::find_by_id(key).one(&self.db).await? else {
-            return Ok(None);
-        };
-        let awards = award::Entity::find()
-            .filter(award::Column::TenantId.eq(tenant_id))
-            .filter(award::Column::EventId.eq(event_id))
-            .order_by_asc(award::Column::RuleId)
-            .all(&self.db)
-            .await?;
-        Ok(Some(Tracked { event, awards }))
+        let mut found = self.tracked_among(tenant_id, &[event_id]).await?;
+        Ok(found.remove(event_id))
     }
 
     /// Up to `limit` events recorded at or after `from_ms` and before
