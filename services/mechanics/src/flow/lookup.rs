@@ -108,8 +108,14 @@ impl Lookup {
             tracked: self.store.tracked_among(tenant_id, &events).await?,
             revision: self.store.book_revision(tenant_id).await?,
             members: self.members.stored_among(tenant_id, &members).await?,
-            traits: self.store.traits_among(tenant_id, &members).await?,
-            buckets: self.store.buckets_among(tenant_id, &members).await?,
+            traits: self
+                .store
+                .traits_by_member(tenant_id, Some(&members))
+                .await?,
+            buckets: self
+                .store
+                .buckets_by_member(tenant_id, Some(&members))
+                .await?,
         })
     }
 }

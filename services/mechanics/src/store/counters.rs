@@ -11,7 +11,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, TransactionTrait,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::Store;
 use super::entities::{counter, member_counter};
@@ -152,25 +152,27 @@ impl Store {
         tenant_id: &str,
         member_id: &str,
     ) -> Result<Vec<Bucket>, DomainError> {
-        let rows = member_counter::Entity::find()
-            .filter(member_counter::Column::TenantId.eq(tenant_id))
-            .filter(member_counter::Column::MemberId.eq(member_id))
-            .all(&self.db)
+        let mut one = self
+            .buckets_by_member(tenant_id, Some(&[member_id]))
             .await?;
-        Ok(rows.into_iter().map(bucket).collect())
+        Ok(one.remove(member_id).unwrap_or_default())
     }
 
-    /// Every member's buckets, by member: the backtest's view of now.
-    pub(super) async fn all_counter_buckets(
+    /// The buckets of the tenant's members (those of `member_ids` when
+    /// given), by member; a member with none is absent.
+    pub async fn buckets_by_member(
         &self,
         tenant_id: &str,
-    ) -> Result<std::collections::HashMap<String, Vec<Bucket>>, DomainError> {
-        let rows = member_counter::Entity::find()
-            .filter(member_counter::Column::TenantId.eq(tenant_id))
-            .all(&self.db)
-            .await?;
-        let mut by_member: std::collections::HashMap<String, Vec<Bucket>> = Default::default();
-        for row in rows {
+        member_ids: Option<&[&str]>,
+    ) -> Result<HashMap<String, Vec<Bucket>>, DomainError> {
+        let mut query =
+            member_counter::Entity::find().filter(member_counter::Column::TenantId.eq(tenant_id));
+        if let Some(member_ids) = member_ids {
+            let member_ids = member_ids.iter().copied();
+            query = query.filter(member_counter::Column::MemberId.is_in(member_ids));
+        }
+        let mut by_member: HashMap<String, Vec<Bucket>> = HashMap::new();
+        for row in query.all(&self.db).await? {
             by_member
                 .entry(row.member_id.clone())
                 .or_default()
@@ -180,7 +182,7 @@ impl Store {
     }
 }
 
-pub(super) fn bucket(row: member_counter::Model) -> Bucket {
+fn bucket(row: member_counter::Model) -> Bucket {
     Bucket {
         counter_id: row.counter_id,
         bucket: row.bucket,

@@ -13,11 +13,10 @@ use sea_orm::{
 
 use super::Store;
 use super::entities::{award, tracked_event};
-use super::traits::keep;
 use crate::domain::backtest::{MemberView, Replay, Report, StoredEvent};
 use crate::domain::book::RuleBook;
 use crate::domain::counters;
-use crate::domain::track::{self, Standing, Traits};
+use crate::domain::track::{self, Standing};
 
 /// Where a page of stored events starts: after this (time, event id).
 #[derive(Debug, Clone, Default)]
@@ -185,14 +184,10 @@ impl Store {
         let mut buckets = if book.counters.is_empty() {
             HashMap::new()
         } else {
-            self.all_counter_buckets(tenant_id).await?
+            self.buckets_by_member(tenant_id, None).await?
         };
         let now = questline_kit::time::now_ms();
-        let mut traits: HashMap<String, Traits> = HashMap::new();
-        for row in self.trait_rows(tenant_id, None).await? {
-            let member_id = row.member_id.clone();
-            keep(traits.entry(member_id).or_default(), row);
-        }
+        let mut traits = self.traits_by_member(tenant_id, None).await?;
         self.members_now(tenant_id)
             .await?
             .into_iter()

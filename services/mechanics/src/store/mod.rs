@@ -15,7 +15,6 @@ mod recorder;
 mod retention;
 mod rules;
 mod schemas;
-mod seen;
 mod segments;
 mod tracked;
 mod traits;

@@ -1,6 +1,7 @@
-//! Tracked events: read back, and each award marked with its ledger
-//! transfer and the event applied once credited. `recorder` writes them
-//! first, with these rows' helpers.
+//! Tracked events read back (one, or a batch's at once), and the helpers
+//! for their rows: `recorder` writes them, `marks` marks them applied.
+
+use std::collections::HashMap;
 
 use questline_kit::DomainError;
 use questline_kit::time::now_ms;
@@ -57,6 +58,48 @@ impl Store {
     ) -> Result<Option<Tracked>, DomainError> {
         let mut found = self.tracked_among(tenant_id, &[event_id]).await?;
         Ok(found.remove(event_id))
+    }
+
+    /// The events among `event_ids` already tracked, by id, with their awards.
+    pub async fn tracked_among(
+        &self,
+        tenant_id: &str,
+        event_ids: &[&str],
+    ) -> Result<HashMap<String, Tracked>, DomainError> {
+        let events = tracked_event::Entity::find()
+            .filter(tracked_event::Column::TenantId.eq(tenant_id))
+            .filter(tracked_event::Column::EventId.is_in(event_ids.iter().copied()))
+            .all(&self.db)
+            .await?;
+        if events.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let found: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+        let awards = award::Entity::find()
+            .filter(award::Column::TenantId.eq(tenant_id))
+            .filter(award::Column::EventId.is_in(found))
+            .order_by_asc(award::Column::RuleId)
+            .all(&self.db)
+            .await?;
+        let mut tracked: HashMap<String, Tracked> = events
+            .into_iter()
+            .map(|event| {
+                let id = event.event_id.clone();
+                (
+                    id,
+                    Tracked {
+                        event,
+                        awards: vec![],
+                    },
+                )
+            })
+            .collect();
+        for a in awards {
+            if let Some(t) = tracked.get_mut(&a.event_id) {
+                t.awards.push(a);
+            }
+        }
+        Ok(tracked)
     }
 
     /// Up to `limit` events recorded at or after `from_ms` and before
