@@ -296,6 +296,21 @@ impl Harness {
         all
     }
 
+    /// Every database's rows once the services are idle: events staged by
+    /// earlier calls (audit entries, read models, inbox marks) are consumed
+    /// in the background, so a "nothing changed" check starts from here.
+    pub async fn quiet_rows(&self) -> Vec<(String, String)> {
+        let mut last = self.database_rows().await;
+        loop {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let now = self.database_rows().await;
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
+    }
+
     /// Where any of `needles` appears in any service's database.
     pub async fn find_in_databases(&self, needles: &[&str]) -> Vec<String> {
         let mut found = Vec::new();

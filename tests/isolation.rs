@@ -28,7 +28,6 @@ use questline_tests::{
     Api, Harness, PASTRY, Programme, each_backend, purchase_rule, redeem, track,
 };
 use std::collections::BTreeSet;
-use std::time::Duration;
 use tonic::{Code, Status};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -930,19 +929,6 @@ async fn member_with_hold(
     (member_id, hold_id, transfer_id, treat)
 }
 
-/// Every database's rows once the services are idle.
-async fn quiet_rows(h: &Harness) -> Vec<(String, String)> {
-    let mut last = h.database_rows().await;
-    loop {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let now = h.database_rows().await;
-        if now == last {
-            return now;
-        }
-        last = now;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_rpc_crosses_a_tenant_or_a_member() {
     each_backend(|backend| async move {
@@ -981,7 +967,7 @@ async fn no_rpc_crosses_a_tenant_or_a_member() {
             ),
         ];
 
-        let before = quiet_rows(&h).await;
+        let before = h.quiet_rows().await;
         let mut missing = Vec::new();
         let mut crossed = Vec::new();
         let mut allowed_ok = 0;
@@ -1016,7 +1002,7 @@ async fn no_rpc_crosses_a_tenant_or_a_member() {
         // GetJwks twice (it names no ids), GetReward and ListRewards once: nothing else got through.
         assert_eq!(allowed_ok, 4);
 
-        let after = quiet_rows(&h).await;
+        let after = h.quiet_rows().await;
         let changed: Vec<_> = after.iter().filter(|row| !before.contains(row)).collect();
         assert!(changed.is_empty(), "refused calls changed: {changed:#?}");
         assert_eq!(before.len(), after.len());
