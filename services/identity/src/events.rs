@@ -74,6 +74,10 @@ pub struct AuditTrail(pub crate::store::Store);
 
 #[async_trait::async_trait]
 impl questline_kit::bus::EventHandler for AuditTrail {
+    fn wants(&self, event: &Event) -> bool {
+        matches!(event.payload, Some(Payload::AuditRecorded(_)))
+    }
+
     async fn handle(&self, event: &Event) -> Result<(), questline_kit::DomainError> {
         self.0.keep_audit_entry(event).await
     }

@@ -56,6 +56,13 @@ pub struct Members {
 
 #[async_trait]
 impl EventHandler for Members {
+    fn wants(&self, event: &Event) -> bool {
+        matches!(
+            event.payload,
+            Some(Payload::MemberErased(_) | Payload::SegmentChanged(_))
+        ) || self.directory.wants(event)
+    }
+
     async fn handle(&self, event: &Event) -> Result<(), DomainError> {
         // Forgotten before the read model marks the erasure, so whoever
         // sees the member erased finds nothing of them left here.

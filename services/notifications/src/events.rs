@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use questline_kit::DomainError;
 use questline_kit::bus::EventHandler;
-use questline_kit::members::MemberDirectory;
+use questline_kit::members::{Held, MemberDirectory};
 use questline_proto::events::{Event, event::Payload};
 
 use crate::domain::templates::Templates;
@@ -33,23 +33,28 @@ impl Notifier {
     }
 }
 
-impl Notifier {
-    /// The member's own locale from the read model; the default when the
-    /// member gave none or is not known here yet.
-    async fn locale_of(&self, tenant_id: &str, member_id: &str) -> Result<String, DomainError> {
-        let known = self.members.known(tenant_id, member_id).await?;
-        let locale = known
-            .as_ref()
-            .and_then(|m| m.facts.get("locale"))
-            .and_then(|l| l.as_str())
-            .filter(|l| !l.is_empty())
-            .unwrap_or(DEFAULT_LOCALE);
-        Ok(locale.to_string())
-    }
+/// The member's own locale from the read model; the default when the
+/// member gave none or is not known here yet.
+fn locale_of(held: &Held) -> &str {
+    let Held::Known(member) = held else {
+        return DEFAULT_LOCALE;
+    };
+    member
+        .facts
+        .get("locale")
+        .and_then(|l| l.as_str())
+        .filter(|l| !l.is_empty())
+        .unwrap_or(DEFAULT_LOCALE)
 }
 
 #[async_trait]
 impl EventHandler for Notifier {
+    fn wants(&self, event: &Event) -> bool {
+        self.members.wants(event)
+            || matches!(event.payload, Some(Payload::MemberErased(_)))
+            || event.payload.as_ref().and_then(notice).is_some()
+    }
+
     async fn handle(&self, event: &Event) -> Result<(), DomainError> {
         self.members.handle(event).await?;
         if let Some(Payload::MemberErased(erased)) = &event.payload {
@@ -58,11 +63,11 @@ impl EventHandler for Notifier {
         let Some(notice) = event.payload.as_ref().and_then(notice) else {
             return Ok(());
         };
-        if self
+        let held = self
             .members
-            .is_erased(&event.tenant_id, notice.member_id())
-            .await?
-        {
+            .held(&event.tenant_id, notice.member_id())
+            .await?;
+        if matches!(held, Held::Erased) {
             tracing::debug!(event_type = %event.r#type, "member erased; not notified");
             sent("suppressed");
             return Ok(());
@@ -73,10 +78,10 @@ impl EventHandler for Notifier {
             event_id: &event.event_id,
             event_type: notice.event_type(),
         };
-        let locale = self.locale_of(&event.tenant_id, notice.member_id()).await?;
+        let locale = locale_of(&held);
         let delivered = self
             .store
-            .deliver(&to, || self.templates.render(&notice, &locale))
+            .deliver(&to, || self.templates.render(&notice, locale))
             .await
             .inspect_err(|_| sent("failed"))?;
         if delivered.is_some() {

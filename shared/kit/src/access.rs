@@ -185,6 +185,10 @@ fn change_of(event: &Event) -> Option<(Blocked, String, bool)> {
 
 #[async_trait]
 impl EventHandler for AccessFeed {
+    fn wants(&self, event: &Event) -> bool {
+        change_of(event).is_some()
+    }
+
     async fn handle(&self, event: &Event) -> Result<(), DomainError> {
         let Some((kind, id, blocked)) = change_of(event) else {
             return Ok(());

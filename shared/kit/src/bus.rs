@@ -19,6 +19,13 @@ use crate::meter;
 #[async_trait]
 pub trait EventHandler: Send + Sync + 'static {
     async fn handle(&self, event: &Event) -> Result<(), DomainError>;
+
+    /// Whether `handle` does anything with `event`. The bus acknowledges
+    /// the others without a delivery or a span: most events concern one or
+    /// two of a process's consumers.
+    fn wants(&self, _event: &Event) -> bool {
+        true
+    }
 }
 
 #[async_trait]
@@ -61,9 +68,17 @@ type Delivery = (Event, oneshot::Sender<Result<(), DomainError>>);
 /// published once its effects are committed. Only for one process.
 #[derive(Default)]
 pub struct MemoryBus {
-    subscribers: RwLock<Vec<(String, mpsc::Sender<Delivery>)>>,
+    subscribers: RwLock<Vec<Subscriber>>,
     expected: Vec<String>,
     joined: Notify,
+}
+
+/// A consumer of the in-process bus: its name, what it wants, its queue.
+#[derive(Clone)]
+struct Subscriber {
+    name: String,
+    handler: Arc<dyn EventHandler>,
+    deliveries: mpsc::Sender<Delivery>,
 }
 
 impl MemoryBus {
@@ -82,7 +97,7 @@ impl MemoryBus {
                 let missing = self
                     .expected
                     .iter()
-                    .any(|name| !subscribers.iter().any(|(s, _)| s == name));
+                    .any(|name| !subscribers.iter().any(|s| &s.name == name));
                 if !missing {
                     return;
                 }
@@ -97,9 +112,11 @@ impl EventBus for MemoryBus {
     async fn publish(&self, event: &Event) -> anyhow::Result<()> {
         self.all_joined().await;
         let subscribers = self.subscribers.read().await.clone();
-        for (consumer, sender) in subscribers {
+        for subscriber in subscribers.iter().filter(|s| s.handler.wants(event)) {
+            let consumer = &subscriber.name;
             let (ack, acked) = oneshot::channel();
-            sender
+            subscriber
+                .deliveries
                 .send((event.clone(), ack))
                 .await
                 .map_err(|_| anyhow::anyhow!("consumer {consumer} has stopped"))?;
@@ -118,10 +135,11 @@ impl EventBus for MemoryBus {
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         let (sender, mut deliveries) = mpsc::channel::<Delivery>(64);
-        self.subscribers
-            .write()
-            .await
-            .push((consumer.to_string(), sender));
+        self.subscribers.write().await.push(Subscriber {
+            name: consumer.to_string(),
+            handler: Arc::clone(&handler),
+            deliveries: sender,
+        });
         self.joined.notify_waiters();
         let consumer = consumer.to_string();
         tokio::spawn(async move {
@@ -152,8 +170,8 @@ impl EventBus for MemoryBus {
         let subscribers = self.subscribers.read().await;
         let queued = subscribers
             .iter()
-            .filter(|(name, _)| name == consumer)
-            .map(|(_, sender)| sender.max_capacity() - sender.capacity())
+            .filter(|s| s.name == consumer)
+            .map(|s| s.deliveries.max_capacity() - s.deliveries.capacity())
             .sum::<usize>();
         Ok(queued as u64)
     }
@@ -337,6 +355,7 @@ impl EventBus for NatsBus {
                     destination: message.subject.to_string(),
                 };
                 let ack = match crate::events::decode(&message.payload) {
+                    Ok(event) if !handler.wants(&event) => AckKind::Ack,
                     Ok(event) => {
                         match handle_in_span(&consumer, handler.as_ref(), &event, &route).await {
                             Ok(()) => AckKind::Ack,
@@ -385,6 +404,43 @@ impl EventBus for NatsBus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use questline_proto::events::event::Payload;
+    use questline_proto::events::{PointsCredited, RuleChanged};
+    use std::sync::Mutex;
+
+    /// Keeps the types of the events handed to it; wants only credits.
+    #[derive(Default)]
+    struct Credits(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl EventHandler for Credits {
+        fn wants(&self, event: &Event) -> bool {
+            matches!(event.payload, Some(Payload::PointsCredited(_)))
+        }
+
+        async fn handle(&self, event: &Event) -> Result<(), DomainError> {
+            self.0.lock().expect("lock").push(event.r#type.clone());
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_in_process_bus_hands_a_consumer_only_what_it_wants() {
+        let bus = MemoryBus::expecting(&["credits"]);
+        let credits = Arc::new(Credits::default());
+        let shutdown = CancellationToken::new();
+        let handler: Arc<dyn EventHandler> = credits.clone();
+        bus.subscribe("credits", handler, shutdown.clone())
+            .await
+            .unwrap();
+        let event = |payload| crate::events::new_event("t", "test", "", payload);
+        let changed = event(Payload::RuleChanged(RuleChanged::default()));
+        let credited = event(Payload::PointsCredited(PointsCredited::default()));
+        bus.publish(&changed).await.unwrap();
+        bus.publish(&credited).await.unwrap();
+        assert_eq!(*credits.0.lock().unwrap(), ["points.credited"]);
+        shutdown.cancel();
+    }
 
     #[test]
     fn redeliveries_back_off_for_minutes_before_an_event_is_set_aside() {

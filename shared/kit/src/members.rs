@@ -18,12 +18,13 @@ use sea_orm::{
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, boolean, string, text};
 use serde_json::{Map, Value as Json};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::Violations;
 use crate::bus::EventHandler;
 use crate::client::Outgoing;
 use crate::error::{DomainError, from_upstream};
+use crate::group::{Batch, Group};
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -195,11 +196,15 @@ pub struct MemberDirectory {
     identity: Channel,
     /// The consuming service's name, its inbox key.
     consumer: &'static str,
+    /// Reads of single members that arrive together, made as one query.
+    snapshots: Group<Snapshots>,
 }
 
 impl MemberDirectory {
+    /// Starts the task that reads snapshots; call it within the runtime.
     pub fn new(db: DatabaseConnection, identity: Channel, consumer: &'static str) -> Self {
         MemberDirectory {
+            snapshots: Group::start(Snapshots { db: db.clone() }, Snapshots::MOST),
             db,
             identity,
             consumer,
@@ -292,25 +297,13 @@ impl MemberDirectory {
         Ok(snapshot)
     }
 
-    /// Whether the member is known here to be erased (no call to identity).
-    pub async fn is_erased(&self, tenant_id: &str, member_id: &str) -> Result<bool, DomainError> {
-        Ok(self
-            .stored(tenant_id, member_id)
-            .await?
-            .is_some_and(|row| row.erased))
-    }
-
-    /// What this service knows of a member without asking identity: `None`
-    /// when not seen yet or erased.
-    pub async fn known(
-        &self,
-        tenant_id: &str,
-        member_id: &str,
-    ) -> Result<Option<MemberSnapshot>, DomainError> {
-        match self.stored(tenant_id, member_id).await? {
-            Some(row) if !row.erased => Ok(Some(snapshot_of(&row)?)),
-            _ => Ok(None),
-        }
+    /// What this service holds of the member (no call to identity).
+    pub async fn held(&self, tenant_id: &str, member_id: &str) -> Result<Held, DomainError> {
+        Ok(match self.stored(tenant_id, member_id).await? {
+            None => Held::Unknown,
+            Some(row) if row.erased => Held::Erased,
+            Some(row) => Held::Known(snapshot_of(&row)?),
+        })
     }
 
     /// The stored snapshots among `member_ids` of one tenant, by id (an
@@ -337,8 +330,70 @@ impl MemberDirectory {
         member_id: &str,
     ) -> Result<Option<entity::Model>, DomainError> {
         let key = (tenant_id.to_string(), member_id.to_string());
-        Ok(entity::Entity::find_by_id(key).one(&self.db).await?)
+        self.snapshots.submit(key).await
     }
+}
+
+/// Reads the stored rows of the members asked for together: one query per
+/// tenant among them (a busy ledger checks a member on every credit).
+struct Snapshots {
+    db: DatabaseConnection,
+}
+
+impl Snapshots {
+    /// Most members read in one query.
+    const MOST: usize = 256;
+
+    async fn read(
+        &self,
+        keys: &[(String, String)],
+    ) -> Result<HashMap<(String, String), entity::Model>, DomainError> {
+        let mut by_tenant: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (tenant_id, member_id) in keys {
+            by_tenant.entry(tenant_id).or_default().push(member_id);
+        }
+        let mut rows = HashMap::with_capacity(keys.len());
+        for (tenant_id, member_ids) in by_tenant {
+            let found = entity::Entity::find()
+                .filter(entity::Column::TenantId.eq(tenant_id))
+                .filter(entity::Column::MemberId.is_in(member_ids))
+                .all(&self.db)
+                .await?;
+            rows.extend(
+                found
+                    .into_iter()
+                    .map(|row| ((row.tenant_id.clone(), row.member_id.clone()), row)),
+            );
+        }
+        Ok(rows)
+    }
+}
+
+#[async_trait]
+impl Batch for Snapshots {
+    type Job = (String, String);
+    type Answer = Option<entity::Model>;
+
+    async fn carry_out(
+        &mut self,
+        keys: Vec<(String, String)>,
+    ) -> Vec<Result<Option<entity::Model>, DomainError>> {
+        match self.read(&keys).await {
+            // A member asked for twice in the batch gets the row twice.
+            Ok(rows) => keys.iter().map(|key| Ok(rows.get(key).cloned())).collect(),
+            Err(err) => keys.iter().map(|_| Err(err.clone())).collect(),
+        }
+    }
+}
+
+/// What a service's read model holds of one member.
+#[derive(Debug)]
+pub enum Held {
+    /// No event about the member has arrived here yet.
+    Unknown,
+    /// Erased: never served or notified again.
+    Erased,
+    Known(MemberSnapshot),
 }
 
 /// The snapshot an event brings: `Some` for an upsert or consent change,
@@ -366,6 +421,10 @@ fn change_of(event: &Event) -> Option<(String, Option<MemberSnapshot>)> {
 
 #[async_trait]
 impl EventHandler for MemberDirectory {
+    fn wants(&self, event: &Event) -> bool {
+        change_of(event).is_some()
+    }
+
     async fn handle(&self, event: &Event) -> Result<(), DomainError> {
         let Some((member_id, snapshot)) = change_of(event) else {
             return Ok(());
@@ -431,4 +490,60 @@ fn snapshot_of(row: &entity::Model) -> Result<MemberSnapshot, DomainError> {
         external_id: row.external_id.clone(),
         facts: serde_json::from_str(&row.facts).unwrap_or_default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::Database;
+
+    fn snapshot(member_id: &str) -> MemberSnapshot {
+        MemberSnapshot {
+            member_id: member_id.into(),
+            external_id: format!("card-{member_id}"),
+            facts: Map::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn members_read_together_each_get_their_own_row() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        let manager = SchemaManager::new(&db);
+        CreateMemberSnapshots.up(&manager).await.unwrap();
+        keep(&db, "acme", Some(&snapshot("ann")), "ann", 1)
+            .await
+            .unwrap();
+        keep(&db, "acme", None, "bob", 1).await.unwrap();
+        keep(&db, "other", Some(&snapshot("cy")), "cy", 1)
+            .await
+            .unwrap();
+        let mut batch = Snapshots { db };
+        let key = |t: &str, m: &str| (t.to_string(), m.to_string());
+        let keys = vec![
+            key("acme", "ann"),
+            key("acme", "bob"),
+            key("acme", "ann"),
+            key("acme", "cy"),
+            key("other", "cy"),
+            key("other", "nobody"),
+        ];
+        let rows: Vec<_> = batch
+            .carry_out(keys)
+            .await
+            .into_iter()
+            .map(|row| row.unwrap().map(|r| (r.member_id, r.erased)))
+            .collect();
+        let row = |m: &str, erased| Some((m.to_string(), erased));
+        assert_eq!(
+            rows,
+            [
+                row("ann", false),
+                row("bob", true),
+                row("ann", false),
+                None,
+                row("cy", false),
+                None
+            ]
+        );
+    }
 }

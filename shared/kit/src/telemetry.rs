@@ -107,12 +107,19 @@ fn sampler(ratio: f64) -> anyhow::Result<Sampler> {
 }
 
 /// The layer that turns `tracing` spans into OpenTelemetry spans of `provider`.
+/// It does no work on each poll of an instrumented future: contexts travel
+/// from the `tracing` span itself (`context_map`, `inject_headers`), never
+/// from OpenTelemetry's current context, and busy/idle times and worker
+/// thread names say nothing about async work.
 pub fn otel_layer<S>(provider: &SdkTracerProvider) -> impl Layer<S> + use<S>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
     tracing_opentelemetry::layer()
         .with_tracer(provider.tracer("questline"))
+        .with_context_activation(false)
+        .with_tracked_inactivity(false)
+        .with_threads(false)
         .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
 }
 

@@ -12,10 +12,10 @@ use std::collections::{BTreeMap, HashSet};
 use async_trait::async_trait;
 use questline_kit::DomainError;
 use questline_kit::group::Batch;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, TransactionTrait,
+    IntoActiveModel, QueryFilter, TransactionTrait,
 };
 
 use super::entities::{award, tracked_event};
@@ -25,11 +25,11 @@ use crate::domain::track::EventStatus;
 /// Most events marked in one batch.
 pub(super) const MOST: usize = 256;
 
-/// One event's marks: (tenant, event) and each award's (rule, transfer).
+/// One event's marks: (tenant, event) and its awards, each with its transfer.
 pub struct Marks {
     tenant_id: String,
     event_id: String,
-    transfers: Vec<(String, Option<String>)>,
+    awards: Vec<award::Model>,
 }
 
 impl Marks {
@@ -37,11 +37,7 @@ impl Marks {
         Marks {
             tenant_id: tracked.event.tenant_id.clone(),
             event_id: tracked.event.event_id.clone(),
-            transfers: tracked
-                .awards
-                .iter()
-                .map(|a| (a.rule_id.clone(), a.transfer_id.clone()))
-                .collect(),
+            awards: tracked.awards.clone(),
         }
     }
 }
@@ -82,21 +78,40 @@ impl Marker {
     }
 }
 
-/// Every award of the batch gets its transfer: a statement per award, by
-/// its key (one statement for all, a CASE over keys, scanned the table).
+/// Every award of the batch gets its transfer, in one statement: the award
+/// rows exist, so the upsert always takes its update path, by primary key
+/// (an `UPDATE … CASE` over keys scanned the table). An award twice in the
+/// batch (a replay racing its first call) is written once: the ledger gave
+/// both the same transfer.
 async fn carried(txn: &DatabaseTransaction, jobs: &[Marks]) -> Result<(), DomainError> {
     use award::Column as C;
-    for m in jobs {
-        for (rule_id, transfer_id) in &m.transfers {
-            award::Entity::update_many()
-                .col_expr(C::TransferId, Expr::value(transfer_id.clone()))
-                .filter(C::TenantId.eq(m.tenant_id.as_str()))
-                .filter(C::EventId.eq(m.event_id.as_str()))
-                .filter(C::RuleId.eq(rule_id.as_str()))
-                .exec(txn)
-                .await?;
-        }
+    let rows: BTreeMap<(&str, &str, &str), &award::Model> = jobs
+        .iter()
+        .flat_map(|m| &m.awards)
+        .filter(|a| a.transfer_id.is_some())
+        .map(|a| {
+            (
+                (
+                    a.tenant_id.as_str(),
+                    a.event_id.as_str(),
+                    a.rule_id.as_str(),
+                ),
+                a,
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
     }
+    let rows = rows.into_values().map(|a| a.clone().into_active_model());
+    award::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([C::TenantId, C::EventId, C::RuleId])
+                .update_column(C::TransferId)
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
     Ok(())
 }
 
