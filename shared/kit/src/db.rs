@@ -72,7 +72,14 @@ pub async fn open(url: &str) -> anyhow::Result<DatabaseConnection> {
         // it grows (never better than a scan of the tenant's rows); a plan
         // per execution follows the table, and these queries plan in
         // microseconds.
-        options.map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
+        //
+        // Batches make statements of many shapes (an `IN` list or a
+        // multi-row insert per batch size): a connection keeps up to 512
+        // prepared, so a shape seen before skips the parse round trip.
+        options.map_sqlx_postgres_opts(|o| {
+            o.options([("plan_cache_mode", "force_custom_plan")])
+                .statement_cache_capacity(512)
+        });
     }
     Ok(Database::connect(options).await?)
 }
