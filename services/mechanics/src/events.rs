@@ -57,10 +57,8 @@ pub struct Members {
 #[async_trait]
 impl EventHandler for Members {
     fn wants(&self, event: &Event) -> bool {
-        matches!(
-            event.payload,
-            Some(Payload::MemberErased(_) | Payload::SegmentChanged(_))
-        ) || self.directory.wants(event)
+        // The read model's events include `member.erased`.
+        matches!(event.payload, Some(Payload::SegmentChanged(_))) || self.directory.wants(event)
     }
 
     async fn handle(&self, event: &Event) -> Result<(), DomainError> {

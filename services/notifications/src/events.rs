@@ -50,9 +50,8 @@ fn locale_of(held: &Held) -> &str {
 #[async_trait]
 impl EventHandler for Notifier {
     fn wants(&self, event: &Event) -> bool {
-        self.members.wants(event)
-            || matches!(event.payload, Some(Payload::MemberErased(_)))
-            || event.payload.as_ref().and_then(notice).is_some()
+        // The read model's events include `member.erased`.
+        self.members.wants(event) || event.payload.as_ref().and_then(notice).is_some()
     }
 
     async fn handle(&self, event: &Event) -> Result<(), DomainError> {

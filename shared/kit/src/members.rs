@@ -313,11 +313,7 @@ impl MemberDirectory {
         tenant_id: &str,
         member_ids: &[&str],
     ) -> Result<HashMap<String, Result<MemberSnapshot, DomainError>>, DomainError> {
-        let rows = entity::Entity::find()
-            .filter(entity::Column::TenantId.eq(tenant_id))
-            .filter(entity::Column::MemberId.is_in(member_ids.iter().copied()))
-            .all(&self.db)
-            .await?;
+        let rows = rows_among(&self.db, tenant_id, member_ids).await?;
         Ok(rows
             .iter()
             .map(|row| (row.member_id.clone(), snapshot_of(row)))
@@ -354,11 +350,7 @@ impl Snapshots {
         }
         let mut rows = HashMap::with_capacity(keys.len());
         for (tenant_id, member_ids) in by_tenant {
-            let found = entity::Entity::find()
-                .filter(entity::Column::TenantId.eq(tenant_id))
-                .filter(entity::Column::MemberId.is_in(member_ids))
-                .all(&self.db)
-                .await?;
+            let found = rows_among(&self.db, tenant_id, &member_ids).await?;
             rows.extend(
                 found
                     .into_iter()
@@ -367,6 +359,19 @@ impl Snapshots {
         }
         Ok(rows)
     }
+}
+
+/// The stored rows of `member_ids` of one tenant, erased ones included.
+async fn rows_among(
+    db: &DatabaseConnection,
+    tenant_id: &str,
+    member_ids: &[&str],
+) -> Result<Vec<entity::Model>, DbErr> {
+    entity::Entity::find()
+        .filter(entity::Column::TenantId.eq(tenant_id))
+        .filter(entity::Column::MemberId.is_in(member_ids.iter().copied()))
+        .all(db)
+        .await
 }
 
 #[async_trait]
