@@ -51,7 +51,7 @@ fn locale_of(held: &Held) -> &str {
 impl EventHandler for Notifier {
     fn wants(&self, event: &Event) -> bool {
         // The read model's events include `member.erased`.
-        self.members.wants(event) || event.payload.as_ref().and_then(notice).is_some()
+        self.members.wants(event) || notifies(event)
     }
 
     async fn handle(&self, event: &Event) -> Result<(), DomainError> {
@@ -59,42 +59,80 @@ impl EventHandler for Notifier {
         if let Some(Payload::MemberErased(erased)) = &event.payload {
             return self.store.forget(&event.tenant_id, &erased.member_id).await;
         }
-        let Some(notice) = event.payload.as_ref().and_then(notice) else {
-            return Ok(());
-        };
-        let held = self
-            .members
-            .held(&event.tenant_id, notice.member_id())
-            .await?;
-        if matches!(held, Held::Erased) {
-            tracing::debug!(event_type = %event.r#type, "member erased; not notified");
-            sent("suppressed");
-            return Ok(());
-        }
-        let to = Delivery {
-            tenant_id: &event.tenant_id,
-            member_id: notice.member_id(),
-            event_id: &event.event_id,
-            event_type: notice.event_type(),
-        };
-        let locale = locale_of(&held);
-        let delivered = self
-            .store
-            .deliver(&to, || self.templates.render(&notice, locale))
-            .await
-            .inspect_err(|_| sent("failed"))?;
-        if delivered.is_some() {
-            sent("sent");
-            tracing::debug!(event_type = to.event_type, "inbox message delivered");
+        self.notify_all(std::slice::from_ref(event)).await
+    }
+
+    /// The notices between two member events go together, in one
+    /// transaction; a member event keeps its place, so a notice after an
+    /// erasure or a change of locale sees it.
+    async fn handle_all(&self, events: &[Event]) -> Result<(), DomainError> {
+        for run in events.chunk_by(|a, b| notifies(a) && notifies(b)) {
+            match run {
+                [event] => self.handle(event).await?,
+                notices => self.notify_all(notices).await?,
+            }
         }
         Ok(())
     }
 }
 
-/// Counts one notice's fate on the inbox channel (the only one so far).
-fn sent(outcome: &'static str) {
+impl Notifier {
+    /// Puts the notices among `events` in their members' inboxes, each
+    /// once, in the member's locale; an erased member gets none.
+    async fn notify_all(&self, events: &[Event]) -> Result<(), DomainError> {
+        let notices: Vec<(&Event, Notice)> = events
+            .iter()
+            .filter_map(|event| Some((event, notice(event.payload.as_ref()?)?)))
+            .collect();
+        // Asked side by side, so the read model answers them in one query.
+        let held = futures::future::try_join_all(
+            notices
+                .iter()
+                .map(|(event, notice)| self.members.held(&event.tenant_id, notice.member_id())),
+        )
+        .await?;
+        let mut letters = Vec::with_capacity(notices.len());
+        let mut to = Vec::with_capacity(notices.len());
+        for ((event, notice), held) in notices.iter().zip(&held) {
+            if matches!(held, Held::Erased) {
+                tracing::debug!(event_type = %event.r#type, "member erased; not notified");
+                sent("suppressed", 1);
+                continue;
+            }
+            to.push(Delivery {
+                tenant_id: &event.tenant_id,
+                member_id: notice.member_id(),
+                event_id: &event.event_id,
+                event_type: notice.event_type(),
+            });
+            letters.push((notice, locale_of(held)));
+        }
+        if to.is_empty() {
+            return Ok(());
+        }
+        let delivered = self
+            .store
+            .deliver_all(&to, |i| {
+                let (notice, locale) = letters[i];
+                self.templates.render(notice, locale)
+            })
+            .await
+            .inspect_err(|_| sent("failed", to.len()))?;
+        sent("sent", delivered);
+        tracing::debug!(delivered, "inbox messages delivered");
+        Ok(())
+    }
+}
+
+/// Whether the event gives a notice.
+fn notifies(event: &Event) -> bool {
+    event.payload.as_ref().and_then(notice).is_some()
+}
+
+/// Counts notices' fate on the inbox channel (the only one so far).
+fn sent(outcome: &'static str, notices: usize) {
     metrics::counter!(questline_kit::meter::NOTIFICATIONS, "channel" => "inbox", "outcome" => outcome)
-        .increment(1);
+        .increment(notices as u64);
 }
 
 /// The notice an event gives, if it is one that notifies.
@@ -292,5 +330,56 @@ mod tests {
             "Vous avez gagné 5 stars"
         );
         assert_eq!(inbox(&store, "m2").await[0].title, "You earned 5 stars");
+    }
+
+    #[tokio::test]
+    async fn events_handled_together_are_notified_in_their_order() {
+        let (_dir, store, notifier) = notifier().await;
+        let for_member = |member: &str, payload: Payload| {
+            let mut payload = payload;
+            if let Payload::PointsCredited(p) = &mut payload {
+                p.member_id = member.into();
+            }
+            new_event("acme", "ledger", member, payload)
+        };
+        let facts = serde_json::json!({"locale": "fr"});
+        let french = Payload::MemberUpserted(questline_proto::events::MemberUpserted {
+            member_id: "m2".into(),
+            external_id: "claire".into(),
+            facts: facts.as_object().map(questline_kit::structs::from_json),
+        });
+        let erased = Payload::MemberErased(questline_proto::events::MemberErased {
+            member_id: "m3".into(),
+        });
+        let points = for_member("m1", credited());
+        let events = [
+            points.clone(),
+            for_member("m2", credited()),
+            new_event("acme", "identity", "m2", french),
+            for_member("m2", credited()),
+            points,
+            new_event("acme", "ledger", "m1", redeemed()),
+            for_member("m3", credited()),
+            new_event("acme", "identity", "m3", erased),
+            for_member("m3", credited()),
+        ];
+        notifier.handle_all(&events).await.unwrap();
+        // Replayed whole, nothing changes.
+        notifier.handle_all(&events).await.unwrap();
+
+        let titles = |messages: Vec<message::Model>| {
+            let mut titles: Vec<_> = messages.into_iter().map(|m| m.title).collect();
+            titles.sort();
+            titles
+        };
+        assert_eq!(
+            titles(inbox(&store, "m1").await),
+            ["Reward redeemed: Pastry", "You earned 5 stars"]
+        );
+        assert_eq!(
+            titles(inbox(&store, "m2").await),
+            ["Vous avez gagné 5 stars", "You earned 5 stars"]
+        );
+        assert!(inbox(&store, "m3").await.is_empty());
     }
 }

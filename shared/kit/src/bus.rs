@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use questline_proto::events::Event;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, RwLock, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -20,6 +21,17 @@ use crate::meter;
 pub trait EventHandler: Send + Sync + 'static {
     async fn handle(&self, event: &Event) -> Result<(), DomainError>;
 
+    /// Handles events that arrived together, to the same effect as `handle`
+    /// on each in order; a consumer overrides it to share one transaction.
+    /// On an error the bus hands them over again one by one, so what a
+    /// failed call left done must be what a redelivery skips (the inbox).
+    async fn handle_all(&self, events: &[Event]) -> Result<(), DomainError> {
+        for event in events {
+            self.handle(event).await?;
+        }
+        Ok(())
+    }
+
     /// Whether `handle` does anything with `event`. The bus acknowledges
     /// the others without a delivery or a span: most events concern one or
     /// two of a process's consumers.
@@ -30,8 +42,8 @@ pub trait EventHandler: Send + Sync + 'static {
 
 #[async_trait]
 pub trait EventBus: Send + Sync + 'static {
-    /// Returns once the bus has durably accepted the event.
-    async fn publish(&self, event: &Event) -> anyhow::Result<()>;
+    /// Returns once the bus has durably accepted every event, in order.
+    async fn publish(&self, events: &[Event]) -> anyhow::Result<()>;
     /// Registers the durable consumer `consumer` and delivers every event to
     /// `handler` in the background until `shutdown`.
     async fn subscribe(
@@ -61,11 +73,12 @@ pub async fn connect(
     })
 }
 
-type Delivery = (Event, oneshot::Sender<Result<(), DomainError>>);
+type Delivery = (Vec<Event>, oneshot::Sender<Result<(), DomainError>>);
 
-/// In-process bus: `publish` hands the event to every subscriber and returns
-/// when all of them have handled it, so the outbox only marks an event
-/// published once its effects are committed. Only for one process.
+/// In-process bus: `publish` hands each subscriber the events it wants, as
+/// one delivery, and returns when all of them have handled theirs, so the
+/// outbox only marks events published once their effects are committed.
+/// Only for one process.
 #[derive(Default)]
 pub struct MemoryBus {
     subscribers: RwLock<Vec<Subscriber>>,
@@ -73,12 +86,39 @@ pub struct MemoryBus {
     joined: Notify,
 }
 
-/// A consumer of the in-process bus: its name, what it wants, its queue.
+/// A consumer of the in-process bus: its name, what it wants, its queue
+/// and how many events wait in it.
 #[derive(Clone)]
 struct Subscriber {
     name: String,
     handler: Arc<dyn EventHandler>,
     deliveries: mpsc::Sender<Delivery>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Subscriber {
+    /// Queues the events it wants among `events`; the answer comes once
+    /// they are handled (`None`: it wants none of them).
+    async fn offer(
+        &self,
+        events: &[Event],
+    ) -> anyhow::Result<Option<oneshot::Receiver<Result<(), DomainError>>>> {
+        let wanted: Vec<Event> = events
+            .iter()
+            .filter(|e| self.handler.wants(e))
+            .cloned()
+            .collect();
+        if wanted.is_empty() {
+            return Ok(None);
+        }
+        let (ack, acked) = oneshot::channel();
+        self.queued.fetch_add(wanted.len(), Ordering::Relaxed);
+        self.deliveries
+            .send((wanted, ack))
+            .await
+            .map_err(|_| anyhow::anyhow!("consumer {} has stopped", self.name))?;
+        Ok(Some(acked))
+    }
 }
 
 impl MemoryBus {
@@ -109,20 +149,20 @@ impl MemoryBus {
 
 #[async_trait]
 impl EventBus for MemoryBus {
-    async fn publish(&self, event: &Event) -> anyhow::Result<()> {
+    async fn publish(&self, events: &[Event]) -> anyhow::Result<()> {
         self.all_joined().await;
         let subscribers = self.subscribers.read().await.clone();
-        for subscriber in subscribers.iter().filter(|s| s.handler.wants(event)) {
-            let consumer = &subscriber.name;
-            let (ack, acked) = oneshot::channel();
-            subscriber
-                .deliveries
-                .send((event.clone(), ack))
-                .await
-                .map_err(|_| anyhow::anyhow!("consumer {consumer} has stopped"))?;
+        // Every consumer gets its share first, then they work side by side.
+        let mut answers = Vec::with_capacity(subscribers.len());
+        for subscriber in &subscribers {
+            if let Some(acked) = subscriber.offer(events).await? {
+                answers.push((subscriber.name.as_str(), acked));
+            }
+        }
+        for (consumer, acked) in answers {
             acked
                 .await
-                .map_err(|_| anyhow::anyhow!("consumer {consumer} dropped the event"))?
+                .map_err(|_| anyhow::anyhow!("consumer {consumer} dropped the events"))?
                 .map_err(|err| anyhow::anyhow!("consumer {consumer} failed: {err}"))?;
         }
         Ok(())
@@ -135,10 +175,12 @@ impl EventBus for MemoryBus {
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         let (sender, mut deliveries) = mpsc::channel::<Delivery>(64);
+        let queued = Arc::new(AtomicUsize::new(0));
         self.subscribers.write().await.push(Subscriber {
             name: consumer.to_string(),
             handler: Arc::clone(&handler),
             deliveries: sender,
+            queued: Arc::clone(&queued),
         });
         self.joined.notify_waiters();
         let consumer = consumer.to_string();
@@ -147,8 +189,10 @@ impl EventBus for MemoryBus {
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
                     delivery = deliveries.recv() => {
-                        let Some((event, ack)) = delivery else { return };
-                        let _ = ack.send(deliver_in_process(&consumer, handler.as_ref(), &event).await);
+                        let Some((events, ack)) = delivery else { return };
+                        let handled = deliver_in_process(&consumer, handler.as_ref(), &events).await;
+                        queued.fetch_sub(events.len(), Ordering::Relaxed);
+                        let _ = ack.send(handled);
                     }
                 }
             }
@@ -164,14 +208,14 @@ impl EventBus for MemoryBus {
         memory_route(event)
     }
 
-    /// Deliveries queued for the consumer; a publisher waits on each, so
-    /// the outbox holds the rest of the backlog.
+    /// Events handed to the consumer and not yet handled; a publisher
+    /// waits on them, so the outbox holds the rest of the backlog.
     async fn pending(&self, consumer: &str) -> anyhow::Result<u64> {
         let subscribers = self.subscribers.read().await;
         let queued = subscribers
             .iter()
             .filter(|s| s.name == consumer)
-            .map(|s| s.deliveries.max_capacity() - s.deliveries.capacity())
+            .map(|s| s.queued.load(Ordering::Relaxed))
             .sum::<usize>();
         Ok(queued as u64)
     }
@@ -181,9 +225,31 @@ impl EventBus for MemoryBus {
 /// event it can never handle does not stop every later one.
 pub const MAX_DELIVERIES: u32 = 10;
 
+/// Events that came together are handled together; if that fails, one by
+/// one, so one event that cannot be handled holds back no other.
+async fn deliver_in_process(
+    consumer: &str,
+    handler: &dyn EventHandler,
+    events: &[Event],
+) -> Result<(), DomainError> {
+    if let [_, _, ..] = events {
+        let routes: Vec<Route> = events.iter().map(memory_route).collect();
+        if handle_all_in_spans(consumer, handler, events, &routes)
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+    }
+    for event in events {
+        deliver_one_in_process(consumer, handler, event).await?;
+    }
+    Ok(())
+}
+
 /// The in-process bus retries here, with a growing pause, then sets the event
 /// aside with an error log (a dead-letter store comes with operations work).
-async fn deliver_in_process(
+async fn deliver_one_in_process(
     consumer: &str,
     handler: &dyn EventHandler,
     event: &Event,
@@ -240,13 +306,46 @@ async fn handle_in_span(
     if result.is_err() {
         span.record("otel.status_code", "error");
     }
-    let outcome = if result.is_ok() { "ok" } else { "failed" };
-    metrics::counter!(meter::EVENTS_HANDLED, "consumer" => consumer.to_string(), "outcome" => outcome)
-        .increment(1);
+    count(consumer, if result.is_ok() { "ok" } else { "failed" }, 1);
     if let Err(err) = &result {
         tracing::warn!(consumer, event_id = %event.event_id, %err, "event handling failed");
     }
     result
+}
+
+/// Handles `events` (each with its `routes` entry) in one `handle_all`.
+/// Each event keeps its own span in its own trace, lasting as long as the
+/// whole call; what the call logs goes under the first. A failure is
+/// logged at debug and not counted: the events come again one by one.
+async fn handle_all_in_spans(
+    consumer: &str,
+    handler: &dyn EventHandler,
+    events: &[Event],
+    routes: &[Route],
+) -> Result<(), DomainError> {
+    use tracing::Instrument;
+    let spans: Vec<tracing::Span> = events
+        .iter()
+        .zip(routes)
+        .map(|(event, route)| crate::events::handling_span(consumer, event, route))
+        .collect();
+    let first = spans.first().cloned().unwrap_or_else(tracing::Span::none);
+    let result = handler.handle_all(events).instrument(first).await;
+    match &result {
+        Ok(()) => count(consumer, "ok", events.len()),
+        Err(err) => {
+            for span in &spans {
+                span.record("otel.status_code", "error");
+            }
+            tracing::debug!(consumer, events = events.len(), %err, "handling events together failed");
+        }
+    }
+    result
+}
+
+fn count(consumer: &str, outcome: &'static str, events: usize) {
+    metrics::counter!(meter::EVENTS_HANDLED, "consumer" => consumer.to_string(), "outcome" => outcome)
+        .increment(events as u64);
 }
 
 /// NATS JetStream: one stream holding `<prefix>.>`, `Nats-Msg-Id` = event id so
@@ -303,14 +402,29 @@ impl NatsBus {
 
 #[async_trait]
 impl EventBus for NatsBus {
-    async fn publish(&self, event: &Event) -> anyhow::Result<()> {
-        let subject = self.subject(event);
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(async_nats::header::NATS_MESSAGE_ID, event.event_id.as_str());
-        self.js
-            .publish_with_headers(subject, headers, crate::events::encode(event).into())
-            .await?
-            .await?;
+    /// Sends the events one after another and waits for the server's
+    /// confirmations behind them, a window at a time: one round trip for
+    /// many events instead of one each.
+    async fn publish(&self, events: &[Event]) -> anyhow::Result<()> {
+        let mut unconfirmed = std::collections::VecDeque::new();
+        for event in events {
+            if unconfirmed.len() == CONFIRMATION_WINDOW
+                && let Some(confirmation) = unconfirmed.pop_front()
+            {
+                confirmation.await?;
+            }
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert(async_nats::header::NATS_MESSAGE_ID, event.event_id.as_str());
+            let payload = crate::events::encode(event).into();
+            unconfirmed.push_back(
+                self.js
+                    .publish_with_headers(self.subject(event), headers, payload)
+                    .await?,
+            );
+        }
+        for confirmation in unconfirmed {
+            confirmation.await?;
+        }
         Ok(())
     }
 
@@ -320,7 +434,7 @@ impl EventBus for NatsBus {
         handler: Arc<dyn EventHandler>,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
-        use async_nats::jetstream::{AckKind, consumer::pull};
+        use async_nats::jetstream::consumer::pull;
         let stream = self.js.get_stream(&self.stream).await?;
         let pull_consumer = stream
             .get_or_create_consumer(
@@ -333,50 +447,30 @@ impl EventBus for NatsBus {
                 },
             )
             .await?;
-        let mut messages = pull_consumer.messages().await?;
+        // Whatever has arrived is taken together; no waiting for more.
+        let mut arrivals = pull_consumer.messages().await?.ready_chunks(MOST_TOGETHER);
         let consumer = consumer.to_string();
         tokio::spawn(async move {
             loop {
-                let message = tokio::select! {
+                let arrived = tokio::select! {
                     _ = shutdown.cancelled() => return,
-                    next = messages.next() => next,
+                    next = arrivals.next() => next,
                 };
-                let message = match message {
-                    Some(Ok(message)) => message,
-                    Some(Err(err)) => {
-                        tracing::warn!(%consumer, %err, "bus receive failed");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        continue;
-                    }
-                    None => return,
-                };
-                let route = Route {
-                    system: "nats",
-                    destination: message.subject.to_string(),
-                };
-                let ack = match crate::events::decode(&message.payload) {
-                    Ok(event) if !handler.wants(&event) => AckKind::Ack,
-                    Ok(event) => {
-                        match handle_in_span(&consumer, handler.as_ref(), &event, &route).await {
-                            Ok(()) => AckKind::Ack,
-                            Err(_) => {
-                                let attempt = message.info().map(|i| i.delivered).unwrap_or(1);
-                                if attempt >= i64::from(MAX_DELIVERIES) {
-                                    dead_letter(&consumer, &event);
-                                    AckKind::Term
-                                } else {
-                                    AckKind::Nak(Some(redelivery_delay(attempt)))
-                                }
-                            }
+                let Some(arrived) = arrived else { return };
+                let mut messages = Vec::with_capacity(arrived.len());
+                let mut failed = false;
+                for message in arrived {
+                    match message {
+                        Ok(message) => messages.push(message),
+                        Err(err) => {
+                            tracing::warn!(%consumer, %err, "bus receive failed");
+                            failed = true;
                         }
                     }
-                    Err(err) => {
-                        tracing::error!(%consumer, %err, "undecodable event dropped");
-                        AckKind::Term
-                    }
-                };
-                if let Err(err) = message.ack_with(ack).await {
-                    tracing::warn!(%consumer, %err, "bus ack failed; the event will come again");
+                }
+                consume(&consumer, handler.as_ref(), messages).await;
+                if failed {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }
         });
@@ -401,6 +495,88 @@ impl EventBus for NatsBus {
     }
 }
 
+/// Publishes sent to JetStream and not yet confirmed, at most.
+const CONFIRMATION_WINDOW: usize = 256;
+
+/// Messages a JetStream consumer takes at once, at most.
+const MOST_TOGETHER: usize = 256;
+
+/// Handles what JetStream delivered together, then acknowledges each
+/// message by its fate: ignored and undecodable ones at once.
+async fn consume(
+    consumer: &str,
+    handler: &dyn EventHandler,
+    messages: Vec<async_nats::jetstream::Message>,
+) {
+    use async_nats::jetstream::AckKind;
+    let mut acks = Vec::with_capacity(messages.len());
+    let (mut wanted, mut events) = (Vec::new(), Vec::new());
+    for message in messages {
+        match crate::events::decode(&message.payload) {
+            Ok(event) if !handler.wants(&event) => acks.push((message, AckKind::Ack)),
+            Ok(event) => {
+                wanted.push(message);
+                events.push(event);
+            }
+            Err(err) => {
+                tracing::error!(%consumer, %err, "undecodable event dropped");
+                acks.push((message, AckKind::Term));
+            }
+        }
+    }
+    acks.extend(handle_delivered(consumer, handler, wanted, events).await);
+    for (message, ack) in acks {
+        if let Err(err) = message.ack_with(ack).await {
+            tracing::warn!(%consumer, %err, "bus ack failed; the event will come again");
+        }
+    }
+}
+
+/// Handles `events` (from `messages`, in step) together; if that fails,
+/// one by one, each acknowledged by its own fate.
+async fn handle_delivered(
+    consumer: &str,
+    handler: &dyn EventHandler,
+    messages: Vec<async_nats::jetstream::Message>,
+    events: Vec<Event>,
+) -> Vec<(
+    async_nats::jetstream::Message,
+    async_nats::jetstream::AckKind,
+)> {
+    use async_nats::jetstream::AckKind;
+    let routes: Vec<Route> = messages
+        .iter()
+        .map(|message| Route {
+            system: "nats",
+            destination: message.subject.to_string(),
+        })
+        .collect();
+    if events.len() > 1
+        && handle_all_in_spans(consumer, handler, &events, &routes)
+            .await
+            .is_ok()
+    {
+        return messages.into_iter().map(|m| (m, AckKind::Ack)).collect();
+    }
+    let mut acks = Vec::with_capacity(messages.len());
+    for ((message, event), route) in messages.into_iter().zip(&events).zip(&routes) {
+        let ack = match handle_in_span(consumer, handler, event, route).await {
+            Ok(()) => AckKind::Ack,
+            Err(_) => {
+                let attempt = message.info().map(|i| i.delivered).unwrap_or(1);
+                if attempt >= i64::from(MAX_DELIVERIES) {
+                    dead_letter(consumer, event);
+                    AckKind::Term
+                } else {
+                    AckKind::Nak(Some(redelivery_delay(attempt)))
+                }
+            }
+        };
+        acks.push((message, ack));
+    }
+    acks
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,9 +584,20 @@ mod tests {
     use questline_proto::events::{PointsCredited, RuleChanged};
     use std::sync::Mutex;
 
-    /// Keeps the types of the events handed to it; wants only credits.
+    /// Keeps, per call, the amounts of the credits handed to it (its only
+    /// wanted events); with `together_fails`, every `handle_all` fails.
     #[derive(Default)]
-    struct Credits(Mutex<Vec<String>>);
+    struct Credits {
+        calls: Mutex<Vec<Vec<i64>>>,
+        together_fails: bool,
+    }
+
+    fn amount(event: &Event) -> i64 {
+        match &event.payload {
+            Some(Payload::PointsCredited(p)) => p.amount,
+            _ => -1,
+        }
+    }
 
     #[async_trait]
     impl EventHandler for Credits {
@@ -419,26 +606,63 @@ mod tests {
         }
 
         async fn handle(&self, event: &Event) -> Result<(), DomainError> {
-            self.0.lock().expect("lock").push(event.r#type.clone());
+            self.calls.lock().expect("lock").push(vec![amount(event)]);
+            Ok(())
+        }
+
+        async fn handle_all(&self, events: &[Event]) -> Result<(), DomainError> {
+            if self.together_fails {
+                return Err(DomainError::Unavailable("down".into()));
+            }
+            let amounts = events.iter().map(amount).collect();
+            self.calls.lock().expect("lock").push(amounts);
             Ok(())
         }
     }
 
-    #[tokio::test]
-    async fn the_in_process_bus_hands_a_consumer_only_what_it_wants() {
+    /// An in-process bus with `credits` subscribed; the token stops it.
+    async fn bus_with(credits: &Arc<Credits>) -> (MemoryBus, CancellationToken) {
         let bus = MemoryBus::expecting(&["credits"]);
-        let credits = Arc::new(Credits::default());
         let shutdown = CancellationToken::new();
         let handler: Arc<dyn EventHandler> = credits.clone();
         bus.subscribe("credits", handler, shutdown.clone())
             .await
             .unwrap();
+        (bus, shutdown)
+    }
+
+    fn published() -> Vec<Event> {
         let event = |payload| crate::events::new_event("t", "test", "", payload);
+        let credit = |amount| {
+            event(Payload::PointsCredited(PointsCredited {
+                amount,
+                ..Default::default()
+            }))
+        };
         let changed = event(Payload::RuleChanged(RuleChanged::default()));
-        let credited = event(Payload::PointsCredited(PointsCredited::default()));
-        bus.publish(&changed).await.unwrap();
-        bus.publish(&credited).await.unwrap();
-        assert_eq!(*credits.0.lock().unwrap(), ["points.credited"]);
+        vec![credit(1), changed, credit(2), credit(3)]
+    }
+
+    #[tokio::test]
+    async fn the_in_process_bus_hands_a_consumer_what_it_wants_together() {
+        let credits = Arc::new(Credits::default());
+        let (bus, shutdown) = bus_with(&credits).await;
+        bus.publish(&published()).await.unwrap();
+        bus.publish(&published()[1..3]).await.unwrap();
+        assert_eq!(*credits.calls.lock().unwrap(), [vec![1, 2, 3], vec![2]]);
+        assert_eq!(bus.pending("credits").await.unwrap(), 0);
+        shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn events_that_fail_together_are_handled_again_one_by_one() {
+        let credits = Arc::new(Credits {
+            together_fails: true,
+            ..Credits::default()
+        });
+        let (bus, shutdown) = bus_with(&credits).await;
+        bus.publish(&published()).await.unwrap();
+        assert_eq!(*credits.calls.lock().unwrap(), [vec![1], vec![2], vec![3]]);
         shutdown.cancel();
     }
 

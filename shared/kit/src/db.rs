@@ -105,7 +105,7 @@ where
 }
 
 /// Rows per insert statement: far inside every backend's parameter limit.
-const INSERT_CHUNK: usize = 400;
+pub(crate) const INSERT_CHUNK: usize = 400;
 
 /// Inserts `rows` a few hundred per statement; with `on_conflict`, an
 /// upsert of stored rows.

@@ -2,9 +2,10 @@
 //! transaction as the effect, so a redelivered event changes nothing:
 //! at-least-once delivery, exactly-once effect.
 
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set, TryInsertResult};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QueryTrait, Set, TryInsertResult};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, string};
+use std::collections::{BTreeSet, HashSet};
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -68,4 +69,71 @@ pub async fn first_delivery<C: ConnectionTrait>(
         .exec_without_returning(conn)
         .await?;
     Ok(matches!(result, TryInsertResult::Inserted(n) if n > 0))
+}
+
+/// The ids among `event_ids` that `consumer` sees for the first time, now
+/// recorded as handled: one statement per few hundred ids.
+pub async fn first_deliveries<C: ConnectionTrait>(
+    conn: &C,
+    consumer: &str,
+    event_ids: &[&str],
+) -> Result<HashSet<String>, DbErr> {
+    use entity::Column;
+    let now = crate::time::now_ms();
+    let distinct: Vec<&str> = event_ids
+        .iter()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut first = HashSet::with_capacity(distinct.len());
+    for chunk in distinct.chunks(crate::db::INSERT_CHUNK) {
+        let rows = chunk.iter().map(|event_id| entity::ActiveModel {
+            consumer: Set(consumer.to_string()),
+            event_id: Set(String::from(*event_id)),
+            handled_at: Set(now),
+        });
+        let mut statement = entity::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns([Column::Consumer, Column::EventId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .into_query();
+        statement.returning_col(Column::EventId);
+        for row in conn.query_all(&statement).await? {
+            first.insert(row.try_get::<String>("", "event_id")?);
+        }
+    }
+    Ok(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::Database;
+
+    #[tokio::test]
+    async fn events_seen_together_are_first_once_each_and_only_for_their_consumer() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        CreateInbox.up(&SchemaManager::new(&db)).await.unwrap();
+        assert!(first_delivery(&db, "notifications", "e1").await.unwrap());
+
+        let first = first_deliveries(&db, "notifications", &["e1", "e2", "e3", "e2"])
+            .await
+            .unwrap();
+        assert_eq!(first, HashSet::from(["e2".to_string(), "e3".to_string()]));
+        let again = first_deliveries(&db, "notifications", &["e2", "e3"])
+            .await
+            .unwrap();
+        assert!(again.is_empty());
+        let other = first_deliveries(&db, "mechanics", &["e1"]).await.unwrap();
+        assert_eq!(other.len(), 1);
+        assert!(
+            first_deliveries(&db, "mechanics", &[])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
 }

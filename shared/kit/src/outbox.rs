@@ -12,7 +12,7 @@ use sea_orm::{
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, big_integer_null, binary, string};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -68,6 +68,43 @@ impl MigrationTrait for AddOutboxSubject {
                     .name("outbox_subject")
                     .table("outbox")
                     .col("subject")
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// Replaces `outbox_pending` with an index of the unpublished rows alone,
+/// in the relay's order; every producing service lists it last among the
+/// outbox's. A look for pending rows then walks those and the published
+/// ones not yet vacuumed away, not every row the table ever held.
+pub struct IndexUnpublishedOutbox;
+
+impl MigrationName for IndexUnpublishedOutbox {
+    fn name(&self) -> &str {
+        "m0002_kit_index_unpublished_outbox"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for IndexUnpublishedOutbox {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_index(
+                Index::create()
+                    .name("outbox_unpublished")
+                    .table("outbox")
+                    .col("created_at")
+                    .col("event_id")
+                    .and_where(Expr::col("published_at").is_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("outbox_pending")
+                    .table("outbox")
                     .to_owned(),
             )
             .await
@@ -201,6 +238,13 @@ pub async fn forget_subject<C: ConnectionTrait>(conn: &C, subject: &str) -> Resu
 
 /// Publishes staged events, oldest first. Cheap to clone; `wake` after a commit
 /// so events leave at once instead of at the next poll.
+///
+/// A wake-up looks only at rows staged since shortly before the newest one
+/// it published (`LATE_COMMIT`): the index still holds entries of rows
+/// published since the last vacuum, and a look from the start would walk
+/// them all, thousands a second under load. A full look runs at least once
+/// per `POLL` and finds any row whose transaction committed later than
+/// that, or whose writer's clock was behind.
 #[derive(Clone)]
 pub struct Relay {
     db: DatabaseConnection,
@@ -212,6 +256,15 @@ pub struct Relay {
 
 const BATCH: u64 = 100;
 const POLL: Duration = Duration::from_secs(1);
+/// How long before its commit a row may have been staged and still be
+/// found by a quick look, in ms.
+const LATE_COMMIT_MS: i64 = 250;
+
+/// What one look published: how many rows, and when the newest was staged.
+pub struct Published {
+    pub rows: usize,
+    pub newest: Option<i64>,
+}
 
 impl Relay {
     pub fn new(db: DatabaseConnection, bus: Arc<dyn EventBus>, service: &'static str) -> Relay {
@@ -239,14 +292,28 @@ impl Relay {
 
     /// Runs until `shutdown`, publishing whatever is pending.
     pub async fn run(self, shutdown: CancellationToken) {
+        let mut resume_from: Option<i64> = None;
+        let mut last_full: Option<Instant> = None;
         loop {
+            let full = last_full.is_none_or(|at| at.elapsed() >= POLL);
+            if full {
+                last_full = Some(Instant::now());
+            }
+            let from = if full { None } else { resume_from };
             let published = tokio::select! {
                 _ = shutdown.cancelled() => return,
-                published = self.publish_pending() => published,
+                published = self.publish_pending(from) => published,
             };
             let pause = match published {
-                Ok(sent) if sent as u64 == BATCH => Duration::ZERO,
-                Ok(_) => POLL,
+                Ok(published) => {
+                    let start = published.newest.map(|t| t - LATE_COMMIT_MS);
+                    resume_from = Ord::max(resume_from, start);
+                    if published.rows as u64 == BATCH {
+                        Duration::ZERO
+                    } else {
+                        POLL
+                    }
+                }
                 Err(err) => {
                     tracing::warn!(%err, "outbox relay: publish failed, will retry");
                     POLL
@@ -260,69 +327,64 @@ impl Relay {
         }
     }
 
-    /// Publishes one batch of pending events; returns how many left.
-    pub async fn publish_pending(&self) -> anyhow::Result<usize> {
+    /// Publishes one batch of pending rows staged at or after `from` (ms;
+    /// all of them without), their events in one call to the bus.
+    pub async fn publish_pending(&self, from: Option<i64>) -> anyhow::Result<Published> {
         use entity::Column;
-        let pending = entity::Entity::find()
-            .filter(Column::PublishedAt.is_null())
+        let mut pending = entity::Entity::find().filter(Column::PublishedAt.is_null());
+        if let Some(from) = from {
+            pending = pending.filter(Column::CreatedAt.gte(from));
+        }
+        let pending = pending
             .order_by_asc(Column::CreatedAt)
             .order_by_asc(Column::EventId)
             .limit(BATCH)
             .all(&self.db)
             .await?;
-        let mut sent = Vec::with_capacity(pending.len());
-        let mut events = 0;
-        let mut failure = None;
-        for row in &pending {
-            match self.publish(row).await {
-                Ok(count) => {
-                    sent.push(row.event_id.as_str());
-                    events += count;
-                }
-                Err(err) => {
-                    failure = Some(err);
-                    break;
-                }
-            }
+        let newest = pending.iter().map(|row| row.created_at).max();
+        if pending.is_empty() {
+            return Ok(Published { rows: 0, newest });
         }
+        let mut events = Vec::with_capacity(pending.len());
+        for row in &pending {
+            events.extend(unpack(row)?);
+        }
+        let count = events.len() as u64;
+        self.publish(events).await?;
         // One statement marks the whole batch; a crash before it only
         // publishes these again, and consumers' inboxes absorb repeats.
-        if !sent.is_empty() {
-            entity::Entity::update_many()
-                .col_expr(Column::PublishedAt, Expr::value(crate::time::now_ms()))
-                .filter(Column::EventId.is_in(sent.iter().copied()))
-                .exec(&self.db)
-                .await?;
-            metrics::counter!(meter::OUTBOX_PUBLISHED, "questline_service" => self.service)
-                .increment(events);
-        }
-        if let Some(err) = failure {
-            return Err(err);
-        }
-        Ok(pending.len())
+        entity::Entity::update_many()
+            .col_expr(Column::PublishedAt, Expr::value(crate::time::now_ms()))
+            .filter(Column::EventId.is_in(pending.iter().map(|row| row.event_id.as_str())))
+            .exec(&self.db)
+            .await?;
+        metrics::counter!(meter::OUTBOX_PUBLISHED, "questline_service" => self.service)
+            .increment(count);
+        Ok(Published {
+            rows: pending.len(),
+            newest,
+        })
     }
 
-    /// Publishes the events of one row, in order; returns how many. A
-    /// parcel cut off half-way is published whole again next time, and
-    /// consumers' inboxes absorb the repeats.
-    async fn publish(&self, row: &entity::Model) -> anyhow::Result<u64> {
-        let events = unpack(row)?;
-        for event in events.iter().cloned() {
-            self.publish_one(event).await?;
-        }
-        Ok(events.len() as u64)
-    }
-
-    /// Publishes under a PRODUCER span, whose context the event then
-    /// carries, so its consumers' spans hang under the publish.
-    async fn publish_one(&self, mut event: Event) -> anyhow::Result<()> {
+    /// Publishes each event under a PRODUCER span, whose context the event
+    /// then carries, so its consumers' spans hang under the publish.
+    async fn publish(&self, mut events: Vec<Event>) -> anyhow::Result<()> {
         use tracing::Instrument;
-        let route = self.bus.route(&event);
-        let span = crate::events::producing_span(self.service, &event, &route);
-        event.trace_context = crate::telemetry::context_map(&span);
-        let published = self.bus.publish(&event).instrument(span.clone()).await;
+        let spans: Vec<tracing::Span> = events
+            .iter_mut()
+            .map(|event| {
+                let route = self.bus.route(event);
+                let span = crate::events::producing_span(self.service, event, &route);
+                event.trace_context = crate::telemetry::context_map(&span);
+                span
+            })
+            .collect();
+        let first = spans.first().cloned().unwrap_or_else(tracing::Span::none);
+        let published = self.bus.publish(&events).instrument(first).await;
         if published.is_err() {
-            span.record("otel.status_code", "error");
+            for span in &spans {
+                span.record("otel.status_code", "error");
+            }
         }
         published
     }
@@ -369,6 +431,63 @@ mod tests {
                 ..Default::default()
             }),
         )
+    }
+
+    /// Keeps every event handed to it.
+    #[derive(Default)]
+    struct Seen(std::sync::Mutex<Vec<String>>);
+
+    #[async_trait::async_trait]
+    impl crate::bus::EventHandler for Seen {
+        async fn handle(&self, event: &Event) -> Result<(), crate::DomainError> {
+            self.0.lock().unwrap().push(event.event_id.clone());
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_row_committed_late_is_left_to_the_full_look() {
+        use crate::bus::{EventBus, MemoryBus};
+        let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+        let manager = SchemaManager::new(&db);
+        CreateOutbox.up(&manager).await.unwrap();
+        AddOutboxSubject.up(&manager).await.unwrap();
+        IndexUnpublishedOutbox.up(&manager).await.unwrap();
+        let bus = Arc::new(MemoryBus::expecting(&["seen"]));
+        let seen = Arc::new(Seen::default());
+        let shutdown = CancellationToken::new();
+        bus.subscribe("seen", seen.clone(), shutdown.clone())
+            .await
+            .unwrap();
+        let relay = Relay::new(db.clone(), bus, "test");
+
+        let first = credited("m1", 5);
+        stage(&db, &first).await.unwrap();
+        let published = relay.publish_pending(None).await.unwrap();
+        let newest = published.newest.unwrap();
+        assert_eq!(published.rows, 1);
+
+        // Staged a second before the first, committed after it.
+        let late = credited("m2", 7);
+        let mut row = row(&late, newest - 1000);
+        row.subject = "m2".into();
+        entity::Entity::insert(sea_orm::IntoActiveModel::into_active_model(row))
+            .exec(&db)
+            .await
+            .unwrap();
+        let quick = relay
+            .publish_pending(Some(newest - LATE_COMMIT_MS))
+            .await
+            .unwrap();
+        assert_eq!(quick.rows, 0);
+        let full = relay.publish_pending(None).await.unwrap();
+        assert_eq!(full.rows, 1);
+        assert_eq!(relay.publish_pending(None).await.unwrap().rows, 0);
+        assert_eq!(
+            *seen.0.lock().unwrap(),
+            [first.event_id.clone(), late.event_id.clone()]
+        );
+        shutdown.cancel();
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use questline_kit::access::CreateAccessBlocks;
 use questline_kit::db::unique_index;
-use questline_kit::outbox::{AddOutboxSubject, CreateOutbox};
+use questline_kit::outbox::{AddOutboxSubject, CreateOutbox, IndexUnpublishedOutbox};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, big_integer_null, binary, string, text};
 
@@ -16,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateAccessBlocks),
             Box::new(AddOutboxSubject),
             Box::new(CreateSegmentsAndAudit),
+            Box::new(IndexUnpublishedOutbox),
         ]
     }
 }

@@ -4,7 +4,7 @@ use questline_kit::access::CreateAccessBlocks;
 use questline_kit::db::unique_index;
 use questline_kit::inbox::CreateInbox;
 use questline_kit::members::CreateMemberSnapshots;
-use questline_kit::outbox::{AddOutboxSubject, CreateOutbox};
+use questline_kit::outbox::{AddOutboxSubject, CreateOutbox, IndexUnpublishedOutbox};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
     big_integer, big_integer_null, boolean, integer, integer_null, string, string_null,
@@ -26,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(IndexReversalsAndDueHolds),
             Box::new(IndexProgrammeAccounts),
             Box::new(LeanerWrites),
+            Box::new(IndexUnpublishedOutbox),
         ]
     }
 }

@@ -8,8 +8,8 @@ pub mod migrations;
 use questline_kit::paging::Page;
 use questline_kit::{DomainError, inbox, new_id, time::now_ms};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 
 use crate::domain::Content;
@@ -40,37 +40,31 @@ impl Store {
         Store { db }
     }
 
-    /// Puts the message rendered by `render` in the member's inbox, the first
-    /// time the event is seen; a redelivery returns `None` without rendering.
-    /// If `render` fails nothing is recorded, so the event comes again.
-    pub async fn deliver<F>(
-        &self,
-        to: &Delivery<'_>,
-        render: F,
-    ) -> Result<Option<message::Model>, DomainError>
+    /// Puts each message in its member's inbox the first time its event is
+    /// seen, all in one transaction; `render(i)` gives the message for
+    /// `to[i]`, called for first deliveries only. Returns how many were
+    /// new. If a render fails nothing is recorded, so the events come again.
+    pub async fn deliver_all<F>(&self, to: &[Delivery<'_>], render: F) -> Result<usize, DomainError>
     where
-        F: Fn() -> Result<Content, DomainError>,
+        F: Fn(usize) -> Result<Content, DomainError>,
     {
+        let event_ids: Vec<&str> = to.iter().map(|d| d.event_id).collect();
         questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
-            if !inbox::first_delivery(&txn, crate::events::CONSUMER, to.event_id).await? {
-                return Ok(None);
+            let mut first =
+                inbox::first_deliveries(&txn, crate::events::CONSUMER, &event_ids).await?;
+            let now = now_ms();
+            let mut rows = Vec::with_capacity(first.len());
+            for (i, delivery) in to.iter().enumerate() {
+                // An event given twice is delivered once.
+                if first.remove(delivery.event_id) {
+                    rows.push(message_of(delivery, render(i)?, now));
+                }
             }
-            let content = render()?;
-            let row = message::ActiveModel {
-                message_id: Set(new_id()),
-                tenant_id: Set(to.tenant_id.into()),
-                member_id: Set(to.member_id.into()),
-                event_id: Set(to.event_id.into()),
-                event_type: Set(to.event_type.into()),
-                title: Set(content.title),
-                body: Set(content.body),
-                created_at: Set(now_ms()),
-            }
-            .insert(&txn)
-            .await?;
+            let delivered = rows.len();
+            questline_kit::db::insert_all(&txn, rows, None).await?;
             txn.commit().await?;
-            Ok(Some(row))
+            Ok(delivered)
         })
         .await
     }
@@ -108,6 +102,19 @@ impl Store {
             messages,
             next_page_token,
         })
+    }
+}
+
+fn message_of(to: &Delivery<'_>, content: Content, now: i64) -> message::Model {
+    message::Model {
+        message_id: new_id(),
+        tenant_id: to.tenant_id.into(),
+        member_id: to.member_id.into(),
+        event_id: to.event_id.into(),
+        event_type: to.event_type.into(),
+        title: content.title,
+        body: content.body,
+        created_at: now,
     }
 }
 
@@ -149,42 +156,72 @@ mod tests {
         paging::parse(2, "").unwrap()
     }
 
+    /// Delivers one message titled `title`; how many were new.
+    async fn deliver(store: &Store, to: Delivery<'_>, title: &str) -> usize {
+        store.deliver_all(&[to], |_| content(title)).await.unwrap()
+    }
+
     #[tokio::test]
     async fn a_redelivered_event_gives_one_message() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir).await;
-        let first = store
-            .deliver(&to("acme", "m1", "e1"), || content("once"))
-            .await
-            .unwrap();
-        assert!(first.is_some());
+        assert_eq!(deliver(&store, to("acme", "m1", "e1"), "once").await, 1);
         let again = store
-            .deliver(&to("acme", "m1", "e1"), || {
+            .deliver_all(&[to("acme", "m1", "e1")], |_| {
                 panic!("a redelivery must not render")
             })
             .await
             .unwrap();
-        assert!(again.is_none());
+        assert_eq!(again, 0);
         let page = store.inbox("acme", "m1", &first_page()).await.unwrap();
         assert_eq!(page.messages.len(), 1);
         assert_eq!(page.messages[0].title, "once");
     }
 
     #[tokio::test]
-    async fn a_failed_render_records_nothing_so_the_event_can_come_again() {
+    async fn events_delivered_together_give_one_message_each_the_new_ones_only() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir).await;
+        deliver(&store, to("acme", "m1", "e1"), "before").await;
+        let together = [
+            to("acme", "m1", "e1"),
+            to("acme", "m1", "e2"),
+            to("acme", "m2", "e3"),
+            to("acme", "m1", "e2"),
+        ];
+        let titles = ["seen before", "second", "to m2", "second again"];
+        let delivered = store
+            .deliver_all(&together, |i| content(titles[i]))
+            .await
+            .unwrap();
+        assert_eq!(delivered, 2);
+        let m1 = store.inbox("acme", "m1", &first_page()).await.unwrap();
+        let mut m1: Vec<_> = m1.messages.iter().map(|m| m.title.as_str()).collect();
+        m1.sort();
+        assert_eq!(m1, ["before", "second"]);
+        let m2 = store.inbox("acme", "m2", &first_page()).await.unwrap();
+        assert_eq!(m2.messages[0].title, "to m2");
+    }
+
+    #[tokio::test]
+    async fn a_failed_render_records_nothing_so_the_events_can_come_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let together = [to("acme", "m1", "e1"), to("acme", "m1", "e2")];
         let failed = store
-            .deliver(&to("acme", "m1", "e1"), || {
-                Err(DomainError::Internal("template".into()))
+            .deliver_all(&together, |i| match i {
+                0 => content("fine"),
+                _ => Err(DomainError::Internal("template".into())),
             })
             .await;
         assert!(failed.is_err());
+        let page = store.inbox("acme", "m1", &first_page()).await.unwrap();
+        assert!(page.messages.is_empty());
         let retried = store
-            .deliver(&to("acme", "m1", "e1"), || content("second try"))
+            .deliver_all(&together, |_| content("second try"))
             .await
             .unwrap();
-        assert!(retried.is_some());
+        assert_eq!(retried, 2);
     }
 
     #[tokio::test]
@@ -192,20 +229,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir).await;
         for (n, event_id) in ["e1", "e2", "e3"].into_iter().enumerate() {
-            let title = format!("message {n}");
-            store
-                .deliver(&to("acme", "m1", event_id), || content(&title))
-                .await
-                .unwrap();
+            deliver(&store, to("acme", "m1", event_id), &format!("message {n}")).await;
         }
-        store
-            .deliver(&to("acme", "m2", "e4"), || content("another member"))
-            .await
-            .unwrap();
-        store
-            .deliver(&to("globex", "m1", "e5"), || content("another tenant"))
-            .await
-            .unwrap();
+        deliver(&store, to("acme", "m2", "e4"), "another member").await;
+        deliver(&store, to("globex", "m1", "e5"), "another tenant").await;
 
         let first = store.inbox("acme", "m1", &first_page()).await.unwrap();
         let titles: Vec<_> = first.messages.iter().map(|m| m.title.as_str()).collect();

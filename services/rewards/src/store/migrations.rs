@@ -4,7 +4,7 @@ use questline_kit::access::CreateAccessBlocks;
 use questline_kit::db::unique_index;
 use questline_kit::inbox::CreateInbox;
 use questline_kit::members::CreateMemberSnapshots;
-use questline_kit::outbox::{AddOutboxSubject, CreateOutbox};
+use questline_kit::outbox::{AddOutboxSubject, CreateOutbox, IndexUnpublishedOutbox};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, string, string_null};
 
@@ -19,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateRewards),
             Box::new(CreateAccessBlocks),
             Box::new(AddOutboxSubject),
+            Box::new(IndexUnpublishedOutbox),
         ]
     }
 }

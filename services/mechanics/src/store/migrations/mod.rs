@@ -3,7 +3,7 @@
 use questline_kit::access::CreateAccessBlocks;
 use questline_kit::inbox::CreateInbox;
 use questline_kit::members::{CreateMemberSnapshots, IndexMemberExternalIds};
-use questline_kit::outbox::{AddOutboxSubject, CreateOutbox};
+use questline_kit::outbox::{AddOutboxSubject, CreateOutbox, IndexUnpublishedOutbox};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, boolean, string, string_null, text};
 
@@ -30,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(counters::Counters),
             Box::new(segments::Segments),
             Box::new(IndexMemberExternalIds),
+            Box::new(IndexUnpublishedOutbox),
         ]
     }
 }
