@@ -14,8 +14,8 @@
 use prost::Message;
 use questline_proto::identity::{self as id};
 use questline_proto::ledger::{
-    self as ledger_pb, CommitHoldRequest, CreateCurrencyRequest, CreateHoldRequest, CreditRequest,
-    DebitRequest, GetBalancesRequest, VoidHoldRequest,
+    self as ledger_pb, CommitHoldRequest, CreateCurrencyRequest, CreateHoldRequest,
+    CreditBatchRequest, CreditRequest, DebitRequest, GetBalancesRequest, VoidHoldRequest,
 };
 use questline_proto::mechanics::{ListRulesRequest, TrackBatchRequest, TrackBatchResponse};
 use questline_proto::notifications::ListInboxRequest;
@@ -301,6 +301,26 @@ async fn call(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>
                 })
                 .await,
         ),
+        "LedgerService/CreditBatch" => {
+            let credit = CreditRequest {
+                tenant_id: String::new(),
+                member_id,
+                currency: "stars".into(),
+                amount: 1_000,
+                reason: "intruder".into(),
+                idempotency_key: "intruder-batch".into(),
+                ..Default::default()
+            };
+            let batch = CreditBatchRequest {
+                tenant_id,
+                credits: vec![credit],
+            };
+            Some(api.ledger.credit_batch(batch).await.and_then(|answer| {
+                let mut outcomes = answer.into_inner().outcomes;
+                let outcome = outcomes.remove(0);
+                refusal(outcome.error.map(|e| (e.code, e.message)))
+            }))
+        }
         "LedgerService/Debit" => done(
             api.ledger
                 .debit(DebitRequest {
@@ -862,17 +882,20 @@ fn done<T>(answer: Result<tonic::Response<T>, Status>) -> Option<Result<(), Stat
 /// A batch of one answers per event: its refusal is the call's.
 fn first_outcome(answer: tonic::Response<TrackBatchResponse>) -> Result<(), Status> {
     let outcome = answer.into_inner().outcomes.remove(0);
-    match outcome.error {
-        None => Ok(()),
-        Some(error) => {
-            let code = match error.code.as_str() {
-                "NOT_FOUND" => Code::NotFound,
-                "PERMISSION_DENIED" => Code::PermissionDenied,
-                _ => Code::Unknown,
-            };
-            Err(Status::new(code, error.message))
-        }
-    }
+    refusal(outcome.error.map(|e| (e.code, e.message)))
+}
+
+/// A batch item's refusal (its code's name and message) as the call's.
+fn refusal(error: Option<(String, String)>) -> Result<(), Status> {
+    let Some((code, message)) = error else {
+        return Ok(());
+    };
+    let code = match code.as_str() {
+        "NOT_FOUND" => Code::NotFound,
+        "PERMISSION_DENIED" => Code::PermissionDenied,
+        _ => Code::Unknown,
+    };
+    Err(Status::new(code, message))
 }
 
 /// A second member with points, a pending hold and a redemption, so every id exists.

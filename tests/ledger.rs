@@ -391,3 +391,117 @@ async fn a_coalition_transfer_is_reversed_and_shows_in_history_and_totals() {
     })
     .await;
 }
+
+/// A wallet's total in stars.
+async fn stars(h: &Harness, p: &Programme) -> i64 {
+    let balances = pb::GetBalancesRequest {
+        tenant_id: p.tenant_id.clone(),
+        member_id: p.member_id.clone(),
+        expiring_within_days: 0,
+    };
+    let answer = h.api(Some(&p.token)).ledger.get_balances(balances).await;
+    let balances = answer.unwrap().into_inner().balances;
+    balances.iter().map(|b| b.total).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_credit_batch_answers_each_credit_on_its_own_and_replays_as_first_answered() {
+    each_backend(|backend| async move {
+        let h = Harness::start(backend).await;
+        let p = h.programme("bulk").await;
+        let mut api = h.api(Some(&p.token));
+        let credit = |key: &str, member: &str, amount: i64| pb::CreditRequest {
+            tenant_id: String::new(),
+            member_id: member.into(),
+            currency: "stars".into(),
+            amount,
+            reason: "bonus run".into(),
+            idempotency_key: key.into(),
+            ..Default::default()
+        };
+        let member = p.member_id.as_str();
+        let batch = pb::CreditBatchRequest {
+            tenant_id: p.tenant_id.clone(),
+            credits: vec![
+                credit("b1", member, 5),
+                credit("b-negative", member, -1),
+                credit("b-stranger", "stranger", 5),
+                pb::CreditRequest {
+                    tenant_id: "another-tenant".into(),
+                    ..credit("b-elsewhere", member, 5)
+                },
+                credit("b2", member, 7),
+                credit("b1", member, 5),
+            ],
+        };
+        let before = stars(&h, &p).await;
+        let first = api.ledger.credit_batch(batch.clone()).await.unwrap();
+        let outcomes = first.into_inner().outcomes;
+        let codes: Vec<&str> = outcomes
+            .iter()
+            .map(|o| o.error.as_ref().map_or("OK", |e| e.code.as_str()))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                "OK",
+                "INVALID_ARGUMENT",
+                "NOT_FOUND",
+                "INVALID_ARGUMENT",
+                "OK",
+                "OK"
+            ]
+        );
+        let keys: Vec<&str> = outcomes
+            .iter()
+            .map(|o| o.idempotency_key.as_str())
+            .collect();
+        assert_eq!(
+            keys,
+            ["b1", "b-negative", "b-stranger", "b-elsewhere", "b2", "b1"]
+        );
+        let transfer = |i: usize| {
+            let credited = outcomes[i].credited.as_ref().unwrap();
+            credited.transfer.as_ref().unwrap().transfer_id.clone()
+        };
+        assert_eq!(transfer(0), transfer(5), "one key, one transfer");
+        assert_eq!(stars(&h, &p).await, before + 12);
+
+        // Replayed whole: the same transfers, no new points.
+        let again = api.ledger.credit_batch(batch).await.unwrap().into_inner();
+        let replayed = again.outcomes[4].credited.as_ref().unwrap();
+        assert_eq!(replayed.transfer.as_ref().unwrap().transfer_id, transfer(4));
+        assert_eq!(stars(&h, &p).await, before + 12);
+
+        // Refused whole: nothing written.
+        let quiet = h.quiet_rows().await;
+        let refusals = [
+            (p.tenant_id.clone(), vec![], "credits"),
+            (
+                p.tenant_id.clone(),
+                vec![credit("many", member, 1); 1001],
+                "credits",
+            ),
+            (
+                String::new(),
+                vec![credit("no-tenant", member, 1)],
+                "tenant_id",
+            ),
+        ];
+        for (tenant_id, credits, field) in refusals {
+            let request = pb::CreditBatchRequest { tenant_id, credits };
+            let refused = api.ledger.credit_batch(request).await.unwrap_err();
+            assert_eq!(
+                (refused.code(), named(&refused)),
+                (Code::InvalidArgument, vec![field.to_string()])
+            );
+        }
+        assert_eq!(
+            quiet,
+            h.quiet_rows().await,
+            "a refused batch wrote something"
+        );
+        h.cleanup().await;
+    })
+    .await;
+}

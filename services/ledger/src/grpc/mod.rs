@@ -107,6 +107,13 @@ impl LedgerService for LedgerApi {
         transfers::credit(self, request).await
     }
 
+    async fn credit_batch(
+        &self,
+        request: Request<pb::CreditBatchRequest>,
+    ) -> tonic::Result<Response<pb::CreditBatchResponse>> {
+        transfers::credit_batch(self, request).await
+    }
+
     async fn debit(
         &self,
         request: Request<pb::DebitRequest>,

@@ -3,6 +3,7 @@
 //! write comes from the brand's backend.
 
 use questline_kit::auth::{Caller, Duty};
+use questline_kit::{DomainError, Violations};
 use questline_proto::ledger as pb;
 use tonic::{Request, Response};
 
@@ -23,6 +24,77 @@ pub(super) async fn credit(
         transfer: Some(encode::transfer(transfer)),
         balance: Some(encode::balance(&request.get_ref().currency, wallet)),
     }))
+}
+
+/// Most credits one `CreditBatch` may hold.
+pub const MAX_BATCH: usize = 1000;
+
+/// Every credit of the batch goes to the committer at once, so they share
+/// its transactions; each is answered on its own.
+pub(super) async fn credit_batch(
+    api: &LedgerApi,
+    request: Request<pb::CreditBatchRequest>,
+) -> tonic::Result<Response<pb::CreditBatchResponse>> {
+    let caller = api.auth.caller(&request).await?;
+    let req = request.into_inner();
+    Violations::new()
+        .id("tenant_id", &req.tenant_id)
+        .check(!req.credits.is_empty(), "credits", "is required")
+        .check(
+            req.credits.len() <= MAX_BATCH,
+            "credits",
+            "must hold at most 1000 credits",
+        )
+        .finish()?;
+    caller.require_server_or(&req.tenant_id, &[Duty::CreditAwards])?;
+    let tenant_id = req.tenant_id;
+    let credits = req
+        .credits
+        .into_iter()
+        .map(|credit| credit_one(api, &caller, &tenant_id, credit));
+    let outcomes = futures::future::join_all(credits).await;
+    Ok(Response::new(pb::CreditBatchResponse { outcomes }))
+}
+
+async fn credit_one(
+    api: &LedgerApi,
+    caller: &Caller,
+    tenant_id: &str,
+    mut credit: pb::CreditRequest,
+) -> pb::CreditOutcome {
+    if credit.tenant_id.is_empty() {
+        credit.tenant_id = tenant_id.to_string();
+    }
+    let credited = async {
+        if credit.tenant_id != tenant_id {
+            return Err(DomainError::invalid("tenant_id", "must be the batch's tenant").into());
+        }
+        let spec = decode::credit(&credit)?;
+        post(api, caller, spec, &[Duty::CreditAwards]).await
+    }
+    .await;
+    let idempotency_key = credit.idempotency_key;
+    match credited {
+        Ok(transfer) => {
+            let wallet = transfer.wallet;
+            pb::CreditOutcome {
+                idempotency_key,
+                credited: Some(pb::CreditResponse {
+                    transfer: Some(encode::transfer(transfer)),
+                    balance: Some(encode::balance(&credit.currency, wallet)),
+                }),
+                error: None,
+            }
+        }
+        Err(status) => pb::CreditOutcome {
+            idempotency_key,
+            credited: None,
+            error: Some(pb::CreditError {
+                code: questline_kit::error::code_name(status.code()),
+                message: status.message().to_string(),
+            }),
+        },
+    }
 }
 
 pub(super) async fn debit(
