@@ -49,8 +49,9 @@ SCRATCH=""
 ENGINE=""
 cleanup() {
     if [[ -n "$ENGINE" ]]; then kill "$ENGINE" 2>/dev/null || true; wait "$ENGINE" 2>/dev/null || true; fi
-    local db
-    for db in "$PGBENCH_DB" $(for p in "${PARTS[@]}"; do db_of "$p"; done); do
+    local db part dbs=("$PGBENCH_DB")
+    for part in "${PARTS[@]}"; do dbs+=("$(db_of "$part")"); done
+    for db in "${dbs[@]}"; do
         admin -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || say "could not drop database $db"
     done
     if [[ -n "$SCRATCH" ]]; then rm -rf "$SCRATCH"; fi
