@@ -232,14 +232,9 @@ async fn deliver_in_process(
     handler: &dyn EventHandler,
     events: &[Event],
 ) -> Result<(), DomainError> {
-    if let [_, _, ..] = events {
-        let routes: Vec<Route> = events.iter().map(memory_route).collect();
-        if handle_all_in_spans(consumer, handler, events, &routes)
-            .await
-            .is_ok()
-        {
-            return Ok(());
-        }
+    let routes: Vec<Route> = events.iter().map(memory_route).collect();
+    if handled_together(consumer, handler, events, &routes).await {
+        return Ok(());
     }
     for event in events {
         deliver_one_in_process(consumer, handler, event).await?;
@@ -300,12 +295,8 @@ async fn handle_in_span(
     event: &Event,
     route: &Route,
 ) -> Result<(), DomainError> {
-    use tracing::Instrument;
     let span = crate::events::handling_span(consumer, event, route);
-    let result = handler.handle(event).instrument(span.clone()).await;
-    if result.is_err() {
-        span.record("otel.status_code", "error");
-    }
+    let result = crate::events::in_spans(&[span], handler.handle(event)).await;
     count(consumer, if result.is_ok() { "ok" } else { "failed" }, 1);
     if let Err(err) = &result {
         tracing::warn!(consumer, event_id = %event.event_id, %err, "event handling failed");
@@ -313,34 +304,34 @@ async fn handle_in_span(
     result
 }
 
-/// Handles `events` (each with its `routes` entry) in one `handle_all`.
-/// Each event keeps its own span in its own trace, lasting as long as the
-/// whole call; what the call logs goes under the first. A failure is
-/// logged at debug and not counted: the events come again one by one.
-async fn handle_all_in_spans(
+/// Whether `events` (two or more, each with its `routes` entry) were
+/// handled in one `handle_all`. Each event keeps its own span in its own
+/// trace, lasting as long as the whole call. A failure is logged at debug
+/// and not counted: the caller hands the events over again one by one.
+async fn handled_together(
     consumer: &str,
     handler: &dyn EventHandler,
     events: &[Event],
     routes: &[Route],
-) -> Result<(), DomainError> {
-    use tracing::Instrument;
+) -> bool {
+    if events.len() < 2 {
+        return false;
+    }
     let spans: Vec<tracing::Span> = events
         .iter()
         .zip(routes)
         .map(|(event, route)| crate::events::handling_span(consumer, event, route))
         .collect();
-    let first = spans.first().cloned().unwrap_or_else(tracing::Span::none);
-    let result = handler.handle_all(events).instrument(first).await;
-    match &result {
-        Ok(()) => count(consumer, "ok", events.len()),
+    match crate::events::in_spans(&spans, handler.handle_all(events)).await {
+        Ok(()) => {
+            count(consumer, "ok", events.len());
+            true
+        }
         Err(err) => {
-            for span in &spans {
-                span.record("otel.status_code", "error");
-            }
             tracing::debug!(consumer, events = events.len(), %err, "handling events together failed");
+            false
         }
     }
-    result
 }
 
 fn count(consumer: &str, outcome: &'static str, events: usize) {
@@ -551,11 +542,7 @@ async fn handle_delivered(
             destination: message.subject.to_string(),
         })
         .collect();
-    if events.len() > 1
-        && handle_all_in_spans(consumer, handler, &events, &routes)
-            .await
-            .is_ok()
-    {
+    if handled_together(consumer, handler, &events, &routes).await {
         return messages.into_iter().map(|m| (m, AckKind::Ack)).collect();
     }
     let mut acks = Vec::with_capacity(messages.len());

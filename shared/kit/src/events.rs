@@ -99,3 +99,21 @@ pub fn handling_span(consumer: &str, event: &Event, route: &Route) -> tracing::S
     crate::telemetry::adopt_context(&span, &event.trace_context);
     span
 }
+
+/// Runs `work` for events that travel together, each under its own span
+/// (`spans`, one or more): what `work` logs goes under the first, and a
+/// failure marks every span failed.
+pub async fn in_spans<T, E>(
+    spans: &[tracing::Span],
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    use tracing::Instrument;
+    let first = spans.first().cloned().unwrap_or_else(tracing::Span::none);
+    let result = work.instrument(first).await;
+    if result.is_err() {
+        for span in spans {
+            span.record("otel.status_code", "error");
+        }
+    }
+    result
+}

@@ -2,7 +2,7 @@
 //! transaction as the effect, so a redelivered event changes nothing:
 //! at-least-once delivery, exactly-once effect.
 
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QueryTrait, Set, TryInsertResult};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QueryTrait, Set};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, string};
 use std::collections::{BTreeSet, HashSet};
@@ -59,16 +59,8 @@ pub async fn first_delivery<C: ConnectionTrait>(
     consumer: &str,
     event_id: &str,
 ) -> Result<bool, DbErr> {
-    let row = entity::ActiveModel {
-        consumer: Set(consumer.to_string()),
-        event_id: Set(event_id.to_string()),
-        handled_at: Set(crate::time::now_ms()),
-    };
-    let result = entity::Entity::insert(row)
-        .on_conflict_do_nothing_on([entity::Column::Consumer, entity::Column::EventId])
-        .exec_without_returning(conn)
-        .await?;
-    Ok(matches!(result, TryInsertResult::Inserted(n) if n > 0))
+    let first = first_deliveries(conn, consumer, &[event_id]).await?;
+    Ok(!first.is_empty())
 }
 
 /// The ids among `event_ids` that `consumer` sees for the first time, now

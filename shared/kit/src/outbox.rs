@@ -240,7 +240,7 @@ pub async fn forget_subject<C: ConnectionTrait>(conn: &C, subject: &str) -> Resu
 /// so events leave at once instead of at the next poll.
 ///
 /// A wake-up looks only at rows staged since shortly before the newest one
-/// it published (`LATE_COMMIT`): the index still holds entries of rows
+/// it published (`LATE_COMMIT_MS`): the index still holds entries of rows
 /// published since the last vacuum, and a look from the start would walk
 /// them all, thousands a second under load. A full look runs at least once
 /// per `POLL` and finds any row whose transaction committed later than
@@ -369,7 +369,6 @@ impl Relay {
     /// Publishes each event under a PRODUCER span, whose context the event
     /// then carries, so its consumers' spans hang under the publish.
     async fn publish(&self, mut events: Vec<Event>) -> anyhow::Result<()> {
-        use tracing::Instrument;
         let spans: Vec<tracing::Span> = events
             .iter_mut()
             .map(|event| {
@@ -379,14 +378,7 @@ impl Relay {
                 span
             })
             .collect();
-        let first = spans.first().cloned().unwrap_or_else(tracing::Span::none);
-        let published = self.bus.publish(&events).instrument(first).await;
-        if published.is_err() {
-            for span in &spans {
-                span.record("otel.status_code", "error");
-            }
-        }
-        published
+        crate::events::in_spans(&spans, self.bus.publish(&events)).await
     }
 }
 

@@ -19,11 +19,19 @@ pub(super) async fn credit(
     let spec = decode::credit(request.get_ref())?;
     // Mechanics finishes an event's credits on its own after a crash.
     let transfer = post(api, &caller, spec, &[Duty::CreditAwards]).await?;
+    Ok(Response::new(credited(
+        transfer,
+        &request.get_ref().currency,
+    )))
+}
+
+/// A credit's answer: its transfer and the wallet's balance after it.
+fn credited(transfer: Transfer, currency: &str) -> pb::CreditResponse {
     let wallet = transfer.wallet;
-    Ok(Response::new(pb::CreditResponse {
+    pb::CreditResponse {
         transfer: Some(encode::transfer(transfer)),
-        balance: Some(encode::balance(&request.get_ref().currency, wallet)),
-    }))
+        balance: Some(encode::balance(currency, wallet)),
+    }
 }
 
 /// Most credits one `CreditBatch` may hold.
@@ -65,7 +73,7 @@ async fn credit_one(
     if credit.tenant_id.is_empty() {
         credit.tenant_id = tenant_id.to_string();
     }
-    let credited = async {
+    let answer = async {
         if credit.tenant_id != tenant_id {
             return Err(DomainError::invalid("tenant_id", "must be the batch's tenant").into());
         }
@@ -74,18 +82,12 @@ async fn credit_one(
     }
     .await;
     let idempotency_key = credit.idempotency_key;
-    match credited {
-        Ok(transfer) => {
-            let wallet = transfer.wallet;
-            pb::CreditOutcome {
-                idempotency_key,
-                credited: Some(pb::CreditResponse {
-                    transfer: Some(encode::transfer(transfer)),
-                    balance: Some(encode::balance(&credit.currency, wallet)),
-                }),
-                error: None,
-            }
-        }
+    match answer {
+        Ok(transfer) => pb::CreditOutcome {
+            idempotency_key,
+            credited: Some(credited(transfer, &credit.currency)),
+            error: None,
+        },
         Err(status) => pb::CreditOutcome {
             idempotency_key,
             credited: None,
