@@ -30,7 +30,8 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
         &["finished", "failed"],
     );
     let base = ctx.open::<store::migrations::Migrator>(KIND).await?;
-    let store = store::Store::new(base.db.clone(), base.relay);
+    let url = ctx.settings.database_url(KIND);
+    let store = store::Store::new(base.db.clone(), &url, base.relay)?;
     let members = MemberDirectory::new(
         base.db.clone(),
         ctx.channel(ServiceKind::Identity)?,
@@ -44,7 +45,11 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
         .subscribe(events::CONSUMER, Arc::new(consumer), ctx.shutdown.clone())
         .await?;
     let ledger = flow::upstream::Ledger::new(ctx.channel(ServiceKind::Ledger)?);
-    let tracker = Arc::new(flow::Tracker::new(store.clone(), members, Arc::new(ledger)));
+    let tracker = Arc::new(flow::Tracker::new(
+        store.clone(),
+        members,
+        Arc::new(ledger),
+    )?);
     let recovery =
         flow::recovery::run(tracker.clone(), ctx.credential(KIND)?, ctx.shutdown.clone());
     tokio::spawn(recovery);

@@ -23,6 +23,7 @@ pub mod members;
 pub mod meter;
 pub mod outbox;
 pub mod paging;
+pub mod pipelined;
 pub mod server;
 pub mod service;
 pub mod structs;

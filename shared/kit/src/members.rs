@@ -483,7 +483,8 @@ async fn keep<C: ConnectionTrait>(
     Ok(())
 }
 
-fn snapshot_of(row: &entity::Model) -> Result<MemberSnapshot, DomainError> {
+/// The member a stored row holds; NOT_FOUND when erased.
+pub fn snapshot_of(row: &entity::Model) -> Result<MemberSnapshot, DomainError> {
     if row.erased {
         return Err(DomainError::NotFound(format!(
             "member {} not found",

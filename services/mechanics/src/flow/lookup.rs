@@ -1,8 +1,8 @@
 //! Everything Track reads before judging, for all the events that arrive
 //! together (`kit::group`): whether each was tracked before, its tenant's
 //! rule book revision, its member from the read model, and the member's
-//! traits and counter buckets. A handful of statements per batch instead
-//! of five round trips per event. What was read is as fresh as a read
+//! traits and counter buckets (`store::Reader`): one flight per batch on
+//! PostgreSQL instead of five round trips per event. What was read is as fresh as a read
 //! just before judging: caps and budgets are still settled under lock.
 
 use std::collections::{BTreeMap, HashMap};
@@ -10,11 +10,11 @@ use std::collections::{BTreeMap, HashMap};
 use async_trait::async_trait;
 use questline_kit::DomainError;
 use questline_kit::group::Batch;
-use questline_kit::members::{MemberDirectory, MemberSnapshot};
+use questline_kit::members::MemberSnapshot;
 
 use crate::domain::counters::Bucket;
 use crate::domain::track::{Track, Traits};
-use crate::store::{Store, Tracked};
+use crate::store::{Known, Reader, Tracked};
 
 /// Most events looked up in one batch.
 pub const MOST: usize = 256;
@@ -49,8 +49,7 @@ pub struct Seen {
 }
 
 pub struct Lookup {
-    pub store: Store,
-    pub members: MemberDirectory,
+    pub reader: Reader,
 }
 
 #[async_trait]
@@ -69,53 +68,30 @@ impl Batch for Lookup {
         }
         jobs.iter()
             .map(|job| match &tenants[job.tenant_id.as_str()] {
-                Ok(tenant) => Ok(tenant.seen(job)),
+                Ok(known) => Ok(seen(known, job)),
                 Err(err) => Err(err.clone()),
             })
             .collect()
     }
 }
 
-/// One tenant's part of a batch, as read.
-struct Tenant {
-    tracked: HashMap<String, Tracked>,
-    revision: i64,
-    members: HashMap<String, Result<MemberSnapshot, DomainError>>,
-    traits: HashMap<String, Traits>,
-    buckets: HashMap<String, Vec<Bucket>>,
-}
-
-impl Tenant {
-    fn seen(&self, job: &Asked) -> Seen {
-        let member = job.member_id.as_str();
-        Seen {
-            tracked: self.tracked.get(&job.event_id).cloned(),
-            revision: self.revision,
-            member: self.members.get(member).cloned(),
-            traits: self.traits.get(member).cloned().unwrap_or_default(),
-            buckets: self.buckets.get(member).cloned().unwrap_or_default(),
-        }
+fn seen(known: &Known, job: &Asked) -> Seen {
+    let member = job.member_id.as_str();
+    Seen {
+        tracked: known.tracked.get(&job.event_id).cloned(),
+        revision: known.revision,
+        member: known.members.get(member).cloned(),
+        traits: known.traits.get(member).cloned().unwrap_or_default(),
+        buckets: known.buckets.get(member).cloned().unwrap_or_default(),
     }
 }
 
 impl Lookup {
-    async fn read(&self, tenant_id: &str, asked: &[&Asked]) -> Result<Tenant, DomainError> {
+    async fn read(&mut self, tenant_id: &str, asked: &[&Asked]) -> Result<Known, DomainError> {
         let events: Vec<&str> = asked.iter().map(|a| a.event_id.as_str()).collect();
         let mut members: Vec<&str> = asked.iter().map(|a| a.member_id.as_str()).collect();
         members.sort_unstable();
         members.dedup();
-        Ok(Tenant {
-            tracked: self.store.tracked_among(tenant_id, &events).await?,
-            revision: self.store.book_revision(tenant_id).await?,
-            members: self.members.stored_among(tenant_id, &members).await?,
-            traits: self
-                .store
-                .traits_by_member(tenant_id, Some(&members))
-                .await?,
-            buckets: self
-                .store
-                .buckets_by_member(tenant_id, Some(&members))
-                .await?,
-        })
+        self.reader.read(tenant_id, &events, &members).await
     }
 }

@@ -44,17 +44,20 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    pub fn new(store: Store, members: MemberDirectory, points: Arc<dyn Points>) -> Tracker {
+    pub fn new(
+        store: Store,
+        members: MemberDirectory,
+        points: Arc<dyn Points>,
+    ) -> anyhow::Result<Tracker> {
         let lookup = Lookup {
-            store: store.clone(),
-            members: members.clone(),
+            reader: store.reader(members.clone())?,
         };
-        Tracker {
+        Ok(Tracker {
             store,
             members,
             points,
             lookup: Group::start(lookup, lookup::MOST),
-        }
+        })
     }
 
     /// The member read model, for checks outside the hot path (exports).

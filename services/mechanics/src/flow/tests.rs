@@ -96,7 +96,8 @@ async fn setup() -> Setup {
         .await
         .expect("a migrated database");
     let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::default());
-    let store = Store::new(db.clone(), outbox::Relay::new(db.clone(), bus, "mechanics"));
+    let relay = outbox::Relay::new(db.clone(), bus, "mechanics");
+    let store = Store::new(db.clone(), &url, relay).expect("a store");
     let identity = questline_kit::client::channel("http://127.0.0.1:1").expect("a channel");
     let members = MemberDirectory::new(db, identity, crate::events::CONSUMER);
     member_event(
@@ -126,7 +127,7 @@ async fn setup() -> Setup {
         store: store.clone(),
         credits: Mutex::default(),
     });
-    let tracker = Tracker::new(store.clone(), members, ledger.clone());
+    let tracker = Tracker::new(store.clone(), members, ledger.clone()).expect("a tracker");
     Setup {
         tracker,
         store,

@@ -182,7 +182,7 @@ impl Store {
     }
 }
 
-fn bucket(row: member_counter::Model) -> Bucket {
+pub(super) fn bucket(row: member_counter::Model) -> Bucket {
     Bucket {
         counter_id: row.counter_id,
         bucket: row.bucket,

@@ -5,7 +5,7 @@
 //! Losing a batch in a crash loses nothing: its events stay pending, and
 //! finishing them again credits under the same keys, which the ledger
 //! answers with the first transfers. So on PostgreSQL it does not wait for
-//! the disk.
+//! the disk, and goes in one flight (`pipelined`).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -14,11 +14,12 @@ use questline_kit::DomainError;
 use questline_kit::group::Batch;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
-    IntoActiveModel, QueryFilter, TransactionTrait,
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, IntoActiveModel,
+    QueryFilter, TransactionTrait,
 };
 
 use super::entities::{award, tracked_event};
+use super::pipelined::{self, Link};
 use super::tracked::Tracked;
 use crate::domain::track::EventStatus;
 
@@ -27,8 +28,8 @@ pub(super) const MOST: usize = 256;
 
 /// One event's marks: (tenant, event) and its awards, each with its transfer.
 pub struct Marks {
-    tenant_id: String,
-    event_id: String,
+    pub(super) tenant_id: String,
+    pub(super) event_id: String,
     awards: Vec<award::Model>,
 }
 
@@ -42,8 +43,11 @@ impl Marks {
     }
 }
 
-pub(super) struct Marker {
-    pub db: DatabaseConnection,
+/// Where marks go: one statement at a time through sea-orm (SQLite), or
+/// one flight on a connection of their own (PostgreSQL).
+pub(super) enum Marker {
+    Stepwise(DatabaseConnection),
+    Pipelined(Box<Link>),
 }
 
 #[async_trait]
@@ -53,57 +57,61 @@ impl Batch for Marker {
     type Answer = bool;
 
     async fn carry_out(&mut self, jobs: Vec<Marks>) -> Vec<Result<bool, DomainError>> {
-        match self.mark(&jobs).await {
-            Ok(answers) => answers.into_iter().map(Ok).collect(),
+        let marked = match self {
+            Marker::Stepwise(db) => mark(db, &jobs).await,
+            Marker::Pipelined(link) => pipelined::mark(link, &jobs).await,
+        };
+        match marked {
+            Ok(mut marked) => jobs
+                .iter()
+                .map(|m| Ok(marked.remove(&(m.tenant_id.clone(), m.event_id.clone()))))
+                .collect(),
             Err(err) => jobs.iter().map(|_| Err(err.clone())).collect(),
         }
     }
 }
 
-impl Marker {
-    async fn mark(&self, jobs: &[Marks]) -> Result<Vec<bool>, DomainError> {
-        let txn = self.db.begin().await?;
-        if txn.get_database_backend() == DbBackend::Postgres {
-            txn.execute_unprepared("SET LOCAL synchronous_commit = off")
-                .await?;
-        }
-        carried(&txn, jobs).await?;
-        let mut marked = applied(&txn, jobs).await?;
-        txn.commit().await?;
-        let answers = jobs
-            .iter()
-            .map(|m| marked.remove(&(m.tenant_id.clone(), m.event_id.clone())))
-            .collect();
-        Ok(answers)
-    }
+async fn mark(
+    db: &DatabaseConnection,
+    jobs: &[Marks],
+) -> Result<HashSet<(String, String)>, DomainError> {
+    let txn = db.begin().await?;
+    carried(&txn, jobs).await?;
+    let marked = applied(&txn, jobs).await?;
+    txn.commit().await?;
+    Ok(marked)
 }
 
-/// Every award of the batch gets its transfer, in one statement: the award
-/// rows exist, so the upsert always takes its update path, by primary key
-/// (an `UPDATE … CASE` over keys scanned the table). An award twice in the
-/// batch (a replay racing its first call) is written once: the ledger gave
-/// both the same transfer.
-async fn carried(txn: &DatabaseTransaction, jobs: &[Marks]) -> Result<(), DomainError> {
-    use award::Column as C;
+/// Every award of the batch that reached the ledger, each once: an award
+/// twice in the batch (a replay racing its first call) got the same
+/// transfer both times.
+pub(super) fn carried_awards(jobs: &[Marks]) -> Vec<&award::Model> {
     let rows: BTreeMap<(&str, &str, &str), &award::Model> = jobs
         .iter()
         .flat_map(|m| &m.awards)
         .filter(|a| a.transfer_id.is_some())
         .map(|a| {
-            (
-                (
-                    a.tenant_id.as_str(),
-                    a.event_id.as_str(),
-                    a.rule_id.as_str(),
-                ),
-                a,
-            )
+            let key = (
+                a.tenant_id.as_str(),
+                a.event_id.as_str(),
+                a.rule_id.as_str(),
+            );
+            (key, a)
         })
         .collect();
+    rows.into_values().collect()
+}
+
+/// Every award of the batch gets its transfer, in one statement: the award
+/// rows exist, so the upsert always takes its update path, by primary key
+/// (an `UPDATE … CASE` over keys scanned the table).
+async fn carried(txn: &DatabaseTransaction, jobs: &[Marks]) -> Result<(), DomainError> {
+    use award::Column as C;
+    let rows = carried_awards(jobs);
     if rows.is_empty() {
         return Ok(());
     }
-    let rows = rows.into_values().map(|a| a.clone().into_active_model());
+    let rows = rows.into_iter().map(|a| a.clone().into_active_model());
     award::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::columns([C::TenantId, C::EventId, C::RuleId])

@@ -9,8 +9,10 @@ pub mod entities;
 mod erasure;
 mod export;
 mod history;
+mod lookups;
 mod marks;
 pub mod migrations;
+mod pipelined;
 mod recorder;
 mod retention;
 mod rules;
@@ -20,11 +22,14 @@ mod tracked;
 mod traits;
 
 use questline_kit::group::Group;
+use questline_kit::members::MemberDirectory;
+use questline_kit::pipelined::Plans::PerExecution;
 use questline_kit::{DomainError, outbox};
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbBackend};
 
 pub use counters::StoredCounter;
 pub use history::Replayed;
+pub use lookups::{Known, Reader};
 pub use recorder::{Recorded, Recording};
 pub use retention::RETENTION_DAYS;
 pub use rules::{RuleHistory, StoredRule};
@@ -38,21 +43,52 @@ pub struct Store {
     books: books::Books,
     recorder: Group<recorder::Recorder>,
     marker: Group<marks::Marker>,
+    /// The database's URL when it is PostgreSQL: the hot path's batches
+    /// open connections of their own there (`pipelined`).
+    postgres: Option<String>,
 }
 
 impl Store {
-    pub fn new(db: DatabaseConnection, relay: outbox::Relay) -> Store {
+    /// The store of the database `db` opened from `url`.
+    pub fn new(db: DatabaseConnection, url: &str, relay: outbox::Relay) -> anyhow::Result<Store> {
+        let postgres = (db.get_database_backend() == DbBackend::Postgres).then(|| url.to_string());
         let recorder = recorder::Recorder {
             db: db.clone(),
             relay: relay.clone(),
         };
-        Store {
+        let marker = match &postgres {
+            Some(url) => marks::Marker::Pipelined(Box::new(pipelined::Link::new(
+                url,
+                "mechanics",
+                "marks",
+                PerExecution,
+            )?)),
+            None => marks::Marker::Stepwise(db.clone()),
+        };
+        Ok(Store {
             relay,
             books: books::Books::default(),
             recorder: Group::start(recorder, recorder::MOST),
-            marker: Group::start(marks::Marker { db: db.clone() }, marks::MOST),
+            marker: Group::start(marker, marks::MOST),
             db,
-        }
+            postgres,
+        })
+    }
+
+    /// Where Track's lookups read (`lookups`), members from `members`.
+    pub fn reader(&self, members: MemberDirectory) -> anyhow::Result<Reader> {
+        Ok(match &self.postgres {
+            Some(url) => Reader::Pipelined(Box::new(pipelined::Link::new(
+                url,
+                "mechanics",
+                "lookup",
+                PerExecution,
+            )?)),
+            None => Reader::Stepwise {
+                store: Box::new(self.clone()),
+                members,
+            },
+        })
     }
 
     /// Records a first-seen event with whatever others wait beside it

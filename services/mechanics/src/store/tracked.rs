@@ -81,25 +81,7 @@ impl Store {
             .order_by_asc(award::Column::RuleId)
             .all(&self.db)
             .await?;
-        let mut tracked: HashMap<String, Tracked> = events
-            .into_iter()
-            .map(|event| {
-                let id = event.event_id.clone();
-                (
-                    id,
-                    Tracked {
-                        event,
-                        awards: vec![],
-                    },
-                )
-            })
-            .collect();
-        for a in awards {
-            if let Some(t) = tracked.get_mut(&a.event_id) {
-                t.awards.push(a);
-            }
-        }
-        Ok(tracked)
+        Ok(assembled(events, awards))
     }
 
     /// Up to `limit` events recorded at or after `from_ms` and before
@@ -127,6 +109,28 @@ impl Store {
         }
         Ok(pending)
     }
+}
+
+/// Events with their awards (ordered by rule), by event id; awards of
+/// events not among `events` are left out.
+pub(super) fn assembled(
+    events: Vec<tracked_event::Model>,
+    awards: Vec<award::Model>,
+) -> HashMap<String, Tracked> {
+    let mut tracked: HashMap<String, Tracked> = events
+        .into_iter()
+        .map(|event| {
+            let id = event.event_id.clone();
+            let awards = vec![];
+            (id, Tracked { event, awards })
+        })
+        .collect();
+    for a in awards {
+        if let Some(t) = tracked.get_mut(&a.event_id) {
+            t.awards.push(a);
+        }
+    }
+    tracked
 }
 
 /// A usage row: (tenant, rule, holder, period).

@@ -45,7 +45,7 @@ impl Store {
 }
 
 /// Adds a stored row to what rules set on its member.
-fn keep(traits: &mut Traits, row: member_trait::Model) {
+pub(super) fn keep(traits: &mut Traits, row: member_trait::Model) {
     match row.kind.as_str() {
         TAG => traits.tags.push(row.name),
         _ => {

@@ -28,7 +28,7 @@ impl<'s> Batch<'s> {
     pub(super) fn flight(&mut self) -> Flight<'s> {
         let mut flight = Flight::default();
         if !std::mem::replace(&mut self.begun, true) {
-            flight.add(&self.session.sql.begin, Vec::new());
+            flight.add(&self.session.begin, Vec::new());
         }
         flight
     }
@@ -53,7 +53,7 @@ impl Reads for Batch<'_> {
             || ids(transfer_ids),
         );
         let tallies = add_tallies(&mut flight, session, transfer_ids);
-        let mut answers = flight.send(&session.client).await?;
+        let mut answers = flight.send(session).await?;
         referenced(&mut answers, holds, transfers, tallies)
     }
 
@@ -88,7 +88,7 @@ impl Reads for Batch<'_> {
             params.push(Box::new(w.now));
             params
         });
-        let mut answers = f.send(&session.client).await?;
+        let mut answers = f.send(session).await?;
         let replays = answers.rows(replays, decode::transfer)?;
         Ok(Found {
             currencies: answers.rows(currencies, decode::currency)?,
@@ -114,7 +114,7 @@ impl Batch<'_> {
         let ids: Vec<&str> = found.iter().map(|t| t.transfer_id.as_str()).collect();
         let mut flight = self.flight();
         let (legs, reversal_legs) = add_tallies(&mut flight, session, &ids);
-        let mut answers = flight.send(&session.client).await?;
+        let mut answers = flight.send(session).await?;
         let legs = answers.rows(legs, decode::leg)?;
         let reversal_legs = answers.rows(reversal_legs, decode::reversal_leg)?;
         rows::tallied(found, rows::by_transfer(legs), reversal_legs)

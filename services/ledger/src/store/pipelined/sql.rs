@@ -3,6 +3,7 @@
 //! prepares it once; `unnest` turns the arrays back into rows, and each key
 //! is one probe of a unique index.
 
+use questline_kit::pipelined::Statements;
 use tokio_postgres::{Client, Error, Statement};
 
 use crate::domain::hold::HoldStatus;
@@ -13,9 +14,6 @@ const ACCOUNT_KEYS: &str = "unnest($1::text[], $2::text[], $3::text[]) AS k(tena
 
 /// Every statement a batch may send, prepared on one connection.
 pub struct Sql {
-    pub begin: Statement,
-    pub rollback: Statement,
-    pub commit: Statement,
     pub currencies: Statement,
     pub accounts: Statement,
     pub lock_accounts: Statement,
@@ -32,9 +30,9 @@ pub struct Sql {
     pub move_system: Statement,
 }
 
-impl Sql {
+impl Statements for Sql {
     /// Prepares every statement (once per connection, so one at a time).
-    pub async fn prepare(client: &Client) -> Result<Sql, Error> {
+    async fn prepare(client: &Client) -> Result<Sql, Error> {
         let by_key = |table: &str| {
             format!(
                 "SELECT r.* FROM unnest($1::text[], $2::text[]) AS k(tenant_id, idempotency_key) \
@@ -52,9 +50,6 @@ impl Sql {
              WHERE a.held > 0 AND h.status = '{pending}' AND h.expires_at <= $4"
         );
         Ok(Sql {
-            begin: client.prepare("BEGIN").await?,
-            rollback: client.prepare("ROLLBACK").await?,
-            commit: client.prepare("COMMIT").await?,
             currencies: client.prepare(CURRENCIES).await?,
             accounts: client.prepare(&accounts).await?,
             lock_accounts: client.prepare(&lock).await?,

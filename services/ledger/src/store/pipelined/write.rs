@@ -47,7 +47,7 @@ impl Batch<'_> {
                 vec![Box::new(id), Box::new(balance), Box::new(held)],
             );
         }
-        f.add(&sql.commit, Vec::new());
-        f.send(&session.client).await.map(drop)
+        f.add(&session.commit, Vec::new());
+        f.send(session).await.map(drop)
     }
 }

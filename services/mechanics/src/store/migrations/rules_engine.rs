@@ -293,7 +293,7 @@ mod tests {
         let bus: std::sync::Arc<dyn questline_kit::bus::EventBus> =
             std::sync::Arc::new(questline_kit::bus::MemoryBus::default());
         let relay = questline_kit::outbox::Relay::new(db.clone(), bus, "mechanics");
-        let store = Store::new(db, relay);
+        let store = Store::new(db, "sqlite::memory:", relay).unwrap();
         let base = store.rule("acme", "base", 0).await.unwrap();
         assert_eq!(base.version, 1);
         assert_eq!(base.head.status, RuleStatus::Active.as_str());
