@@ -64,7 +64,7 @@ async fn bench(args: &Args, url: &str) -> anyhow::Result<()> {
         .context("a migrated database")?;
     let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::default());
     let relay = questline_kit::outbox::Relay::new(db.clone(), bus, "mechanics");
-    let store = Store::new(db.clone(), relay);
+    let store = Store::new(db.clone(), url, relay)?;
     let started = Instant::now();
     create_rules(&store).await?;
     members(&db, args.members).await?;
