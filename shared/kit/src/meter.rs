@@ -246,6 +246,18 @@ pub fn observe_queries(
     });
 }
 
+/// Records one flight of statements `service` sent on its own PostgreSQL
+/// link (`pipelined`), as OpenTelemetry names a batch: `BATCH`.
+pub fn observe_flight(service: &'static str, elapsed: std::time::Duration) {
+    histogram!(
+        DB_OPERATION,
+        "db_system_name" => "postgresql",
+        "db_operation_name" => "BATCH",
+        "questline_service" => service,
+    )
+    .record(elapsed.as_secs_f64());
+}
+
 /// Sets the connection gauges of `db`, whose pool is named after its service.
 pub fn sample_pool(db: &DatabaseConnection, pool: &'static str) {
     let (size, idle, max) = match db.get_database_backend() {

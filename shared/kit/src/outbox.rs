@@ -161,7 +161,7 @@ pub async fn stage_all<C: ConnectionTrait>(conn: &C, events: &[Event]) -> Result
 }
 
 /// The outbox rows of `events`, one each, staged now.
-fn rows(events: &[Event]) -> Vec<entity::Model> {
+pub fn rows(events: &[Event]) -> Vec<entity::Model> {
     let now = crate::time::now_ms();
     events.iter().map(|event| row(event, now)).collect()
 }

@@ -159,8 +159,25 @@ macro_rules! decode_row {
     };
 }
 
+/// One column array per named field of `rows`, as a statement's
+/// parameters (`column` of each field).
+#[macro_export]
+macro_rules! columns {
+    ($rows:expr => $($field:ident),+ $(,)?) => {
+        vec![$($crate::pipelined::column($rows.iter().map(|r| &r.$field))),+]
+    };
+}
+
 /// One statement's parameters: a value, or a column of values, each.
 pub type Param<'a> = Box<dyn ToSql + Sync + Send + 'a>;
+
+/// One column of a statement's parameters, as one array (for `unnest`).
+pub fn column<'a, V>(values: impl Iterator<Item = V>) -> Param<'a>
+where
+    V: ToSql + Sync + Send + 'a,
+{
+    Box::new(values.collect::<Vec<V>>())
+}
 
 /// Statements sent together, answered together, in order.
 #[derive(Default)]
@@ -197,6 +214,7 @@ impl<'a> Flight<'a> {
         // the flight stops there, for a COMMIT sent behind it would commit
         // what went before. The caller drops the connection, and the
         // server rolls the open transaction back.
+        let started = std::time::Instant::now();
         let mut sent = Vec::with_capacity(params.len());
         for ((statement, _), p) in self.statements.iter().zip(&params) {
             let mut query = Box::pin(session.client.query(*statement, p));
@@ -208,7 +226,9 @@ impl<'a> Flight<'a> {
         }
         let mut answers = Vec::with_capacity(params.len());
         let mut first_failure = None;
-        for result in future::join_all(sent).await {
+        let results = future::join_all(sent).await;
+        crate::meter::observe_flight(session.owner, started.elapsed());
+        for result in results {
             match result {
                 Ok(rows) => answers.push(rows),
                 Err(err) => {

@@ -6,17 +6,16 @@ use questline_kit::DomainError;
 use questline_kit::audit::{self, Change};
 use questline_kit::paging::Page;
 use questline_kit::time::now_ms;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, TransactionTrait,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use super::Store;
 use super::entities::{counter, member_counter};
 use super::rules::{expect_version, turn_page};
-use crate::domain::counters::{Addition, Bucket, CounterSpec};
+use crate::domain::counters::{Bucket, CounterSpec};
 use crate::events;
 
 /// A counter as stored: its definition and row.
@@ -200,69 +199,5 @@ async fn forget_values(
         .filter(member_counter::Column::CounterId.eq(counter_id))
         .exec(txn)
         .await?;
-    Ok(())
-}
-
-/// Adds the events' additions to their members' buckets (one upsert that
-/// adds, so concurrent events of one member both count) and drops the
-/// buckets no read needs any more. Each entry: tenant, member, additions.
-pub(super) async fn add(
-    txn: &DatabaseTransaction,
-    events: &[(&String, &String, &[Addition])],
-) -> Result<(), DomainError> {
-    use member_counter::Column as C;
-    let mut sums: BTreeMap<(&str, &str, &str, &str), f64> = BTreeMap::new();
-    for (tenant_id, member_id, additions) in events {
-        for a in additions.iter() {
-            let key = (
-                tenant_id.as_str(),
-                member_id.as_str(),
-                a.counter_id.as_str(),
-                a.bucket.as_str(),
-            );
-            *sums.entry(key).or_default() += a.amount;
-        }
-    }
-    if sums.is_empty() {
-        return Ok(());
-    }
-    // One row per bucket: an upsert may not touch a row twice.
-    let rows = sums
-        .into_iter()
-        .map(
-            |((tenant_id, member_id, counter_id, bucket), value)| member_counter::ActiveModel {
-                tenant_id: Set(tenant_id.into()),
-                member_id: Set(member_id.into()),
-                counter_id: Set(counter_id.into()),
-                bucket: Set(bucket.into()),
-                value: Set(value),
-            },
-        );
-    let excluded = Expr::col((Alias::new("excluded"), C::Value));
-    member_counter::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::columns([C::TenantId, C::MemberId, C::CounterId, C::Bucket])
-                .value(
-                    C::Value,
-                    Expr::col((member_counter::Entity, C::Value)).add(excluded),
-                )
-                .to_owned(),
-        )
-        .exec(txn)
-        .await?;
-    for (tenant_id, member_id, additions) in events {
-        for (counter_id, oldest) in additions
-            .iter()
-            .filter_map(|a| Some((&a.counter_id, a.prune_before.as_ref()?)))
-        {
-            member_counter::Entity::delete_many()
-                .filter(C::TenantId.eq(tenant_id.as_str()))
-                .filter(C::MemberId.eq(member_id.as_str()))
-                .filter(C::CounterId.eq(counter_id.as_str()))
-                .filter(C::Bucket.lt(oldest.as_str()))
-                .exec(txn)
-                .await?;
-        }
-    }
     Ok(())
 }

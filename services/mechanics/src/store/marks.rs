@@ -19,7 +19,7 @@ use sea_orm::{
 };
 
 use super::entities::{award, tracked_event};
-use super::pipelined::{self, Link};
+use super::pipelined::{self, Engine};
 use super::tracked::Tracked;
 use crate::domain::track::EventStatus;
 
@@ -43,12 +43,7 @@ impl Marks {
     }
 }
 
-/// Where marks go: one statement at a time through sea-orm (SQLite), or
-/// one flight on a connection of their own (PostgreSQL).
-pub(super) enum Marker {
-    Stepwise(DatabaseConnection),
-    Pipelined(Box<Link>),
-}
+pub(super) struct Marker(pub Engine);
 
 #[async_trait]
 impl Batch for Marker {
@@ -57,9 +52,9 @@ impl Batch for Marker {
     type Answer = bool;
 
     async fn carry_out(&mut self, jobs: Vec<Marks>) -> Vec<Result<bool, DomainError>> {
-        let marked = match self {
-            Marker::Stepwise(db) => mark(db, &jobs).await,
-            Marker::Pipelined(link) => pipelined::mark(link, &jobs).await,
+        let marked = match &mut self.0 {
+            Engine::Stepwise(db) => mark(db, &jobs).await,
+            Engine::Pipelined(link) => pipelined::mark(link, &jobs).await,
         };
         match marked {
             Ok(mut marked) => jobs

@@ -12,6 +12,7 @@ mod history;
 mod lookups;
 mod marks;
 pub mod migrations;
+mod outcomes;
 mod pipelined;
 mod recorder;
 mod retention;
@@ -23,13 +24,13 @@ mod traits;
 
 use questline_kit::group::Group;
 use questline_kit::members::MemberDirectory;
-use questline_kit::pipelined::Plans::PerExecution;
 use questline_kit::{DomainError, outbox};
-use sea_orm::{DatabaseConnection, DbBackend};
+use sea_orm::DatabaseConnection;
 
 pub use counters::StoredCounter;
 pub use history::Replayed;
 pub use lookups::{Known, Reader};
+use pipelined::Engine;
 pub use recorder::{Recorded, Recording};
 pub use retention::RETENTION_DAYS;
 pub use rules::{RuleHistory, StoredRule};
@@ -43,48 +44,34 @@ pub struct Store {
     books: books::Books,
     recorder: Group<recorder::Recorder>,
     marker: Group<marks::Marker>,
-    /// The database's URL when it is PostgreSQL: the hot path's batches
-    /// open connections of their own there (`pipelined`).
-    postgres: Option<String>,
+    /// The database's URL: on PostgreSQL, Track's batches open
+    /// connections of their own (`pipelined`).
+    url: String,
 }
 
 impl Store {
     /// The store of the database `db` opened from `url`.
     pub fn new(db: DatabaseConnection, url: &str, relay: outbox::Relay) -> anyhow::Result<Store> {
-        let postgres = (db.get_database_backend() == DbBackend::Postgres).then(|| url.to_string());
         let recorder = recorder::Recorder {
-            db: db.clone(),
+            engine: Engine::open(&db, url, "record")?,
             relay: relay.clone(),
         };
-        let marker = match &postgres {
-            Some(url) => marks::Marker::Pipelined(Box::new(pipelined::Link::new(
-                url,
-                "mechanics",
-                "marks",
-                PerExecution,
-            )?)),
-            None => marks::Marker::Stepwise(db.clone()),
-        };
+        let marker = marks::Marker(Engine::open(&db, url, "marks")?);
         Ok(Store {
             relay,
             books: books::Books::default(),
             recorder: Group::start(recorder, recorder::MOST),
             marker: Group::start(marker, marks::MOST),
             db,
-            postgres,
+            url: url.to_string(),
         })
     }
 
     /// Where Track's lookups read (`lookups`), members from `members`.
     pub fn reader(&self, members: MemberDirectory) -> anyhow::Result<Reader> {
-        Ok(match &self.postgres {
-            Some(url) => Reader::Pipelined(Box::new(pipelined::Link::new(
-                url,
-                "mechanics",
-                "lookup",
-                PerExecution,
-            )?)),
-            None => Reader::Stepwise {
+        Ok(match Engine::open(&self.db, &self.url, "lookup")? {
+            Engine::Pipelined(link) => Reader::Pipelined(link),
+            Engine::Stepwise(_) => Reader::Stepwise {
                 store: Box::new(self.clone()),
                 members,
             },

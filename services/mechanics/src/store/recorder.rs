@@ -5,24 +5,27 @@
 //! Events that arrive together are recorded together (`kit::group`): one
 //! transaction, one fsync, each usage row locked once and settled event by
 //! event in arrival order, so a cap or a budget holds across the batch as
-//! it does across batches. A batch that fails (an event id another
-//! instance recorded first, a deadlock) is recorded again one event at a
-//! time, so one event's failure is its own.
+//! it does across batches. Settling is pure (`settle`): the rows it gives
+//! (`Outcomes`) are then written together — on PostgreSQL in two flights,
+//! the locks with BEGIN and the writes with COMMIT (`pipelined::record`).
+//! A batch that fails (an event id another instance recorded first, a
+//! deadlock) is recorded again one event at a time, so one event's failure
+//! is its own.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use async_trait::async_trait;
 use questline_kit::group::Batch;
+use questline_kit::time::now_ms;
 use questline_kit::{DomainError, outbox};
-use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, EntityTrait, TransactionTrait, TryIntoModel,
-};
+use sea_orm::{TransactionTrait, TryIntoModel};
 
-use super::counters;
-use super::entities::{award, tracked_event};
+use super::outcomes::Outcomes;
+use super::pipelined::{self, Engine};
 use super::tracked::{self, Tracked, UsageRow};
+use super::traits::{ATTRIBUTE, TAG};
 use crate::domain::counters::Addition;
-use crate::domain::judge::{Judged, Settlement, UsageKey};
+use crate::domain::judge::{Judged, Settled, Settlement, UsageKey};
 use crate::domain::rules::limits::Used;
 use crate::domain::track::Track;
 use crate::events;
@@ -43,10 +46,10 @@ pub struct Recording {
 }
 
 pub type Recorded = (Tracked, Settlement);
-type Answers = Vec<Result<Recorded, DomainError>>;
+pub(super) type Answers = Vec<Result<Recorded, DomainError>>;
 
 pub(super) struct Recorder {
-    pub db: DatabaseConnection,
+    pub engine: Engine,
     pub relay: outbox::Relay,
 }
 
@@ -77,87 +80,139 @@ impl Batch for Recorder {
 }
 
 impl Recorder {
-    /// Records `jobs` in one transaction. An event id twice in the batch:
-    /// the later one is ABORTED, as when two callers race on it.
-    async fn write(&self, jobs: &[Recording]) -> Result<Answers, DomainError> {
-        let txn = self.db.begin().await?;
-        let mut usage = lock_all(&txn, jobs).await?;
-        let mut moved: BTreeMap<UsageRow, Used> = BTreeMap::new();
-        let mut firsts = HashSet::new();
-        let mut answers = Vec::with_capacity(jobs.len());
-        let mut staged = false;
-        for job in jobs {
-            let t = &job.track;
-            if !firsts.insert((t.tenant_id.as_str(), t.event_id.as_str())) {
-                let twice = "event is being tracked concurrently";
-                answers.push(Err(DomainError::Aborted(twice.into())));
-                continue;
+    /// Records `jobs` in one transaction.
+    async fn write(&mut self, jobs: &[Recording]) -> Result<Answers, DomainError> {
+        let rows = usage_rows(jobs);
+        let settled = |usage| settle(jobs, usage);
+        let (answers, outcomes) = match &mut self.engine {
+            Engine::Pipelined(link) => pipelined::record(link, &rows, settled).await?,
+            Engine::Stepwise(db) => {
+                let txn = db.begin().await?;
+                let mut usage = HashMap::with_capacity(rows.len());
+                for row in rows {
+                    let used = tracked::lock_usage(&txn, &row).await?;
+                    usage.insert(row, used);
+                }
+                let (answers, outcomes) = settled(usage)?;
+                outcomes.write(&txn).await?;
+                txn.commit().await?;
+                (answers, outcomes)
             }
-            let view = job
-                .keys
-                .iter()
-                .map(|k| {
-                    (
-                        k.clone(),
-                        usage
-                            .get(&tracked::usage_row(t, k))
-                            .copied()
-                            .unwrap_or_default(),
-                    )
-                })
-                .collect();
-            let settlement = job.judged.settle(&view);
-            for (key, delta) in &settlement.usage {
-                let row = tracked::usage_row(t, key);
-                add(usage.entry(row.clone()).or_default(), *delta);
-                add(moved.entry(row).or_default(), *delta);
-            }
-            let (recorded, messages) = self.outcome(&txn, job, settlement).await?;
-            staged |= messages;
-            answers.push(Ok(recorded));
-        }
-        for (row, delta) in &moved {
-            tracked::add_usage(&txn, row, *delta).await?;
-        }
-        let additions: Vec<_> = jobs
-            .iter()
-            .map(|j| (&j.track.tenant_id, &j.track.member_id, &j.additions[..]))
-            .collect();
-        counters::add(&txn, &additions).await?;
-        insert_rows(&txn, &answers).await?;
-        txn.commit().await?;
+        };
+        let staged = !outcomes.messages.is_empty();
         Ok(self.relay.woken((answers, staged)))
     }
+}
 
-    /// The rows of one settled event, its traits and messages written;
-    /// whether it staged a message.
-    async fn outcome(
-        &self,
-        txn: &DatabaseTransaction,
-        job: &Recording,
-        settlement: Settlement,
-    ) -> Result<(Recorded, bool), DomainError> {
+/// Every usage row the batch reads, in the one order every batch locks
+/// them in, so two batches never wait on each other in a cycle.
+fn usage_rows(jobs: &[Recording]) -> BTreeSet<UsageRow> {
+    jobs.iter()
+        .flat_map(|j| j.keys.iter().map(|k| tracked::usage_row(&j.track, k)))
+        .collect()
+}
+
+/// Settles `jobs` in arrival order against `usage` (as locked), and gives
+/// the rows they write. An event id twice in the batch: the later one is
+/// ABORTED, as when two callers race on it.
+pub(super) fn settle(
+    jobs: &[Recording],
+    mut usage: HashMap<UsageRow, Used>,
+) -> Result<(Answers, Outcomes), DomainError> {
+    let mut out = Outcomes::default();
+    let mut firsts = HashSet::new();
+    let mut answers = Vec::with_capacity(jobs.len());
+    for job in jobs {
         let t = &job.track;
-        let mut awards = Vec::new();
-        let mut staged = false;
-        for s in settlement.applied() {
-            if let Some((currency, points)) = &s.points {
-                awards.push(tracked::award_row(t, s, currency, *points).try_into_model()?);
-            }
-            tracked::keep_traits(txn, t, s).await?;
-            for kind in &s.effects.messages {
-                let message = events::rule_message(t, &s.rule_id, s.version, kind);
-                outbox::stage(txn, &message).await?;
-                staged = true;
+        if !firsts.insert((t.tenant_id.as_str(), t.event_id.as_str())) {
+            let twice = "event is being tracked concurrently";
+            answers.push(Err(DomainError::Aborted(twice.into())));
+            continue;
+        }
+        let view = job
+            .keys
+            .iter()
+            .map(|k| {
+                let used = usage.get(&tracked::usage_row(t, k)).copied();
+                (k.clone(), used.unwrap_or_default())
+            })
+            .collect();
+        let settlement = job.judged.settle(&view);
+        for (key, delta) in &settlement.usage {
+            let row = tracked::usage_row(t, key);
+            add(usage.entry(row.clone()).or_default(), *delta);
+            add(out.usage.entry(row).or_default(), *delta);
+        }
+        count(&mut out, t, &job.additions);
+        answers.push(Ok(outcome(&mut out, job, settlement)?));
+    }
+    Ok((answers, out))
+}
+
+/// The event's rows, its awards, traits and messages among `out`.
+fn outcome(
+    out: &mut Outcomes,
+    job: &Recording,
+    settlement: Settlement,
+) -> Result<Recorded, DomainError> {
+    let t = &job.track;
+    let mut awards = Vec::new();
+    for s in settlement.applied() {
+        if let Some((currency, points)) = &s.points {
+            awards.push(tracked::award_row(t, s, currency, *points).try_into_model()?);
+        }
+        keep_traits(out, t, s);
+        for kind in &s.effects.messages {
+            let message = events::rule_message(t, &s.rule_id, s.version, kind);
+            out.messages.push(message);
+        }
+    }
+    let event = tracked::event_row(t, job.occurred_at, &settlement, awards.is_empty())?;
+    awards.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
+    let tracked = Tracked {
+        event: event.try_into_model()?,
+        awards,
+    };
+    out.awards.extend(tracked.awards.iter().cloned());
+    out.events.push(tracked.event.clone());
+    Ok((tracked, settlement))
+}
+
+/// The tags and attributes `s` sets on the event's member; a later event
+/// of the batch setting the same one wins.
+fn keep_traits(out: &mut Outcomes, t: &Track, s: &Settled) {
+    let now = now_ms();
+    let key = |kind: &str, name: &str| {
+        let member = (t.tenant_id.clone(), t.member_id.clone());
+        (member.0, member.1, kind.to_string(), name.to_string())
+    };
+    for tag in &s.effects.tags {
+        out.traits.insert(key(TAG, tag), ("true".into(), now));
+    }
+    for (name, value) in &s.effects.attributes {
+        out.traits
+            .insert(key(ATTRIBUTE, name), (value.to_string(), now));
+    }
+}
+
+/// What the event adds to its member's counters, and the buckets they
+/// no longer keep.
+fn count(out: &mut Outcomes, t: &Track, additions: &[Addition]) {
+    let member = || (t.tenant_id.clone(), t.member_id.clone());
+    for a in additions {
+        let (tenant, m) = member();
+        let bucket = (tenant, m, a.counter_id.clone(), a.bucket.clone());
+        *out.counters.entry(bucket).or_default() += a.amount;
+        if let Some(oldest) = &a.prune_before {
+            let (tenant, m) = member();
+            let kept = out
+                .oldest
+                .entry((tenant, m, a.counter_id.clone()))
+                .or_default();
+            if oldest > kept {
+                kept.clone_from(oldest);
             }
         }
-        let event = tracked::event_row(t, job.occurred_at, &settlement, awards.is_empty())?;
-        awards.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
-        let tracked = Tracked {
-            event: event.try_into_model()?,
-            awards,
-        };
-        Ok(((tracked, settlement), staged))
     }
 }
 
@@ -166,42 +221,55 @@ fn add(used: &mut Used, delta: Used) {
     used.points += delta.points;
 }
 
-/// Every usage row the batch reads, locked in one order (rows sorted), so
-/// two batches never wait on each other in a cycle.
-async fn lock_all(
-    txn: &DatabaseTransaction,
-    jobs: &[Recording],
-) -> Result<HashMap<UsageRow, Used>, DomainError> {
-    let rows: BTreeSet<UsageRow> = jobs
-        .iter()
-        .flat_map(|j| j.keys.iter().map(|k| tracked::usage_row(&j.track, k)))
-        .collect();
-    let mut usage = HashMap::with_capacity(rows.len());
-    for row in rows {
-        let used = tracked::lock_usage(txn, &row).await?;
-        usage.insert(row, used);
-    }
-    Ok(usage)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The batch's events and awards, each table in one statement.
-async fn insert_rows(txn: &DatabaseTransaction, answers: &Answers) -> Result<(), DomainError> {
-    let recorded = || {
-        answers
-            .iter()
-            .filter_map(|a| a.as_ref().ok())
-            .map(|(t, _)| t)
-    };
-    let awards: Vec<award::ActiveModel> = recorded()
-        .flat_map(|t| t.awards.iter().cloned().map(Into::into))
-        .collect();
-    let events: Vec<tracked_event::ActiveModel> =
-        recorded().map(|t| t.event.clone().into()).collect();
-    if !awards.is_empty() {
-        award::Entity::insert_many(awards).exec(txn).await?;
+    fn track(member_id: &str) -> Track {
+        Track {
+            tenant_id: "t".into(),
+            event_id: format!("e-{member_id}"),
+            member_id: member_id.into(),
+            external_id: String::new(),
+            event_type: "purchase".into(),
+            attributes: Default::default(),
+            occurred_at: None,
+            fingerprint: String::new(),
+        }
     }
-    if !events.is_empty() {
-        tracked_event::Entity::insert_many(events).exec(txn).await?;
+
+    fn addition(bucket: &str, amount: f64, prune_before: Option<&str>) -> Addition {
+        Addition {
+            counter_id: "spend".into(),
+            bucket: bucket.into(),
+            amount,
+            prune_before: prune_before.map(Into::into),
+        }
     }
-    Ok(())
+
+    /// Events of one member that arrive together add to one bucket row
+    /// (an upsert may touch a row once), and the newest cut-off wins.
+    #[test]
+    fn a_batch_sums_each_bucket_and_keeps_the_newest_cut_off() {
+        let mut out = Outcomes::default();
+        let m1 = track("m1");
+        count(
+            &mut out,
+            &m1,
+            &[addition("2026-12-06", 10.0, Some("2026-11-06"))],
+        );
+        count(
+            &mut out,
+            &m1,
+            &[addition("2026-12-06", 5.5, Some("2026-11-07"))],
+        );
+        count(&mut out, &track("m2"), &[addition("2026-12-06", 1.0, None)]);
+        let bucket = |m: &str| ("t".into(), m.into(), "spend".into(), "2026-12-06".into());
+        assert_eq!(out.counters.len(), 2);
+        assert_eq!(out.counters[&bucket("m1")], 15.5);
+        assert_eq!(out.counters[&bucket("m2")], 1.0);
+        let counter = ("t".to_string(), "m1".to_string(), "spend".to_string());
+        assert_eq!(out.oldest.len(), 1);
+        assert_eq!(out.oldest[&counter], "2026-11-07");
+    }
 }

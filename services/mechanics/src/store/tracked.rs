@@ -11,8 +11,7 @@ use sea_orm::{
 };
 
 use super::Store;
-use super::entities::{award, member_trait, rule_usage, tracked_event};
-use super::traits::{ATTRIBUTE, TAG};
+use super::entities::{award, rule_usage, tracked_event};
 use crate::domain::judge::{Settled, Settlement, UsageKey, Verdict};
 use crate::domain::rules::limits::Used;
 use crate::domain::track::{EventStatus, Track};
@@ -196,39 +195,6 @@ pub(super) async fn add_usage(
         .filter(C::Period.eq(period.as_str()))
         .exec(txn)
         .await?;
-    Ok(())
-}
-
-pub(super) async fn keep_traits(
-    txn: &DatabaseTransaction,
-    track: &Track,
-    s: &Settled,
-) -> Result<(), DomainError> {
-    use member_trait::Column as C;
-    let now = now_ms();
-    let row = |kind: &str, name: &str, value: String| member_trait::ActiveModel {
-        tenant_id: Set(track.tenant_id.clone()),
-        member_id: Set(track.member_id.clone()),
-        kind: Set(kind.into()),
-        name: Set(name.into()),
-        value: Set(value),
-        updated_at: Set(now),
-    };
-    let upsert = OnConflict::columns([C::TenantId, C::MemberId, C::Kind, C::Name])
-        .update_columns([C::Value, C::UpdatedAt])
-        .to_owned();
-    for tag in &s.effects.tags {
-        member_trait::Entity::insert(row(TAG, tag, "true".into()))
-            .on_conflict(upsert.clone())
-            .exec(txn)
-            .await?;
-    }
-    for (name, value) in &s.effects.attributes {
-        member_trait::Entity::insert(row(ATTRIBUTE, name, value.to_string()))
-            .on_conflict(upsert.clone())
-            .exec(txn)
-            .await?;
-    }
     Ok(())
 }
 

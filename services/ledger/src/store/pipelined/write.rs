@@ -1,17 +1,10 @@
 //! A batch's writes on PostgreSQL: one flight — every row change in one
 //! statement of column arrays, the system accounts' moves, COMMIT.
 
-use questline_kit::DomainError;
+use questline_kit::{DomainError, columns};
 
-use super::{Batch, Param};
+use super::Batch;
 use crate::store::write::Rows;
-
-/// One column array per named field of `rows`.
-macro_rules! columns {
-    ($rows:expr => $($field:ident),+ $(,)?) => {
-        vec![$(Box::new($rows.iter().map(|r| &r.$field).collect::<Vec<_>>()) as Param<'_>),+]
-    };
-}
 
 impl Batch<'_> {
     /// Writes `rows` and commits. Every answer is checked: after a failed

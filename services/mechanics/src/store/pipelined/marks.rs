@@ -1,0 +1,58 @@
+//! The marks of a batch in one flight that does not wait for the disk.
+
+use std::collections::HashSet;
+
+use questline_kit::DomainError;
+use questline_kit::pipelined::{Flight, column};
+
+use super::Link;
+use crate::domain::track::EventStatus;
+use crate::store::marks::{self, Marks};
+
+/// Marks `jobs` in one transaction that does not wait for the disk
+/// (`marks`); answers the (tenant, event) pairs it marked applied.
+pub async fn mark(
+    link: &mut Link,
+    jobs: &[Marks],
+) -> Result<HashSet<(String, String)>, DomainError> {
+    let outcome = write_marks(link, jobs).await;
+    if let Err(err) = &outcome {
+        link.abandon(err).await;
+    }
+    outcome
+}
+
+async fn write_marks(
+    link: &mut Link,
+    jobs: &[Marks],
+) -> Result<HashSet<(String, String)>, DomainError> {
+    let session = link.session().await?;
+    let sql = &session.sql;
+    let awards = marks::carried_awards(jobs);
+    let mut f = Flight::default();
+    f.add(&session.begin, Vec::new());
+    f.add(&sql.no_fsync, Vec::new());
+    f.add(
+        &sql.carried,
+        vec![
+            column(awards.iter().map(|a| &a.tenant_id)),
+            column(awards.iter().map(|a| &a.event_id)),
+            column(awards.iter().map(|a| &a.rule_id)),
+            column(awards.iter().map(|a| &a.transfer_id)),
+        ],
+    );
+    let applied = f.add(
+        &sql.applied,
+        vec![
+            column(jobs.iter().map(|m| &m.tenant_id)),
+            column(jobs.iter().map(|m| &m.event_id)),
+            Box::new(EventStatus::Applied.as_str()),
+        ],
+    );
+    f.add(&session.commit, Vec::new());
+    let mut answers = f.send(session).await?;
+    let marked = answers.rows(Some(applied), |r| {
+        Ok((r.try_get("tenant_id")?, r.try_get("event_id")?))
+    })?;
+    Ok(marked.into_iter().collect())
+}
