@@ -3,9 +3,9 @@
 //! is checked: after a failed statement the server answers COMMIT by
 //! rolling back, without an error.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use questline_kit::pipelined::{Flight, Session, column};
+use questline_kit::pipelined::{Flight, Param, Session, column};
 use questline_kit::{DomainError, columns, outbox};
 
 use super::{Link, Sql};
@@ -57,13 +57,7 @@ async fn lock(
 ) -> Result<HashMap<UsageRow, Used>, DomainError> {
     let mut f = Flight::default();
     f.add(&session.begin, Vec::new());
-    let keys = vec![
-        column(rows.iter().map(|r| &r.0)),
-        column(rows.iter().map(|r| &r.1)),
-        column(rows.iter().map(|r| &r.2)),
-        column(rows.iter().map(|r| &r.3)),
-    ];
-    let locked = f.add(&session.sql.lock_usage, keys);
+    let locked = f.add(&session.sql.lock_usage, key_columns(rows.iter()));
     let mut answers = f.send(session).await?;
     let held = answers.rows(Some(locked), |r| {
         let row = (
@@ -85,26 +79,16 @@ async fn lock(
 fn write<'a>(f: &mut Flight<'a>, sql: &'a Sql, out: &'a Outcomes) {
     if !out.usage.is_empty() {
         let usage = &out.usage;
-        let params = vec![
-            column(usage.keys().map(|k| &k.0)),
-            column(usage.keys().map(|k| &k.1)),
-            column(usage.keys().map(|k| &k.2)),
-            column(usage.keys().map(|k| &k.3)),
-            column(usage.values().map(|u| u.count)),
-            column(usage.values().map(|u| u.points)),
-        ];
+        let mut params = keys(usage);
+        params.push(column(usage.values().map(|u| u.count)));
+        params.push(column(usage.values().map(|u| u.points)));
         f.add(&sql.add_usage, params);
     }
     if !out.traits.is_empty() {
         let traits = &out.traits;
-        let params = vec![
-            column(traits.keys().map(|k| &k.0)),
-            column(traits.keys().map(|k| &k.1)),
-            column(traits.keys().map(|k| &k.2)),
-            column(traits.keys().map(|k| &k.3)),
-            column(traits.values().map(|v| &v.0)),
-            column(traits.values().map(|v| v.1)),
-        ];
+        let mut params = keys(traits);
+        params.push(column(traits.values().map(|v| &v.0)));
+        params.push(column(traits.values().map(|v| v.1)));
         f.add(&sql.keep_traits, params);
     }
     if !out.messages.is_empty() {
@@ -120,13 +104,8 @@ fn write<'a>(f: &mut Flight<'a>, sql: &'a Sql, out: &'a Outcomes) {
     }
     if !out.counters.is_empty() {
         let counters = &out.counters;
-        let params = vec![
-            column(counters.keys().map(|k| &k.0)),
-            column(counters.keys().map(|k| &k.1)),
-            column(counters.keys().map(|k| &k.2)),
-            column(counters.keys().map(|k| &k.3)),
-            column(counters.values().copied()),
-        ];
+        let mut params = keys(counters);
+        params.push(column(counters.values().copied()));
         f.add(&sql.add_counters, params);
     }
     if !out.oldest.is_empty() {
@@ -151,4 +130,20 @@ fn write<'a>(f: &mut Flight<'a>, sql: &'a Sql, out: &'a Outcomes) {
             status, occurred_at, created_at, attributes, verdicts);
         f.add(&sql.insert_events, params);
     }
+}
+
+/// Four-part keys (tenant, then three ids), one column per part.
+type Key = (String, String, String, String);
+
+fn keys<V>(rows: &BTreeMap<Key, V>) -> Vec<Param<'_>> {
+    key_columns(rows.keys())
+}
+
+fn key_columns<'a>(keys: impl Iterator<Item = &'a Key> + Clone) -> Vec<Param<'a>> {
+    vec![
+        column(keys.clone().map(|k| &k.0)),
+        column(keys.clone().map(|k| &k.1)),
+        column(keys.clone().map(|k| &k.2)),
+        column(keys.map(|k| &k.3)),
+    ]
 }
