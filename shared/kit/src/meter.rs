@@ -236,23 +236,27 @@ pub fn observe_queries(
         if !info.failed {
             answered.store(crate::time::now_ms(), Ordering::Relaxed);
         }
-        histogram!(
-            DB_OPERATION,
-            "db_system_name" => system,
-            "db_operation_name" => operation(&info.statement.sql),
-            "questline_service" => service,
-        )
-        .record(info.elapsed.as_secs_f64());
+        let operation = operation(&info.statement.sql);
+        db_operation(system, operation, service, info.elapsed);
     });
 }
 
 /// Records one flight of statements `service` sent on its own PostgreSQL
 /// link (`pipelined`), as OpenTelemetry names a batch: `BATCH`.
 pub fn observe_flight(service: &'static str, elapsed: std::time::Duration) {
+    db_operation("postgresql", "BATCH", service, elapsed);
+}
+
+fn db_operation(
+    system: &'static str,
+    operation: &'static str,
+    service: &'static str,
+    elapsed: std::time::Duration,
+) {
     histogram!(
         DB_OPERATION,
-        "db_system_name" => "postgresql",
-        "db_operation_name" => "BATCH",
+        "db_system_name" => system,
+        "db_operation_name" => operation,
         "questline_service" => service,
     )
     .record(elapsed.as_secs_f64());

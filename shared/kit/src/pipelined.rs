@@ -1,5 +1,5 @@
 //! A connection of a service's own to PostgreSQL for its hottest batches
-//! (the ledger's committer, the rules engine's lookups and marks), where
+//! (the ledger's committer, the rules engine's lookups, records and marks), where
 //! statements travel in flights: a flight's statements are sent at once
 //! and answered in order (pipelining), so it pays one round trip, not one
 //! per statement, and the server runs them back to back. sqlx, under
@@ -108,6 +108,22 @@ impl<S: Statements> Link<S> {
             None => Session::open(&self.config, self.owner).await?,
         };
         Ok(self.session.insert(session))
+    }
+
+    /// Runs `work` on the open session (connecting first if there is
+    /// none), and `abandon`s it if `work` fails.
+    pub async fn carry<T>(
+        &mut self,
+        work: impl AsyncFnOnce(&Session<S>) -> Result<T, DomainError>,
+    ) -> Result<T, DomainError> {
+        let outcome = match self.session().await {
+            Ok(session) => work(session).await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = &outcome {
+            self.abandon(err).await;
+        }
+        outcome
     }
 
     /// After a failed flight. One that lost a race rolls back whatever it

@@ -10,7 +10,7 @@ use std::panic::AssertUnwindSafe;
 
 use super::committer::Job;
 use super::load::{self, Known};
-use super::pipelined::{self, Link};
+use super::pipelined::{self, Link, Session};
 use super::stepwise::{self, Stepwise};
 use super::write::Rows;
 use crate::domain::book::{Answer, Book, Command};
@@ -63,11 +63,10 @@ impl Writer {
             let outcome = match &mut self.engine {
                 Engine::Stepwise(db) => guarded(stepwise_batch(db, jobs, now, known)).await,
                 Engine::Pipelined(link) => {
-                    let outcome = guarded(pipelined_batch(link, jobs, now, known)).await;
-                    if let Err(err) = &outcome {
-                        link.abandon(err).await;
-                    }
-                    outcome
+                    let batch = async |session: &Session| {
+                        guarded(pipelined_batch(session, jobs, now, known)).await
+                    };
+                    link.carry(batch).await
                 }
             };
             if outcome.is_err() {
@@ -122,12 +121,12 @@ async fn stepwise_batch(
 }
 
 async fn pipelined_batch(
-    link: &mut Link,
+    session: &Session,
     jobs: &[Job],
     now: i64,
     known: &mut Known,
 ) -> Result<(Answers, bool), DomainError> {
-    let mut batch = pipelined::Batch::new(link.session().await?);
+    let mut batch = pipelined::Batch::new(session);
     let commands: Vec<&Command> = jobs.iter().map(|j| &j.command).collect();
     let mut book = load::book(&mut batch, &commands, now, known).await?;
     let (answers, events) = carry_out(&mut book, jobs);

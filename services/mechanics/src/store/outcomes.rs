@@ -44,16 +44,13 @@ impl Outcomes {
         self.keep_traits(txn).await?;
         outbox::stage_all(txn, &self.messages).await?;
         self.add_counters(txn).await?;
-        let awards = self.awards.iter().cloned().map(award::ActiveModel::from);
         if !self.awards.is_empty() {
+            let awards = self.awards.iter().cloned().map(award::ActiveModel::from);
             award::Entity::insert_many(awards).exec(txn).await?;
         }
-        let events = self
-            .events
-            .iter()
-            .cloned()
-            .map(tracked_event::ActiveModel::from);
         if !self.events.is_empty() {
+            let events = self.events.iter().cloned();
+            let events = events.map(tracked_event::ActiveModel::from);
             tracked_event::Entity::insert_many(events).exec(txn).await?;
         }
         Ok(())

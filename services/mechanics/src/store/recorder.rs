@@ -183,8 +183,8 @@ fn outcome(
 fn keep_traits(out: &mut Outcomes, t: &Track, s: &Settled) {
     let now = now_ms();
     let key = |kind: &str, name: &str| {
-        let member = (t.tenant_id.clone(), t.member_id.clone());
-        (member.0, member.1, kind.to_string(), name.to_string())
+        let (tenant, member) = (t.tenant_id.clone(), t.member_id.clone());
+        (tenant, member, kind.to_string(), name.to_string())
     };
     for tag in &s.effects.tags {
         out.traits.insert(key(TAG, tag), ("true".into(), now));
@@ -198,17 +198,18 @@ fn keep_traits(out: &mut Outcomes, t: &Track, s: &Settled) {
 /// What the event adds to its member's counters, and the buckets they
 /// no longer keep.
 fn count(out: &mut Outcomes, t: &Track, additions: &[Addition]) {
-    let member = || (t.tenant_id.clone(), t.member_id.clone());
+    let (tenant, member) = (&t.tenant_id, &t.member_id);
     for a in additions {
-        let (tenant, m) = member();
-        let bucket = (tenant, m, a.counter_id.clone(), a.bucket.clone());
+        let bucket = (
+            tenant.clone(),
+            member.clone(),
+            a.counter_id.clone(),
+            a.bucket.clone(),
+        );
         *out.counters.entry(bucket).or_default() += a.amount;
         if let Some(oldest) = &a.prune_before {
-            let (tenant, m) = member();
-            let kept = out
-                .oldest
-                .entry((tenant, m, a.counter_id.clone()))
-                .or_default();
+            let counter = (tenant.clone(), member.clone(), a.counter_id.clone());
+            let kept = out.oldest.entry(counter).or_default();
             if oldest > kept {
                 kept.clone_from(oldest);
             }

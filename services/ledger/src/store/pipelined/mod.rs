@@ -16,4 +16,5 @@ use questline_kit::pipelined::{Answers, Flight, Param};
 
 /// The committer's connection.
 pub type Link = pipelined::Link<Sql>;
-type Session = pipelined::Session<Sql>;
+/// An open connection of the committer's.
+pub type Session = pipelined::Session<Sql>;

@@ -3,9 +3,9 @@
 use std::collections::HashSet;
 
 use questline_kit::DomainError;
-use questline_kit::pipelined::{Flight, column};
+use questline_kit::pipelined::{Flight, Session, column};
 
-use super::Link;
+use super::{Link, Sql};
 use crate::domain::track::EventStatus;
 use crate::store::marks::{self, Marks};
 
@@ -15,18 +15,14 @@ pub async fn mark(
     link: &mut Link,
     jobs: &[Marks],
 ) -> Result<HashSet<(String, String)>, DomainError> {
-    let outcome = write_marks(link, jobs).await;
-    if let Err(err) = &outcome {
-        link.abandon(err).await;
-    }
-    outcome
+    link.carry(async |session| write_marks(session, jobs).await)
+        .await
 }
 
 async fn write_marks(
-    link: &mut Link,
+    session: &Session<Sql>,
     jobs: &[Marks],
 ) -> Result<HashSet<(String, String)>, DomainError> {
-    let session = link.session().await?;
     let sql = &session.sql;
     let awards = marks::carried_awards(jobs);
     let mut f = Flight::default();

@@ -2,9 +2,9 @@
 
 use questline_kit::DomainError;
 use questline_kit::members::snapshot_of;
-use questline_kit::pipelined::{Flight, Param, column};
+use questline_kit::pipelined::{Flight, Param, Session, column};
 
-use super::{Link, decode};
+use super::{Link, Sql, decode};
 use crate::store::lookups::Known;
 use crate::store::{counters, tracked, traits};
 
@@ -15,20 +15,16 @@ pub async fn known(
     events: &[&str],
     members: &[&str],
 ) -> Result<Known, DomainError> {
-    let outcome = read(link, tenant_id, events, members).await;
-    if let Err(err) = &outcome {
-        link.abandon(err).await;
-    }
-    outcome
+    link.carry(async |session| read(session, tenant_id, events, members).await)
+        .await
 }
 
 async fn read<'a>(
-    link: &'a mut Link,
+    session: &'a Session<Sql>,
     tenant_id: &'a str,
     events: &[&'a str],
     members: &[&'a str],
 ) -> Result<Known, DomainError> {
-    let session = link.session().await?;
     let sql = &session.sql;
     let mut f = Flight::default();
     let revision = f.add(&sql.revision, vec![Box::new(tenant_id)]);

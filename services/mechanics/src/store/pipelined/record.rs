@@ -21,19 +21,15 @@ pub async fn record(
     rows: &BTreeSet<UsageRow>,
     settle: impl FnOnce(HashMap<UsageRow, Used>) -> Result<(Answers, Outcomes), DomainError>,
 ) -> Result<(Answers, Outcomes), DomainError> {
-    let outcome = carry_out(link, rows, settle).await;
-    if let Err(err) = &outcome {
-        link.abandon(err).await;
-    }
-    outcome
+    link.carry(async |session| carry_out(session, rows, settle).await)
+        .await
 }
 
 async fn carry_out(
-    link: &mut Link,
+    session: &Session<Sql>,
     rows: &BTreeSet<UsageRow>,
     settle: impl FnOnce(HashMap<UsageRow, Used>) -> Result<(Answers, Outcomes), DomainError>,
 ) -> Result<(Answers, Outcomes), DomainError> {
-    let session = link.session().await?;
     let usage = if rows.is_empty() {
         HashMap::new()
     } else {
