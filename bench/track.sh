@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Track against pgbench on the same PostgreSQL server: first-time events,
 # each judged by the demo programme's rules and ending in a durable ledger
-# credit, against pgbench's tpcb-like transaction, same run, same clients.
+# credit, against pgbench's tpcb-like transaction, in the same run. Each
+# side runs at several client counts and is compared at its own best: the
+# cost of an event against the cost of a transaction, on the same cores.
 # See bench/README.md for what each figure means.
 #
-#   bench/track.sh                      # 3 runs of 20 s each, 32 clients
-#   RUNS=1 SECONDS_PER_RUN=10 bench/track.sh
+#   bench/track.sh                      # 3 runs, 20 s per part
+#   RUNS=1 SECONDS_PER_RUN=10 CLIENTS=32 bench/track.sh   # a quick check
 #
 # Settings (environment):
 #   PG               server URL, trust auth, no database   (postgres://postgres@127.0.0.1:5432)
-#   CLIENTS          pgbench clients and track-load connections   (32)
+#   PGBENCH_CLIENTS  pgbench's client counts               (8 16 32 64)
+#   TRACK_CLIENTS    track-load's gRPC connection counts   (32 64 128)
+#   CLIENTS          one count for both sides instead of the two lists
 #   SECONDS_PER_RUN  length of every measured part         (20)
 #   RUNS             repetitions; the table shows medians  (3)
 #   MEMBERS          members the events are spread over    (1000)
@@ -20,7 +24,8 @@ shopt -s inherit_errexit
 
 PG="${PG:-postgres://postgres@127.0.0.1:5432}"
 PG="${PG%/}"
-CLIENTS="${CLIENTS:-32}"
+PGBENCH_CLIENTS="${CLIENTS:-${PGBENCH_CLIENTS:-8 16 32 64}}"
+TRACK_CLIENTS="${CLIENTS:-${TRACK_CLIENTS:-32 64 128}}"
 SECONDS_PER_RUN="${SECONDS_PER_RUN:-20}"
 RUNS="${RUNS:-3}"
 MEMBERS="${MEMBERS:-1000}"
@@ -36,9 +41,12 @@ die() { say "track.sh: $*"; exit 1; }
 for tool in cargo psql pgbench curl awk sed sort; do
     command -v "$tool" >/dev/null || die "$tool is not installed"
 done
-for n in "$CLIENTS" "$SECONDS_PER_RUN" "$RUNS" "$MEMBERS"; do
-    [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "CLIENTS, SECONDS_PER_RUN, RUNS and MEMBERS must be positive integers"
+read -ra PGBENCH_CLIENTS <<<"$PGBENCH_CLIENTS"
+read -ra TRACK_CLIENTS <<<"$TRACK_CLIENTS"
+for n in "${PGBENCH_CLIENTS[@]}" "${TRACK_CLIENTS[@]}" "$SECONDS_PER_RUN" "$RUNS" "$MEMBERS"; do
+    [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "client counts, SECONDS_PER_RUN, RUNS and MEMBERS must be positive integers"
 done
+[[ ${#PGBENCH_CLIENTS[@]} -gt 0 && ${#TRACK_CLIENTS[@]} -gt 0 ]] || die "no client counts given"
 
 admin() { psql -X -q -v ON_ERROR_STOP=1 "$PG/postgres" "$@"; }
 # Before every measured part: no part pays for the dirty pages of the one before it.
@@ -82,40 +90,84 @@ value() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 med() { printf '%s\n' "$@" | median; }
 
-# track EVENT_PREFIX SECONDS [track-load options...]
+# track EVENT_PREFIX CLIENTS SECONDS [track-load options...]
 track() {
     "$TARGET/release/track-load" --mechanics http://127.0.0.1:18153 --identity http://127.0.0.1:18151 \
         --api-key "$KEY" --members "$MEMBERS" --fresh --event-id "$1" \
-        --clients "$CLIENTS" --seconds "$2" "${@:3}"
+        --clients "$2" --seconds "$3" "${@:4}"
 }
+# pgbench_tps CLIENTS
 pgbench_tps() {
-    pgbench -n -b tpcb-like -c "$CLIENTS" -j 2 -T "$SECONDS_PER_RUN" "$PG/$PGBENCH_DB" 2>/dev/null |
+    pgbench -n -b tpcb-like -c "$1" -j 2 -T "$SECONDS_PER_RUN" "$PG/$PGBENCH_DB" 2>/dev/null |
         sed -n 's/^tps = \([0-9]*\).*/\1/p' | head -1
 }
+# best "clients value" pairs: the pair with the highest value
+best() { printf '%s\n' "$@" | sort -k2 -g | tail -1; }
+# joined SEPARATOR values...
+joined() { local IFS="$1"; shift; printf '%s' "$*"; }
 
 say "warming up (members signed up, first events)"
-track "warm" 5 >/dev/null
+track "warm" "${TRACK_CLIENTS[0]}" 5 >/dev/null
 
-declare -a PGB TPS P50 P99 HALF RATIO
+# Per client count, every run's figure, for the sweep's rows.
+declare -A PGB_AT TPS_AT
+declare -a PGB TPS BEST_AT P50 P99 HALF RATIO EQUAL
 for run in $(seq "$RUNS"); do
-    settle; pgb="$(pgbench_tps)"
-    settle; peak="$(track "peak-$run" "$SECONDS_PER_RUN")"
-    rate="$(awk -v t="$(value tps "$peak")" 'BEGIN { printf "%.0f", t / 2 }')"
-    settle; half="$(track "half-$run" "$SECONDS_PER_RUN" --rate "$rate")"
-    [[ "$(value failed "$peak")" == 0 && "$(value failed "$half")" == 0 ]] ||
-        die "some events failed: $peak | $half"
-    say "run $run: pgbench $pgb TPS | Track $peak | at $rate/s: $half"
-    PGB+=("$pgb"); TPS+=("$(value tps "$peak")"); P50+=("$(value p50_ms "$peak")")
-    P99+=("$(value p99_ms "$peak")"); HALF+=("$(value p99_ms "$half")")
-    RATIO+=("$(awk -v a="${TPS[-1]}" -v b="$pgb" 'BEGIN { printf "%.2f", a / b }')")
+    pgb_pairs=() track_pairs=() peaks=()
+    for c in "${PGBENCH_CLIENTS[@]}"; do
+        settle; tps="$(pgbench_tps "$c")"
+        [[ -n "$tps" ]] || die "pgbench failed at $c clients"
+        pgb_pairs+=("$c $tps"); PGB_AT[$c]+="$tps "
+    done
+    for c in "${TRACK_CLIENTS[@]}"; do
+        settle; peak="$(track "peak-$run-$c" "$c" "$SECONDS_PER_RUN")"
+        [[ "$(value failed "$peak")" == 0 ]] || die "some events failed: $peak"
+        track_pairs+=("$c $(value tps "$peak")"); TPS_AT[$c]+="$(value tps "$peak") "
+        peaks+=("$c $peak")
+    done
+    read -r pgb_c pgb <<<"$(best "${pgb_pairs[@]}")"
+    read -r top_c top <<<"$(best "${track_pairs[@]}")"
+    peak="$(printf '%s\n' "${peaks[@]}" | awk -v c="$top_c" '$1 == c { $1 = ""; print }')"
+    rate="$(awk -v t="$top" 'BEGIN { printf "%.0f", t / 2 }')"
+    settle; half="$(track "half-$run" "$top_c" "$SECONDS_PER_RUN" --rate "$rate")"
+    [[ "$(value failed "$half")" == 0 ]] || die "some events failed: $half"
+    say "run $run: pgbench ${pgb_pairs[*]} | Track ${track_pairs[*]} | at $rate/s: $half"
+    PGB+=("$pgb"); TPS+=("$top"); BEST_AT+=("$top_c/$pgb_c")
+    P50+=("$(value p50_ms "$peak")"); P99+=("$(value p99_ms "$peak")"); HALF+=("$(value p99_ms "$half")")
+    RATIO+=("$(awk -v a="$top" -v b="$pgb" 'BEGIN { printf "%.2f", a / b }')")
+    # Equal clients: the first count both lists hold, if any.
+    for c in "${TRACK_CLIENTS[@]}"; do
+        p="$(printf '%s\n' "${pgb_pairs[@]}" | awk -v c="$c" '$1 == c { print $2 }')"
+        t="$(printf '%s\n' "${track_pairs[@]}" | awk -v c="$c" '$1 == c { print $2 }')"
+        if [[ -n "$p" ]]; then EQUAL+=("$c $(awk -v a="$t" -v b="$p" 'BEGIN { printf "%.2f", a / b }')"); break; fi
+    done
 done
 
+sweep() { # sweep ARRAY_NAME COUNTS...
+    local -n at="$1"; shift
+    local c out=()
+    for c in "$@"; do
+        # shellcheck disable=SC2086
+        out+=("$(med ${at[$c]}) at $c")
+    done
+    joined ';' "${out[@]}" | sed 's/;/; /g'
+}
+runs() { printf '%s, ' "$@" | sed 's/, $//'; }
+equal_c="$(printf '%s\n' "${EQUAL[@]:-}" | awk 'NF { print $1; exit }')"
+
 cat <<TABLE
-| Figure ($CLIENTS clients, ${SECONDS_PER_RUN} s, medians of $RUNS runs) | value |
+| Figure (${SECONDS_PER_RUN} s per part, medians of $RUNS runs) | value |
 |---|---:|
-| pgbench tpcb-like, TPS (reference) | $(med "${PGB[@]}") |
-| Track, first-time events with their credit, /s | $(med "${TPS[@]}") |
-| **ratio Track / pgbench** | **$(med "${RATIO[@]}")** (runs: $(printf '%s, ' "${RATIO[@]}" | sed 's/, $//')) |
-| p50 / p99 at peak, ms | $(med "${P50[@]}") / $(med "${P99[@]}") |
-| **p99 at half of peak (open loop), ms** | **$(med "${HALF[@]}")** (runs: $(printf '%s, ' "${HALF[@]}" | sed 's/, $//')) |
+| pgbench tpcb-like, TPS by clients (reference) | $(sweep PGB_AT "${PGBENCH_CLIENTS[@]}") |
+| Track, first-time events with their credit, /s by clients | $(sweep TPS_AT "${TRACK_CLIENTS[@]}") |
+| **ratio Track / pgbench, each at its best** | **$(med "${RATIO[@]}")** (runs: $(runs "${RATIO[@]}"); Track/pgbench clients: $(runs "${BEST_AT[@]}")) |
+TABLE
+if [[ -n "$equal_c" ]]; then
+    printf '| ratio at %s clients each | %s (runs: %s) |\n' "$equal_c" \
+        "$(med $(printf '%s\n' "${EQUAL[@]}" | awk '{ print $2 }'))" \
+        "$(runs $(printf '%s\n' "${EQUAL[@]}" | awk '{ print $2 }'))"
+fi
+cat <<TABLE
+| p50 / p99 at Track's best, ms | $(med "${P50[@]}") / $(med "${P99[@]}") |
+| **p99 at half of Track's best (open loop), ms** | **$(med "${HALF[@]}")** at $(awk -v t="$(med "${TPS[@]}")" 'BEGIN { printf "%.0f", t / 2 }') events/s (runs: $(runs "${HALF[@]}")) |
 TABLE

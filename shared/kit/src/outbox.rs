@@ -256,6 +256,8 @@ pub struct Relay {
 
 const BATCH: u64 = 100;
 const POLL: Duration = Duration::from_secs(1);
+/// How long a look waits after a wake-up for more commits to join it.
+const GATHER: Duration = Duration::from_millis(20);
 /// How long before its commit a row may have been staged and still be
 /// found by a quick look, in ms.
 const LATE_COMMIT_MS: i64 = 250;
@@ -323,6 +325,14 @@ impl Relay {
                 _ = shutdown.cancelled() => return,
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(pause) => {}
+            }
+            // Commits that follow within GATHER leave in the same look:
+            // under load one look per commit costs more than the wait.
+            if !pause.is_zero() {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(GATHER) => {}
+                }
             }
         }
     }

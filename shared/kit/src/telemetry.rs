@@ -11,6 +11,7 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use std::collections::BTreeMap;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
@@ -51,13 +52,23 @@ pub fn init(settings: &TelemetrySettings, service_name: &str) -> anyhow::Result<
     }
     let provider = builder.build();
     let filter = EnvFilter::try_new(&settings.log)?;
+    // A level both layers need is enabled once, for the whole process: a
+    // per-layer filter costs a span lookup on every poll of a traced future.
+    let most_verbose = filter.max_level_hint().unwrap_or(LevelFilter::TRACE);
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_filter(filter);
+    let (otel, otel_info_only) = if most_verbose > LevelFilter::INFO {
+        (None, Some(otel_layer(&provider)))
+    } else {
+        (Some(span_layer(&provider)), None)
+    };
     tracing_subscriber::registry()
+        .with(most_verbose.max(LevelFilter::INFO))
         .with(fmt)
-        .with(otel_layer(&provider))
+        .with(otel)
+        .with(otel_info_only)
         .with(PartLayer)
         .try_init()?;
     Ok(Telemetry { provider })
@@ -115,12 +126,20 @@ pub fn otel_layer<S>(provider: &SdkTracerProvider) -> impl Layer<S> + use<S>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
+    span_layer(provider).with_filter(LevelFilter::INFO)
+}
+
+/// `otel_layer` without its own filter, for a process whose global filter
+/// already stops below INFO.
+fn span_layer<S>(provider: &SdkTracerProvider) -> impl Layer<S> + use<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
     tracing_opentelemetry::layer()
         .with_tracer(provider.tracer("questline"))
         .with_context_activation(false)
         .with_tracked_inactivity(false)
         .with_threads(false)
-        .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
 }
 
 /// For test binaries: spans of every service in the process go to `provider`.

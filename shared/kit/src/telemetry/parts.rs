@@ -28,8 +28,8 @@ fn parts() -> impl Iterator<Item = &'static str> {
 }
 
 /// The part a span belongs to, kept in its extensions.
-#[derive(Debug, Clone)]
-struct Part(String);
+#[derive(Debug, Clone, Copy)]
+struct Part(&'static str);
 
 /// Remembers each span's part: its own `questline.service`, else its parent's.
 pub struct PartLayer;
@@ -44,7 +44,7 @@ where
         attrs.record(&mut own);
         let part = own.0.map(Part).or_else(|| {
             span.parent()
-                .and_then(|parent| parent.extensions().get::<Part>().cloned())
+                .and_then(|parent| parent.extensions().get::<Part>().copied())
         });
         if let Some(part) = part {
             span.extensions_mut().insert(part);
@@ -61,18 +61,20 @@ where
     }
 }
 
-struct PartVisitor(Option<String>);
+/// A span's own part, when it names one of the known parts.
+struct PartVisitor(Option<&'static str>);
 
 impl tracing::field::Visit for PartVisitor {
     fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
         if field.name() == PART {
-            self.0 = Some(value.to_string());
+            self.0 = parts().find(|part| *part == value);
         }
     }
 
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
         if field.name() == PART {
-            self.0 = Some(format!("{value:?}").trim_matches('"').to_string());
+            let value = format!("{value:?}");
+            self.0 = parts().find(|part| *part == value.trim_matches('"'));
         }
     }
 }
@@ -83,10 +85,10 @@ pub fn inherit_part(span: &tracing::Span) {
     let part = span.with_subscriber(|(id, dispatch)| {
         let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
         let span = registry.span(id)?;
-        span.extensions().get::<Part>().map(|p| p.0.clone())
+        span.extensions().get::<Part>().map(|p| p.0)
     });
     if let Some(part) = part.flatten() {
-        span.record(PART, part.as_str());
+        span.record(PART, part);
     }
 }
 
