@@ -93,6 +93,11 @@ async fn accept(listener: TcpListener, state: Arc<State>) {
         let (client_read, client_write) = client.into_split();
         let (upstream_read, upstream_write) = upstream.into_split();
         let mut links = state.links.lock().unwrap();
+        // A cut while this connection was being made reaches it too
+        // (`cut` sets the flag before it takes the lock).
+        if state.cut.load(Ordering::SeqCst) {
+            continue;
+        }
         links.spawn(pipe(client_read, upstream_write, state.clone()));
         links.spawn(pipe(upstream_read, client_write, state.clone()));
     }

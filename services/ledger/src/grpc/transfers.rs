@@ -10,6 +10,7 @@ use tonic::{Request, Response};
 use super::{LedgerApi, decode, encode};
 use crate::domain::book::{Command, Transfer};
 use crate::domain::requests::TransferSpec;
+use crate::store;
 
 pub(super) async fn credit(
     api: &LedgerApi,
@@ -162,11 +163,27 @@ async fn post(
     duties: &[Duty],
 ) -> tonic::Result<Transfer> {
     caller.require_server_or(&spec.tenant_id, duties)?;
-    let members = spec.legs.iter().flat_map(|l| {
-        [l.debit.member_id(), l.credit.member_id()]
-            .into_iter()
-            .flatten()
-    });
-    api.known_members(caller, &spec.tenant_id, members).await?;
-    Ok(api.store.transfer(Command::Transfer(spec)).await?)
+    // The committer checks each member against the read model in the
+    // batch's own reads; one not there yet is asked of identity (which
+    // keeps it there) before the one more try.
+    let again = spec.clone();
+    match api
+        .store
+        .transfer_checking_members(Command::Transfer(spec))
+        .await
+    {
+        Err(err) if store::is_unseen(&err) => {
+            let members = again.legs.iter().flat_map(|l| {
+                [l.debit.member_id(), l.credit.member_id()]
+                    .into_iter()
+                    .flatten()
+            });
+            api.known_members(caller, &again.tenant_id, members).await?;
+            let answer = api
+                .store
+                .transfer_checking_members(Command::Transfer(again));
+            Ok(answer.await?)
+        }
+        answer => Ok(answer?),
+    }
 }

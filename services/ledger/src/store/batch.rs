@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 
 use super::committer::Job;
-use super::load::{self, Known};
+use super::load::{self, Commands, Known, Members};
 use super::pipelined::{self, Link, Session};
 use super::stepwise::{self, Stepwise};
 use super::write::Rows;
-use crate::domain::book::{Answer, Book, Command};
+use crate::domain::book::{Answer, Book};
 use crate::events;
 use questline_kit::pipelined::Plans;
 
@@ -111,9 +111,9 @@ async fn stepwise_batch(
     known: &mut Known,
 ) -> Result<(Answers, bool), DomainError> {
     let txn = db.begin().await?;
-    let commands: Vec<&Command> = jobs.iter().map(|j| &j.command).collect();
-    let mut book = load::book(&mut Stepwise(&txn), &commands, now, known).await?;
-    let (answers, events) = carry_out(&mut book, jobs);
+    let commands = Commands::of(jobs);
+    let (mut book, members) = load::book(&mut Stepwise(&txn), &commands, now, known).await?;
+    let (answers, events) = carry_out(&mut book, &members, jobs);
     stepwise::write(&txn, Rows::of(&book, &events)?).await?;
     txn.commit().await?;
     known.opened(&book);
@@ -127,22 +127,30 @@ async fn pipelined_batch(
     known: &mut Known,
 ) -> Result<(Answers, bool), DomainError> {
     let mut batch = pipelined::Batch::new(session);
-    let commands: Vec<&Command> = jobs.iter().map(|j| &j.command).collect();
-    let mut book = load::book(&mut batch, &commands, now, known).await?;
-    let (answers, events) = carry_out(&mut book, jobs);
+    let commands = Commands::of(jobs);
+    let (mut book, members) = load::book(&mut batch, &commands, now, known).await?;
+    let (answers, events) = carry_out(&mut book, &members, jobs);
     batch.write(&Rows::of(&book, &events)?).await?;
     known.opened(&book);
     Ok((answers, !events.is_empty()))
 }
 
-/// Applies every job to the book in arrival order; the answers, and the
-/// events to stage with the batch.
-fn carry_out(book: &mut Book, jobs: &[Job]) -> (Answers, Vec<Event>) {
+/// Applies every job to the book in arrival order, unless a member it
+/// names is erased or not known yet; the answers, and the events to stage
+/// with the batch.
+fn carry_out(book: &mut Book, members: &Members, jobs: &[Job]) -> (Answers, Vec<Event>) {
     // What fell due before the batch (expiries) carries no caller's trace.
     let mut events = notices(book, &BTreeMap::new());
     let mut answers = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let answer = book.apply(&job.command);
+        let refused = job
+            .check_members
+            .then(|| members.refusal(&job.command))
+            .flatten();
+        let answer = match refused {
+            Some(refused) => Err(refused),
+            None => book.apply(&job.command),
+        };
         if let (Ok(_), Some(change)) = (&answer, &job.audit) {
             events.push(change.event(events::SOURCE));
         }

@@ -28,6 +28,10 @@ pub struct Job {
     /// Staged as `audit.recorded` when the command succeeds.
     pub audit: Option<Change>,
     pub trace: BTreeMap<String, String>,
+    /// Refused unless every member it names is in the member read model
+    /// (see `load::Members`); a store's own callers (tools, tests) vouch
+    /// for their members themselves.
+    pub check_members: bool,
     reply: Reply,
 }
 
@@ -56,12 +60,14 @@ impl Committer {
         &self,
         command: Command,
         audit: Option<Change>,
+        check_members: bool,
     ) -> Result<Answer, DomainError> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             command,
             audit,
             trace: questline_kit::telemetry::current_context(),
+            check_members,
             reply,
         };
         let gone = || DomainError::Unavailable("the ledger is shutting down".into());

@@ -5,7 +5,8 @@
 //! locks (taken in id order, so two batches on different ledger replicas
 //! wait for each other instead of deadlocking), everything else: the same
 //! holds and transfers again (they only change under those locks), earlier
-//! writes under the batch's keys, open lots and due holds.
+//! writes under the batch's keys, open lots and due holds, and the members
+//! its transfers name as the member read model holds them (see `Members`).
 //!
 //! `stepwise` reads one statement at a time (SQLite); `pipelined` sends
 //! each step to PostgreSQL in one flight.
@@ -13,6 +14,7 @@
 use questline_kit::DomainError;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use super::committer::Job;
 use super::entities::{account, currency, hold, lot};
 use super::rows;
 use crate::domain::book::{Account, AccountKey, Book, Command, Currency, Transfer};
@@ -61,6 +63,8 @@ pub struct Wanted<'a> {
     /// `(tenant, idempotency key)` of transfers and of holds.
     pub transfer_keys: Vec<(&'a str, &'a str)>,
     pub hold_keys: Vec<(&'a str, &'a str)>,
+    /// `(tenant, member)` of every member a transfer names.
+    pub members: Vec<(&'a str, &'a str)>,
     pub now: i64,
 }
 
@@ -76,6 +80,61 @@ pub struct Found {
     pub replayed_holds: Vec<hold::Model>,
     pub lots: Vec<lot::Model>,
     pub due_holds: Vec<hold::Model>,
+    /// `(tenant, member, erased)` of the named members the read model holds.
+    pub members: Vec<(String, String, bool)>,
+}
+
+/// The members a batch's transfers name, as the member read model held
+/// them under the batch's locks: whether each was erased. A member missing
+/// here has not reached the read model yet (its sign-up event is on its
+/// way); the caller asks identity and tries once more.
+#[derive(Default)]
+pub struct Members(HashMap<(String, String), bool>);
+
+impl Members {
+    /// Why `command` may not be carried out for one of its members, if so.
+    pub fn refusal(&self, command: &Command) -> Option<DomainError> {
+        named_members(command).find_map(|(tenant, member)| {
+            match self.0.get(&(tenant.to_string(), member.to_string())) {
+                None => Some(unseen(member)),
+                Some(true) => Some(DomainError::NotFound(format!("member {member} not found"))),
+                Some(false) => None,
+            }
+        })
+    }
+}
+
+/// The refusal of a member the read model does not hold yet.
+const UNSEEN: &str = "MEMBER_NOT_SEEN";
+
+fn unseen(member: &str) -> DomainError {
+    DomainError::FailedPrecondition {
+        kind: UNSEEN,
+        subject: member.to_string(),
+        message: format!("member {member} is not known to the ledger yet"),
+    }
+}
+
+/// Whether `err` refused a member the read model does not hold yet.
+pub fn is_unseen(err: &DomainError) -> bool {
+    matches!(err, DomainError::FailedPrecondition { kind, .. } if *kind == UNSEEN)
+}
+
+/// `(tenant, member)` of each member `command` names (transfers only:
+/// holds check their member before they reach the committer).
+fn named_members(command: &Command) -> impl Iterator<Item = (&str, &str)> {
+    let spec = match command {
+        Command::Transfer(spec) => Some(spec),
+        _ => None,
+    };
+    spec.into_iter().flat_map(|spec| {
+        spec.legs.iter().flat_map(move |leg| {
+            [leg.debit.member_id(), leg.credit.member_id()]
+                .into_iter()
+                .flatten()
+                .map(move |member| (spec.tenant_id.as_str(), member))
+        })
+    })
 }
 
 /// How a backend carries out the two steps, in the batch's transaction.
@@ -90,13 +149,35 @@ pub trait Reads: Send {
     async fn locked(&mut self, wanted: &Wanted<'_>) -> Result<Found, DomainError>;
 }
 
-/// A book holding everything `commands` need, accounts locked.
+/// A batch's commands, and those among them whose members are checked.
+pub struct Commands<'a> {
+    pub all: Vec<&'a Command>,
+    pub checking_members: Vec<&'a Command>,
+}
+
+impl<'a> Commands<'a> {
+    pub fn of(jobs: &'a [Job]) -> Commands<'a> {
+        Commands {
+            all: jobs.iter().map(|j| &j.command).collect(),
+            checking_members: jobs
+                .iter()
+                .filter(|j| j.check_members)
+                .map(|j| &j.command)
+                .collect(),
+        }
+    }
+}
+
+/// A book holding everything `commands` need, accounts locked, and the
+/// members named by those that check them.
 pub async fn book<R: Reads>(
     reads: &mut R,
-    commands: &[&Command],
+    commands: &Commands<'_>,
     now: i64,
     known: &mut Known,
-) -> Result<Book, DomainError> {
+) -> Result<(Book, Members), DomainError> {
+    let checking = &commands.checking_members;
+    let commands = &commands.all;
     // Each once: a retry may share its first try's batch, and a lookup of a
     // key twice would find its transfer twice.
     let hold_ids = distinct(commands.iter().filter_map(|c| c.hold_id()));
@@ -112,10 +193,18 @@ pub async fn book<R: Reads>(
             reads.referenced(&hold_ids, &transfer_ids).await?,
         )?;
     }
-    let (wanted, touched) = wanted(commands, &first, known, hold_ids, transfer_ids, now);
-    let found = reads.locked(&wanted).await?;
+    let (mut wanted, touched) = wanted(commands, &first, known, hold_ids, transfer_ids, now);
+    wanted.members = distinct(checking.iter().flat_map(|&c| named_members(c)));
+    let mut found = reads.locked(&wanted).await?;
     known.learn(&found, &wanted.system)?;
-    filled(found, &wanted, &touched, known, now)
+    let members = std::mem::take(&mut found.members)
+        .into_iter()
+        .map(|(tenant, member, erased)| ((tenant, member), erased))
+        .collect();
+    Ok((
+        filled(found, &wanted, &touched, known, now)?,
+        Members(members),
+    ))
 }
 
 /// The currencies and system accounts a batch touches, known or not.
@@ -165,6 +254,7 @@ fn wanted<'a>(
         transfer_ids,
         transfer_keys: distinct(commands.iter().filter_map(|c| c.transfer_key())),
         hold_keys: distinct(commands.iter().filter_map(|c| c.hold_key())),
+        members: Vec::new(),
         now,
     };
     (wanted, Touched { currencies, system })

@@ -22,6 +22,7 @@ use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, Transactio
 use std::sync::Arc;
 
 pub use committer::Clock;
+pub use load::is_unseen;
 pub use queries::{Entry, EntryFilter, TransferLookup, WalletView};
 
 use crate::domain::book::{Account, AccountKey, Answer, Command, Hold, Transfer};
@@ -102,11 +103,24 @@ impl Store {
 
     /// Carries out a write with whatever else is waiting (group commit).
     pub async fn run(&self, command: Command) -> Result<Answer, DomainError> {
-        self.committer.submit(command, None).await
+        self.committer.submit(command, None, false).await
     }
 
     pub async fn transfer(&self, command: Command) -> Result<Transfer, DomainError> {
         match self.run(command).await? {
+            Answer::Transfer(t) => Ok(t),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// `transfer`, refused in the batch's own reads when a member it names
+    /// is erased (NOT_FOUND) or not in the member read model yet
+    /// (`is_unseen`): a request's path, where the caller names the members.
+    pub async fn transfer_checking_members(
+        &self,
+        command: Command,
+    ) -> Result<Transfer, DomainError> {
+        match self.committer.submit(command, None, true).await? {
             Answer::Transfer(t) => Ok(t),
             other => Err(unexpected(other)),
         }
@@ -150,7 +164,7 @@ impl Store {
         command: Command,
         change: Change,
     ) -> Result<Account, DomainError> {
-        match self.committer.submit(command, Some(change)).await? {
+        match self.committer.submit(command, Some(change), false).await? {
             Answer::Account(a) => Ok(a),
             other => Err(unexpected(other)),
         }

@@ -80,6 +80,7 @@ impl<C: ConnectionTrait + Sync> Reads for Stepwise<'_, C> {
         found.lots = open_lots(c, &ids).await?;
         let holding = ids_of(&found.accounts, &wanted.drawn, |a| a.held > 0);
         found.due_holds = due_holds(c, &holding, wanted.now).await?;
+        found.members = members(c, &wanted.members).await?;
         Ok(found)
     }
 }
@@ -127,6 +128,25 @@ async fn by_key<E: EntityTrait, C: ConnectionTrait>(
         return Ok(Vec::new());
     }
     Ok(E::find().filter(pairs_in(tenant, key, keys)).all(c).await?)
+}
+
+/// `(tenant, member, erased)` of the read model's rows among `pairs`.
+async fn members<C: ConnectionTrait>(
+    c: &C,
+    pairs: &[(&str, &str)],
+) -> Result<Vec<(String, String, bool)>, DomainError> {
+    use questline_kit::members::entity::{Column, Entity};
+    if pairs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = Entity::find()
+        .filter(pairs_in(Column::TenantId, Column::MemberId, pairs))
+        .all(c)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|m| (m.tenant_id, m.member_id, m.erased))
+        .collect())
 }
 
 /// `(a, b) IN ((…), …)`: row values, so the planner looks every pair up in

@@ -64,6 +64,24 @@ async fn ledger() -> Ledger {
     }
 }
 
+/// The member as the member read model holds it once identity announced
+/// it (`erased`: once identity announced its erasure).
+async fn signed_up(db: &sea_orm::DatabaseConnection, member: &str, erased: bool) {
+    use questline_kit::members::entity::ActiveModel;
+    use sea_orm::{ActiveModelTrait, Set};
+    ActiveModel {
+        tenant_id: Set("acme".into()),
+        member_id: Set(member.into()),
+        external_id: Set(String::new()),
+        facts: Set("{}".into()),
+        erased: Set(erased),
+        as_of: Set(0),
+    }
+    .insert(db)
+    .await
+    .unwrap();
+}
+
 fn currency(code: &str, expiry: ExpiryPolicy, overdraw: bool) -> CurrencySpec {
     let mut spec = CurrencySpec::validate("acme", code, code, expiry, "", 0).unwrap();
     spec.reversals_may_overdraw = overdraw;
@@ -263,6 +281,44 @@ async fn credits_and_debits_are_balanced_transfers_and_replays_are_free() {
     let refused = l.store.transfer(debit("m1", 71, "d2")).await;
     assert_eq!(kind(refused), "INSUFFICIENT_FUNDS");
     assert_eq!(total(&l.store, "m1", "stars").await.total, 70);
+    assert_books_balance(&l.store).await;
+}
+
+#[tokio::test]
+async fn a_member_the_read_model_lacks_or_erased_gets_nothing_and_others_pass() {
+    let l = ledger().await;
+    signed_up(&l.store.db, "m1", false).await;
+    signed_up(&l.store.db, "gone", true).await;
+    let checked = |command| l.store.transfer_checking_members(command);
+    let (unseen, erased, known) = tokio::join!(
+        checked(credit("new", 10, "c-new")),
+        checked(credit("gone", 10, "c-gone")),
+        checked(credit("m1", 10, "c-m1")),
+    );
+    assert!(is_unseen(&unseen.unwrap_err()));
+    assert!(
+        matches!(erased, Err(DomainError::NotFound(_))),
+        "{erased:?}"
+    );
+    assert_eq!(known.unwrap().wallet.total, 10);
+    // A debit from, or a transfer to, such a member is refused the same way.
+    let to_new = [("stars", "member:m1", "member:new", 5)];
+    assert!(is_unseen(
+        &checked(transfer("t-new", &to_new)).await.unwrap_err()
+    ));
+    assert_eq!(total(&l.store, "m1", "stars").await.total, 10);
+    assert_eq!(total(&l.store, "new", "stars").await.total, 0);
+    assert_eq!(total(&l.store, "gone", "stars").await.total, 0);
+    // Once the read model holds the member, the same request goes through.
+    signed_up(&l.store.db, "new", false).await;
+    assert_eq!(
+        checked(credit("new", 10, "c-new"))
+            .await
+            .unwrap()
+            .wallet
+            .total,
+        10
+    );
     assert_books_balance(&l.store).await;
 }
 

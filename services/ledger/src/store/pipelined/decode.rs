@@ -52,3 +52,12 @@ pub fn hold(row: &Row) -> Decoded<hold::Model> {
         idempotency_key, fingerprint, transfer_id, created_at, committed_amount,
     })
 }
+
+/// `(tenant, member, erased)` of a member read model row.
+pub fn member(row: &Row) -> Decoded<(String, String, bool)> {
+    Ok((
+        row.try_get("tenant_id")?,
+        row.try_get("member_id")?,
+        row.try_get("erased")?,
+    ))
+}

@@ -88,6 +88,7 @@ impl Reads for Batch<'_> {
             params.push(Box::new(w.now));
             params
         });
+        let members = add_if(&mut f, &sql.members, &w.members, || pairs(&w.members));
         let mut answers = f.send(session).await?;
         let replays = answers.rows(replays, decode::transfer)?;
         Ok(Found {
@@ -99,6 +100,7 @@ impl Reads for Batch<'_> {
             replayed_holds: answers.rows(replayed_holds, decode::hold)?,
             lots: answers.rows(lots, decode::lot)?,
             due_holds: answers.rows(due_holds, decode::hold)?,
+            members: answers.rows(members, decode::member)?,
         })
     }
 }
@@ -172,7 +174,7 @@ fn keys(keys: &[AccountKey]) -> Vec<Param<'_>> {
     vec![Box::new(tenants), Box::new(currencies), Box::new(owners)]
 }
 
-/// `(tenants, idempotency keys)` columns.
+/// `(tenants, idempotency keys)` or `(tenants, members)` columns.
 fn pairs<'a>(pairs: &[(&'a str, &'a str)]) -> Vec<Param<'a>> {
     let (tenants, keys): (Vec<&str>, Vec<&str>) = pairs.iter().copied().unzip();
     vec![Box::new(tenants), Box::new(keys)]

@@ -12,6 +12,10 @@ use crate::domain::hold::HoldStatus;
 const ACCOUNT_KEYS: &str = "unnest($1::text[], $2::text[], $3::text[]) AS k(tenant_id, currency, owner) \
      JOIN accounts a ON a.tenant_id = k.tenant_id AND a.currency = k.currency AND a.owner = k.owner";
 
+const MEMBERS: &str = "SELECT m.tenant_id, m.member_id, m.erased \
+     FROM unnest($1::text[], $2::text[]) AS k(tenant_id, member_id) \
+     JOIN member_snapshots m ON m.tenant_id = k.tenant_id AND m.member_id = k.member_id";
+
 /// Every statement a batch may send, prepared on one connection.
 pub struct Sql {
     pub currencies: Statement,
@@ -25,6 +29,8 @@ pub struct Sql {
     pub holds_by_key: Statement,
     pub open_lots: Statement,
     pub due_holds: Statement,
+    /// The member read model's rows of `(tenant, member)` pairs.
+    pub members: Statement,
     /// Every row a batch writes but the system accounts', in one statement.
     pub write: Statement,
     pub move_system: Statement,
@@ -65,6 +71,7 @@ impl Statements for Sql {
             holds_by_key: client.prepare(&by_key("holds")).await?,
             open_lots: client.prepare(&open_lots).await?,
             due_holds: client.prepare(&due_holds).await?,
+            members: client.prepare(MEMBERS).await?,
             write: client.prepare(&write()).await?,
             move_system: client
                 .prepare("UPDATE accounts SET balance = balance + $2, held = held + $3 WHERE account_id = $1")
