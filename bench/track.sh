@@ -103,8 +103,6 @@ pgbench_tps() {
 }
 # best "clients value" pairs: the pair with the highest value
 best() { printf '%s\n' "$@" | sort -k2 -g | tail -1; }
-# joined SEPARATOR values...
-joined() { local IFS="$1"; shift; printf '%s' "$*"; }
 
 say "warming up (members signed up, first events)"
 track "warm" "${TRACK_CLIENTS[0]}" 5 >/dev/null
@@ -146,12 +144,11 @@ done
 
 sweep() { # sweep ARRAY_NAME COUNTS...
     local -n at="$1"; shift
-    local c out=()
+    local c
     for c in "$@"; do
         # shellcheck disable=SC2086
-        out+=("$(med ${at[$c]}) at $c")
-    done
-    joined ';' "${out[@]}" | sed 's/;/; /g'
+        printf '%s at %s; ' "$(med ${at[$c]})" "$c"
+    done | sed 's/; $//'
 }
 runs() { printf '%s, ' "$@" | sed 's/, $//'; }
 equal_c="$(printf '%s\n' "${EQUAL[@]:-}" | awk 'NF { print $1; exit }')"

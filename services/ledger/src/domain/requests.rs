@@ -56,6 +56,14 @@ pub struct Header<'a> {
 }
 
 impl TransferSpec {
+    /// The members its legs name, as often as they name them.
+    pub fn members(&self) -> impl Iterator<Item = &str> {
+        self.legs
+            .iter()
+            .flat_map(|l| [l.debit.member_id(), l.credit.member_id()])
+            .flatten()
+    }
+
     pub fn validate(header: Header<'_>, raw: &[RawLeg<'_>]) -> Result<TransferSpec, DomainError> {
         let mut v = Violations::new();
         v.id("tenant_id", header.tenant_id)

@@ -173,12 +173,8 @@ async fn post(
         .await
     {
         Err(err) if store::is_unseen(&err) => {
-            let members = again.legs.iter().flat_map(|l| {
-                [l.debit.member_id(), l.credit.member_id()]
-                    .into_iter()
-                    .flatten()
-            });
-            api.known_members(caller, &again.tenant_id, members).await?;
+            api.known_members(caller, &again.tenant_id, again.members())
+                .await?;
             let answer = api
                 .store
                 .transfer_checking_members(Command::Transfer(again));

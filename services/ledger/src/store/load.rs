@@ -128,12 +128,8 @@ fn named_members(command: &Command) -> impl Iterator<Item = (&str, &str)> {
         _ => None,
     };
     spec.into_iter().flat_map(|spec| {
-        spec.legs.iter().flat_map(move |leg| {
-            [leg.debit.member_id(), leg.credit.member_id()]
-                .into_iter()
-                .flatten()
-                .map(move |member| (spec.tenant_id.as_str(), member))
-        })
+        spec.members()
+            .map(|member| (spec.tenant_id.as_str(), member))
     })
 }
 
@@ -168,16 +164,15 @@ impl<'a> Commands<'a> {
     }
 }
 
-/// A book holding everything `commands` need, accounts locked, and the
-/// members named by those that check them.
+/// A book holding everything the `batch` needs, accounts locked, and the
+/// members named by the commands that check them.
 pub async fn book<R: Reads>(
     reads: &mut R,
-    commands: &Commands<'_>,
+    batch: &Commands<'_>,
     now: i64,
     known: &mut Known,
 ) -> Result<(Book, Members), DomainError> {
-    let checking = &commands.checking_members;
-    let commands = &commands.all;
+    let commands = &batch.all;
     // Each once: a retry may share its first try's batch, and a lookup of a
     // key twice would find its transfer twice.
     let hold_ids = distinct(commands.iter().filter_map(|c| c.hold_id()));
@@ -193,8 +188,7 @@ pub async fn book<R: Reads>(
             reads.referenced(&hold_ids, &transfer_ids).await?,
         )?;
     }
-    let (mut wanted, touched) = wanted(commands, &first, known, hold_ids, transfer_ids, now);
-    wanted.members = distinct(checking.iter().flat_map(|&c| named_members(c)));
+    let (wanted, touched) = wanted(batch, &first, known, hold_ids, transfer_ids, now);
     let mut found = reads.locked(&wanted).await?;
     known.learn(&found, &wanted.system)?;
     let members = std::mem::take(&mut found.members)
@@ -213,16 +207,17 @@ struct Touched {
     system: Vec<AccountKey>,
 }
 
-/// What the second step reads for `commands`, once the holds and
+/// What the second step reads for the `batch`, once the holds and
 /// transfers they name are in `first`.
 fn wanted<'a>(
-    commands: &[&'a Command],
+    batch: &Commands<'a>,
     first: &Book,
     known: &Known,
     hold_ids: Vec<&'a str>,
     transfer_ids: Vec<&'a str>,
     now: i64,
 ) -> (Wanted<'a>, Touched) {
+    let commands = &batch.all;
     let keys: BTreeSet<AccountKey> = commands.iter().flat_map(|c| c.accounts(first)).collect();
     let drawn: Vec<AccountKey> = distinct(commands.iter().flat_map(|c| c.drawn(first)));
     let (system, locked): (Vec<_>, Vec<_>) = keys.into_iter().partition(|k| k.owner.is_system());
@@ -254,7 +249,12 @@ fn wanted<'a>(
         transfer_ids,
         transfer_keys: distinct(commands.iter().filter_map(|c| c.transfer_key())),
         hold_keys: distinct(commands.iter().filter_map(|c| c.hold_key())),
-        members: Vec::new(),
+        members: distinct(
+            batch
+                .checking_members
+                .iter()
+                .flat_map(|&c| named_members(c)),
+        ),
         now,
     };
     (wanted, Touched { currencies, system })
