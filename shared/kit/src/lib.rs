@@ -26,6 +26,7 @@ pub mod paging;
 pub mod pipelined;
 pub mod server;
 pub mod service;
+pub mod statistics;
 pub mod structs;
 pub mod telemetry;
 pub mod time;

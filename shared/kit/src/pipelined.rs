@@ -19,7 +19,10 @@ use crate::DomainError;
 /// Every statement sent on a link looks rows up by key, a few hundred at a
 /// time: index probes joined by nested loops are the right plan at any
 /// table size, so the connection says so, whatever statistics the tables
-/// have (without autovacuum, none).
+/// have (without autovacuum, none). Each statement is planned once per
+/// connection: which index to probe is then the plan's one choice, right
+/// once the tables have statistics, which their service keeps current
+/// (`statistics`; ANALYZE has every connection plan again).
 ///
 /// A batch holds its locks for milliseconds. One waiting 5 s for a row
 /// another writer holds (a stalled replica, a migration) gives up, and its
@@ -27,29 +30,8 @@ use crate::DomainError;
 /// transaction left idle for a minute (a frozen process) is ended by the
 /// server, releasing its locks.
 const BY_KEY: &str = "-c enable_seqscan=off -c enable_hashjoin=off -c enable_mergejoin=off \
+     -c plan_cache_mode=force_generic_plan \
      -c lock_timeout=5s -c idle_in_transaction_session_timeout=60s";
-
-/// When a link's statements are planned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Plans {
-    /// Once per connection: for tables whose only index on the keys
-    /// probed is the one meant (the ledger's).
-    OncePerConnection,
-    /// At every execution, from the values and the table as it is then: a
-    /// plan made once while a table is empty picks among indexes that all
-    /// look free, and may keep probing a secondary index with the key's
-    /// second column as a filter long after the table has grown.
-    PerExecution,
-}
-
-impl Plans {
-    fn option(self) -> &'static str {
-        match self {
-            Plans::OncePerConnection => "-c plan_cache_mode=force_generic_plan",
-            Plans::PerExecution => "-c plan_cache_mode=force_custom_plan",
-        }
-    }
-}
 
 /// The statements a link prepares on each connection it opens.
 pub trait Statements: Sized + Send + Sync + 'static {
@@ -78,19 +60,14 @@ pub struct Session<S> {
 impl<S: Statements> Link<S> {
     /// `owner`'s link to the database at `url` (`postgres://…`); connects
     /// lazily, as `questline-<owner>-<role>`.
-    pub fn new(
-        url: &str,
-        owner: &'static str,
-        role: &str,
-        plans: Plans,
-    ) -> anyhow::Result<Link<S>> {
+    pub fn new(url: &str, owner: &'static str, role: &str) -> anyhow::Result<Link<S>> {
         let mut config: Config = url.parse()?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
         config.application_name(format!("questline-{owner}-{role}"));
         let options = config.get_options().unwrap_or_default();
-        config.options(format!("{options} {BY_KEY} {}", plans.option()).trim());
+        config.options(format!("{options} {BY_KEY}").trim());
         Ok(Link {
             config,
             owner,
@@ -348,8 +325,7 @@ mod tests {
             .batch_execute(&format!("CREATE TABLE {table} (n int4)"))
             .await
             .unwrap();
-        let mut link: Link<Insert> =
-            Link::new(&url, "test", "flight", Plans::PerExecution).unwrap();
+        let mut link: Link<Insert> = Link::new(&url, "test", "flight").unwrap();
         let session = link.session().await.unwrap();
         let mut flight = Flight::default();
         flight.add(&session.begin, Vec::new());

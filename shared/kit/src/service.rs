@@ -37,7 +37,8 @@ pub struct Base {
 
 impl Context {
     /// `kind`'s database, migrated (or checked, see `migrate_on_start`),
-    /// timed, and watched by its readiness, with its outbox relay running.
+    /// timed, watched by its readiness and its planner statistics kept
+    /// current (`statistics`), with its outbox relay running.
     pub async fn open<M: MigratorTrait>(&self, kind: ServiceKind) -> anyhow::Result<Base> {
         let db = self.database::<M>(kind).await?;
         let relay = Relay::new(db.clone(), self.bus.clone(), kind.name());
@@ -56,6 +57,7 @@ impl Context {
         crate::meter::observe_queries(&mut db, kind.name(), answered.clone());
         crate::db::migrate::<M>(&db, self.settings.migrate_on_start).await?;
         self.probes.watch_database(kind, db.clone(), answered);
+        tokio::spawn(crate::statistics::keep(db.clone(), self.shutdown.clone()));
         Ok(db)
     }
 

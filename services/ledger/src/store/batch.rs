@@ -15,7 +15,6 @@ use super::stepwise::{self, Stepwise};
 use super::write::Rows;
 use crate::domain::book::{Answer, Book};
 use crate::events;
-use questline_kit::pipelined::Plans;
 
 /// A batch that lost a race (a key or an account written by another
 /// replica, a deadlock the server broke) is read and carried out again.
@@ -41,12 +40,9 @@ impl Writer {
     /// a connection of its own).
     pub fn open(db: DatabaseConnection, url: &str) -> anyhow::Result<Writer> {
         let engine = match db.get_database_backend() {
-            DbBackend::Postgres => Engine::Pipelined(Box::new(Link::new(
-                url,
-                "ledger",
-                "committer",
-                Plans::OncePerConnection,
-            )?)),
+            DbBackend::Postgres => {
+                Engine::Pipelined(Box::new(Link::new(url, "ledger", "committer")?))
+            }
             _ => Engine::Stepwise(db),
         };
         Ok(Writer {

@@ -3,18 +3,18 @@
 //! (`reads`); a record sends its usage locks with BEGIN, then every write
 //! with COMMIT (`record`); the marks send BEGIN, updates and COMMIT at
 //! once (`marks`). Each text is fixed whatever the batch holds (rows
-//! travel as column arrays), so a connection parses it once; it is planned
-//! at every execution (`Plans::PerExecution`): `tracked_events` and
-//! `member_snapshots` have secondary indexes that lead with the tenant
-//! too, and a plan made while they were empty kept probing those long
-//! after they grew.
+//! travel as column arrays), so a connection parses and plans it once.
+//! `tracked_events` and `member_snapshots` have secondary indexes that
+//! lead with the tenant too: only statistics tell the planner to probe the
+//! primary key instead, and the service keeps them current
+//! (`kit::statistics`).
 
 mod decode;
 mod marks;
 mod reads;
 mod record;
 
-use questline_kit::pipelined::{self, Plans, Statements};
+use questline_kit::pipelined::{self, Statements};
 use sea_orm::{DatabaseConnection, DbBackend};
 use tokio_postgres::{Client, Error, Statement};
 
@@ -37,7 +37,7 @@ impl Engine {
     pub fn open(db: &DatabaseConnection, url: &str, role: &str) -> anyhow::Result<Engine> {
         Ok(match db.get_database_backend() {
             DbBackend::Postgres => {
-                let link = Link::new(url, "mechanics", role, Plans::PerExecution)?;
+                let link = Link::new(url, "mechanics", role)?;
                 Engine::Pipelined(Box::new(link))
             }
             _ => Engine::Stepwise(db.clone()),
