@@ -75,7 +75,7 @@ pub struct Summary {
 }
 
 /// Nearest-rank percentile of sorted microseconds, in milliseconds.
-fn percentile(sorted_us: &[u64], p: f64) -> f64 {
+pub fn percentile(sorted_us: &[u64], p: f64) -> f64 {
     if sorted_us.is_empty() {
         return 0.0;
     }

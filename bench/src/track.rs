@@ -3,7 +3,8 @@
 //! with `--rate` an open loop (requests started on a fixed schedule, each
 //! timed from its scheduled start). The gRPC half of `bench/gateway.sh`
 //! (wrk drives the REST half with the same event) and the engine half of
-//! `bench/track.sh`. Prints one line: `tps=… p50_ms=… p99_ms=… failed=…`.
+//! `bench/track.sh`. Prints one line: `tps=… p50_ms=… p99_ms=… failed=…`
+//! (and with `--timeline`, one per second of an open loop on stderr).
 
 // Shared with ledger-load, which reads every field of its summary.
 #[allow(dead_code)]
@@ -61,6 +62,11 @@ struct Args {
     /// Events started per second (open loop) instead of closed-loop clients.
     #[arg(long)]
     rate: Option<f64>,
+    /// With `--rate`: also print to stderr, per second of the run, the
+    /// events started in it with their p50, p99 and max (where a tail
+    /// comes from: a pause, or every second alike).
+    #[arg(long)]
+    timeline: bool,
 }
 
 /// What every request is made of: the connections, the credential, the
@@ -104,7 +110,7 @@ async fn main() -> anyhow::Result<()> {
     let duration = Duration::from_secs_f64(args.seconds);
     let started = Instant::now();
     let tally = match args.rate {
-        Some(rate) => open(load, rate, duration).await?,
+        Some(rate) => open(load, rate, duration, args.timeline).await?,
         None => closed(load, args.clients, duration).await?,
     };
     let summary = tally.summary(started.elapsed());
@@ -210,16 +216,31 @@ async fn closed(load: Arc<Load>, clients: usize, duration: Duration) -> anyhow::
 
 /// Requests started `rate` times a second for `duration`, over the
 /// connections in turn, each timed from its scheduled start.
-async fn open(load: Arc<Load>, rate: f64, duration: Duration) -> anyhow::Result<Tally> {
+async fn open(
+    load: Arc<Load>,
+    rate: f64,
+    duration: Duration,
+    timeline: bool,
+) -> anyhow::Result<Tally> {
     let total = (rate * duration.as_secs_f64()).round() as u64;
     let start = Instant::now();
     let mut tasks = JoinSet::new();
     let mut tally = Tally::default();
-    let mut record = |done: Result<(Result<(), String>, Duration), _>| -> anyhow::Result<()> {
-        let (outcome, latency) = done.context("a request panicked")?;
+    // Per second of the run, the latencies (µs) of the events started in it.
+    let mut seconds: Vec<Vec<u64>> = Vec::new();
+    type Done = (Result<(), String>, Instant, Duration);
+    let mut record = |done: Result<Done, _>| -> anyhow::Result<()> {
+        let (outcome, at, latency) = done.context("a request panicked")?;
         match outcome {
             Ok(()) => tally.completed(latency, false),
             Err(why) => tally.failed(why),
+        }
+        if timeline {
+            let second = (at - start).as_secs() as usize;
+            if seconds.len() <= second {
+                seconds.resize_with(second + 1, Vec::new);
+            }
+            seconds[second].push(latency.as_micros() as u64);
         }
         Ok(())
     };
@@ -232,11 +253,30 @@ async fn open(load: Arc<Load>, rate: f64, duration: Duration) -> anyhow::Result<
         let load = load.clone();
         tasks.spawn(async move {
             let outcome = load.send(i as usize).await;
-            (outcome, at.elapsed())
+            (outcome, at, at.elapsed())
         });
     }
     while let Some(done) = tasks.join_next().await {
         record(done)?;
     }
+    print_timeline(&mut seconds)?;
     Ok(tally)
+}
+
+/// One line per second: `second=… events=… p50_ms=… p99_ms=… max_ms=…`.
+fn print_timeline(seconds: &mut [Vec<u64>]) -> std::io::Result<()> {
+    let mut err = std::io::stderr().lock();
+    for (second, latencies) in seconds.iter_mut().enumerate() {
+        latencies.sort_unstable();
+        let at = |p| stats::percentile(latencies, p);
+        writeln!(
+            err,
+            "second={second} events={} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}",
+            latencies.len(),
+            at(0.5),
+            at(0.99),
+            at(1.0)
+        )?;
+    }
+    Ok(())
 }
