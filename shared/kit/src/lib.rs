@@ -33,6 +33,15 @@ pub mod time;
 
 pub use error::{DomainError, Violations};
 
+/// The PostgreSQL server the storage tests also run against, when set
+/// (`QUESTLINE_TEST_POSTGRES_URL`); without it they pass at once.
+#[cfg(test)]
+fn test_postgres_url() -> Option<String> {
+    std::env::var("QUESTLINE_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
 /// `N` bytes from the operating system's secure random source.
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], DomainError> {
     let mut bytes = [0u8; N];

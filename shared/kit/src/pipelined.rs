@@ -313,10 +313,7 @@ mod tests {
     /// neither is the COMMIT behind it: nothing before it commits.
     #[tokio::test]
     async fn a_statement_that_cannot_be_sent_stops_its_flight() {
-        let Some(url) = std::env::var("QUESTLINE_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-        else {
+        let Some(url) = crate::test_postgres_url() else {
             return;
         };
         let table = table();
