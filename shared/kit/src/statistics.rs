@@ -45,13 +45,20 @@ pub async fn keep(db: DatabaseConnection, stop: CancellationToken) {
     if db.get_database_backend() != DbBackend::Postgres {
         return;
     }
+    // A database that is down says so once here (readiness says the rest).
+    let mut failing = false;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(EVERY) => {}
         }
-        if let Err(err) = analyze_stale(&db).await {
-            tracing::warn!(%err, "could not bring the planner's statistics up to date");
+        match analyze_stale(&db).await {
+            Ok(_) => failing = false,
+            Err(err) if !failing => {
+                failing = true;
+                tracing::warn!(%err, "could not bring the planner's statistics up to date");
+            }
+            Err(err) => tracing::debug!(%err, "planner statistics still out of reach"),
         }
     }
 }
