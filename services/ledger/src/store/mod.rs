@@ -107,10 +107,7 @@ impl Store {
     }
 
     pub async fn transfer(&self, command: Command) -> Result<Transfer, DomainError> {
-        match self.run(command).await? {
-            Answer::Transfer(t) => Ok(t),
-            other => Err(unexpected(other)),
-        }
+        transfer_of(self.run(command).await?)
     }
 
     /// `transfer`, refused in the batch's own reads when a member it names
@@ -120,10 +117,7 @@ impl Store {
         &self,
         command: Command,
     ) -> Result<Transfer, DomainError> {
-        match self.committer.submit(command, None, true).await? {
-            Answer::Transfer(t) => Ok(t),
-            other => Err(unexpected(other)),
-        }
+        transfer_of(self.committer.submit(command, None, true).await?)
     }
 
     pub async fn hold_command(&self, command: Command) -> Result<Hold, DomainError> {
@@ -173,6 +167,13 @@ impl Store {
 
 fn unexpected(answer: Answer) -> DomainError {
     DomainError::internal(format!("unexpected answer {answer:?}"))
+}
+
+fn transfer_of(answer: Answer) -> Result<Transfer, DomainError> {
+    match answer {
+        Answer::Transfer(t) => Ok(t),
+        other => Err(unexpected(other)),
+    }
 }
 
 fn same_currency(row: &currency::Model, spec: &CurrencySpec) -> bool {
