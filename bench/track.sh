@@ -8,6 +8,7 @@
 #
 #   bench/track.sh                      # 3 runs, 20 s per part
 #   RUNS=1 SECONDS_PER_RUN=10 CLIENTS=32 bench/track.sh   # a quick check
+#   RATES="50 200 400 800" bench/track.sh                 # CPU and latency by rate
 #
 # Settings (environment):
 #   PG               server URL, trust auth, no database   (postgres://postgres@127.0.0.1:5432)
@@ -17,6 +18,9 @@
 #   SECONDS_PER_RUN  length of every measured part         (20)
 #   RUNS             repetitions; the table shows medians  (3)
 #   MEMBERS          members the events are spread over    (1000)
+#   RATES            instead of the sweep: each side held at each of these
+#                    rates (open loop), the machine's CPU per event against
+#                    per pgbench transaction, and Track's p50/p99
 #
 # Progress goes to stderr; the Markdown table alone goes to stdout.
 set -euo pipefail
@@ -106,6 +110,39 @@ best() { printf '%s\n' "$@" | sort -k2 -g | tail -1; }
 
 say "warming up (members signed up, first events)"
 track "warm" "${TRACK_CLIENTS[0]}" 5 >/dev/null
+
+# The machine's busy CPU time so far, in clock ticks (every process).
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+# held_cpu RATE COMMAND...: runs COMMAND (a part held at RATE per second
+# for SECONDS_PER_RUN) and prints the machine's CPU per unit of work in ms,
+# sampled from its fourth second to two seconds before its end, past the
+# start-up (the load generator signs its members up first).
+held_cpu() {
+    local rate="$1" window=$((SECONDS_PER_RUN - 5)) sample
+    shift
+    sample="$SCRATCH/cpu.$rate"
+    (sleep 3; b0="$(busy_ticks)"; sleep "$window"; echo "$b0 $(busy_ticks)" >"$sample") &
+    local sampler=$!
+    "$@" >"$SCRATCH/held.out"
+    wait "$sampler"
+    awk -v hz="$(getconf CLK_TCK)" -v r="$rate" -v w="$window" \
+        '{ printf "%.2f", ($2 - $1) / hz / (r * w) * 1000 }' "$sample"
+}
+if [[ -n "${RATES:-}" ]]; then
+    (( SECONDS_PER_RUN >= 8 )) || die "RATES needs SECONDS_PER_RUN of 8 or more"
+    printf '| events or transactions /s (open loop, %s s each) | Track p50 / p99, ms | CPU per event, ms | CPU per pgbench transaction, ms | ratio |\n|---:|---:|---:|---:|---:|\n' "$SECONDS_PER_RUN"
+    for rate in $RATES; do
+        [[ "$rate" =~ ^[1-9][0-9]*$ ]] || die "RATES must be positive integers"
+        settle; pgb="$(held_cpu "$rate" pgbench -n -b tpcb-like -c 16 -j 2 -R "$rate" -T "$SECONDS_PER_RUN" "$PG/$PGBENCH_DB")"
+        settle; ours="$(held_cpu "$rate" track "rate-$rate" "${TRACK_CLIENTS[-1]}" "$SECONDS_PER_RUN" --rate "$rate")"
+        held="$(cat "$SCRATCH/held.out")"
+        [[ "$(value failed "$held")" == 0 ]] || die "some events failed: $held"
+        say "at $rate/s: $held, CPU per event $ours ms, per pgbench transaction $pgb ms"
+        printf '| %s | %s / %s | %s | %s | %s |\n' "$rate" "$(value p50_ms "$held")" "$(value p99_ms "$held")" \
+            "$ours" "$pgb" "$(awk -v a="$ours" -v b="$pgb" 'BEGIN { printf "%.2f", a / b }')"
+    done
+    exit 0
+fi
 
 # Per client count, every run's figure, for the sweep's rows.
 declare -A PGB_AT TPS_AT
