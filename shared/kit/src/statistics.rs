@@ -120,25 +120,36 @@ mod tests {
         Vec::new()
     }
 
-    /// A database of its own, dropped by `drop_scratch`.
-    async fn scratch(url: &str, suffix: &str) -> (DatabaseConnection, DatabaseConnection, String) {
+    /// A database of its own on the test server, `setup` run in it.
+    struct Scratch {
+        server: DatabaseConnection,
+        db: DatabaseConnection,
+        name: String,
+    }
+
+    /// `None` when no test server is set.
+    async fn scratch(suffix: &str, setup: &str) -> Option<Scratch> {
+        let url = crate::test_postgres_url()?;
         let name = format!("ql_statistics_{suffix}_{}", std::process::id());
-        let server = Database::connect(url).await.unwrap();
+        let server = Database::connect(&url).await.unwrap();
         for sql in [
             format!("DROP DATABASE IF EXISTS {name}"),
             format!("CREATE DATABASE {name}"),
         ] {
             server.execute_unprepared(&sql).await.unwrap();
         }
-        let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
+        let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
         let db = Database::connect(format!("{base}/{name}")).await.unwrap();
-        (server, db, name)
+        db.execute_unprepared(setup).await.unwrap();
+        Some(Scratch { server, db, name })
     }
 
-    async fn drop_scratch(server: DatabaseConnection, db: DatabaseConnection, name: String) {
-        db.close().await.unwrap();
-        let drop = format!("DROP DATABASE {name} WITH (FORCE)");
-        server.execute_unprepared(&drop).await.unwrap();
+    impl Scratch {
+        async fn drop(self) {
+            self.db.close().await.unwrap();
+            let drop = format!("DROP DATABASE {} WITH (FORCE)", self.name);
+            self.server.execute_unprepared(&drop).await.unwrap();
+        }
     }
 
     /// Lets the writers' counts reach the statistics, then looks once.
@@ -151,62 +162,54 @@ mod tests {
     /// left alone, and a replica without the turn analyzes nothing.
     #[tokio::test]
     async fn only_tables_changed_past_the_threshold_are_analyzed_by_one_replica() {
-        let Some(url) = crate::test_postgres_url() else {
+        let setup = "CREATE TABLE busy (n int4 PRIMARY KEY); CREATE TABLE quiet (n int4); \
+             INSERT INTO busy SELECT generate_series(1, 500); INSERT INTO quiet VALUES (1)";
+        let Some(scratch) = scratch("threshold", setup).await else {
             return;
         };
-        let (server, db, name) = scratch(&url, "threshold").await;
-        db.execute_unprepared(
-            "CREATE TABLE busy (n int4 PRIMARY KEY); CREATE TABLE quiet (n int4); \
-             INSERT INTO busy SELECT generate_series(1, 500); INSERT INTO quiet VALUES (1)",
-        )
-        .await
-        .unwrap();
-        assert_eq!(first_analyzed(&db).await, ["public.busy"]);
-        assert!(analyzed(&db, "busy").await);
-        assert!(!analyzed(&db, "quiet").await);
-        assert!(analyze_stale(&db).await.unwrap().is_empty());
+        let db = &scratch.db;
+        assert_eq!(first_analyzed(db).await, ["public.busy"]);
+        assert!(analyzed(db, "busy").await);
+        assert!(!analyzed(db, "quiet").await);
+        assert!(analyze_stale(db).await.unwrap().is_empty());
 
         let other = db.begin().await.unwrap();
         other.query_one_raw(statement(TURN)).await.unwrap();
         db.execute_unprepared("INSERT INTO quiet SELECT generate_series(1, 500)")
             .await
             .unwrap();
-        assert!(settled_look(&db).await.is_empty());
+        assert!(settled_look(db).await.is_empty());
         other.rollback().await.unwrap();
-        assert_eq!(first_analyzed(&db).await, ["public.quiet"]);
-        drop_scratch(server, db, name).await;
+        assert_eq!(first_analyzed(db).await, ["public.quiet"]);
+        scratch.drop().await;
     }
 
     /// Within the minute after an ANALYZE, a table changed past the
     /// threshold waits, and one that has more than doubled does not.
     #[tokio::test]
     async fn a_table_that_doubles_is_analyzed_again_within_the_minute() {
-        let Some(url) = crate::test_postgres_url() else {
+        let setup = "CREATE TABLE growing (n int4 PRIMARY KEY); \
+             INSERT INTO growing SELECT generate_series(1, 500)";
+        let Some(scratch) = scratch("doubling", setup).await else {
             return;
         };
-        let (server, db, name) = scratch(&url, "doubling").await;
-        db.execute_unprepared(
-            "CREATE TABLE growing (n int4 PRIMARY KEY); \
-             INSERT INTO growing SELECT generate_series(1, 500)",
-        )
-        .await
-        .unwrap();
-        assert_eq!(first_analyzed(&db).await, ["public.growing"]);
+        let db = &scratch.db;
+        assert_eq!(first_analyzed(db).await, ["public.growing"]);
 
         // Past the threshold (100 rows) but not doubled: 700 of 500.
         db.execute_unprepared("INSERT INTO growing SELECT generate_series(501, 700)")
             .await
             .unwrap();
-        assert!(settled_look(&db).await.is_empty());
+        assert!(settled_look(db).await.is_empty());
 
         // Doubled: 1,100 of 500.
         db.execute_unprepared("INSERT INTO growing SELECT generate_series(701, 1100)")
             .await
             .unwrap();
-        assert_eq!(first_analyzed(&db).await, ["public.growing"]);
+        assert_eq!(first_analyzed(db).await, ["public.growing"]);
         let sql = "SELECT reltuples::int8 AS n FROM pg_class WHERE relname = 'growing'";
         let row = db.query_one_raw(statement(sql)).await.unwrap().unwrap();
         assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1100);
-        drop_scratch(server, db, name).await;
+        scratch.drop().await;
     }
 }
