@@ -3,9 +3,12 @@
 //! share its round trips and its fsync instead of paying for their own.
 //!
 //! Invariant: every job submitted gets exactly one answer — the batch's for
-//! it, or `UNAVAILABLE` when the task is gone.
+//! it, or `UNAVAILABLE` when the task is gone. A job handed over is carried
+//! out at most once, and nobody hears how it went: only work that is done
+//! again later when it is lost may be handed over.
 
 use async_trait::async_trait;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::DomainError;
@@ -24,7 +27,8 @@ pub trait Batch: Send + 'static {
 
 struct Queued<J, A> {
     job: J,
-    reply: oneshot::Sender<Result<A, DomainError>>,
+    /// None: handed over, nobody waits for the answer.
+    reply: Option<oneshot::Sender<Result<A, DomainError>>>,
 }
 
 /// Where callers hand their jobs to the committing task.
@@ -44,33 +48,50 @@ impl<B: Batch> Group<B> {
     /// Starts the task, which takes up to `most` waiting jobs a batch; it
     /// ends once every `Group` clone is dropped.
     pub fn start(batch: B, most: usize) -> Group<B> {
+        Group::start_gathering(batch, most, Duration::ZERO)
+    }
+
+    /// As `start`, but a batch gathers jobs for `gather` after its first
+    /// before it is carried out: larger batches for work nobody waits on.
+    pub fn start_gathering(batch: B, most: usize, gather: Duration) -> Group<B> {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(queue, batch, most.max(1)));
+        tokio::spawn(run(queue, batch, most.max(1), gather));
         Group { jobs }
     }
 
     pub async fn submit(&self, job: B::Job) -> Result<B::Answer, DomainError> {
         let (reply, answer) = oneshot::channel();
-        let gone = || DomainError::Unavailable("the service is shutting down".into());
-        let queued = Queued { job, reply };
-        self.jobs.send(queued).await.map_err(|_| gone())?;
+        self.queue(job, Some(reply)).await?;
         answer.await.map_err(|_| gone())?
     }
+
+    /// Queues `job` without waiting for its answer (see the invariant).
+    pub async fn hand_over(&self, job: B::Job) -> Result<(), DomainError> {
+        self.queue(job, None).await
+    }
+
+    async fn queue(
+        &self,
+        job: B::Job,
+        reply: Option<oneshot::Sender<Result<B::Answer, DomainError>>>,
+    ) -> Result<(), DomainError> {
+        let queued = Queued { job, reply };
+        self.jobs.send(queued).await.map_err(|_| gone())
+    }
+}
+
+fn gone() -> DomainError {
+    DomainError::Unavailable("the service is shutting down".into())
 }
 
 async fn run<B: Batch>(
     mut queue: mpsc::Receiver<Queued<B::Job, B::Answer>>,
     mut batch: B,
     most: usize,
+    gather: Duration,
 ) {
     while let Some(first) = queue.recv().await {
-        let mut waiting = vec![first];
-        while waiting.len() < most {
-            match queue.try_recv() {
-                Ok(next) => waiting.push(next),
-                Err(_) => break,
-            }
-        }
+        let waiting = gathered(&mut queue, first, most, gather).await;
         let (jobs, replies): (Vec<_>, Vec<_>) =
             waiting.into_iter().map(|q| (q.job, q.reply)).unzip();
         let mut answers = batch.carry_out(jobs).await.into_iter();
@@ -78,9 +99,38 @@ async fn run<B: Batch>(
             let answer = answers
                 .next()
                 .unwrap_or_else(|| Err(DomainError::internal("a batch left a job unanswered")));
-            let _ = reply.send(answer);
+            if let Some(reply) = reply {
+                let _ = reply.send(answer);
+            }
         }
     }
+}
+
+/// `first` and the jobs behind it, up to `most`: those already waiting,
+/// and with a `gather` those that arrive within it.
+async fn gathered<J, A>(
+    queue: &mut mpsc::Receiver<Queued<J, A>>,
+    first: Queued<J, A>,
+    most: usize,
+    gather: Duration,
+) -> Vec<Queued<J, A>> {
+    let deadline = tokio::time::Instant::now() + gather;
+    let mut waiting = vec![first];
+    while waiting.len() < most {
+        let next = match queue.try_recv() {
+            Ok(next) => Some(next),
+            Err(_) if gather.is_zero() => None,
+            Err(_) => tokio::time::timeout_at(deadline, queue.recv())
+                .await
+                .ok()
+                .flatten(),
+        };
+        match next {
+            Some(next) => waiting.push(next),
+            None => break,
+        }
+    }
+    waiting
 }
 
 #[cfg(test)]
@@ -152,5 +202,33 @@ mod tests {
             group.submit(()).await,
             Err(DomainError::Internal(_))
         ));
+    }
+
+    /// Counts the jobs it carried out, batch by batch.
+    struct Tally(Arc<std::sync::Mutex<Vec<usize>>>);
+
+    #[async_trait]
+    impl Batch for Tally {
+        type Job = ();
+        type Answer = usize;
+
+        async fn carry_out(&mut self, jobs: Vec<()>) -> Vec<Result<usize, DomainError>> {
+            let mut batches = self.0.lock().unwrap();
+            batches.push(jobs.len());
+            jobs.iter().map(|_| Ok(batches.len())).collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn jobs_handed_over_within_the_gather_share_one_batch() {
+        let batches = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let gather = std::time::Duration::from_millis(200);
+        let group = Group::start_gathering(Tally(Arc::clone(&batches)), 64, gather);
+        for _ in 0..10 {
+            group.hand_over(()).await.unwrap();
+        }
+        // The one who waits hears the batch it rode in: the first.
+        assert_eq!(group.submit(()).await.unwrap(), 1);
+        assert_eq!(*batches.lock().unwrap(), [11]);
     }
 }

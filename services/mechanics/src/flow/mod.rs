@@ -155,19 +155,22 @@ impl Tracker {
         }
     }
 
-    /// Credits every award not yet carried by the ledger, then marks the
-    /// awards and the event applied together.
+    /// Credits every award not yet carried by the ledger, then hands over
+    /// the marks of the awards and the event applied: the answer waits for
+    /// the ledger's durable credit, not for the marks (`store::marks`).
     pub async fn finish(&self, token: &str, tracked: &mut Tracked) -> Result<(), DomainError> {
+        let mut credited = false;
         for award in tracked
             .awards
             .iter_mut()
             .filter(|a| a.transfer_id.is_none())
         {
             award.transfer_id = Some(self.points.credit(token, award).await?);
+            credited = true;
         }
-        let first = self.store.applied(tracked).await?;
+        self.store.applied(tracked).await?;
         tracked.event.status = EventStatus::Applied.as_str().into();
-        if first && !tracked.awards.is_empty() {
+        if credited {
             let since_recorded = now_ms().saturating_sub(tracked.event.created_at);
             metrics::histogram!(EVENT_CREDIT_LATENCY).record(since_recorded as f64 / 1000.0);
         }

@@ -185,6 +185,17 @@ async fn stored(store: &Store, event_id: &str) -> Option<Tracked> {
     store.tracked("acme", event_id).await.expect("a read")
 }
 
+/// The event once its marks have landed (Track answers before them).
+async fn marked(store: &Store, event_id: &str) -> Tracked {
+    for _ in 0..500 {
+        match stored(store, event_id).await {
+            Some(t) if t.event.status == "applied" => return t,
+            _ => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+        }
+    }
+    panic!("{event_id} was not marked applied within 5 s");
+}
+
 #[tokio::test]
 async fn an_award_is_recorded_then_credited() {
     let s = setup().await;
@@ -199,7 +210,7 @@ async fn an_award_is_recorded_then_credited() {
     assert_eq!(summary(&tracked), applied);
     assert_eq!(s.ledger.lock().recorded_first, [true]);
     assert_eq!(s.ledger.counts(), (1, 1));
-    let row = stored(&s.store, "e1").await.expect("recorded");
+    let row = marked(&s.store, "e1").await;
     assert_eq!(summary(&row), applied);
 }
 
@@ -224,6 +235,7 @@ async fn a_ledger_outage_leaves_the_award_pending_and_a_replay_credits_it_once()
     assert_eq!(resumed.event.status, "applied");
     assert_eq!(s.ledger.counts(), (2, 1));
 
+    marked(&s.store, "e1").await;
     s.track(&event).await.expect("replayed");
     assert_eq!(s.ledger.counts(), (2, 1));
     assert_eq!(s.ledger.lock().recorded_first, [true, true]);
@@ -234,10 +246,24 @@ async fn a_replay_of_a_finished_event_answers_the_first_answer_without_the_ledge
     let s = setup().await;
     let event = purchase("e1", "m1", 125.0);
     let first = s.track(&event).await.expect("tracked");
+    marked(&s.store, "e1").await;
     s.ledger.lock().outages = usize::MAX;
     let replay = s.track(&event).await.expect("replayed");
     assert_eq!(replay, first);
     assert_eq!(s.ledger.counts(), (1, 1));
+}
+
+#[tokio::test]
+async fn a_replay_before_the_marks_land_gets_the_same_transfer_from_the_ledger() {
+    let s = setup().await;
+    let event = purchase("e1", "m1", 125.0);
+    let first = s.track(&event).await.expect("tracked");
+    // Within the marks' gather the event is still pending: the replay
+    // credits again under the same key and answers as the first time.
+    let replay = s.track(&event).await.expect("replayed");
+    assert_eq!(summary(&replay), summary(&first));
+    assert_eq!(s.ledger.counts().1, 1);
+    assert_eq!(summary(&marked(&s.store, "e1").await), summary(&first));
 }
 
 #[tokio::test]

@@ -1,13 +1,16 @@
 //! Marking credited events applied: each award with the ledger transfer
-//! that carried it, and the event applied. Events credited together are
-//! marked together (`kit::group`), in one transaction.
+//! that carried it, and the event applied. Marks are handed over once the
+//! ledger has answered (Track does not wait for them) and gathered for
+//! `GATHER` into one transaction (`kit::group`).
 //!
-//! Losing a batch in a crash loses nothing: its events stay pending, and
-//! finishing them again credits under the same keys, which the ledger
-//! answers with the first transfers. So on PostgreSQL it does not wait for
-//! the disk, and goes in one flight (`pipelined`).
+//! Losing marks in a crash or a failed batch loses nothing: the events stay
+//! pending, and finishing them again (a replay, or `flow::recovery`)
+//! credits under the same keys, which the ledger answers with the first
+//! transfers. So on PostgreSQL they do not wait for the disk, and go in one
+//! flight (`pipelined`).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use questline_kit::DomainError;
@@ -25,6 +28,10 @@ use crate::domain::track::EventStatus;
 
 /// Most events marked in one batch.
 pub(super) const MOST: usize = 256;
+/// How long a batch of marks gathers: the time a replay may find a
+/// credited event still pending (it asks the ledger again, which answers
+/// the first transfers).
+pub(super) const GATHER: Duration = Duration::from_millis(10);
 
 /// One event's marks: (tenant, event) and its awards, each with its transfer.
 pub struct Marks {
@@ -48,33 +55,26 @@ pub(super) struct Marker(pub Engine);
 #[async_trait]
 impl Batch for Marker {
     type Job = Marks;
-    /// Whether this call marked the event (false: another had).
-    type Answer = bool;
+    type Answer = ();
 
-    async fn carry_out(&mut self, jobs: Vec<Marks>) -> Vec<Result<bool, DomainError>> {
+    async fn carry_out(&mut self, jobs: Vec<Marks>) -> Vec<Result<(), DomainError>> {
         let marked = match &mut self.0 {
             Engine::Stepwise(db) => mark(db, &jobs).await,
             Engine::Pipelined(link) => pipelined::mark(link, &jobs).await,
         };
-        match marked {
-            Ok(mut marked) => jobs
-                .iter()
-                .map(|m| Ok(marked.remove(&(m.tenant_id.clone(), m.event_id.clone()))))
-                .collect(),
-            Err(err) => jobs.iter().map(|_| Err(err.clone())).collect(),
+        if let Err(err) = &marked {
+            tracing::warn!(events = jobs.len(), error = %err, "marks not written: the events stay pending until finished again");
         }
+        jobs.iter().map(|_| marked.clone()).collect()
     }
 }
 
-async fn mark(
-    db: &DatabaseConnection,
-    jobs: &[Marks],
-) -> Result<HashSet<(String, String)>, DomainError> {
+async fn mark(db: &DatabaseConnection, jobs: &[Marks]) -> Result<(), DomainError> {
     let txn = db.begin().await?;
     carried(&txn, jobs).await?;
-    let marked = applied(&txn, jobs).await?;
+    applied(&txn, jobs).await?;
     txn.commit().await?;
-    Ok(marked)
+    Ok(())
 }
 
 /// Every award of the batch that reached the ledger, each once: an award
@@ -119,27 +119,22 @@ async fn carried(txn: &DatabaseTransaction, jobs: &[Marks]) -> Result<(), Domain
 }
 
 /// The events of the batch still pending, marked applied, by tenant (one
-/// statement each, read by key); answers those it marked.
-async fn applied(
-    txn: &DatabaseTransaction,
-    jobs: &[Marks],
-) -> Result<HashSet<(String, String)>, DomainError> {
+/// statement each, read by key).
+async fn applied(txn: &DatabaseTransaction, jobs: &[Marks]) -> Result<(), DomainError> {
     use tracked_event::Column as C;
     let mut by_tenant: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for m in jobs {
         by_tenant.entry(&m.tenant_id).or_default().push(&m.event_id);
     }
     let applied = EventStatus::Applied.as_str();
-    let mut marked = HashSet::new();
     for (tenant_id, events) in by_tenant {
-        let rows = tracked_event::Entity::update_many()
+        tracked_event::Entity::update_many()
             .col_expr(C::Status, Expr::value(applied))
             .filter(C::TenantId.eq(tenant_id))
             .filter(C::EventId.is_in(events))
             .filter(C::Status.ne(applied))
-            .exec_with_returning(txn)
+            .exec(txn)
             .await?;
-        marked.extend(rows.into_iter().map(|e| (e.tenant_id, e.event_id)));
     }
-    Ok(marked)
+    Ok(())
 }

@@ -61,7 +61,7 @@ impl Store {
             relay,
             books: books::Books::default(),
             recorder: Group::start(recorder, recorder::MOST),
-            marker: Group::start(marker, marks::MOST),
+            marker: Group::start_gathering(marker, marks::MOST, marks::GATHER),
             db,
             url: url.to_string(),
         })
@@ -84,9 +84,9 @@ impl Store {
         self.recorder.submit(recording).await
     }
 
-    /// Marks each award with the transfer that carried it and the event
-    /// applied (`marks`); false when a concurrent call already had.
-    pub async fn applied(&self, tracked: &Tracked) -> Result<bool, DomainError> {
-        self.marker.submit(marks::Marks::of(tracked)).await
+    /// Hands over the marks of a credited event: each award with the
+    /// transfer that carried it, and the event applied (`marks`).
+    pub async fn applied(&self, tracked: &Tracked) -> Result<(), DomainError> {
+        self.marker.hand_over(marks::Marks::of(tracked)).await
     }
 }

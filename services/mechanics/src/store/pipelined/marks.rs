@@ -1,7 +1,5 @@
 //! The marks of a batch in one flight that does not wait for the disk.
 
-use std::collections::HashSet;
-
 use questline_kit::DomainError;
 use questline_kit::pipelined::{Flight, Session, column};
 
@@ -10,19 +8,13 @@ use crate::domain::track::EventStatus;
 use crate::store::marks::{self, Marks};
 
 /// Marks `jobs` in one transaction that does not wait for the disk
-/// (`marks`); answers the (tenant, event) pairs it marked applied.
-pub async fn mark(
-    link: &mut Link,
-    jobs: &[Marks],
-) -> Result<HashSet<(String, String)>, DomainError> {
+/// (`marks`).
+pub async fn mark(link: &mut Link, jobs: &[Marks]) -> Result<(), DomainError> {
     link.carry(async |session| write_marks(session, jobs).await)
         .await
 }
 
-async fn write_marks(
-    session: &Session<Sql>,
-    jobs: &[Marks],
-) -> Result<HashSet<(String, String)>, DomainError> {
+async fn write_marks(session: &Session<Sql>, jobs: &[Marks]) -> Result<(), DomainError> {
     let sql = &session.sql;
     let awards = marks::carried_awards(jobs);
     let mut f = Flight::default();
@@ -37,7 +29,7 @@ async fn write_marks(
             column(awards.iter().map(|a| &a.transfer_id)),
         ],
     );
-    let applied = f.add(
+    f.add(
         &sql.applied,
         vec![
             column(jobs.iter().map(|m| &m.tenant_id)),
@@ -46,9 +38,6 @@ async fn write_marks(
         ],
     );
     f.add(&session.commit, Vec::new());
-    let mut answers = f.send(session).await?;
-    let marked = answers.rows(Some(applied), |r| {
-        Ok((r.try_get("tenant_id")?, r.try_get("event_id")?))
-    })?;
-    Ok(marked.into_iter().collect())
+    f.send(session).await?;
+    Ok(())
 }

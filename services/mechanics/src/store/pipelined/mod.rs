@@ -154,8 +154,7 @@ const CARRIED: &str = "UPDATE awards a SET transfer_id = k.transfer_id \
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(tenant_id, event_id, rule_id, transfer_id) \
      WHERE a.tenant_id = k.tenant_id AND a.event_id = k.event_id AND a.rule_id = k.rule_id";
 
-/// The events still pending marked applied (`$3`); answers those it marked.
+/// The events still pending marked applied (`$3`).
 const APPLIED: &str = "UPDATE tracked_events e SET status = $3 \
      FROM unnest($1::text[], $2::text[]) AS k(tenant_id, event_id) \
-     WHERE e.tenant_id = k.tenant_id AND e.event_id = k.event_id AND e.status <> $3 \
-     RETURNING e.tenant_id, e.event_id";
+     WHERE e.tenant_id = k.tenant_id AND e.event_id = k.event_id AND e.status <> $3";
