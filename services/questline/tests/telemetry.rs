@@ -116,7 +116,9 @@ fn one_purchase_is_one_trace_across_the_parts_it_touches_without_personal_data()
     let names: BTreeSet<&str> = in_trace.iter().map(|(_, s)| s.name.as_str()).collect();
     for name in [
         "questline.mechanics.v1.MechanicsService/Track",
-        "questline.ledger.v1.LedgerService/Credit",
+        // Mechanics credits in batches; each credit carries its event's trace.
+        "questline.ledger.v1.LedgerService/CreditBatch",
+        "ledger credit",
         "notifications handle points.credited",
         "ledger publish points.credited",
     ] {

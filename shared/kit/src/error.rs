@@ -361,6 +361,14 @@ pub fn code_name(code: Code) -> String {
     name
 }
 
+/// The gRPC code `code_name` gives `name`; UNKNOWN for any other name.
+pub fn code_named(name: &str) -> Code {
+    (0..=16)
+        .map(Code::from_i32)
+        .find(|code| code_name(*code) == name)
+        .unwrap_or(Code::Unknown)
+}
+
 /// Longest identifier or name accepted anywhere.
 pub const MAX_TEXT: usize = 256;
 

@@ -5,7 +5,9 @@
 use questline_kit::auth::{Caller, Duty};
 use questline_kit::{DomainError, Violations};
 use questline_proto::ledger as pb;
+use std::collections::BTreeMap;
 use tonic::{Request, Response};
+use tracing::Instrument;
 
 use super::{LedgerApi, decode, encode};
 use crate::domain::book::{Command, Transfer};
@@ -57,12 +59,26 @@ pub(super) async fn credit_batch(
         .finish()?;
     caller.require_server_or(&req.tenant_id, &[Duty::CreditAwards])?;
     let tenant_id = req.tenant_id;
-    let credits = req
-        .credits
-        .into_iter()
-        .map(|credit| credit_one(api, &caller, &tenant_id, credit));
+    let credits = req.credits.into_iter().map(|credit| {
+        let span = credit_span(&credit.trace_context);
+        credit_one(api, &caller, &tenant_id, credit).instrument(span)
+    });
     let outcomes = futures::future::join_all(credits).await;
     Ok(Response::new(pb::CreditBatchResponse { outcomes }))
+}
+
+/// One credit of a batch: in the trace of the work it belongs to when it
+/// names one (mechanics sends each event's awards so), else in the batch's.
+fn credit_span(trace_context: &BTreeMap<String, String>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "credit",
+        otel.name = "ledger credit",
+        questline.service = "ledger"
+    );
+    if !trace_context.is_empty() {
+        questline_kit::telemetry::adopt_context(&span, trace_context);
+    }
+    span
 }
 
 async fn credit_one(

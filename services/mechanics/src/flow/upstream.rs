@@ -1,16 +1,25 @@
 //! What mechanics asks of other services: the ledger credits each award
 //! once, always as the tracking caller (the caller's token travels
 //! downstream); identity tells a tenant's time zone.
+//!
+//! Awards credited at the same moment travel together: one `CreditBatch`
+//! per tenant and caller (`kit::group`), each credit carrying the trace of
+//! the event it belongs to, so the ledger's work for it joins that trace.
 
 use async_trait::async_trait;
 use questline_kit::DomainError;
 use questline_kit::client::Channel;
 use questline_kit::client::Outgoing;
 use questline_kit::credential::ServiceCredential;
-use questline_kit::error::from_upstream;
+use questline_kit::error::{code_named, from_upstream};
+use questline_kit::group::{Batch, Group};
 use questline_proto::identity::{GetTenantRequest, identity_service_client::IdentityServiceClient};
-use questline_proto::ledger::{CreditRequest, ledger_service_client::LedgerServiceClient};
+use questline_proto::ledger::{
+    CreditBatchRequest, CreditOutcome, CreditRequest, ledger_service_client::LedgerServiceClient,
+};
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use tracing::Instrument;
 
 use crate::domain::track::{award_key, award_reason};
 use crate::store::entities::award;
@@ -23,37 +32,147 @@ pub trait Points: Send + Sync + 'static {
     async fn credit(&self, token: &str, award: &award::Model) -> Result<String, DomainError>;
 }
 
+/// Most credits in one `CreditBatch` (the ledger takes up to 1,000).
+const MOST: usize = 256;
+
 pub struct Ledger {
-    channel: Channel,
+    credits: Group<Crediting>,
 }
 
 impl Ledger {
     pub fn new(channel: Channel) -> Ledger {
-        Ledger { channel }
+        Ledger {
+            credits: Group::start(Crediting { channel }, MOST),
+        }
     }
 }
 
 #[async_trait]
 impl Points for Ledger {
     async fn credit(&self, token: &str, award: &award::Model) -> Result<String, DomainError> {
-        let request = CreditRequest {
-            tenant_id: award.tenant_id.clone(),
-            member_id: award.member_id.clone(),
-            currency: award.currency.clone(),
-            amount: award.points,
-            reason: award_reason(&award.rule_name),
-            idempotency_key: award_key(&award.event_id, &award.rule_id),
-            // Where the points came from: the tracked event.
-            reference: format!("events/{}", award.event_id),
-            metadata: None,
+        let credit = Credit {
+            token: token.to_string(),
+            request: CreditRequest {
+                tenant_id: award.tenant_id.clone(),
+                member_id: award.member_id.clone(),
+                currency: award.currency.clone(),
+                amount: award.points,
+                reason: award_reason(&award.rule_name),
+                idempotency_key: award_key(&award.event_id, &award.rule_id),
+                // Where the points came from: the tracked event.
+                reference: format!("events/{}", award.event_id),
+                metadata: None,
+                trace_context: questline_kit::telemetry::current_context()
+                    .into_iter()
+                    .collect(),
+            },
         };
-        let credited =
+        self.credits.submit(credit).await
+    }
+}
+
+/// One award's credit, as the caller who tracked its event.
+struct Credit {
+    token: String,
+    request: CreditRequest,
+}
+
+/// Sends the credits waiting together: one `CreditBatch` per tenant and
+/// caller, side by side; answers each with its transfer id or refusal.
+struct Crediting {
+    channel: Channel,
+}
+
+#[async_trait]
+impl Batch for Crediting {
+    type Job = Credit;
+    type Answer = String;
+
+    async fn carry_out(&mut self, jobs: Vec<Credit>) -> Vec<Result<String, DomainError>> {
+        let mut runs: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+        for (i, job) in jobs.iter().enumerate() {
+            let run = (job.request.tenant_id.as_str(), job.token.as_str());
+            runs.entry(run).or_default().push(i);
+        }
+        let (this, jobs) = (&*self, &jobs);
+        let sent = runs.into_iter().map(|((tenant_id, token), run)| {
+            let span = batch_span(&jobs[run[0]].request);
+            async move {
+                let credits = run.iter().map(|&i| jobs[i].request.clone()).collect();
+                (run, this.send(tenant_id, token, credits).await)
+            }
+            .instrument(span)
+        });
+        let mut answers: Vec<Result<String, DomainError>> = (0..jobs.len())
+            .map(|_| Err(DomainError::internal("the ledger left a credit unanswered")))
+            .collect();
+        for (run, outcome) in futures::future::join_all(sent).await {
+            match outcome {
+                Ok(outcomes) => {
+                    for (i, outcome) in run.into_iter().zip(outcomes) {
+                        answers[i] = transfer_of(outcome);
+                    }
+                }
+                Err(err) => run.into_iter().for_each(|i| answers[i] = Err(err.clone())),
+            }
+        }
+        answers
+    }
+}
+
+impl Crediting {
+    /// One `CreditBatch` of `tenant_id`'s credits as the caller of `token`.
+    async fn send(
+        &self,
+        tenant_id: &str,
+        token: &str,
+        credits: Vec<CreditRequest>,
+    ) -> Result<Vec<CreditOutcome>, DomainError> {
+        let expected = credits.len();
+        let request = CreditBatchRequest {
+            tenant_id: tenant_id.to_string(),
+            credits,
+        };
+        let outcomes =
             LedgerServiceClient::with_interceptor(self.channel.clone(), Outgoing::bearer(token))
-                .credit(request)
+                .credit_batch(request)
                 .await
                 .map_err(from_upstream)?
-                .into_inner();
-        Ok(credited.transfer.map(|t| t.transfer_id).unwrap_or_default())
+                .into_inner()
+                .outcomes;
+        if outcomes.len() != expected {
+            return Err(DomainError::internal(
+                "the ledger answered another number of credits",
+            ));
+        }
+        Ok(outcomes)
+    }
+}
+
+/// The span a batch's call hangs under: in the trace of its first credit's
+/// event (the others' traces show the ledger's work through their own
+/// `trace_context`).
+fn batch_span(first: &CreditRequest) -> tracing::Span {
+    let span = tracing::info_span!(
+        "credits",
+        otel.name = "mechanics credit awards",
+        questline.service = "mechanics"
+    );
+    questline_kit::telemetry::adopt_context(&span, &first.trace_context);
+    span
+}
+
+/// A credit's transfer id, or its refusal as the ledger named it.
+fn transfer_of(outcome: CreditOutcome) -> Result<String, DomainError> {
+    match (outcome.credited, outcome.error) {
+        (_, Some(error)) => Err(from_upstream(tonic::Status::new(
+            code_named(&error.code),
+            error.message,
+        ))),
+        (Some(credited), None) => Ok(credited.transfer.map(|t| t.transfer_id).unwrap_or_default()),
+        (None, None) => Err(DomainError::internal(
+            "the ledger answered a credit with nothing",
+        )),
     }
 }
 

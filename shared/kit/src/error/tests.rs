@@ -125,6 +125,15 @@ fn codes_are_named_as_the_protocol_names_them() {
     assert_eq!(code_name(Code::InvalidArgument), "INVALID_ARGUMENT");
     assert_eq!(code_name(Code::NotFound), "NOT_FOUND");
     assert_eq!(code_name(Code::Ok), "OK");
+    for code in [
+        Code::Ok,
+        Code::InvalidArgument,
+        Code::FailedPrecondition,
+        Code::Unauthenticated,
+    ] {
+        assert_eq!(code_named(&code_name(code)), code);
+    }
+    assert_eq!(code_named("NOT_A_CODE"), Code::Unknown);
 }
 
 #[test]
