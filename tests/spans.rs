@@ -9,6 +9,7 @@
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, TraceId};
 use opentelemetry_sdk::trace::SpanData;
 use questline_kit::config::ServiceKind;
+use questline_proto::ledger::{CreditBatchRequest, CreditRequest};
 use questline_proto::rewards::GetRewardRequest;
 use questline_tests::raw::{RawCall, connect};
 use questline_tests::{Harness, each_backend, spans, track};
@@ -108,7 +109,7 @@ async fn a_failed_call_carries_its_code_and_the_status_the_conventions_give() {
         let credit = span(
             trace,
             SpanKind::Client,
-            "questline.ledger.v1.LedgerService/Credit",
+            "questline.ledger.v1.LedgerService/CreditBatch",
         );
         assert_eq!(status_code(&credit), Some(Code::Unavailable as i64));
         assert!(matches!(credit.status, Status::Error { .. }));
@@ -137,6 +138,89 @@ async fn a_failed_call_carries_its_code_and_the_status_the_conventions_give() {
         );
         assert_eq!(status_code(&server), Some(Code::Internal as i64));
         assert!(matches!(server.status, Status::Error { .. }));
+        harness.cleanup().await;
+    })
+    .await;
+}
+
+/// Each credit of a `CreditBatch` is drawn in the trace it names, with the
+/// event the ledger publishes for it: mechanics sends the awards of many
+/// events in one call, and each purchase stays one trace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_credit_of_a_batch_joins_the_trace_it_carries() {
+    each_backend(|backend| async move {
+        let harness = Harness::start(backend).await;
+        let p = harness.programme("batch-spans").await;
+        let mut api = harness.api(Some(&p.token));
+        let traces: Vec<String> = (0..2)
+            .map(|_| uuid::Uuid::new_v4().simple().to_string())
+            .collect();
+        let credits = traces
+            .iter()
+            .enumerate()
+            .map(|(i, trace_id)| CreditRequest {
+                member_id: p.member_id.clone(),
+                currency: "stars".into(),
+                amount: 5,
+                reason: "bonus".into(),
+                idempotency_key: format!("traced-{i}-{trace_id}"),
+                trace_context: [(
+                    "traceparent".to_string(),
+                    format!("00-{trace_id}-00f067aa0ba902b7-01"),
+                )]
+                .into(),
+                ..Default::default()
+            })
+            .collect();
+        let mut batch = CreditBatchRequest {
+            tenant_id: p.tenant_id.clone(),
+            credits,
+        };
+        let first = api.ledger.credit_batch(batch.clone()).await.unwrap();
+        let first = first.into_inner().outcomes;
+        assert!(first.iter().all(|o| o.error.is_none()), "{first:?}");
+        // A replay from another trace is the same request: the first answers.
+        for credit in &mut batch.credits {
+            credit.trace_context.clear();
+        }
+        let replay = api.ledger.credit_batch(batch).await.unwrap();
+        let transfer_ids = |outcomes: &[questline_proto::ledger::CreditOutcome]| {
+            outcomes
+                .iter()
+                .map(|o| {
+                    let credited = o.credited.as_ref().expect("credited");
+                    credited
+                        .transfer
+                        .as_ref()
+                        .expect("a transfer")
+                        .transfer_id
+                        .clone()
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            transfer_ids(&replay.into_inner().outcomes),
+            transfer_ids(&first)
+        );
+        for trace_id in &traces {
+            let trace = TraceId::from_hex(trace_id).unwrap();
+            let credit = span(trace, SpanKind::Internal, "ledger credit");
+            assert_eq!(credit.parent_span_id.to_string(), "00f067aa0ba902b7");
+            // The relay publishes in its own time: wait for it.
+            let published = "ledger publish points.credited";
+            for _ in 0..100 {
+                let found = spans()
+                    .get_finished_spans()
+                    .unwrap()
+                    .into_iter()
+                    .any(|s| s.span_context.trace_id() == trace && s.name == published);
+                if found {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            span(trace, SpanKind::Producer, published);
+        }
         harness.cleanup().await;
     })
     .await;
