@@ -19,6 +19,7 @@ use questline_proto::ledger::{
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use tonic::Code;
 use tracing::Instrument;
 
 use crate::domain::track::{award_key, award_reason};
@@ -162,13 +163,17 @@ fn batch_span(first: &CreditRequest) -> tracing::Span {
     span
 }
 
-/// A credit's transfer id, or its refusal as the ledger named it.
+/// A credit's transfer id, or its refusal as the ledger named it. A batch
+/// answer carries no field details: a refused argument keeps the ledger's
+/// words as the award's violation.
 fn transfer_of(outcome: CreditOutcome) -> Result<String, DomainError> {
     match (outcome.credited, outcome.error) {
-        (_, Some(error)) => Err(from_upstream(tonic::Status::new(
-            code_named(&error.code),
-            error.message,
-        ))),
+        (_, Some(error)) => Err(match code_named(&error.code) {
+            Code::InvalidArgument | Code::OutOfRange => {
+                DomainError::invalid("award", error.message)
+            }
+            code => from_upstream(tonic::Status::new(code, error.message)),
+        }),
         (Some(credited), None) => Ok(credited.transfer.map(|t| t.transfer_id).unwrap_or_default()),
         (None, None) => Err(DomainError::internal(
             "the ledger answered a credit with nothing",
@@ -214,5 +219,56 @@ impl TenantZones {
         .tenant
         .ok_or_else(|| DomainError::internal("identity answered without a tenant"))?;
         Ok(tenant.time_zone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use questline_proto::ledger::{CreditError, CreditResponse, Transfer};
+
+    fn refused(code: &str, message: &str) -> CreditOutcome {
+        CreditOutcome {
+            error: Some(CreditError {
+                code: code.into(),
+                message: message.into(),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn each_outcome_reads_as_the_ledger_meant_it() {
+        let credited = CreditOutcome {
+            credited: Some(CreditResponse {
+                transfer: Some(Transfer {
+                    transfer_id: "t-1".into(),
+                    ..Default::default()
+                }),
+                balance: None,
+            }),
+            ..Default::default()
+        };
+        assert_eq!(transfer_of(credited).unwrap(), "t-1");
+        let unseen = transfer_of(refused("NOT_FOUND", "no such member"));
+        assert!(matches!(unseen, Err(DomainError::NotFound(m)) if m == "no such member"));
+        let down = transfer_of(refused("UNAVAILABLE", "try later"));
+        assert!(matches!(down, Err(DomainError::Unavailable(_))));
+        let Err(DomainError::Invalid(violations)) =
+            transfer_of(refused("INVALID_ARGUMENT", "amount: too large"))
+        else {
+            panic!("an invalid credit reads as invalid");
+        };
+        assert_eq!(
+            (
+                violations[0].field.as_str(),
+                violations[0].description.as_str()
+            ),
+            ("award", "amount: too large")
+        );
+        assert!(matches!(
+            transfer_of(CreditOutcome::default()),
+            Err(DomainError::Internal(_))
+        ));
     }
 }
