@@ -12,7 +12,7 @@ use questline_kit::config::ServiceKind;
 use questline_proto::ledger::{CreditBatchRequest, CreditRequest};
 use questline_proto::rewards::GetRewardRequest;
 use questline_tests::raw::{RawCall, connect};
-use questline_tests::{Harness, each_backend, spans, track};
+use questline_tests::{Harness, each_backend, eventually, spans, track};
 use tonic::Code;
 use tracing::Instrument;
 
@@ -208,17 +208,14 @@ async fn each_credit_of_a_batch_joins_the_trace_it_carries() {
             assert_eq!(credit.parent_span_id.to_string(), "00f067aa0ba902b7");
             // The relay publishes in its own time: wait for it.
             let published = "ledger publish points.credited";
-            for _ in 0..100 {
-                let found = spans()
-                    .get_finished_spans()
-                    .unwrap()
-                    .into_iter()
-                    .any(|s| s.span_context.trace_id() == trace && s.name == published);
-                if found {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
+            eventually(published, || async {
+                let finished = spans().get_finished_spans().unwrap();
+                finished
+                    .iter()
+                    .any(|s| s.span_context.trace_id() == trace && s.name == published)
+                    .then_some(())
+            })
+            .await;
             span(trace, SpanKind::Producer, published);
         }
         harness.cleanup().await;

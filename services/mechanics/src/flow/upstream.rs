@@ -63,9 +63,7 @@ impl Points for Ledger {
                 // Where the points came from: the tracked event.
                 reference: format!("events/{}", award.event_id),
                 metadata: None,
-                trace_context: questline_kit::telemetry::current_context()
-                    .into_iter()
-                    .collect(),
+                trace_context: questline_kit::telemetry::current_context(),
             },
         };
         self.credits.submit(credit).await
@@ -90,31 +88,32 @@ impl Batch for Crediting {
     type Answer = String;
 
     async fn carry_out(&mut self, jobs: Vec<Credit>) -> Vec<Result<String, DomainError>> {
-        let mut runs: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
-        for (i, job) in jobs.iter().enumerate() {
-            let run = (job.request.tenant_id.as_str(), job.token.as_str());
-            runs.entry(run).or_default().push(i);
+        let count = jobs.len();
+        let mut runs: BTreeMap<(String, String), Vec<(usize, CreditRequest)>> = BTreeMap::new();
+        for (i, Credit { token, request }) in jobs.into_iter().enumerate() {
+            let run = (request.tenant_id.clone(), token);
+            runs.entry(run).or_default().push((i, request));
         }
-        let (this, jobs) = (&*self, &jobs);
+        let this = &*self;
         let sent = runs.into_iter().map(|((tenant_id, token), run)| {
-            let span = batch_span(&jobs[run[0]].request);
+            let span = batch_span(&run[0].1);
             async move {
-                let credits = run.iter().map(|&i| jobs[i].request.clone()).collect();
-                (run, this.send(tenant_id, token, credits).await)
+                let (at, credits): (Vec<usize>, Vec<CreditRequest>) = run.into_iter().unzip();
+                (at, this.send(&tenant_id, &token, credits).await)
             }
             .instrument(span)
         });
-        let mut answers: Vec<Result<String, DomainError>> = (0..jobs.len())
+        let mut answers: Vec<Result<String, DomainError>> = (0..count)
             .map(|_| Err(DomainError::internal("the ledger left a credit unanswered")))
             .collect();
-        for (run, outcome) in futures::future::join_all(sent).await {
+        for (at, outcome) in futures::future::join_all(sent).await {
             match outcome {
                 Ok(outcomes) => {
-                    for (i, outcome) in run.into_iter().zip(outcomes) {
+                    for (i, outcome) in at.into_iter().zip(outcomes) {
                         answers[i] = transfer_of(outcome);
                     }
                 }
-                Err(err) => run.into_iter().for_each(|i| answers[i] = Err(err.clone())),
+                Err(err) => at.into_iter().for_each(|i| answers[i] = Err(err.clone())),
             }
         }
         answers
