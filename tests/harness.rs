@@ -466,6 +466,7 @@ impl Harness {
     }
 }
 
+#[derive(Clone)]
 pub struct Api {
     pub identity: IdentityServiceClient<Intercepted>,
     pub ledger: LedgerServiceClient<Intercepted>,

@@ -18,7 +18,7 @@ use questline_proto::ledger::{
     CreditBatchRequest, CreditRequest, DebitRequest, GetBalancesRequest, VoidHoldRequest,
 };
 use questline_proto::mechanics::{ListRulesRequest, TrackBatchRequest, TrackBatchResponse};
-use questline_proto::notifications::ListInboxRequest;
+use questline_proto::notifications::{self as notify, ListInboxRequest};
 use questline_proto::rewards::{
     AddVoucherCodesRequest, CreateRewardRequest, GetRedemptionRequest, GetRewardRequest,
     ListRewardsRequest,
@@ -92,6 +92,15 @@ const TENANT_ONLY: &[&str] = &[
     "MechanicsService/DeleteEventSchema",
     "MechanicsService/PutCounter",
     "MechanicsService/GetCounter",
+    // Endpoint ids are the tenant's own words too; the delivery log's
+    // filters name only the tenant's endpoints.
+    "NotificationsService/PutWebhookEndpoint",
+    "NotificationsService/GetWebhookEndpoint",
+    "NotificationsService/ListWebhookEndpoints",
+    "NotificationsService/DeleteWebhookEndpoint",
+    "NotificationsService/GetWebhookSecret",
+    "NotificationsService/RotateWebhookSecret",
+    "NotificationsService/ListWebhookDeliveries",
     "MechanicsService/ListCounters",
     "MechanicsService/DeleteCounter",
     "RewardsService/CreateReward",
@@ -119,6 +128,8 @@ struct Target {
     transfer_id: String,
     /// The member's pastry.
     redemption_id: String,
+    /// A webhook delivery of the tenant's.
+    delivery_id: String,
 }
 
 /// Every RPC of the five services, as `Service/Method`.
@@ -732,6 +743,128 @@ async fn call(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>
     }
 }
 
+/// Webhook endpoints, secrets and deliveries: admin calls.
+async fn call_for_webhooks(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>> {
+    let tenant_id = t.tenant_id.clone();
+    let endpoint_id = WEBHOOK.to_string();
+    let delivery_id = t.delivery_id.clone();
+    let n = &mut api.notifications;
+    match rpc {
+        "NotificationsService/PutWebhookEndpoint" => done(
+            n.put_webhook_endpoint(notify::PutWebhookEndpointRequest {
+                tenant_id,
+                endpoint_id,
+                url: "http://127.0.0.1:9/intruder".into(),
+                enabled: true,
+                ..Default::default()
+            })
+            .await,
+        ),
+        "NotificationsService/GetWebhookEndpoint" => done(
+            n.get_webhook_endpoint(notify::GetWebhookEndpointRequest {
+                tenant_id,
+                endpoint_id,
+            })
+            .await,
+        ),
+        "NotificationsService/ListWebhookEndpoints" => done(
+            n.list_webhook_endpoints(notify::ListWebhookEndpointsRequest {
+                tenant_id,
+                ..Default::default()
+            })
+            .await,
+        ),
+        "NotificationsService/DeleteWebhookEndpoint" => done(
+            n.delete_webhook_endpoint(notify::DeleteWebhookEndpointRequest {
+                tenant_id,
+                endpoint_id,
+            })
+            .await,
+        ),
+        "NotificationsService/GetWebhookSecret" => done(
+            n.get_webhook_secret(notify::GetWebhookSecretRequest {
+                tenant_id,
+                endpoint_id,
+            })
+            .await,
+        ),
+        "NotificationsService/RotateWebhookSecret" => done(
+            n.rotate_webhook_secret(notify::RotateWebhookSecretRequest {
+                tenant_id,
+                endpoint_id,
+                grace_seconds: 60,
+                idempotency_key: "intruder".into(),
+            })
+            .await,
+        ),
+        "NotificationsService/ListWebhookDeliveries" => done(
+            n.list_webhook_deliveries(notify::ListWebhookDeliveriesRequest {
+                tenant_id,
+                ..Default::default()
+            })
+            .await,
+        ),
+        "NotificationsService/GetWebhookDelivery" => done(
+            n.get_webhook_delivery(notify::GetWebhookDeliveryRequest {
+                tenant_id,
+                delivery_id,
+            })
+            .await,
+        ),
+        "NotificationsService/RedeliverWebhook" => done(
+            n.redeliver_webhook(notify::RedeliverWebhookRequest {
+                tenant_id,
+                delivery_id,
+            })
+            .await,
+        ),
+        _ => None,
+    }
+}
+
+/// The endpoint every programme of the matrix has.
+const WEBHOOK: &str = "crm";
+
+/// Gives `p` a webhook endpoint (at a closed loopback port, tried once)
+/// and a member credit for it; the delivery once it has failed, so no
+/// attempt changes the databases while the matrix runs.
+async fn webhook_delivery(h: &Harness, p: &Programme) -> String {
+    let mut api = h.api(Some(&p.token));
+    api.notifications
+        .put_webhook_endpoint(notify::PutWebhookEndpointRequest {
+            tenant_id: p.tenant_id.clone(),
+            endpoint_id: WEBHOOK.into(),
+            url: "http://127.0.0.1:9/closed".into(),
+            event_types: vec!["points.credited".into()],
+            enabled: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    api.mechanics
+        .track(track(&p.tenant_id, &p.member_id, "for-the-webhook", 100.0))
+        .await
+        .unwrap();
+    questline_tests::eventually("a failed webhook delivery", || {
+        let mut api = h.api(Some(&p.token));
+        async move {
+            let found = api
+                .notifications
+                .list_webhook_deliveries(notify::ListWebhookDeliveriesRequest {
+                    tenant_id: p.tenant_id.clone(),
+                    status: notify::WebhookDeliveryStatus::Failed as i32,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .deliveries;
+            found.first().map(|d| d.delivery_id.clone())
+        }
+    })
+    .await
+}
+
 /// Segments, the audit trail and GDPR exports.
 async fn call_for_member_data(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>> {
     let tenant_id = t.tenant_id.clone();
@@ -817,6 +950,9 @@ async fn call_for_member_data(rpc: &str, api: &mut Api, t: &Target) -> Option<Re
                 })
                 .await,
         ),
+        rpc if rpc.starts_with("NotificationsService/") && rpc.contains("Webhook") => {
+            call_for_webhooks(rpc, api, t).await
+        }
         "IdentityService/ExportMember" => done(
             api.identity
                 .export_member(id::ExportMemberRequest {
@@ -955,9 +1091,15 @@ async fn member_with_hold(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_rpc_crosses_a_tenant_or_a_member() {
     each_backend(|backend| async move {
-        let h = Harness::start(backend).await;
+        let mut h = Harness::start(backend).await;
+        // One attempt, to a closed port: the deliveries settle at once.
+        h.settings.webhooks.allow_networks = "127.0.0.0/8".into();
+        h.settings.webhooks.retry_schedule = String::new();
+        h.restart().await;
         let a = h.programme("tenant-a").await;
         let b = h.programme("tenant-b").await;
+        let a_delivery = webhook_delivery(&h, &a).await;
+        let b_delivery = webhook_delivery(&h, &b).await;
         let (m2, m2_hold, m2_credit, m2_treat) = member_with_hold(&h, &a, "m2").await;
         let (b_member, b_hold, b_credit, b_treat) = member_with_hold(&h, &b, "b2").await;
         let member_token = h.member_token(&a, &a.member_id).await;
@@ -971,6 +1113,7 @@ async fn no_rpc_crosses_a_tenant_or_a_member() {
             segment_id: b_segment.clone(),
             transfer_id: b_credit.clone(),
             redemption_id: b_treat.clone(),
+            delivery_id: b_delivery.clone(),
         };
         let attacks = [
             (Attacker::OtherTenant, &a.token, b_ids(&b.tenant_id)),
@@ -986,6 +1129,7 @@ async fn no_rpc_crosses_a_tenant_or_a_member() {
                     segment_id: a_segment.clone(),
                     transfer_id: m2_credit.clone(),
                     redemption_id: m2_treat.clone(),
+                    delivery_id: a_delivery.clone(),
                 },
             ),
         ];

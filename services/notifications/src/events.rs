@@ -1,7 +1,10 @@
 //! What notifications consumes: `points.credited`, `points.expired` and `reward.redeemed` become
 //! inbox messages; `member.*` events keep its member read model, and
-//! `member.erased` also deletes the member's messages. An erased member is
-//! never notified again. Every other event is acknowledged and left alone.
+//! `member.erased` also deletes the member's messages and webhook
+//! deliveries. An erased member is never notified again. Every event
+//! webhooks carry is staged for the tenant's endpoints that want it, in
+//! the batch's order (an erasure's forgetting comes after what preceded
+//! it). Every other event is acknowledged and left alone.
 
 use async_trait::async_trait;
 use questline_kit::DomainError;
@@ -10,8 +13,11 @@ use questline_kit::members::{Held, MemberDirectory};
 use questline_proto::events::{Event, event::Payload};
 
 use crate::domain::templates::Templates;
+use crate::domain::webhooks::payload;
 use crate::domain::{DEFAULT_LOCALE, Notice};
+use crate::flow::webhooks::Sender;
 use crate::store::{Delivery, Store};
+use std::sync::Arc;
 
 /// This service's bus consumer and inbox name.
 pub const CONSUMER: &str = "notifications";
@@ -21,14 +27,21 @@ pub struct Notifier {
     store: Store,
     templates: Templates,
     members: MemberDirectory,
+    webhooks: Arc<Sender>,
 }
 
 impl Notifier {
-    pub fn new(store: Store, templates: Templates, members: MemberDirectory) -> Notifier {
+    pub fn new(
+        store: Store,
+        templates: Templates,
+        members: MemberDirectory,
+        webhooks: Arc<Sender>,
+    ) -> Notifier {
         Notifier {
             store,
             templates,
             members,
+            webhooks,
         }
     }
 }
@@ -51,15 +64,20 @@ fn locale_of(held: &Held) -> &str {
 impl EventHandler for Notifier {
     fn wants(&self, event: &Event) -> bool {
         // The read model's events include `member.erased`.
-        self.members.wants(event) || notifies(event)
+        self.members.wants(event) || notifies(event) || payload::carries(&event.r#type)
     }
 
     async fn handle(&self, event: &Event) -> Result<(), DomainError> {
         self.members.handle(event).await?;
+        let one = std::slice::from_ref(event);
         if let Some(Payload::MemberErased(erased)) = &event.payload {
-            return self.store.forget(&event.tenant_id, &erased.member_id).await;
+            let (tenant_id, member_id) = (&event.tenant_id, &erased.member_id);
+            self.store.forget(tenant_id, member_id).await?;
+            self.store.forget_deliveries(tenant_id, member_id).await?;
+        } else {
+            self.notify_all(one).await?;
         }
-        self.notify_all(std::slice::from_ref(event)).await
+        self.webhooks.stage(one).await
     }
 
     /// The notices between two member events go together, in one
@@ -69,7 +87,10 @@ impl EventHandler for Notifier {
         for run in events.chunk_by(|a, b| notifies(a) && notifies(b)) {
             match run {
                 [event] => self.handle(event).await?,
-                notices => self.notify_all(notices).await?,
+                notices => {
+                    self.notify_all(notices).await?;
+                    self.webhooks.stage(notices).await?;
+                }
             }
         }
         Ok(())
@@ -263,7 +284,14 @@ mod tests {
         let store = Store::new(db.clone());
         let identity = questline_kit::client::channel("http://127.0.0.1:9").unwrap();
         let members = MemberDirectory::new(db, identity, CONSUMER);
-        let notifier = Notifier::new(store.clone(), Templates::builtin().unwrap(), members);
+        let settings = questline_kit::config::WebhookSettings::default();
+        let webhooks = Sender::new(store.clone(), &settings).unwrap();
+        let notifier = Notifier::new(
+            store.clone(),
+            Templates::builtin().unwrap(),
+            members,
+            webhooks,
+        );
         (dir, store, notifier)
     }
 

@@ -6,6 +6,7 @@
 
 pub mod domain;
 pub mod events;
+pub mod flow;
 pub mod grpc;
 pub mod store;
 
@@ -27,8 +28,15 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
         "outcome",
         &["sent", "failed", "suppressed"],
     );
-    // It publishes nothing, so it needs no outbox relay, only its migrated database.
-    let db = ctx.database::<store::migrations::Migrator>(KIND).await?;
+    let webhook = [("channel", "webhook".to_string())];
+    questline_kit::meter::start_at_zero(
+        questline_kit::meter::NOTIFICATIONS,
+        &webhook,
+        "outcome",
+        &["sent", "failed", "retried"],
+    );
+    // Its outbox carries the audit of admin changes to webhooks.
+    let db = ctx.open::<store::migrations::Migrator>(KIND).await?.db;
     let store = store::Store::new(db.clone());
     let members = MemberDirectory::new(
         db.clone(),
@@ -36,10 +44,21 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
         events::CONSUMER,
     );
     let templates = domain::templates::Templates::builtin()?;
-    let notifier = events::Notifier::new(store.clone(), templates, members.clone());
+    let webhooks = flow::webhooks::Sender::new(store.clone(), &ctx.settings.webhooks)?;
+    tokio::spawn(Arc::clone(&webhooks).run(ctx.shutdown.clone()));
+    let notifier = events::Notifier::new(
+        store.clone(),
+        templates,
+        members.clone(),
+        Arc::clone(&webhooks),
+    );
     ctx.bus
         .subscribe(events::CONSUMER, Arc::new(notifier), ctx.shutdown.clone())
         .await?;
-    let api = grpc::NotificationsApi::new(store, members, ctx.verifier(&db, KIND).await?);
+    let allowed =
+        domain::webhooks::destination::Allowed::parse(&ctx.settings.webhooks.allow_networks)
+            .map_err(anyhow::Error::msg)?;
+    let verifier = ctx.verifier(&db, KIND).await?;
+    let api = grpc::NotificationsApi::new(store, members, verifier, webhooks, allowed);
     questline_kit::serve!(ctx, KIND, listener, NotificationsServiceServer::new(api))
 }

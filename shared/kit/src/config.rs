@@ -92,6 +92,7 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     pub server: ServerLimits,
     pub auth: AuthSettings,
+    pub webhooks: WebhookSettings,
     /// Run each service's database migrations when it starts. Turn off where a
     /// migration job runs them first (`questline migrate`); a service then
     /// refuses to start while any are pending.
@@ -221,6 +222,7 @@ impl Default for Settings {
             telemetry: TelemetrySettings::default(),
             server: ServerLimits::default(),
             auth: AuthSettings::default(),
+            webhooks: WebhookSettings::default(),
             migrate_on_start: true,
         }
     }
@@ -258,6 +260,36 @@ impl Default for TelemetrySettings {
             sampling_ratio: 1.0,
             resource_attributes: String::new(),
             log: "info,sea_orm_migration=warn".into(),
+        }
+    }
+}
+
+/// How notifications sends webhooks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebhookSettings {
+    /// Networks a webhook may reach although private, loopback or
+    /// link-local, comma-separated CIDRs (e.g. `10.20.0.0/16`); empty: only
+    /// public addresses, so a tenant's URL cannot reach the cluster inside.
+    pub allow_networks: String,
+    /// Waits between attempts after the first, comma-separated with a unit
+    /// (`ms`, `s`, `m`, `h`); each is stretched by up to a tenth at random.
+    pub retry_schedule: String,
+    /// How long an attempt waits for the receiver's answer.
+    pub timeout_ms: u64,
+    /// Attempts under way at once per endpoint: a slow receiver holds up
+    /// no more than its own deliveries.
+    pub per_endpoint: usize,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            allow_networks: String::new(),
+            // Standard Webhooks' example schedule: ten attempts over three days.
+            retry_schedule: "5s,5m,30m,2h,5h,10h,14h,20h,24h".into(),
+            timeout_ms: 15_000,
+            per_endpoint: 4,
         }
     }
 }

@@ -104,6 +104,17 @@ where
     }
 }
 
+/// ABORTED unless a definition (`what`) stands at the version the caller
+/// expects, when it expects one.
+pub fn expect_version(what: &str, version: i32, expected: Option<i32>) -> Result<(), DomainError> {
+    match expected {
+        Some(expected) if expected != version => Err(DomainError::Aborted(format!(
+            "{what} is at version {version}, not {expected}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Rows per insert statement: far inside every backend's parameter limit.
 pub(crate) const INSERT_CHUNK: usize = 400;
 

@@ -28,3 +28,14 @@ pub mod events {
 /// Every questline service and message, encoded for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/questline_descriptor.bin"));
+
+/// Every questline service and message, for JSON and reflection.
+pub fn pool() -> &'static prost_reflect::DescriptorPool {
+    static POOL: std::sync::OnceLock<prost_reflect::DescriptorPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        // Compiled into the binary from `proto/`: a failure is a build defect.
+        #[allow(clippy::expect_used)]
+        prost_reflect::DescriptorPool::decode(FILE_DESCRIPTOR_SET)
+            .expect("the compiled descriptor set decodes")
+    })
+}

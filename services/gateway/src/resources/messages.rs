@@ -12,19 +12,12 @@ use prost_reflect::{
     SerializeOptions,
 };
 use serde_json::Value;
-use std::sync::OnceLock;
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
 /// Every service and message of the mesh.
 pub fn pool() -> &'static DescriptorPool {
-    static POOL: OnceLock<DescriptorPool> = OnceLock::new();
-    POOL.get_or_init(|| {
-        // Compiled into the binary from `proto/`: a failure is a build defect.
-        #[allow(clippy::expect_used)]
-        DescriptorPool::decode(questline_proto::FILE_DESCRIPTOR_SET)
-            .expect("the compiled descriptor set decodes")
-    })
+    questline_proto::pool()
 }
 
 /// The method `service/method`, e.g. `questline.identity.v1.IdentityService/GetMember`.

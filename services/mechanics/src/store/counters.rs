@@ -14,9 +14,10 @@ use std::collections::HashMap;
 
 use super::Store;
 use super::entities::{counter, member_counter};
-use super::rules::{expect_version, turn_page};
+use super::rules::turn_page;
 use crate::domain::counters::{Bucket, CounterSpec};
 use crate::events;
+use questline_kit::db::expect_version;
 
 /// A counter as stored: its definition and row.
 #[derive(Debug, Clone, PartialEq)]

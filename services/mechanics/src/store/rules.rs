@@ -5,6 +5,7 @@
 
 use questline_kit::DomainError;
 use questline_kit::audit::{self, Change};
+use questline_kit::db::expect_version;
 use questline_kit::error::same_or_exists;
 use questline_kit::outbox;
 use questline_kit::paging::Page;
@@ -330,21 +331,6 @@ async fn changed(
     audit::stage(txn, events::SOURCE, change).await?;
     outbox::stage(txn, &events::rule_changed(head, &change.action)).await?;
     Ok(())
-}
-
-/// ABORTED unless a definition (`what`) stands at the version the caller
-/// expects, when it expects one.
-pub(super) fn expect_version(
-    what: &str,
-    version: i32,
-    expected: Option<i32>,
-) -> Result<(), DomainError> {
-    match expected {
-        Some(expected) if expected != version => Err(DomainError::Aborted(format!(
-            "{what} is at version {version}, not {expected}"
-        ))),
-        _ => Ok(()),
-    }
 }
 
 /// Moves the tenant's rule book revision on, so every instance reloads its

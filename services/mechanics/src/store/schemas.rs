@@ -13,9 +13,10 @@ use sea_orm::{
 
 use super::Store;
 use super::entities::event_schema;
-use super::rules::{expect_version, turn_page};
+use super::rules::turn_page;
 use crate::domain::schemas::{self, EventSchema};
 use crate::events;
+use questline_kit::db::expect_version;
 
 /// A schema as stored: its definition and row.
 #[derive(Debug, Clone, PartialEq)]

@@ -11,6 +11,7 @@
 pub mod templates;
 #[cfg(test)]
 pub(crate) mod test_support;
+pub mod webhooks;
 
 use serde::Serialize;
 

@@ -3,6 +3,7 @@
 
 mod decode;
 mod encode;
+mod webhooks;
 
 use questline_kit::auth::TokenVerifier;
 use questline_kit::members::MemberDirectory;
@@ -11,20 +12,33 @@ use questline_proto::notifications::notifications_service_server::NotificationsS
 use std::sync::Arc;
 use tonic::{Request, Response};
 
+use crate::domain::webhooks::destination::Allowed;
+use crate::flow::webhooks::Sender;
 use crate::store::Store;
 
 pub struct NotificationsApi {
     store: Store,
     members: MemberDirectory,
     auth: Arc<TokenVerifier>,
+    webhooks: Arc<Sender>,
+    /// Networks webhook URLs may point into although not public.
+    allowed: Allowed,
 }
 
 impl NotificationsApi {
-    pub fn new(store: Store, members: MemberDirectory, auth: Arc<TokenVerifier>) -> Self {
+    pub fn new(
+        store: Store,
+        members: MemberDirectory,
+        auth: Arc<TokenVerifier>,
+        webhooks: Arc<Sender>,
+        allowed: Allowed,
+    ) -> Self {
         NotificationsApi {
             store,
             members,
             auth,
+            webhooks,
+            allowed,
         }
     }
 }
@@ -65,5 +79,70 @@ impl NotificationsService for NotificationsApi {
             self.store.export_member(t, m).await
         })
         .await
+    }
+
+    // Webhooks.
+
+    async fn put_webhook_endpoint(
+        &self,
+        request: Request<pb::PutWebhookEndpointRequest>,
+    ) -> tonic::Result<Response<pb::PutWebhookEndpointResponse>> {
+        webhooks::put(self, request).await
+    }
+
+    async fn get_webhook_endpoint(
+        &self,
+        request: Request<pb::GetWebhookEndpointRequest>,
+    ) -> tonic::Result<Response<pb::GetWebhookEndpointResponse>> {
+        webhooks::get(self, request).await
+    }
+
+    async fn list_webhook_endpoints(
+        &self,
+        request: Request<pb::ListWebhookEndpointsRequest>,
+    ) -> tonic::Result<Response<pb::ListWebhookEndpointsResponse>> {
+        webhooks::list(self, request).await
+    }
+
+    async fn delete_webhook_endpoint(
+        &self,
+        request: Request<pb::DeleteWebhookEndpointRequest>,
+    ) -> tonic::Result<Response<pb::DeleteWebhookEndpointResponse>> {
+        webhooks::delete(self, request).await
+    }
+
+    async fn get_webhook_secret(
+        &self,
+        request: Request<pb::GetWebhookSecretRequest>,
+    ) -> tonic::Result<Response<pb::GetWebhookSecretResponse>> {
+        webhooks::secret(self, request).await
+    }
+
+    async fn rotate_webhook_secret(
+        &self,
+        request: Request<pb::RotateWebhookSecretRequest>,
+    ) -> tonic::Result<Response<pb::RotateWebhookSecretResponse>> {
+        webhooks::rotate(self, request).await
+    }
+
+    async fn list_webhook_deliveries(
+        &self,
+        request: Request<pb::ListWebhookDeliveriesRequest>,
+    ) -> tonic::Result<Response<pb::ListWebhookDeliveriesResponse>> {
+        webhooks::deliveries(self, request).await
+    }
+
+    async fn get_webhook_delivery(
+        &self,
+        request: Request<pb::GetWebhookDeliveryRequest>,
+    ) -> tonic::Result<Response<pb::GetWebhookDeliveryResponse>> {
+        webhooks::delivery(self, request).await
+    }
+
+    async fn redeliver_webhook(
+        &self,
+        request: Request<pb::RedeliverWebhookRequest>,
+    ) -> tonic::Result<Response<pb::RedeliverWebhookResponse>> {
+        webhooks::redeliver(self, request).await
     }
 }

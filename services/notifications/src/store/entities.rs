@@ -25,3 +25,104 @@ pub mod message {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod endpoint {
+    use sea_orm::entity::prelude::*;
+
+    /// A brand's webhook endpoint.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_endpoints")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub endpoint_id: String,
+        pub url: String,
+        pub description: String,
+        /// JSON list of event types; `[]`: every type webhooks carry.
+        pub event_types: String,
+        pub enabled: bool,
+        pub disabled_reason: String,
+        /// `whsec_…`: deliveries are signed with it.
+        pub secret: String,
+        /// The secret before the last rotation, signing beside the current
+        /// one until `previous_expires_at` (ms); empty when none.
+        pub previous_secret: String,
+        pub previous_expires_at: i64,
+        /// The idempotency key of the last rotation.
+        pub rotation_key: String,
+        pub version: i32,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod delivery {
+    use sea_orm::entity::prelude::*;
+
+    /// One domain event for one endpoint, tried until delivered or dead.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_deliveries")]
+    pub struct Model {
+        /// `msg_…`, UUIDv7 inside: the `webhook-id` of every attempt, and
+        /// the paging key (newest first).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub delivery_id: String,
+        pub tenant_id: String,
+        pub endpoint_id: String,
+        pub event_id: String,
+        pub event_type: String,
+        /// The member the event is about, if any (erasure removes theirs).
+        pub member_id: String,
+        /// The JSON body, the same for every attempt.
+        pub payload: String,
+        /// `pending`, `delivered` or `failed`.
+        pub status: String,
+        /// Attempts made in all.
+        pub attempts: i32,
+        /// Attempts made since the last (re)delivery began: the place in
+        /// the retry schedule.
+        pub round_attempts: i32,
+        pub last_status_code: i32,
+        pub last_error: String,
+        /// When it is due (ms); while an attempt is under way, when its
+        /// lease ends.
+        pub next_attempt_at: i64,
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod attempt {
+    use sea_orm::entity::prelude::*;
+
+    /// One try of a delivery: what came back and how long it took.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_attempts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub delivery_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub attempt: i32,
+        pub tenant_id: String,
+        pub at: i64,
+        /// 0: no answer.
+        pub status_code: i32,
+        pub latency_ms: i64,
+        pub error: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -4,7 +4,7 @@ use questline_kit::DomainError;
 use questline_kit::export::MemberExport;
 
 use super::Store;
-use super::entities::message;
+use super::entities::{delivery, message};
 
 impl Store {
     pub async fn export_member(
@@ -12,6 +12,7 @@ impl Store {
         tenant_id: &str,
         member_id: &str,
     ) -> Result<MemberExport, DomainError> {
+        use delivery::Column as D;
         use message::Column as M;
         let columns = [M::TenantId, M::MemberId, M::MessageId];
         MemberExport::default()
@@ -19,6 +20,14 @@ impl Store {
                 &self.db,
                 "inbox_messages",
                 columns,
+                tenant_id,
+                member_id,
+            )
+            .await?
+            .member_rows::<delivery::Entity, _>(
+                &self.db,
+                "webhook_deliveries",
+                [D::TenantId, D::MemberId, D::DeliveryId],
                 tenant_id,
                 member_id,
             )

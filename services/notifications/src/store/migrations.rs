@@ -4,8 +4,9 @@ use questline_kit::access::CreateAccessBlocks;
 use questline_kit::db::unique_index;
 use questline_kit::inbox::CreateInbox;
 use questline_kit::members::CreateMemberSnapshots;
+use questline_kit::outbox::{AddOutboxSubject, CreateOutbox, IndexUnpublishedOutbox};
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, string, text};
+use sea_orm_migration::schema::{big_integer, boolean, integer, string, text};
 
 pub struct Migrator;
 
@@ -16,6 +17,11 @@ impl MigratorTrait for Migrator {
             Box::new(CreateInboxMessages),
             Box::new(CreateAccessBlocks),
             Box::new(CreateMemberSnapshots),
+            Box::new(CreateWebhooks),
+            // Admin changes to webhooks are audited (`audit.recorded`).
+            Box::new(CreateOutbox),
+            Box::new(AddOutboxSubject),
+            Box::new(IndexUnpublishedOutbox),
         ]
     }
 }
@@ -60,6 +66,96 @@ impl MigrationTrait for CreateInboxMessages {
                 .col("tenant_id")
                 .col("member_id")
                 .col("message_id")
+                .to_owned(),
+        )
+        .await
+    }
+}
+
+/// Webhook endpoints, their deliveries, and every attempt.
+struct CreateWebhooks;
+
+impl MigrationName for CreateWebhooks {
+    fn name(&self) -> &str {
+        "m0002_create_webhooks"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateWebhooks {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("webhook_endpoints")
+                .col(string("tenant_id"))
+                .col(string("endpoint_id"))
+                .col(text("url"))
+                .col(text("description"))
+                .col(text("event_types"))
+                .col(boolean("enabled"))
+                .col(text("disabled_reason"))
+                .col(text("secret"))
+                .col(text("previous_secret"))
+                .col(big_integer("previous_expires_at"))
+                .col(text("rotation_key"))
+                .col(integer("version"))
+                .col(big_integer("created_at"))
+                .col(big_integer("updated_at"))
+                .primary_key(Index::create().col("tenant_id").col("endpoint_id"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("webhook_deliveries")
+                .col(string("delivery_id").primary_key())
+                .col(string("tenant_id"))
+                .col(string("endpoint_id"))
+                .col(string("event_id"))
+                .col(string("event_type"))
+                .col(string("member_id"))
+                .col(text("payload"))
+                .col(string("status"))
+                .col(integer("attempts"))
+                .col(integer("round_attempts"))
+                .col(integer("last_status_code"))
+                .col(text("last_error"))
+                .col(big_integer("next_attempt_at"))
+                .col(big_integer("created_at"))
+                .to_owned(),
+        )
+        .await?;
+        // The same event never goes twice to one endpoint.
+        unique_index(
+            m,
+            "webhook_deliveries_event",
+            "webhook_deliveries",
+            &["tenant_id", "endpoint_id", "event_id"],
+        )
+        .await?;
+        for (name, cols) in [
+            ("webhook_deliveries_due", &["status", "next_attempt_at"][..]),
+            ("webhook_deliveries_log", &["tenant_id", "delivery_id"][..]),
+            ("webhook_deliveries_member", &["tenant_id", "member_id"][..]),
+        ] {
+            let mut index = Index::create();
+            index.name(name).table("webhook_deliveries");
+            for col in cols {
+                index.col(*col);
+            }
+            m.create_index(index.to_owned()).await?;
+        }
+        m.create_table(
+            Table::create()
+                .table("webhook_attempts")
+                .col(string("delivery_id"))
+                .col(integer("attempt"))
+                .col(string("tenant_id"))
+                .col(big_integer("at"))
+                .col(integer("status_code"))
+                .col(big_integer("latency_ms"))
+                .col(text("error"))
+                .primary_key(Index::create().col("delivery_id").col("attempt"))
                 .to_owned(),
         )
         .await

@@ -4,6 +4,7 @@
 pub mod entities;
 mod export;
 pub mod migrations;
+pub mod webhooks;
 
 use questline_kit::paging::Page;
 use questline_kit::{DomainError, inbox, new_id, time::now_ms};

@@ -1,0 +1,3 @@
+//! Work notifications does beside answering calls: sending webhooks.
+
+pub mod webhooks;

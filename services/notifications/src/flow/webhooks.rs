@@ -1,0 +1,392 @@
+//! The webhook sender: looks for due deliveries when woken (a delivery
+//! staged, an attempt due) and at least once a second, claims each for one
+//! attempt, and sends it with every secret in force. Each endpoint has at
+//! most `per_endpoint` attempts under way, so a slow or dead receiver
+//! holds up only its own deliveries; every attempt is timed out.
+
+use questline_kit::config::WebhookSettings;
+use questline_kit::time::now_ms;
+use questline_proto::events::Event;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::webhooks::destination::{self, Allowed};
+use crate::domain::webhooks::endpoint::EndpointSpec;
+use crate::domain::webhooks::payload;
+use crate::domain::webhooks::schedule::{self, Schedule};
+use crate::domain::webhooks::signature::{self, Secret};
+use crate::domain::webhooks::{Verdict, verdict};
+use crate::store::Store;
+use crate::store::entities::{attempt, delivery, endpoint};
+use crate::store::webhooks::{AttemptDone, DELIVERED, Due, FAILED, PENDING};
+
+/// Most deliveries looked at per look.
+const LOOK: u64 = 200;
+/// The longest wait between looks.
+const POLL: Duration = Duration::from_secs(1);
+/// How long a claim outlives an attempt's timeout: a sender that died
+/// mid-attempt leaves the delivery to another after it.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// Most bytes of a receiver's error kept in the log.
+const MOST_ERROR_BYTES: usize = 300;
+
+pub struct Sender {
+    store: Store,
+    client: reqwest::Client,
+    schedule: Schedule,
+    allowed: Allowed,
+    timeout: Duration,
+    per_endpoint: usize,
+    wake: Notify,
+    /// Attempts under way per (tenant, endpoint).
+    busy: Mutex<HashMap<(String, String), usize>>,
+}
+
+impl Sender {
+    pub fn new(store: Store, settings: &WebhookSettings) -> anyhow::Result<Arc<Sender>> {
+        let allowed = Allowed::parse(&settings.allow_networks).map_err(anyhow::Error::msg)?;
+        let schedule = Schedule::parse(&settings.retry_schedule).map_err(anyhow::Error::msg)?;
+        let timeout = Duration::from_millis(settings.timeout_ms.max(1));
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            // A redirect is a failure (the endpoint's URL should change),
+            // and a proxy from the environment would skip the address check.
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(Checked(allowed.clone())))
+            .user_agent(concat!("Questline-Webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Arc::new(Sender {
+            store,
+            client,
+            schedule,
+            allowed,
+            timeout,
+            per_endpoint: settings.per_endpoint.max(1),
+            wake: Notify::new(),
+            busy: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// Stages a delivery of each event webhooks carry to each of its
+    /// tenant's enabled endpoints that wants it, and looks at once.
+    pub async fn stage(&self, events: &[Event]) -> Result<(), questline_kit::DomainError> {
+        let carried: Vec<&Event> = events
+            .iter()
+            .filter(|e| payload::carries(&e.r#type))
+            .collect();
+        if carried.is_empty() {
+            return Ok(());
+        }
+        let mut tenants: Vec<&str> = carried.iter().map(|e| e.tenant_id.as_str()).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+        let endpoints = self.store.enabled_endpoints(&tenants).await?;
+        let mut rows = Vec::new();
+        for event in carried {
+            let wanting = endpoints.iter().filter(|e| {
+                e.tenant_id == event.tenant_id && EndpointSpec::wants(&types_of(e), &event.r#type)
+            });
+            let mut body = None;
+            for endpoint in wanting {
+                let body = match &body {
+                    Some(body) => body,
+                    None => body.insert(
+                        payload::body(event).map_err(questline_kit::DomainError::internal)?,
+                    ),
+                };
+                rows.push(delivery_of(event, endpoint, body.clone()));
+            }
+        }
+        if self.store.stage_deliveries(rows).await? {
+            self.wake();
+        }
+        Ok(())
+    }
+
+    /// Looks again now: something was staged or became due.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Sends due deliveries until `shutdown`.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        loop {
+            if let Err(err) = Arc::clone(&self).look().await {
+                tracing::warn!(%err, "webhooks: looking for due deliveries failed");
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    /// Starts an attempt for every due delivery whose endpoint has room.
+    async fn look(self: Arc<Self>) -> Result<(), questline_kit::DomainError> {
+        let now = now_ms();
+        let lease = now + millis(self.timeout + LEASE_MARGIN);
+        for due in self.store.due(now, LOOK).await? {
+            let key = (
+                due.endpoint.tenant_id.clone(),
+                due.endpoint.endpoint_id.clone(),
+            );
+            if !self.take_room(&key) {
+                continue;
+            }
+            if !self.store.claim(&due.delivery, lease).await? {
+                self.give_room(&key);
+                continue;
+            }
+            let sender = Arc::clone(&self);
+            tokio::spawn(async move {
+                let id = due.delivery.delivery_id.clone();
+                if let Err(err) = sender.attempt(due).await {
+                    tracing::warn!(%err, delivery_id = %id, "webhooks: recording an attempt failed");
+                }
+                sender.give_room(&key);
+                sender.wake();
+            });
+        }
+        Ok(())
+    }
+
+    fn take_room(&self, key: &(String, String)) -> bool {
+        let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        let n = busy.entry(key.clone()).or_default();
+        if *n >= self.per_endpoint {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn give_room(&self, key: &(String, String)) {
+        let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = busy.get_mut(key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                busy.remove(key);
+            }
+        }
+    }
+
+    /// One attempt: sent, answered (or not), recorded with what follows.
+    async fn attempt(self: &Arc<Self>, due: Due) -> Result<(), questline_kit::DomainError> {
+        let Due { delivery, endpoint } = due;
+        let started = Instant::now();
+        let at = now_ms();
+        let answer = self.send(&delivery, &endpoint, at).await;
+        let latency_ms = started.elapsed().as_millis() as i64;
+        let (status_code, retry_after, error) = match answer {
+            Ok((status, retry_after)) => (Some(status), retry_after, String::new()),
+            Err(err) => (None, None, err),
+        };
+        let made = delivery.round_attempts as usize + 1;
+        let (status, next_attempt_at, disable_because) = match verdict(status_code) {
+            Verdict::Delivered => (DELIVERED, at, None),
+            Verdict::Gone => (
+                FAILED,
+                at,
+                Some("the receiver answered 410 Gone".to_string()),
+            ),
+            Verdict::Retry => match self.schedule.next(made, jitter(), retry_after) {
+                Some(wait) => {
+                    self.wake_after(wait);
+                    (PENDING, now_ms() + millis(wait), None)
+                }
+                None => (FAILED, at, None),
+            },
+        };
+        let error = match (status_code, error) {
+            (Some(code), e) if e.is_empty() && !(200..300).contains(&code) => {
+                format!("the receiver answered {code}")
+            }
+            (_, e) => e,
+        };
+        let attempt = attempt::Model {
+            delivery_id: delivery.delivery_id.clone(),
+            attempt: delivery.attempts + 1,
+            tenant_id: delivery.tenant_id.clone(),
+            at,
+            status_code: status_code.map_or(0, i32::from),
+            latency_ms,
+            error: truncated(error),
+        };
+        count(status);
+        let done = AttemptDone {
+            attempt,
+            status,
+            next_attempt_at,
+            disable_because,
+        };
+        self.store.record_attempt(&delivery, done).await
+    }
+
+    /// Posts the delivery; the answer's status and `Retry-After`, or why
+    /// none came.
+    async fn send(
+        &self,
+        delivery: &delivery::Model,
+        endpoint: &endpoint::Model,
+        at_ms: i64,
+    ) -> Result<(u16, Option<Duration>), String> {
+        // The URL again: the operator's allowed networks may have changed.
+        destination::check_url(&endpoint.url, &self.allowed)?;
+        let secrets = secrets_in_force(endpoint, at_ms);
+        let timestamp = at_ms / 1000;
+        let body = delivery.payload.as_bytes();
+        let signature = signature::header(&secrets, &delivery.delivery_id, timestamp, body);
+        let answer = self
+            .client
+            .post(&endpoint.url)
+            .header("content-type", "application/json")
+            .header("webhook-id", &delivery.delivery_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(delivery.payload.clone())
+            .send()
+            .await
+            .map_err(describe)?;
+        let retry_after = answer
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(schedule::retry_after);
+        Ok((answer.status().as_u16(), retry_after))
+    }
+}
+
+impl Sender {
+    /// Looks again once `wait` has passed, when that is before the poll.
+    fn wake_after(self: &Arc<Self>, wait: Duration) {
+        if wait < POLL {
+            let sender = Arc::clone(self);
+            tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                sender.wake();
+            });
+        }
+    }
+}
+
+/// A new delivery of `event` to `endpoint`, due now.
+fn delivery_of(event: &Event, endpoint: &endpoint::Model, payload: String) -> delivery::Model {
+    let now = now_ms();
+    delivery::Model {
+        delivery_id: format!("msg_{}", questline_kit::new_id()),
+        tenant_id: event.tenant_id.clone(),
+        endpoint_id: endpoint.endpoint_id.clone(),
+        event_id: event.event_id.clone(),
+        event_type: event.r#type.clone(),
+        member_id: event.subject.clone(),
+        payload,
+        status: PENDING.into(),
+        attempts: 0,
+        round_attempts: 0,
+        last_status_code: 0,
+        last_error: String::new(),
+        next_attempt_at: now,
+        created_at: now,
+    }
+}
+
+/// The event types an endpoint filters for, as stored.
+pub fn types_of(endpoint: &endpoint::Model) -> Vec<String> {
+    serde_json::from_str(&endpoint.event_types).unwrap_or_default()
+}
+
+/// The endpoint's secrets that sign at `at_ms`: the current one, and the
+/// one rotated out while its grace lasts.
+fn secrets_in_force(endpoint: &endpoint::Model, at_ms: i64) -> Vec<Secret> {
+    let previous =
+        (endpoint.previous_expires_at > at_ms).then_some(endpoint.previous_secret.as_str());
+    [Some(endpoint.secret.as_str()), previous]
+        .into_iter()
+        .flatten()
+        .filter_map(Secret::parse)
+        .collect()
+}
+
+/// A number in [0, 1) from the system's randomness (0 if it fails).
+fn jitter() -> f64 {
+    let mut bytes = [0u8; 4];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => f64::from(u32::from_le_bytes(bytes)) / (f64::from(u32::MAX) + 1.0),
+        Err(_) => 0.0,
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn truncated(mut text: String) -> String {
+    if text.len() > MOST_ERROR_BYTES {
+        let mut end = MOST_ERROR_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+/// Why no answer came, in words for the delivery log.
+fn describe(err: reqwest::Error) -> String {
+    use std::error::Error;
+    let mut words = if err.is_timeout() {
+        "no answer within the timeout".to_string()
+    } else if err.is_connect() {
+        "could not connect".to_string()
+    } else {
+        "the request failed".to_string()
+    };
+    let mut source = err.source();
+    while let Some(cause) = source {
+        words.push_str(": ");
+        words.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    words
+}
+
+/// Counts what attempts led to on the webhook channel.
+fn count(status: &str) {
+    let outcome = match status {
+        DELIVERED => "sent",
+        FAILED => "failed",
+        _ => "retried",
+    };
+    metrics::counter!(questline_kit::meter::NOTIFICATIONS, "channel" => "webhook", "outcome" => outcome)
+        .increment(1);
+}
+
+/// Resolves a host to the addresses webhooks may reach: a name that
+/// resolves only inside the cluster is refused before any connection.
+struct Checked(Allowed);
+
+impl Resolve for Checked {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allowed = self.0.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            let permitted: Vec<SocketAddr> = found.filter(|a| allowed.permits(a.ip())).collect();
+            if permitted.is_empty() {
+                let why = format!(
+                    "no address of {host} is a public one (the operator may allow its network)"
+                );
+                return Err(why.into());
+            }
+            let addrs: Addrs = Box::new(permitted.into_iter());
+            Ok(addrs)
+        })
+    }
+}
