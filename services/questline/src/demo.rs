@@ -1,8 +1,9 @@
 //! "Snapping Saturday", the demo programme every newcomer sees: a stars
 //! currency, the schemas of its events, two counters, its rules (one star
 //! per 10 spent, a daily bonus star for a QR scan in a partner store, double
-//! stars on birthdays), a pastry for 20 stars and a pizza for 60, and a
-//! member to try it with. Loaded through the public gRPC API, with
+//! stars on birthdays), a pastry for 20 stars and a pizza for 60, a
+//! webhook endpoint for the brand's CRM (disabled until a receiver listens,
+//! see the README), and a member to try it with. Loaded through the public gRPC API, with
 //! client-chosen ids, so loading it twice changes nothing.
 
 use questline_kit::client::{Intercepted, Outgoing};
@@ -14,6 +15,9 @@ use questline_proto::ledger::{
 };
 use questline_proto::mechanics::{
     self as mech, CreateRuleRequest, mechanics_service_client::MechanicsServiceClient,
+};
+use questline_proto::notifications::{
+    PutWebhookEndpointRequest, notifications_service_client::NotificationsServiceClient,
 };
 use questline_proto::rewards::{
     CreateRewardRequest, VoucherSource, rewards_service_client::RewardsServiceClient,
@@ -190,7 +194,8 @@ async fn programme(settings: &Settings, token: &str) -> anyhow::Result<()> {
             })
             .await?;
     }
-    let mut rewards = RewardsServiceClient::with_interceptor(channel(ServiceKind::Rewards)?, auth);
+    let mut rewards =
+        RewardsServiceClient::with_interceptor(channel(ServiceKind::Rewards)?, auth.clone());
     for (reward_id, name, price) in [("pastry", "A pastry", 20), ("pizza", "A pizza", 60)] {
         rewards
             .create_reward(CreateRewardRequest {
@@ -204,7 +209,24 @@ async fn programme(settings: &Settings, token: &str) -> anyhow::Result<()> {
             })
             .await?;
     }
+    NotificationsServiceClient::with_interceptor(channel(ServiceKind::Notifications)?, auth)
+        .put_webhook_endpoint(crm_webhook())
+        .await?;
     Ok(())
+}
+
+/// Where the brand's CRM hears of stars and rewards: a receiver on this
+/// machine, so the endpoint starts disabled (the README's tour enables it).
+fn crm_webhook() -> PutWebhookEndpointRequest {
+    PutWebhookEndpointRequest {
+        tenant_id: TENANT.into(),
+        endpoint_id: "crm".into(),
+        url: "http://127.0.0.1:8099/questline".into(),
+        description: "The brand's CRM: stars earned and rewards redeemed".into(),
+        event_types: vec!["points.credited".into(), "reward.redeemed".into()],
+        enabled: false,
+        expected_version: 0,
+    }
 }
 
 /// What the tills and the app send: a purchase carries its amount; a QR

@@ -1,11 +1,12 @@
 //! The `questline` binary's library: running services in one process (the
-//! whole mesh for `questline dev` and tests, or one service for a pod) and
-//! loading the demo programme.
+//! whole mesh for `questline dev` and tests, or one service for a pod),
+//! loading the demo programme, and a webhook receiver to try endpoints with.
 
 pub mod demo;
 pub mod enrol;
 pub mod mesh;
 pub mod migrate;
+pub mod receiver;
 
 /// Writes a new file only its owner can read (it holds a secret).
 pub fn write_private(file: &std::path::Path, text: &str) -> anyhow::Result<()> {

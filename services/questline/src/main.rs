@@ -40,6 +40,21 @@ enum Command {
     /// services and the gateway), or the one named. Run before an upgrade when services start with
     /// QUESTLINE__MIGRATE_ON_START=false.
     Migrate { service: Option<Part> },
+    /// A webhook receiver for trying endpoints on this machine: accepts
+    /// every delivery and prints each as a JSON line, its signature checked
+    /// when given the endpoint's secret.
+    ReceiveWebhooks {
+        #[arg(long, default_value = "127.0.0.1:8099")]
+        listen: String,
+        /// The endpoint's `whsec_` secret (`GET /v1/webhook-endpoints/{id}/secret`).
+        #[arg(
+            long,
+            env = "QUESTLINE_WEBHOOK_SECRET",
+            default_value = "",
+            hide_env_values = true
+        )]
+        secret: String,
+    },
 }
 
 #[tokio::main]
@@ -64,6 +79,9 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<()> {
             settings.data_dir = data_dir;
             let _telemetry = questline_kit::telemetry::init(&settings.telemetry, "questline-dev")?;
             dev(settings).await
+        }
+        Command::ReceiveWebhooks { listen, secret } => {
+            questline::receiver::run(&listen, &secret).await
         }
         Command::Migrate { service } => {
             let _telemetry =
@@ -91,6 +109,10 @@ async fn dev(mut settings: Settings) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir)?;
     if settings.auth.operator_key.is_empty() {
         settings.auth.operator_key = operator_key(Path::new(&settings.data_dir))?;
+    }
+    // On a developer's machine, webhook receivers listen on loopback.
+    if settings.webhooks.allow_networks.is_empty() {
+        settings.webhooks.allow_networks = "127.0.0.0/8,::1/128".into();
     }
     let mut mesh = Mesh::start(settings, &Part::all()).await?;
     mesh.ready(Duration::from_secs(60)).await?;

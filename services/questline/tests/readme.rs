@@ -1,7 +1,7 @@
 //! The README's partner walk-through, run as written (issue 18, check 6)
 //! against the real `questline dev`: a member signed up, a member token,
 //! a purchase, balance and history, the catalogue, a redemption, the inbox,
-//! and another member's wallet refused.
+//! the CRM's webhooks verified, and another member's wallet refused.
 
 #![allow(clippy::unwrap_used)]
 
@@ -28,7 +28,12 @@ fn the_partner_walk_through_runs_as_written() {
     let readme = include_str!("../../../README.md");
     let script = walk_through(readme);
     assert!(script.contains("QL=localhost:8080"));
-    let script = script.replace("QL=localhost:8080", &format!("QL={}", dev.gateway));
+    let script = script
+        .replace("QL=localhost:8080", &format!("QL={}", dev.gateway))
+        .replace(
+            "cargo run -q -p questline --",
+            env!("CARGO_BIN_EXE_questline"),
+        );
     let ran = Command::new("bash")
         .args(["-euo", "pipefail", "-c", &script])
         .current_dir(root.path())
@@ -56,6 +61,10 @@ fn the_partner_walk_through_runs_as_written() {
         r#""outcome":"OUTCOME_APPLIED""#,
         r#""difference":[{"currency":"stars","difference":25,"live":25,"simulated":50}]"#,
         r#""status":403"#,
+        r#""verified":true"#,
+        r#""type":"points.credited""#,
+        r#""type":"reward.redeemed""#,
+        r#""status":"WEBHOOK_DELIVERY_STATUS_DELIVERED""#,
     ];
     for text in expected {
         assert!(said.contains(text), "{text} not in:\n{said}");

@@ -17,6 +17,10 @@ const OPTIONAL_ID: &str = "^[A-Za-z0-9._:-]{0,256}$";
 /// dot inside; no spaces or control characters.
 const EMAIL: &str = "^([^\\s\\u0000-\\u001f\\u007f-\\u009f]+@[^\\s@.\\u0000-\\u001f\\u007f-\\u009f][^\\s@\\u0000-\\u001f\\u007f-\\u009f]*\\.[^\\s@\\u0000-\\u001f\\u007f-\\u009f]*[^\\s@.\\u0000-\\u001f\\u007f-\\u009f])?$";
 
+/// A webhook URL as notifications takes it: http(s), no spaces or control
+/// characters.
+const URL: &str = "^https?://[^\\s\\u0000-\\u001f\\u007f-\\u009f]+$";
+
 /// An account on the other side of a leg.
 const COUNTERPARTY: &str = "^((member|partner):[A-Za-z0-9._:-]{1,256}|system:(issuance|redemption|breakage|adjustments))?$";
 
@@ -41,6 +45,7 @@ pub fn required(message: &MessageDescriptor, field: &FieldDescriptor) -> bool {
         ("ListAccountEntriesRequest", "currency")
             | ("PutEventSchemaRequest", "schema")
             | ("PutCounterRequest", "counter")
+            | ("PutWebhookEndpointRequest", "url")
     ) {
         return true;
     }
@@ -101,6 +106,10 @@ pub fn narrow(message: &MessageDescriptor, field: &FieldDescriptor, schema: &mut
         "counterparty" => set(schema, json!({"pattern": COUNTERPARTY})),
         "action_prefix" => set(schema, json!({"pattern": "^[A-Za-z0-9./]{0,200}$"})),
         "time_zone" => set(schema, json!({"format": "iana-time-zone"})),
+        // A webhook's URL; that it parses and its address is public are
+        // checked behind (JSON Schema's `uri` is ASCII only, URLs are not).
+        "url" => set(schema, json!({"maxLength": 2000, "pattern": URL})),
+        "grace_seconds" => set(schema, json!({"minimum": 0, "maximum": 604_800})),
         "decimal_places" => set(schema, json!({"minimum": 0, "maximum": 4})),
         // A rule version; 0 asks for the current one.
         "version" | "expected_version" => set(schema, json!({"minimum": 0})),

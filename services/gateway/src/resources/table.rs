@@ -584,6 +584,104 @@ pub static RESOURCES: &[Resource] = &[
         "segments",
         "Whether one member is in the segment, and why not",
     ),
+    // Webhooks.
+    Resource {
+        answer: Some("endpoint"),
+        example: Some(
+            r#"{"url": "https://hooks.brand.example/questline", "description": "CRM sync", "event_types": ["points.credited", "reward.redeemed"], "enabled": true}"#,
+        ),
+        ..resource(
+            Verb::Put,
+            "/v1/webhook-endpoints/{endpoint_id}",
+            rpc!("notifications", "NotificationsService/PutWebhookEndpoint"),
+            "putWebhookEndpoint",
+            "webhooks",
+            "Create or replace a webhook endpoint (Standard Webhooks): an http(s) URL on the public internet, the event types it receives (none: all that webhooks carry); a new one gets a `whsec_` secret. A URL that is not public or an unknown event type answer 400 (admin)",
+        )
+    },
+    Resource {
+        answer: Some("endpoint"),
+        ..resource(
+            Verb::Get,
+            "/v1/webhook-endpoints/{endpoint_id}",
+            rpc!("notifications", "NotificationsService/GetWebhookEndpoint"),
+            "getWebhookEndpoint",
+            "webhooks",
+            "One endpoint: its URL, filter, and whether it is enabled (a 410 from the receiver disables it) (admin)",
+        )
+    },
+    resource(
+        Verb::Get,
+        "/v1/webhook-endpoints",
+        rpc!("notifications", "NotificationsService/ListWebhookEndpoints"),
+        "listWebhookEndpoints",
+        "webhooks",
+        "The programme's webhook endpoints, paged (admin)",
+    ),
+    Resource {
+        status: 204,
+        ..resource(
+            Verb::Delete,
+            "/v1/webhook-endpoints/{endpoint_id}",
+            rpc!(
+                "notifications",
+                "NotificationsService/DeleteWebhookEndpoint"
+            ),
+            "deleteWebhookEndpoint",
+            "webhooks",
+            "Remove an endpoint with its deliveries and their attempts (admin)",
+        )
+    },
+    resource(
+        Verb::Get,
+        "/v1/webhook-endpoints/{endpoint_id}/secret",
+        rpc!("notifications", "NotificationsService/GetWebhookSecret"),
+        "getWebhookSecret",
+        "webhooks",
+        "The secrets deliveries are signed with: the current one, and the previous one while a rotation's grace lasts (admin)",
+    ),
+    Resource {
+        example: Some(r#"{"grace_seconds": 86400, "idempotency_key": "rotate-2026-12"}"#),
+        ..resource(
+            Verb::Post,
+            "/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+            rpc!("notifications", "NotificationsService/RotateWebhookSecret"),
+            "rotateWebhookSecret",
+            "webhooks",
+            "A new secret; the old one keeps signing beside it for `grace_seconds` (at most 7 days) (admin)",
+        )
+    },
+    resource(
+        Verb::Get,
+        "/v1/webhook-deliveries",
+        rpc!(
+            "notifications",
+            "NotificationsService/ListWebhookDeliveries"
+        ),
+        "listWebhookDeliveries",
+        "webhooks",
+        "The delivery log, newest first, by endpoint and status: dead letters are `WEBHOOK_DELIVERY_STATUS_FAILED` (admin)",
+    ),
+    resource(
+        Verb::Get,
+        "/v1/webhook-deliveries/{delivery_id}",
+        rpc!("notifications", "NotificationsService/GetWebhookDelivery"),
+        "getWebhookDelivery",
+        "webhooks",
+        "One delivery with every attempt: status code, latency, error (admin)",
+    ),
+    Resource {
+        answer: Some("delivery"),
+        example: Some("{}"),
+        ..resource(
+            Verb::Post,
+            "/v1/webhook-deliveries/{delivery_id}/redeliver",
+            rpc!("notifications", "NotificationsService/RedeliverWebhook"),
+            "redeliverWebhook",
+            "webhooks",
+            "Send a delivery again now, from the start of the retry schedule, with the same `webhook-id` (admin)",
+        )
+    },
     // Audit.
     resource(
         Verb::Get,

@@ -37,6 +37,7 @@ in front of Questline's gRPC services. Authenticate with `X-Api-Key` (a server c
         (name = "segments", description = "Groups of members, by a CEL predicate"),
         (name = "programme", description = "The programme manager's settings: currencies, rules, audit trail"),
         (name = "privacy", description = "GDPR access and erasure"),
+        (name = "webhooks", description = "Signed deliveries of domain events to the brand's systems (Standard Webhooks)"),
     )
 )]
 pub struct ApiDoc;

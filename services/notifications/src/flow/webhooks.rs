@@ -4,9 +4,9 @@
 //! most `per_endpoint` attempts under way, so a slow or dead receiver
 //! holds up only its own deliveries; every attempt is timed out.
 
+use questline_kit::DomainError;
 use questline_kit::config::WebhookSettings;
 use questline_kit::time::now_ms;
-use questline_proto::events::Event;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -17,7 +17,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::domain::webhooks::destination::{self, Allowed};
 use crate::domain::webhooks::endpoint::EndpointSpec;
-use crate::domain::webhooks::payload;
 use crate::domain::webhooks::schedule::{self, Schedule};
 use crate::domain::webhooks::signature::{self, Secret};
 use crate::domain::webhooks::{Verdict, verdict};
@@ -73,35 +72,23 @@ impl Sender {
         }))
     }
 
-    /// Stages a delivery of each event webhooks carry to each of its
-    /// tenant's enabled endpoints that wants it, and looks at once.
-    pub async fn stage(&self, events: &[Event]) -> Result<(), questline_kit::DomainError> {
-        let carried: Vec<&Event> = events
-            .iter()
-            .filter(|e| payload::carries(&e.r#type))
-            .collect();
+    /// Stages a delivery of each carried event to each of its tenant's
+    /// enabled endpoints that wants it, and looks at once.
+    pub async fn stage(&self, carried: Vec<Carried>) -> Result<(), DomainError> {
         if carried.is_empty() {
             return Ok(());
         }
-        let mut tenants: Vec<&str> = carried.iter().map(|e| e.tenant_id.as_str()).collect();
+        let mut tenants: Vec<&str> = carried.iter().map(|c| c.tenant_id.as_str()).collect();
         tenants.sort_unstable();
         tenants.dedup();
         let endpoints = self.store.enabled_endpoints(&tenants).await?;
         let mut rows = Vec::new();
-        for event in carried {
+        for event in &carried {
             let wanting = endpoints.iter().filter(|e| {
-                e.tenant_id == event.tenant_id && EndpointSpec::wants(&types_of(e), &event.r#type)
+                e.tenant_id == event.tenant_id
+                    && EndpointSpec::wants(&types_of(e), &event.event_type)
             });
-            let mut body = None;
-            for endpoint in wanting {
-                let body = match &body {
-                    Some(body) => body,
-                    None => body.insert(
-                        payload::body(event).map_err(questline_kit::DomainError::internal)?,
-                    ),
-                };
-                rows.push(delivery_of(event, endpoint, body.clone()));
-            }
+            rows.extend(wanting.map(|endpoint| delivery_of(event, endpoint)));
         }
         if self.store.stage_deliveries(rows).await? {
             self.wake();
@@ -129,7 +116,7 @@ impl Sender {
     }
 
     /// Starts an attempt for every due delivery whose endpoint has room.
-    async fn look(self: Arc<Self>) -> Result<(), questline_kit::DomainError> {
+    async fn look(self: Arc<Self>) -> Result<(), DomainError> {
         let now = now_ms();
         let lease = now + millis(self.timeout + LEASE_MARGIN);
         for due in self.store.due(now, LOOK).await? {
@@ -178,7 +165,7 @@ impl Sender {
     }
 
     /// One attempt: sent, answered (or not), recorded with what follows.
-    async fn attempt(self: &Arc<Self>, due: Due) -> Result<(), questline_kit::DomainError> {
+    async fn attempt(self: &Arc<Self>, due: Due) -> Result<(), DomainError> {
         let Due { delivery, endpoint } = due;
         let started = Instant::now();
         let at = now_ms();
@@ -276,17 +263,27 @@ impl Sender {
     }
 }
 
+/// A domain event webhooks carry, with the body they send.
+pub struct Carried {
+    pub tenant_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    /// The member it is about, if any.
+    pub member_id: String,
+    pub body: String,
+}
+
 /// A new delivery of `event` to `endpoint`, due now.
-fn delivery_of(event: &Event, endpoint: &endpoint::Model, payload: String) -> delivery::Model {
+fn delivery_of(event: &Carried, endpoint: &endpoint::Model) -> delivery::Model {
     let now = now_ms();
     delivery::Model {
         delivery_id: format!("msg_{}", questline_kit::new_id()),
         tenant_id: event.tenant_id.clone(),
         endpoint_id: endpoint.endpoint_id.clone(),
         event_id: event.event_id.clone(),
-        event_type: event.r#type.clone(),
-        member_id: event.subject.clone(),
-        payload,
+        event_type: event.event_type.clone(),
+        member_id: event.member_id.clone(),
+        payload: event.body.clone(),
         status: PENDING.into(),
         attempts: 0,
         round_attempts: 0,

@@ -10,7 +10,7 @@ use questline_proto::notifications::notifications_service_server::SERVICE_NAME;
 use tonic::{Request, Response};
 
 use super::NotificationsApi;
-use crate::domain::webhooks::endpoint::{self, check_grace, check_id};
+use crate::domain::webhooks::endpoint::{self, check_grace};
 use crate::domain::webhooks::signature::Secret;
 use crate::flow::webhooks::types_of;
 use crate::store::entities::{attempt, delivery, endpoint as endpoint_row};
@@ -33,7 +33,10 @@ pub(super) async fn put(
         &api.allowed,
     )?;
     caller.require_admin(&req.tenant_id)?;
-    let secret = Secret::generate().map_err(DomainError::internal)?;
+    let secret = Secret::new(questline_kit::random_bytes()?);
+    if req.expected_version < 0 {
+        return Err(DomainError::invalid("expected_version", "must not be negative").into());
+    }
     let expected = (req.expected_version > 0).then_some(req.expected_version);
     let change = change(
         &caller,
@@ -139,11 +142,11 @@ pub(super) async fn rotate(
     let req = request.get_ref();
     endpoint_ref(&req.tenant_id, &req.endpoint_id)?;
     check_grace(req.grace_seconds)?;
-    if req.idempotency_key.len() > 128 {
-        return Err(DomainError::invalid("idempotency_key", "must be at most 128 bytes").into());
-    }
+    Violations::new()
+        .text("idempotency_key", &req.idempotency_key)
+        .finish()?;
     caller.require_admin(&req.tenant_id)?;
-    let fresh = Secret::generate().map_err(DomainError::internal)?;
+    let fresh = Secret::new(questline_kit::random_bytes()?);
     let until = now_ms() + req.grace_seconds * 1000;
     let change = change(
         &caller,
@@ -174,7 +177,7 @@ pub(super) async fn deliveries(
     let mut v = Violations::new();
     v.id("tenant_id", &req.tenant_id);
     if !req.endpoint_id.is_empty() {
-        check_id(&mut v, "endpoint_id", &req.endpoint_id);
+        v.id("endpoint_id", &req.endpoint_id);
     }
     v.finish()?;
     let status = status_filter(req.status)?;
@@ -237,10 +240,10 @@ fn change(caller: &Caller, tenant_id: &str, method: &str, endpoint_id: &str) -> 
 }
 
 fn endpoint_ref(tenant_id: &str, endpoint_id: &str) -> Result<(), DomainError> {
-    let mut v = Violations::new();
-    v.id("tenant_id", tenant_id);
-    check_id(&mut v, "endpoint_id", endpoint_id);
-    v.finish()
+    Violations::new()
+        .id("tenant_id", tenant_id)
+        .id("endpoint_id", endpoint_id)
+        .finish()
 }
 
 fn delivery_ref(tenant_id: &str, delivery_id: &str) -> Result<(), DomainError> {

@@ -130,10 +130,13 @@ pub fn check_url(text: &str, allowed: &Allowed) -> Result<Url, String> {
     if text.len() > MOST_URL_BYTES {
         return Err(format!("must be at most {MOST_URL_BYTES} bytes"));
     }
-    let url = Url::parse(text).map_err(|err| format!("is not a URL: {err}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
+    if !(text.starts_with("http://") || text.starts_with("https://")) {
         return Err("must be an http or https URL".into());
     }
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain spaces or control characters".into());
+    }
+    let url = Url::parse(text).map_err(|err| format!("is not a URL: {err}"))?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err("must not carry credentials; sign with the endpoint's secret instead".into());
     }
@@ -254,6 +257,9 @@ mod tests {
             "http://10.0.0.1/",
             "not a url",
             "",
+            "HTTP://hooks.brand.example/",
+            "https://hooks.brand.example/a b",
+            "https://hooks.brand.example/\u{7}",
         ];
         for url in refused {
             assert!(check_url(url, &none).is_err(), "{url}");

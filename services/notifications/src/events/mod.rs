@@ -19,6 +19,8 @@ use crate::flow::webhooks::Sender;
 use crate::store::{Delivery, Store};
 use std::sync::Arc;
 
+mod webhook;
+
 /// This service's bus consumer and inbox name.
 pub const CONSUMER: &str = "notifications";
 
@@ -77,7 +79,7 @@ impl EventHandler for Notifier {
         } else {
             self.notify_all(one).await?;
         }
-        self.webhooks.stage(one).await
+        self.webhooks.stage(webhook::carried(one)?).await
     }
 
     /// The notices between two member events go together, in one
@@ -89,7 +91,7 @@ impl EventHandler for Notifier {
                 [event] => self.handle(event).await?,
                 notices => {
                     self.notify_all(notices).await?;
-                    self.webhooks.stage(notices).await?;
+                    self.webhooks.stage(webhook::carried(notices)?).await?;
                 }
             }
         }
