@@ -289,6 +289,20 @@ async fn webhooks_are_signed_retried_dead_lettered_redelivered_and_stopped_by_41
             "{}",
             endpoint.disabled_reason
         );
+        let again = pb::RedeliverWebhookRequest {
+            tenant_id: p.tenant_id.clone(),
+            delivery_id: gone.delivery_id.clone(),
+        };
+        let refused = api
+            .notifications
+            .redeliver_webhook(again)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.code(),
+            Code::FailedPrecondition,
+            "a disabled endpoint's delivery waits"
+        );
 
         // A rotation: both secrets sign while the grace lasts.
         let rotate = pb::RotateWebhookSecretRequest {

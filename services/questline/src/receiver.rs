@@ -1,7 +1,9 @@
 //! `questline receive-webhooks`: a webhook receiver for trying endpoints on
 //! one machine. It accepts every delivery, checks its Standard Webhooks
-//! signature when given the endpoint's secret, and prints each delivery as
-//! one JSON line: its `webhook-id`, whether it verified, and its body.
+//! signature when given the endpoint's secret (and that it was signed within
+//! five minutes, against replays), and prints each delivery as one JSON
+//! line: its `webhook-id`, whether it verified, and its body. A tool for a
+//! developer's machine, not a receiver to deploy.
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
@@ -9,6 +11,10 @@ use questline_notifications::domain::webhooks::signature::Secret;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::sync::Arc;
+
+/// How far a delivery's timestamp may be from now (the specification's
+/// reference libraries allow five minutes).
+const TOLERANCE_SECONDS: i64 = 300;
 
 /// Receives on `listen` until Ctrl-C; `secret` empty: nothing is verified.
 pub async fn run(listen: &str, secret: &str) -> anyhow::Result<()> {
@@ -42,10 +48,12 @@ fn receive(secret: Option<&Secret>, headers: &HeaderMap, body: &[u8]) -> StatusC
     let id = header("webhook-id");
     let verified = secret.map(|s| {
         let timestamp = header("webhook-timestamp").parse::<i64>().unwrap_or(0);
+        let now = questline_kit::time::now_ms() / 1000;
         let expected = s.sign(id, timestamp, body);
-        header("webhook-signature")
-            .split(' ')
-            .any(|sig| sig == expected)
+        (now - timestamp).abs() <= TOLERANCE_SECONDS
+            && header("webhook-signature")
+                .split(' ')
+                .any(|sig| sig == expected)
     });
     let body: Value =
         serde_json::from_slice(body).unwrap_or_else(|_| json!(String::from_utf8_lossy(body)));

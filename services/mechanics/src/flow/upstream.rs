@@ -103,20 +103,30 @@ impl Batch for Crediting {
             }
             .instrument(span)
         });
-        let mut answers: Vec<Result<String, DomainError>> = (0..count)
-            .map(|_| Err(DomainError::internal("the ledger left a credit unanswered")))
-            .collect();
+        // Filled run by run; an error is made (and logged) only for a
+        // credit no run answered.
+        let mut answers: Vec<Option<Result<String, DomainError>>> =
+            (0..count).map(|_| None).collect();
         for (at, outcome) in futures::future::join_all(sent).await {
             match outcome {
                 Ok(outcomes) => {
                     for (i, outcome) in at.into_iter().zip(outcomes) {
-                        answers[i] = transfer_of(outcome);
+                        answers[i] = Some(transfer_of(outcome));
                     }
                 }
-                Err(err) => at.into_iter().for_each(|i| answers[i] = Err(err.clone())),
+                Err(err) => at
+                    .into_iter()
+                    .for_each(|i| answers[i] = Some(Err(err.clone()))),
             }
         }
         answers
+            .into_iter()
+            .map(|a| {
+                a.unwrap_or_else(|| {
+                    Err(DomainError::internal("the ledger left a credit unanswered"))
+                })
+            })
+            .collect()
     }
 }
 

@@ -79,7 +79,7 @@ impl EventHandler for Notifier {
         } else {
             self.notify_all(one).await?;
         }
-        self.webhooks.stage(webhook::carried(one)?).await
+        self.stage_webhooks(one).await
     }
 
     /// The notices between two member events go together, in one
@@ -91,7 +91,7 @@ impl EventHandler for Notifier {
                 [event] => self.handle(event).await?,
                 notices => {
                     self.notify_all(notices).await?;
-                    self.webhooks.stage(webhook::carried(notices)?).await?;
+                    self.stage_webhooks(notices).await?;
                 }
             }
         }
@@ -100,6 +100,30 @@ impl EventHandler for Notifier {
 }
 
 impl Notifier {
+    /// Stages the webhooks of `events`, but none about an erased member
+    /// (an event after the erasure, or one replayed), whose erasure itself
+    /// is the last thing the brand hears of them.
+    async fn stage_webhooks(&self, events: &[Event]) -> Result<(), DomainError> {
+        let carried = webhook::carried(events)?;
+        let held = futures::future::try_join_all(carried.iter().map(|c| async {
+            if c.member_id.is_empty() || c.event_type == "member.erased" {
+                return Ok(None);
+            }
+            self.members
+                .held(&c.tenant_id, &c.member_id)
+                .await
+                .map(Some)
+        }))
+        .await?;
+        let kept = carried
+            .into_iter()
+            .zip(held)
+            .filter(|(_, held)| !matches!(held, Some(Held::Erased)))
+            .map(|(carried, _)| carried)
+            .collect();
+        self.webhooks.stage(kept).await
+    }
+
     /// Puts the notices among `events` in their members' inboxes, each
     /// once, in the member's locale; an erased member gets none.
     async fn notify_all(&self, events: &[Event]) -> Result<(), DomainError> {
@@ -411,5 +435,51 @@ mod tests {
             ["Vous avez gagné 5 stars", "You earned 5 stars"]
         );
         assert!(inbox(&store, "m3").await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn no_webhook_about_an_erased_member_is_kept_but_the_erasure() {
+        use crate::domain::webhooks::endpoint::EndpointSpec;
+        use crate::domain::webhooks::signature::{NEW_SECRET_BYTES, Secret};
+        let (_dir, store, notifier) = notifier().await;
+        let spec = EndpointSpec {
+            url: "https://crm.brand.example/in".into(),
+            description: String::new(),
+            event_types: vec![],
+            enabled: true,
+        };
+        let change = questline_kit::audit::Change::new("acme", "admin", "t".into(), "e".into());
+        let secret = Secret::new([5; NEW_SECRET_BYTES]);
+        store
+            .put_endpoint("acme", "crm", &spec, None, &secret, &change)
+            .await
+            .unwrap();
+        let credit = |member: &str| {
+            let mut payload = credited();
+            if let Payload::PointsCredited(p) = &mut payload {
+                p.member_id = member.into();
+            }
+            new_event("acme", "ledger", member, payload)
+        };
+        let erased = Payload::MemberErased(questline_proto::events::MemberErased {
+            member_id: "m3".into(),
+        });
+        let events = [
+            credit("m3"),
+            credit("m1"),
+            new_event("acme", "identity", "m3", erased),
+            credit("m3"),
+        ];
+        notifier.handle_all(&events).await.unwrap();
+        // Replayed whole: the first credit is not staged again either.
+        notifier.handle_all(&events).await.unwrap();
+        let page = paging::parse(10, "").unwrap();
+        let staged = store.deliveries("acme", "crm", None, &page).await.unwrap();
+        let mut seen: Vec<(&str, &str)> = staged
+            .iter()
+            .map(|d| (d.member_id.as_str(), d.event_type.as_str()))
+            .collect();
+        seen.sort();
+        assert_eq!(seen, [("m1", "points.credited"), ("m3", "member.erased")]);
     }
 }

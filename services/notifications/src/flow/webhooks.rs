@@ -86,7 +86,7 @@ impl Sender {
         for event in &carried {
             let wanting = endpoints.iter().filter(|e| {
                 e.tenant_id == event.tenant_id
-                    && EndpointSpec::wants(&types_of(e), &event.event_type)
+                    && types_of(e).is_some_and(|t| EndpointSpec::wants(&t, &event.event_type))
             });
             rows.extend(wanting.map(|endpoint| delivery_of(event, endpoint)));
         }
@@ -115,57 +115,46 @@ impl Sender {
         }
     }
 
-    /// Starts an attempt for every due delivery whose endpoint has room.
+    /// Starts an attempt for every due delivery whose endpoint has room,
+    /// endpoint by endpoint, so one endpoint's backlog crowds out no other.
     async fn look(self: Arc<Self>) -> Result<(), DomainError> {
         let now = now_ms();
         let lease = now + millis(self.timeout + LEASE_MARGIN);
-        for due in self.store.due(now, LOOK).await? {
-            let key = (
-                due.endpoint.tenant_id.clone(),
-                due.endpoint.endpoint_id.clone(),
-            );
-            if !self.take_room(&key) {
+        for key in self.store.due_endpoints(now, LOOK).await? {
+            let room = self.room(&key);
+            if room == 0 {
                 continue;
             }
-            if !self.store.claim(&due.delivery, lease).await? {
-                self.give_room(&key);
-                continue;
-            }
-            let sender = Arc::clone(&self);
-            tokio::spawn(async move {
-                let id = due.delivery.delivery_id.clone();
-                if let Err(err) = sender.attempt(due).await {
-                    tracing::warn!(%err, delivery_id = %id, "webhooks: recording an attempt failed");
+            for due in self.store.due(&key, now, room as u64).await? {
+                let Some(slot) = Slot::take(&self, &key) else {
+                    break;
+                };
+                if !self.store.claim(&due.delivery, lease).await? {
+                    continue;
                 }
-                sender.give_room(&key);
-                sender.wake();
-            });
+                let sender = Arc::clone(&self);
+                tokio::spawn(async move {
+                    let id = due.delivery.delivery_id.clone();
+                    if let Err(err) = sender.attempt(due, lease).await {
+                        tracing::warn!(%err, delivery_id = %id, "webhooks: recording an attempt failed");
+                    }
+                    drop(slot);
+                    sender.wake();
+                });
+            }
         }
         Ok(())
     }
 
-    fn take_room(&self, key: &(String, String)) -> bool {
-        let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
-        let n = busy.entry(key.clone()).or_default();
-        if *n >= self.per_endpoint {
-            return false;
-        }
-        *n += 1;
-        true
-    }
-
-    fn give_room(&self, key: &(String, String)) {
-        let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = busy.get_mut(key) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                busy.remove(key);
-            }
-        }
+    /// How many more attempts `key`'s endpoint may have under way here.
+    fn room(&self, key: &(String, String)) -> usize {
+        let busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        self.per_endpoint
+            .saturating_sub(busy.get(key).copied().unwrap_or(0))
     }
 
     /// One attempt: sent, answered (or not), recorded with what follows.
-    async fn attempt(self: &Arc<Self>, due: Due) -> Result<(), DomainError> {
+    async fn attempt(self: &Arc<Self>, due: Due, lease: i64) -> Result<(), DomainError> {
         let Due { delivery, endpoint } = due;
         let started = Instant::now();
         let at = now_ms();
@@ -206,14 +195,20 @@ impl Sender {
             latency_ms,
             error: truncated(error),
         };
-        count(status);
         let done = AttemptDone {
             attempt,
             status,
             next_attempt_at,
             disable_because,
+            lease,
+            endpoint_version: endpoint.version,
         };
-        self.store.record_attempt(&delivery, done).await
+        if self.store.record_attempt(&delivery, done).await? {
+            count(status);
+        } else {
+            tracing::debug!(delivery_id = %delivery.delivery_id, "webhooks: the delivery changed during its attempt");
+        }
+        Ok(())
     }
 
     /// Posts the delivery; the answer's status and `Retry-After`, or why
@@ -226,7 +221,7 @@ impl Sender {
     ) -> Result<(u16, Option<Duration>), String> {
         // The URL again: the operator's allowed networks may have changed.
         destination::check_url(&endpoint.url, &self.allowed)?;
-        let secrets = secrets_in_force(endpoint, at_ms);
+        let secrets = secrets_in_force(endpoint, at_ms)?;
         let timestamp = at_ms / 1000;
         let body = delivery.payload.as_bytes();
         let signature = signature::header(&secrets, &delivery.delivery_id, timestamp, body);
@@ -273,6 +268,40 @@ pub struct Carried {
     pub body: String,
 }
 
+/// One attempt's place among its endpoint's: given back when dropped, even
+/// if the attempt panics.
+struct Slot {
+    sender: Arc<Sender>,
+    key: (String, String),
+}
+
+impl Slot {
+    fn take(sender: &Arc<Sender>, key: &(String, String)) -> Option<Slot> {
+        let mut busy = sender.busy.lock().unwrap_or_else(|p| p.into_inner());
+        let n = busy.entry(key.clone()).or_default();
+        if *n >= sender.per_endpoint {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            sender: Arc::clone(sender),
+            key: key.clone(),
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut busy = self.sender.busy.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = busy.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                busy.remove(&self.key);
+            }
+        }
+    }
+}
+
 /// A new delivery of `event` to `endpoint`, due now.
 fn delivery_of(event: &Carried, endpoint: &endpoint::Model) -> delivery::Model {
     let now = now_ms();
@@ -294,20 +323,27 @@ fn delivery_of(event: &Carried, endpoint: &endpoint::Model) -> delivery::Model {
     }
 }
 
-/// The event types an endpoint filters for, as stored.
-pub fn types_of(endpoint: &endpoint::Model) -> Vec<String> {
-    serde_json::from_str(&endpoint.event_types).unwrap_or_default()
+/// The event types an endpoint filters for, as stored; `None` when the
+/// stored list is unreadable (the endpoint then gets nothing).
+pub fn types_of(endpoint: &endpoint::Model) -> Option<Vec<String>> {
+    let types = serde_json::from_str(&endpoint.event_types);
+    if types.is_err() {
+        tracing::warn!(endpoint_id = %endpoint.endpoint_id, "webhooks: unreadable event types; the endpoint gets nothing");
+    }
+    types.ok()
 }
 
 /// The endpoint's secrets that sign at `at_ms`: the current one, and the
 /// one rotated out while its grace lasts.
-fn secrets_in_force(endpoint: &endpoint::Model, at_ms: i64) -> Vec<Secret> {
+/// Never an unsigned delivery: an unreadable stored secret fails the attempt.
+fn secrets_in_force(endpoint: &endpoint::Model, at_ms: i64) -> Result<Vec<Secret>, String> {
     let previous =
         (endpoint.previous_expires_at > at_ms).then_some(endpoint.previous_secret.as_str());
+    let unreadable = || "the endpoint's secret is unreadable".to_string();
     [Some(endpoint.secret.as_str()), previous]
         .into_iter()
         .flatten()
-        .filter_map(Secret::parse)
+        .map(|text| Secret::parse(text).ok_or_else(unreadable))
         .collect()
 }
 

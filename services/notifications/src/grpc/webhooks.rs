@@ -14,7 +14,7 @@ use crate::domain::webhooks::endpoint::{self, check_grace};
 use crate::domain::webhooks::signature::Secret;
 use crate::flow::webhooks::types_of;
 use crate::store::entities::{attempt, delivery, endpoint as endpoint_row};
-use crate::store::webhooks::{DELIVERED, FAILED, PENDING};
+use crate::store::webhooks::{DELIVERED, FAILED, PARKED, PENDING};
 
 type Answer<T> = tonic::Result<Response<T>>;
 
@@ -217,6 +217,19 @@ pub(super) async fn redeliver(
     let req = request.get_ref();
     delivery_ref(&req.tenant_id, &req.delivery_id)?;
     caller.require_admin(&req.tenant_id)?;
+    let (found, _) = api.store.delivery(&req.tenant_id, &req.delivery_id).await?;
+    let endpoint = api
+        .store
+        .endpoint(&req.tenant_id, &found.endpoint_id)
+        .await?;
+    if !endpoint.enabled {
+        return Err(DomainError::FailedPrecondition {
+            kind: "ENDPOINT_DISABLED",
+            subject: format!("webhook-endpoints/{}", endpoint.endpoint_id),
+            message: "the delivery's endpoint is disabled; enable it first".into(),
+        }
+        .into());
+    }
     let resource = format!("webhook-deliveries/{}", req.delivery_id);
     let change = Change::by(
         &caller,
@@ -275,7 +288,7 @@ fn secrets(row: endpoint_row::Model) -> (String, String, Option<prost_types::Tim
 
 fn encode_endpoint(row: endpoint_row::Model) -> pb::WebhookEndpoint {
     pb::WebhookEndpoint {
-        event_types: types_of(&row),
+        event_types: types_of(&row).unwrap_or_default(),
         tenant_id: row.tenant_id,
         endpoint_id: row.endpoint_id,
         url: row.url,
@@ -296,7 +309,9 @@ fn encode_delivery(row: delivery::Model) -> pb::WebhookDelivery {
         FAILED => S::Failed,
         _ => S::Unspecified,
     };
-    let next = (row.status == PENDING).then(|| to_timestamp(row.next_attempt_at));
+    // A parked delivery (its endpoint disabled) has no next attempt.
+    let next = (row.status == PENDING && row.next_attempt_at != PARKED)
+        .then(|| to_timestamp(row.next_attempt_at));
     pb::WebhookDelivery {
         tenant_id: row.tenant_id,
         delivery_id: row.delivery_id,

@@ -30,7 +30,7 @@ pub mod endpoint {
     use sea_orm::entity::prelude::*;
 
     /// A brand's webhook endpoint.
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "webhook_endpoints")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -60,6 +60,19 @@ pub mod endpoint {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+
+    /// Never the secrets.
+    impl std::fmt::Debug for Model {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Endpoint")
+                .field("tenant_id", &self.tenant_id)
+                .field("endpoint_id", &self.endpoint_id)
+                .field("url", &self.url)
+                .field("enabled", &self.enabled)
+                .field("version", &self.version)
+                .finish_non_exhaustive()
+        }
+    }
 }
 
 pub mod delivery {

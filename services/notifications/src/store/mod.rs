@@ -120,12 +120,12 @@ fn message_of(to: &Delivery<'_>, content: Content, now: i64) -> message::Model {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::Content;
     use questline_kit::paging;
 
-    async fn store(dir: &tempfile::TempDir) -> Store {
+    pub(crate) async fn store(dir: &tempfile::TempDir) -> Store {
         let url = format!(
             "sqlite://{}?mode=rwc",
             dir.path().join("notifications.db").display()

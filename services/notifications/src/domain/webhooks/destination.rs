@@ -72,11 +72,26 @@ fn same_prefix(a: u128, b: u128, prefix: u8, bits: u32) -> bool {
     shift >= bits || (a >> shift) == (b >> shift)
 }
 
-/// An IPv4 address carried in IPv6 is judged as itself.
+/// An IPv4 address carried in IPv6 — mapped (`::ffff:a.b.c.d`), compatible
+/// (`::a.b.c.d`) or 6to4 (`2002:aabb:ccdd::`) — is judged as itself.
 fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
+    let IpAddr::V6(v6) = ip else {
+        return ip;
+    };
+    let s = v6.segments();
+    let embedded = |hi: u16, lo: u16| {
+        let [a, b] = hi.to_be_bytes();
+        let [c, d] = lo.to_be_bytes();
+        IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+    };
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        IpAddr::V4(v4)
+    } else if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
+        embedded(s[6], s[7])
+    } else if s[0] == 0x2002 {
+        embedded(s[1], s[2])
+    } else {
+        ip
     }
 }
 
@@ -112,15 +127,22 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     let first = ip.segments()[0];
     let unique_local = first & 0xfe00 == 0xfc00;
     let link_local = first & 0xffc0 == 0xfe80;
-    let documentation = first == 0x2001 && ip.segments()[1] == 0x0db8;
-    let nat64 = first == 0x0064 && ip.segments()[1] == 0xff9b;
+    let second = ip.segments()[1];
+    let documentation = first == 0x2001 && second == 0x0db8;
+    // NAT64 (well-known and local-use) and Teredo reach IPv4 hosts we
+    // cannot judge; site-local is deprecated but still routed inside.
+    let nat64 = first == 0x0064 && (second == 0xff9b);
+    let teredo = first == 0x2001 && second == 0;
+    let site_local = first & 0xffc0 == 0xfec0;
     !(ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
         || unique_local
         || link_local
         || documentation
-        || nat64)
+        || nat64
+        || teredo
+        || site_local)
 }
 
 /// Why `text` cannot be a webhook URL, if it cannot: not http(s), no host,
