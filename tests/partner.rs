@@ -74,6 +74,8 @@ fn concrete(path: &str, theirs: &Theirs) -> String {
         .replace("{event_id}", "bob-1")
         .replace("{event_type}", "purchase")
         .replace("{counter_id}", "scans_today")
+        .replace("{endpoint_id}", "crm")
+        .replace("{delivery_id}", "msg_0")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

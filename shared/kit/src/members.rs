@@ -283,16 +283,13 @@ impl MemberDirectory {
             external_id: member.external_id.clone(),
             facts: facts_of(&member),
         };
-        // Two first reads of one member race to insert it: the loser updates.
-        crate::db::retrying(|| {
-            keep(
-                &self.db,
-                &tenant_id,
-                Some(&snapshot),
-                &snapshot.member_id,
-                as_of,
-            )
-        })
+        keep(
+            &self.db,
+            &tenant_id,
+            Some(&snapshot),
+            &snapshot.member_id,
+            as_of,
+        )
         .await?;
         Ok(snapshot)
     }
@@ -470,15 +467,36 @@ async fn keep<C: ConnectionTrait>(
         erased: Set(snapshot.is_none()),
         as_of: Set(as_of),
     };
-    match entity::Entity::find_by_id(key).one(c).await? {
+    let stored = match entity::Entity::find_by_id(key.clone()).one(c).await? {
+        Some(stored) => stored,
         None => {
-            row.insert(c).await?;
+            // A read through identity and the member's event may both find
+            // nothing and insert: the second does nothing, then compares.
+            let conflict = sea_orm::sea_query::OnConflict::columns([
+                entity::Column::TenantId,
+                entity::Column::MemberId,
+            ])
+            .do_nothing()
+            .to_owned();
+            let inserted = entity::Entity::insert(row.clone())
+                .on_conflict(conflict)
+                .exec_without_returning(c)
+                .await?;
+            if inserted > 0 {
+                return Ok(());
+            }
+            entity::Entity::find_by_id(key)
+                .one(c)
+                .await?
+                .ok_or_else(|| DomainError::Aborted("a member snapshot went missing".into()))?
         }
-        Some(stored) if stored.erased => {}
-        Some(stored) if snapshot.is_none() || stored.as_of <= as_of => {
+    };
+    match stored {
+        stored if stored.erased => {}
+        stored if snapshot.is_none() || stored.as_of <= as_of => {
             row.update(c).await?;
         }
-        Some(_) => {}
+        _ => {}
     }
     Ok(())
 }
@@ -509,6 +527,26 @@ mod tests {
             external_id: format!("card-{member_id}"),
             facts: Map::new(),
         }
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_is_kept_once_and_the_newest_wins() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        let manager = SchemaManager::new(&db);
+        CreateMemberSnapshots.up(&manager).await.unwrap();
+        keep(&db, "acme", Some(&snapshot("ann")), "ann", 5)
+            .await
+            .unwrap();
+        // An older one arriving later (a read through identity, an event) changes nothing.
+        let mut older = snapshot("ann");
+        older.external_id = "old-card".into();
+        keep(&db, "acme", Some(&older), "ann", 3).await.unwrap();
+        let mut newer = snapshot("ann");
+        newer.external_id = "new-card".into();
+        keep(&db, "acme", Some(&newer), "ann", 9).await.unwrap();
+        let rows = entity::Entity::find().all(&db).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].external_id, "new-card");
     }
 
     #[tokio::test]
