@@ -55,10 +55,7 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     ctx.bus
         .subscribe(events::CONSUMER, Arc::new(notifier), ctx.shutdown.clone())
         .await?;
-    let allowed =
-        domain::webhooks::destination::Allowed::parse(&ctx.settings.webhooks.allow_networks)
-            .map_err(anyhow::Error::msg)?;
     let verifier = ctx.verifier(&db, KIND).await?;
-    let api = grpc::NotificationsApi::new(store, members, verifier, webhooks, allowed);
+    let api = grpc::NotificationsApi::new(store, members, verifier, webhooks);
     questline_kit::serve!(ctx, KIND, listener, NotificationsServiceServer::new(api))
 }

@@ -24,7 +24,7 @@ use crate::store::Store;
 use crate::store::entities::{attempt, delivery, endpoint};
 use crate::store::webhooks::{AttemptDone, DELIVERED, Due, FAILED, PENDING};
 
-/// Most deliveries looked at per look.
+/// Most endpoints with due deliveries looked at per look.
 const LOOK: u64 = 200;
 /// The longest wait between looks.
 const POLL: Duration = Duration::from_secs(1);
@@ -81,19 +81,30 @@ impl Sender {
         let mut tenants: Vec<&str> = carried.iter().map(|c| c.tenant_id.as_str()).collect();
         tenants.sort_unstable();
         tenants.dedup();
-        let endpoints = self.store.enabled_endpoints(&tenants).await?;
+        // Each endpoint's filter read once, for every event of the batch.
+        let endpoints: Vec<(endpoint::Model, Vec<String>)> = self
+            .store
+            .enabled_endpoints(&tenants)
+            .await?
+            .into_iter()
+            .filter_map(|e| types_of(&e).map(|types| (e, types)))
+            .collect();
         let mut rows = Vec::new();
         for event in &carried {
-            let wanting = endpoints.iter().filter(|e| {
-                e.tenant_id == event.tenant_id
-                    && types_of(e).is_some_and(|t| EndpointSpec::wants(&t, &event.event_type))
+            let wanting = endpoints.iter().filter(|(e, types)| {
+                e.tenant_id == event.tenant_id && EndpointSpec::wants(types, &event.event_type)
             });
-            rows.extend(wanting.map(|endpoint| delivery_of(event, endpoint)));
+            rows.extend(wanting.map(|(endpoint, _)| delivery_of(event, endpoint)));
         }
         if self.store.stage_deliveries(rows).await? {
             self.wake();
         }
         Ok(())
+    }
+
+    /// The networks webhooks may reach although private, as the operator set them.
+    pub fn allowed(&self) -> &Allowed {
+        &self.allowed
     }
 
     /// Looks again now: something was staged or became due.
@@ -334,17 +345,18 @@ pub fn types_of(endpoint: &endpoint::Model) -> Option<Vec<String>> {
 }
 
 /// The endpoint's secrets that sign at `at_ms`: the current one, and the
-/// one rotated out while its grace lasts.
-/// Never an unsigned delivery: an unreadable stored secret fails the attempt.
+/// one rotated out while its grace lasts. Never an unsigned delivery: an
+/// unreadable stored secret fails the attempt.
 fn secrets_in_force(endpoint: &endpoint::Model, at_ms: i64) -> Result<Vec<Secret>, String> {
-    let previous =
-        (endpoint.previous_expires_at > at_ms).then_some(endpoint.previous_secret.as_str());
     let unreadable = || "the endpoint's secret is unreadable".to_string();
-    [Some(endpoint.secret.as_str()), previous]
-        .into_iter()
-        .flatten()
-        .map(|text| Secret::parse(text).ok_or_else(unreadable))
-        .collect()
+    [
+        Some(endpoint.secret.as_str()),
+        endpoint.previous_secret_at(at_ms),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|text| Secret::parse(text).ok_or_else(unreadable))
+    .collect()
 }
 
 /// A number in [0, 1) from the system's randomness (0 if it fails).

@@ -12,7 +12,6 @@ use questline_proto::notifications::notifications_service_server::NotificationsS
 use std::sync::Arc;
 use tonic::{Request, Response};
 
-use crate::domain::webhooks::destination::Allowed;
 use crate::flow::webhooks::Sender;
 use crate::store::Store;
 
@@ -21,8 +20,6 @@ pub struct NotificationsApi {
     members: MemberDirectory,
     auth: Arc<TokenVerifier>,
     webhooks: Arc<Sender>,
-    /// Networks webhook URLs may point into although not public.
-    allowed: Allowed,
 }
 
 impl NotificationsApi {
@@ -31,14 +28,12 @@ impl NotificationsApi {
         members: MemberDirectory,
         auth: Arc<TokenVerifier>,
         webhooks: Arc<Sender>,
-        allowed: Allowed,
     ) -> Self {
         NotificationsApi {
             store,
             members,
             auth,
             webhooks,
-            allowed,
         }
     }
 }

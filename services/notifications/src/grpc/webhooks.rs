@@ -30,7 +30,7 @@ pub(super) async fn put(
         &req.description,
         &req.event_types,
         req.enabled,
-        &api.allowed,
+        api.webhooks.allowed(),
     )?;
     caller.require_admin(&req.tenant_id)?;
     let secret = Secret::new(questline_kit::random_bytes()?);
@@ -238,8 +238,7 @@ pub(super) async fn redeliver(
         "RedeliverWebhook",
         resource,
     );
-    let (tenant_id, delivery_id) = (&req.tenant_id, &req.delivery_id);
-    let found = api.store.redeliver(tenant_id, delivery_id, &change).await?;
+    let found = api.store.redeliver(found, &change).await?;
     api.webhooks.wake();
     Ok(Response::new(pb::RedeliverWebhookResponse {
         delivery: Some(encode_delivery(found)),
@@ -278,11 +277,12 @@ fn status_filter(status: i32) -> Result<Option<&'static str>, DomainError> {
 }
 
 fn secrets(row: endpoint_row::Model) -> (String, String, Option<prost_types::Timestamp>) {
-    if row.previous_expires_at > now_ms() && !row.previous_secret.is_empty() {
-        let until = Some(to_timestamp(row.previous_expires_at));
-        (row.secret, row.previous_secret, until)
-    } else {
-        (row.secret, String::new(), None)
+    match row.previous_secret_at(now_ms()) {
+        Some(previous) => {
+            let until = Some(to_timestamp(row.previous_expires_at));
+            (row.secret.clone(), previous.to_string(), until)
+        }
+        None => (row.secret, String::new(), None),
     }
 }
 

@@ -61,6 +61,14 @@ pub mod endpoint {
 
     impl ActiveModelBehavior for ActiveModel {}
 
+    impl Model {
+        /// The secret rotated out, while its grace lasts at `at_ms`.
+        pub fn previous_secret_at(&self, at_ms: i64) -> Option<&str> {
+            (self.previous_expires_at > at_ms && !self.previous_secret.is_empty())
+                .then_some(self.previous_secret.as_str())
+        }
+    }
+
     /// Never the secrets.
     impl std::fmt::Debug for Model {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -419,27 +419,36 @@ impl Store {
     /// already pending stays as it is.
     pub async fn redeliver(
         &self,
-        tenant_id: &str,
-        delivery_id: &str,
+        found: delivery::Model,
         change: &Change,
     ) -> Result<delivery::Model, DomainError> {
         use delivery::Column as D;
-        let (found, _) = self.delivery(tenant_id, delivery_id).await?;
-        if found.status != PENDING {
-            let txn = self.db.begin().await?;
-            delivery::Entity::update_many()
-                .col_expr(D::Status, Expr::value(PENDING))
-                .col_expr(D::RoundAttempts, Expr::value(0))
-                .col_expr(D::NextAttemptAt, Expr::value(now_ms()))
-                .filter(D::TenantId.eq(tenant_id))
-                .filter(D::DeliveryId.eq(delivery_id))
-                .filter(D::Status.ne(PENDING))
-                .exec(&txn)
-                .await?;
-            audit::stage(&txn, SOURCE, change).await?;
-            txn.commit().await?;
+        if found.status == PENDING {
+            return Ok(found);
         }
-        Ok(self.delivery(tenant_id, delivery_id).await?.0)
+        let now = now_ms();
+        let txn = self.db.begin().await?;
+        let moved = delivery::Entity::update_many()
+            .col_expr(D::Status, Expr::value(PENDING))
+            .col_expr(D::RoundAttempts, Expr::value(0))
+            .col_expr(D::NextAttemptAt, Expr::value(now))
+            .filter(D::TenantId.eq(found.tenant_id.as_str()))
+            .filter(D::DeliveryId.eq(found.delivery_id.as_str()))
+            .filter(D::Status.ne(PENDING))
+            .exec(&txn)
+            .await?;
+        if moved.rows_affected == 0 {
+            // Redelivered at once by another call: answer what it made.
+            return Ok(self.delivery(&found.tenant_id, &found.delivery_id).await?.0);
+        }
+        audit::stage(&txn, SOURCE, change).await?;
+        txn.commit().await?;
+        Ok(delivery::Model {
+            status: PENDING.into(),
+            round_attempts: 0,
+            next_attempt_at: now,
+            ..found
+        })
     }
 
     /// Deletes the deliveries (and attempts) about an erased member.
