@@ -666,6 +666,19 @@ impl Harness {
     }
 }
 
+/// The field violations of a refusal, as `field: description`.
+pub fn violations(status: &tonic::Status) -> Vec<String> {
+    tonic_types::StatusExt::get_details_bad_request(status)
+        .map(|details| {
+            details
+                .field_violations
+                .iter()
+                .map(|v| format!("{}: {}", v.field, v.description))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The programme's first member's profile: every personal field filled.
 pub fn alice() -> questline_proto::identity::Profile {
     let attributes = serde_json::json!({"tier": "green", "interests": ["coffee"]});

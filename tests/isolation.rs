@@ -101,6 +101,17 @@ const TENANT_ONLY: &[&str] = &[
     "NotificationsService/GetWebhookSecret",
     "NotificationsService/RotateWebhookSecret",
     "NotificationsService/ListWebhookDeliveries",
+    // So are event types and template locales.
+    "NotificationsService/PutNotificationTrigger",
+    "NotificationsService/GetNotificationTrigger",
+    "NotificationsService/ListNotificationTriggers",
+    "NotificationsService/DeleteNotificationTrigger",
+    "NotificationsService/PutMessageTemplate",
+    "NotificationsService/GetMessageTemplate",
+    "NotificationsService/ListMessageTemplates",
+    "NotificationsService/ListMessageTemplateVersions",
+    "NotificationsService/DeleteMessageTemplate",
+    "NotificationsService/PreviewMessageTemplate",
     "MechanicsService/ListCounters",
     "MechanicsService/DeleteCounter",
     "RewardsService/CreateReward",
@@ -822,6 +833,107 @@ async fn call_for_webhooks(rpc: &str, api: &mut Api, t: &Target) -> Option<Resul
     }
 }
 
+/// Triggers and templates: admin calls, about the built-in credit message.
+async fn call_for_messages(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>> {
+    let tenant_id = t.tenant_id.clone();
+    let event_type = "points.credited".to_string();
+    let channel = notify::Channel::Inbox as i32;
+    let locale = "en".to_string();
+    let n = &mut api.notifications;
+    match rpc {
+        "NotificationsService/PutNotificationTrigger" => done(
+            n.put_notification_trigger(notify::PutNotificationTriggerRequest {
+                tenant_id,
+                event_type,
+                channels: vec![channel],
+                purpose: notify::MessagePurpose::Marketing as i32,
+                enabled: false,
+                ..Default::default()
+            })
+            .await,
+        ),
+        "NotificationsService/GetNotificationTrigger" => done(
+            n.get_notification_trigger(notify::GetNotificationTriggerRequest {
+                tenant_id,
+                event_type,
+            })
+            .await,
+        ),
+        "NotificationsService/ListNotificationTriggers" => done(
+            n.list_notification_triggers(notify::ListNotificationTriggersRequest {
+                tenant_id,
+                ..Default::default()
+            })
+            .await,
+        ),
+        "NotificationsService/DeleteNotificationTrigger" => done(
+            n.delete_notification_trigger(notify::DeleteNotificationTriggerRequest {
+                tenant_id,
+                event_type,
+            })
+            .await,
+        ),
+        "NotificationsService/PutMessageTemplate" => done(
+            n.put_message_template(notify::PutMessageTemplateRequest {
+                tenant_id,
+                event_type,
+                channel,
+                locale,
+                subject: "Intruder".into(),
+                body: "{{ amount }}".into(),
+                ..Default::default()
+            })
+            .await,
+        ),
+        "NotificationsService/GetMessageTemplate" => done(
+            n.get_message_template(notify::GetMessageTemplateRequest {
+                tenant_id,
+                event_type,
+                channel,
+                locale,
+                version: 0,
+            })
+            .await,
+        ),
+        "NotificationsService/ListMessageTemplates" => done(
+            n.list_message_templates(notify::ListMessageTemplatesRequest {
+                tenant_id,
+                ..Default::default()
+            })
+            .await,
+        ),
+        "NotificationsService/ListMessageTemplateVersions" => done(
+            n.list_message_template_versions(notify::ListMessageTemplateVersionsRequest {
+                tenant_id,
+                event_type,
+                channel,
+                locale,
+                ..Default::default()
+            })
+            .await,
+        ),
+        "NotificationsService/DeleteMessageTemplate" => done(
+            n.delete_message_template(notify::DeleteMessageTemplateRequest {
+                tenant_id,
+                event_type,
+                channel,
+                locale,
+            })
+            .await,
+        ),
+        "NotificationsService/PreviewMessageTemplate" => done(
+            n.preview_message_template(notify::PreviewMessageTemplateRequest {
+                tenant_id,
+                event_type,
+                channel,
+                ..Default::default()
+            })
+            .await,
+        ),
+        _ => None,
+    }
+}
+
 /// The endpoint every programme of the matrix has.
 const WEBHOOK: &str = "crm";
 
@@ -952,6 +1064,11 @@ async fn call_for_member_data(rpc: &str, api: &mut Api, t: &Target) -> Option<Re
         ),
         rpc if rpc.starts_with("NotificationsService/") && rpc.contains("Webhook") => {
             call_for_webhooks(rpc, api, t).await
+        }
+        rpc if rpc.starts_with("NotificationsService/")
+            && (rpc.contains("Trigger") || rpc.contains("Template")) =>
+        {
+            call_for_messages(rpc, api, t).await
         }
         "IdentityService/ExportMember" => done(
             api.identity

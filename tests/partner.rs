@@ -64,6 +64,15 @@ fn example(document: &Value, request_body: &Value) -> Value {
 }
 
 fn concrete(path: &str, theirs: &Theirs) -> String {
+    // Messages are triggered by the engine's event types, not the tenant's.
+    let messages = path.contains("notification-triggers") || path.contains("message-templates");
+    let path = if messages {
+        path.replace("{event_type}", "points.credited")
+            .replace("{channel}", "CHANNEL_INBOX")
+            .replace("{locale}", "en")
+    } else {
+        path.to_string()
+    };
     path.replace("{member_id}", &theirs.member_id)
         .replace("{transfer_id}", &theirs.transfer_id)
         .replace("{redemption_id}", &theirs.redemption_id)

@@ -10,7 +10,9 @@
 use futures::StreamExt;
 use questline_proto::ledger::{GetBalancesRequest, GetProgrammeTotalsRequest};
 use questline_proto::mechanics::{self as mech, ArchiveRuleRequest, TrackRequest};
-use questline_tests::{Api, Backend, Harness, Programme, each_backend, purchase, purchase_rule};
+use questline_tests::{
+    Api, Backend, Harness, Programme, each_backend, purchase, purchase_rule, violations,
+};
 use tonic::Code;
 
 /// Tracks every event, `in_flight` at a time, retrying what is retryable;
@@ -618,16 +620,6 @@ fn put_schema(
         }),
         expected_version: expected,
     }
-}
-
-/// The field violations of a refusal, as `field: description`.
-fn violations(status: &tonic::Status) -> Vec<String> {
-    let details = tonic_types::StatusExt::get_details_bad_request(status).unwrap();
-    details
-        .field_violations
-        .iter()
-        .map(|v| format!("{}: {}", v.field, v.description))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -43,19 +43,15 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
         ctx.channel(ServiceKind::Identity)?,
         events::CONSUMER,
     );
-    let templates = domain::templates::Templates::builtin()?;
     let webhooks = flow::webhooks::Sender::new(store.clone(), &ctx.settings.webhooks)?;
     tokio::spawn(Arc::clone(&webhooks).run(ctx.shutdown.clone()));
-    let notifier = events::Notifier::new(
-        store.clone(),
-        templates,
-        members.clone(),
-        Arc::clone(&webhooks),
-    );
+    let notifier = events::Notifier::new(store.clone(), members.clone(), Arc::clone(&webhooks));
     ctx.bus
         .subscribe(events::CONSUMER, Arc::new(notifier), ctx.shutdown.clone())
         .await?;
     let verifier = ctx.verifier(&db, KIND).await?;
-    let api = grpc::NotificationsApi::new(store, members, verifier, webhooks);
+    // Email, push and SMS come with their providers.
+    let channels = vec![domain::channels::Channel::Inbox];
+    let api = grpc::NotificationsApi::new(store, members, verifier, webhooks, channels);
     questline_kit::serve!(ctx, KIND, listener, NotificationsServiceServer::new(api))
 }

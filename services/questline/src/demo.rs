@@ -2,8 +2,9 @@
 //! currency, the schemas of its events, two counters, its rules (one star
 //! per 10 spent, a daily bonus star for a QR scan in a partner store, double
 //! stars on birthdays), a pastry for 20 stars and a pizza for 60, a
-//! webhook endpoint for the brand's CRM (disabled until a receiver listens,
-//! see the README), and a member to try it with. Loaded through the public gRPC API, with
+//! thank-you message for partner scans in the programme's own words (English
+//! and French), a webhook endpoint for the brand's CRM (disabled until a
+//! receiver listens, see the README), and a member to try it with. Loaded through the public gRPC API, with
 //! client-chosen ids, so loading it twice changes nothing.
 
 use questline_kit::client::{Intercepted, Outgoing};
@@ -17,7 +18,8 @@ use questline_proto::mechanics::{
     self as mech, CreateRuleRequest, mechanics_service_client::MechanicsServiceClient,
 };
 use questline_proto::notifications::{
-    PutWebhookEndpointRequest, notifications_service_client::NotificationsServiceClient,
+    self as notify, PutWebhookEndpointRequest,
+    notifications_service_client::NotificationsServiceClient,
 };
 use questline_proto::rewards::{
     CreateRewardRequest, VoucherSource, rewards_service_client::RewardsServiceClient,
@@ -209,11 +211,62 @@ async fn programme(settings: &Settings, token: &str) -> anyhow::Result<()> {
             })
             .await?;
     }
-    NotificationsServiceClient::with_interceptor(channel(ServiceKind::Notifications)?, auth)
-        .put_webhook_endpoint(crm_webhook())
+    let mut notifications =
+        NotificationsServiceClient::with_interceptor(channel(ServiceKind::Notifications)?, auth);
+    notifications
+        .put_notification_trigger(thanks_trigger())
         .await?;
+    for template in thanks_templates() {
+        notifications.put_message_template(template).await?;
+    }
+    notifications.put_webhook_endpoint(crm_webhook()).await?;
     Ok(())
 }
+
+/// The scan rule's message, `thanks_for_visiting`, goes to the inbox.
+fn thanks_trigger() -> notify::PutNotificationTriggerRequest {
+    notify::PutNotificationTriggerRequest {
+        tenant_id: TENANT.into(),
+        event_type: format!("rule.message.{THANKS}"),
+        channels: vec![notify::Channel::Inbox as i32],
+        purpose: notify::MessagePurpose::Transactional as i32,
+        topic: "visits".into(),
+        enabled: true,
+        expected_version: 0,
+    }
+}
+
+/// Its words, in English and French; the scan's store comes from the event.
+fn thanks_templates() -> Vec<notify::PutMessageTemplateRequest> {
+    [
+        (
+            "en",
+            "Thanks for visiting the {{ attributes.store }}",
+            "Here is your bonus star. See you next Saturday!",
+        ),
+        (
+            "fr",
+            "Merci de votre visite ({{ attributes.store }})",
+            "Voici votre étoile bonus. À samedi prochain !",
+        ),
+    ]
+    .into_iter()
+    .map(
+        |(locale, subject, body)| notify::PutMessageTemplateRequest {
+            tenant_id: TENANT.into(),
+            event_type: format!("rule.message.{THANKS}"),
+            channel: notify::Channel::Inbox as i32,
+            locale: locale.into(),
+            subject: subject.into(),
+            body: body.into(),
+            ..Default::default()
+        },
+    )
+    .collect()
+}
+
+/// The message a partner scan sends.
+const THANKS: &str = "thanks_for_visiting";
 
 /// Where the brand's CRM hears of stars and rewards: a receiver on this
 /// machine, so the endpoint starts disabled (the README's tour enables it).
@@ -289,7 +342,7 @@ fn counters() -> Vec<(&'static str, mech::Counter)> {
 
 /// Snapping Saturday's rules: 1 star per 10 spent; a QR scan in a partner
 /// store (within 200 m of it, when the app sends a location) earns a bonus
-/// star once a day; birthdays double the stars; members of the
+/// star and a thank-you message once a day; birthdays double the stars; members of the
 /// coffee-lovers segment earn two more at the coffee bar; 30 days without a
 /// purchase bring 10 stars to win the member back.
 fn rules() -> Vec<mech::Rule> {
@@ -317,8 +370,13 @@ fn rules() -> Vec<mech::Rule> {
             "event.amount > 0.0",
         )
     };
+    let thanks = mech::Action {
+        action: Some(mech::action::Action::EmitMessage(mech::EmitMessage {
+            message_type: THANKS.into(),
+        })),
+    };
     let scan = mech::Rule {
-        actions: vec![award("1")],
+        actions: vec![award("1"), thanks],
         caps: vec![mech::Cap {
             period: mech::Period::Day as i32,
             measure: mech::cap::Measure::Count as i32,

@@ -1,7 +1,8 @@
 //! The README's partner walk-through, run as written (issue 18, check 6)
 //! against the real `questline dev`: a member signed up, a member token,
 //! a purchase, balance and history, the catalogue, a redemption, the inbox,
-//! the CRM's webhooks verified, and another member's wallet refused.
+//! the programme's triggers and templates, the CRM's webhooks verified, and
+//! another member's wallet refused.
 
 #![allow(clippy::unwrap_used)]
 
@@ -65,6 +66,10 @@ fn the_partner_walk_through_runs_as_written() {
         r#""type":"points.credited""#,
         r#""type":"reward.redeemed""#,
         r#""status":"WEBHOOK_DELIVERY_STATUS_DELIVERED""#,
+        r#""event_type":"rule.message.thanks_for_visiting""#,
+        r#""source":"tenant fr v1","subject":"+25 étoiles""#,
+        r#""field":"subject","description":"line 1, column 12: syntax error"#,
+        r#""field":"body","description":"line 1, column 4: unknown variable `solde`"#,
     ];
     for text in expected {
         assert!(said.contains(text), "{text} not in:\n{said}");

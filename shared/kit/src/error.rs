@@ -432,6 +432,19 @@ impl Violations {
         }
     }
 
+    /// A BCP 47 language tag such as `en`, `fr-FR` or `zh-Hant-TW`.
+    pub fn locale(&mut self, field: &str, tag: &str) -> &mut Self {
+        let mut parts = tag.split('-');
+        let language = parts.next().unwrap_or_default();
+        let ok = tag.len() <= 35
+            && (2..=3).contains(&language.len())
+            && language.chars().all(|c| c.is_ascii_alphabetic())
+            && parts.all(|p| {
+                (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric())
+            });
+        self.check(ok, field, "must be a BCP 47 language tag, e.g. en or fr-FR")
+    }
+
     pub fn positive(&mut self, field: &str, value: i64) -> &mut Self {
         self.check(value > 0, field, "must be greater than zero")
     }

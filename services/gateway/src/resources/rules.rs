@@ -17,6 +17,13 @@ const OPTIONAL_ID: &str = "^[A-Za-z0-9._:-]{0,256}$";
 /// dot inside; no spaces or control characters.
 const EMAIL: &str = "^([^\\s\\u0000-\\u001f\\u007f-\\u009f]+@[^\\s@.\\u0000-\\u001f\\u007f-\\u009f][^\\s@\\u0000-\\u001f\\u007f-\\u009f]*\\.[^\\s@\\u0000-\\u001f\\u007f-\\u009f]*[^\\s@.\\u0000-\\u001f\\u007f-\\u009f])?$";
 
+/// What can trigger a message: an event about one member, or a rule's message.
+const TRIGGERED: &str = "^(points\\.(credited|debited|expired)|reward\\.redeemed|rule\\.message\\.[A-Za-z0-9._:-]{1,200})$";
+const OPTIONAL_TRIGGERED: &str = "^(points\\.(credited|debited|expired)|reward\\.redeemed|rule\\.message\\.[A-Za-z0-9._:-]{1,200})?$";
+/// A template's body or HTML part: line breaks and tabs, no other control
+/// characters.
+const MULTILINE: &str = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$";
+
 /// A webhook URL as notifications takes it: http(s), no spaces or control
 /// characters.
 const URL: &str = "^https?://[^\\s\\u0000-\\u001f\\u007f-\\u009f]+$";
@@ -46,6 +53,9 @@ pub fn required(message: &MessageDescriptor, field: &FieldDescriptor) -> bool {
             | ("PutEventSchemaRequest", "schema")
             | ("PutCounterRequest", "counter")
             | ("PutWebhookEndpointRequest", "url")
+            | ("PutMessageTemplateRequest", "body")
+            | ("PreviewMessageTemplateRequest", "channel")
+            | ("PutNotificationTriggerRequest", "channels")
     ) {
         return true;
     }
@@ -135,6 +145,20 @@ pub fn narrow(message: &MessageDescriptor, field: &FieldDescriptor, schema: &mut
             json!({"pattern": "^([a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3})?$"}),
         ),
         "country" => set(schema, json!({"pattern": "^([A-Za-z]{2})?$"})),
+        "topic" => set(schema, json!({"pattern": OPTIONAL_ID})),
+        // A template's parts as saved; what renders from them is any text.
+        "subject" | "body" | "html" | "title" if !message.name().ends_with("Request") => {}
+        "subject" => set(schema, json!({"pattern": TEXT, "maxLength": 1000})),
+        "body" => set(schema, json!({"pattern": MULTILINE, "maxLength": 20_000})),
+        "html" => set(schema, json!({"pattern": MULTILINE, "maxLength": 100_000})),
+        "event_type" if triggers(message) => {
+            let pattern = if required(message, field) {
+                TRIGGERED
+            } else {
+                OPTIONAL_TRIGGERED
+            };
+            set(schema, json!({"pattern": pattern}));
+        }
         "attributes" => set(schema, attributes()),
         "codes" => set(schema, json!({"pattern": "^[!-~]{1,64}$"})),
         name if name.ends_with("_id") || matches!(name, "code" | "currency" | "event_type") => {
@@ -159,9 +183,19 @@ pub fn narrow(message: &MessageDescriptor, field: &FieldDescriptor, schema: &mut
     }
 }
 
+/// Whether `message` names a trigger's or a template's event type.
+fn triggers(message: &MessageDescriptor) -> bool {
+    let name = message.name();
+    name.contains("NotificationTrigger") || name.contains("MessageTemplate")
+}
+
 /// Narrows a list field: how many items it takes.
 pub fn narrow_list(field: &FieldDescriptor, schema: &mut Value) {
     match field.name() {
+        "channels" => {
+            schema["minItems"] = json!(1);
+            schema["uniqueItems"] = json!(true);
+        }
         "codes" => schema["minItems"] = json!(1),
         "choices" => schema["minItems"] = json!(1),
         _ => {}

@@ -682,6 +682,137 @@ pub static RESOURCES: &[Resource] = &[
             "Send a delivery again now, from the start of the retry schedule, with the same `webhook-id` (admin)",
         )
     },
+    // Messages: triggers and templates.
+    Resource {
+        answer: Some("trigger"),
+        example: Some(
+            r#"{"channels": ["CHANNEL_INBOX"], "purpose": "MESSAGE_PURPOSE_MARKETING", "topic": "birthdays", "enabled": true}"#,
+        ),
+        ..resource(
+            Verb::Put,
+            "/v1/notification-triggers/{event_type}",
+            rpc!(
+                "notifications",
+                "NotificationsService/PutNotificationTrigger"
+            ),
+            "putNotificationTrigger",
+            "messages",
+            "Which channels an event type messages its member on, and why (transactional or marketing); replaces the built-in trigger for the type. A rule's message is `rule.message.<message_type>`. A channel without a provider answers 409 `CHANNEL_NOT_CONFIGURED` (admin)",
+        )
+    },
+    Resource {
+        answer: Some("trigger"),
+        ..resource(
+            Verb::Get,
+            "/v1/notification-triggers/{event_type}",
+            rpc!(
+                "notifications",
+                "NotificationsService/GetNotificationTrigger"
+            ),
+            "getNotificationTrigger",
+            "messages",
+            "The trigger in force for an event type: the programme's own, else the built-in one (admin)",
+        )
+    },
+    resource(
+        Verb::Get,
+        "/v1/notification-triggers",
+        rpc!(
+            "notifications",
+            "NotificationsService/ListNotificationTriggers"
+        ),
+        "listNotificationTriggers",
+        "messages",
+        "Every trigger in force, stored and built-in, by event type (admin)",
+    ),
+    Resource {
+        status: 204,
+        ..resource(
+            Verb::Delete,
+            "/v1/notification-triggers/{event_type}",
+            rpc!(
+                "notifications",
+                "NotificationsService/DeleteNotificationTrigger"
+            ),
+            "deleteNotificationTrigger",
+            "messages",
+            "Remove the programme's trigger; the built-in one, if any, applies again (admin)",
+        )
+    },
+    Resource {
+        answer: Some("template"),
+        example: Some(
+            r#"{"subject": "You earned {{ amount }} {{ currency }}", "body": "Thanks, {{ member.attributes.nickname | default('friend') }}! Your balance is {{ balance }}."}"#,
+        ),
+        ..resource(
+            Verb::Put,
+            "/v1/message-templates/{event_type}/{channel}/{locale}",
+            rpc!("notifications", "NotificationsService/PutMessageTemplate"),
+            "putMessageTemplate",
+            "messages",
+            "Save a template's next version (minijinja over the event's fields and `member`); one that does not compile or names a variable the event does not give answers 400 with the line and column (admin)",
+        )
+    },
+    Resource {
+        answer: Some("template"),
+        ..resource(
+            Verb::Get,
+            "/v1/message-templates/{event_type}/{channel}/{locale}",
+            rpc!("notifications", "NotificationsService/GetMessageTemplate"),
+            "getMessageTemplate",
+            "messages",
+            "A template's current version, or `version` (admin)",
+        )
+    },
+    resource(
+        Verb::Get,
+        "/v1/message-templates",
+        rpc!("notifications", "NotificationsService/ListMessageTemplates"),
+        "listMessageTemplates",
+        "messages",
+        "The current version of each of the programme's templates, by event type, channel and locale (admin)",
+    ),
+    resource(
+        Verb::Get,
+        "/v1/message-templates/{event_type}/{channel}/{locale}/versions",
+        rpc!(
+            "notifications",
+            "NotificationsService/ListMessageTemplateVersions"
+        ),
+        "listMessageTemplateVersions",
+        "messages",
+        "Every version of a template, newest first (admin)",
+    ),
+    Resource {
+        status: 204,
+        ..resource(
+            Verb::Delete,
+            "/v1/message-templates/{event_type}/{channel}/{locale}",
+            rpc!(
+                "notifications",
+                "NotificationsService/DeleteMessageTemplate"
+            ),
+            "deleteMessageTemplate",
+            "messages",
+            "Remove a template with all its versions; members read the next one in fallback order (admin)",
+        )
+    },
+    Resource {
+        example: Some(
+            r#"{"event_type": "points.credited", "channel": "CHANNEL_INBOX", "locale": "fr", "sample": {"amount": 120, "currency": "stars", "balance": 480}}"#,
+        ),
+        ..resource(
+            Verb::Post,
+            "/v1/message-template-previews",
+            rpc!(
+                "notifications",
+                "NotificationsService/PreviewMessageTemplate"
+            ),
+            "previewMessageTemplate",
+            "messages",
+            "Render a draft, or what a member in `locale` reads, with a sample event (fields over a made-up one); nothing is saved or sent (admin)",
+        )
+    },
     // Audit.
     resource(
         Verb::Get,

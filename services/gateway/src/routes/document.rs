@@ -38,6 +38,7 @@ in front of Questline's gRPC services. Authenticate with `X-Api-Key` (a server c
         (name = "programme", description = "The programme manager's settings: currencies, rules, audit trail"),
         (name = "privacy", description = "GDPR access and erasure"),
         (name = "webhooks", description = "Signed deliveries of domain events to the brand's systems (Standard Webhooks)"),
+        (name = "messages", description = "What messages a member, on which channels, in which words: triggers and versioned templates per event type, channel and locale"),
     )
 )]
 pub struct ApiDoc;

@@ -16,14 +16,16 @@ use crate::events::{self, SOURCE};
 use questline_kit::audit::{self, Change};
 
 impl Store {
-    /// Creates the tenant; the same id with the same settings returns it again.
+    /// Creates the tenant; the same id with the same settings returns it
+    /// again. Its settings go out as `tenant.updated` too, so services that
+    /// need its time zone or default locale know them from the start.
     pub async fn create_tenant(
         &self,
         row: tenant::Model,
         change: &Change,
     ) -> Result<tenant::Model, DomainError> {
         let id = row.tenant_id.clone();
-        let staged = [change.event(SOURCE)];
+        let staged = [change.event(SOURCE), events::tenant_updated(&row)];
         self.create_once::<tenant::Entity>(row, id.clone(), same_settings, "tenant", &id, &staged)
             .await
     }

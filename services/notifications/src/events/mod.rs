@@ -1,25 +1,35 @@
-//! What notifications consumes: `points.credited`, `points.expired` and `reward.redeemed` become
-//! inbox messages; `member.*` events keep its member read model, and
-//! `member.erased` also deletes the member's messages and webhook
-//! deliveries. An erased member is never notified again. Every event
-//! webhooks carry is staged for the tenant's endpoints that want it, in
-//! the batch's order (an erasure's forgetting comes after what preceded
-//! it). Every other event is acknowledged and left alone.
+//! What notifications consumes: an event a trigger names (points credited
+//! or expired, rewards redeemed, a rule's message, ...) becomes a message
+//! in its member's inbox, in the words of the programme's templates;
+//! `member.*` events keep its member read model, and `member.erased` also
+//! deletes the member's messages and webhook deliveries. An erased member
+//! is never notified again. `tenant.updated` keeps the programme's default
+//! locale. Every event webhooks carry is staged for the tenant's endpoints
+//! that want it, in the batch's order (an erasure's forgetting comes after
+//! what preceded it). Every other event is acknowledged and left alone.
 
 use async_trait::async_trait;
 use questline_kit::DomainError;
 use questline_kit::bus::EventHandler;
 use questline_kit::members::{Held, MemberDirectory};
 use questline_proto::events::{Event, event::Payload};
-
-use crate::domain::templates::Templates;
-use crate::domain::webhooks::payload;
-use crate::domain::{DEFAULT_LOCALE, Notice};
-use crate::flow::webhooks::Sender;
-use crate::store::{Delivery, Store};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::domain::channels::Channel;
+use crate::domain::templates::Locales;
+use crate::domain::variables;
+use crate::domain::webhooks::payload;
+use crate::flow::programmes::{Programme, Programmes};
+use crate::flow::webhooks::Sender;
+use crate::store::{Delivery, Store};
+
+mod fields;
 mod webhook;
+
+use fields::triggered_as;
+pub use fields::{known, sample};
 
 /// This service's bus consumer and inbox name.
 pub const CONSUMER: &str = "notifications";
@@ -27,63 +37,80 @@ pub const CONSUMER: &str = "notifications";
 /// The bus consumer: renders the event's message and puts it in the member's inbox.
 pub struct Notifier {
     store: Store,
-    templates: Templates,
+    programmes: Programmes,
     members: MemberDirectory,
     webhooks: Arc<Sender>,
 }
 
 impl Notifier {
-    pub fn new(
-        store: Store,
-        templates: Templates,
-        members: MemberDirectory,
-        webhooks: Arc<Sender>,
-    ) -> Notifier {
+    pub fn new(store: Store, members: MemberDirectory, webhooks: Arc<Sender>) -> Notifier {
         Notifier {
+            programmes: Programmes::new(store.clone()),
             store,
-            templates,
             members,
             webhooks,
         }
     }
 }
 
-/// The member's own locale from the read model; the default when the
-/// member gave none or is not known here yet.
+/// The member's own locale from the read model; empty when the member
+/// gave none or is not known here yet (the programme's default then).
 fn locale_of(held: &Held) -> &str {
     let Held::Known(member) = held else {
-        return DEFAULT_LOCALE;
+        return "";
     };
     member
         .facts
         .get("locale")
         .and_then(|l| l.as_str())
-        .filter(|l| !l.is_empty())
-        .unwrap_or(DEFAULT_LOCALE)
+        .unwrap_or("")
+}
+
+/// `member` in a template: what the read model holds, or just the id.
+fn member_of(member_id: &str, held: &Held) -> Map<String, Value> {
+    match held {
+        Held::Known(m) => variables::member(&m.member_id, &m.external_id, &m.facts),
+        _ => variables::member(member_id, "", &Map::new()),
+    }
 }
 
 #[async_trait]
 impl EventHandler for Notifier {
     fn wants(&self, event: &Event) -> bool {
         // The read model's events include `member.erased`.
-        self.members.wants(event) || notifies(event) || payload::carries(&event.r#type)
+        self.members.wants(event)
+            || notifies(event)
+            || payload::carries(&event.r#type)
+            || matches!(event.payload, Some(Payload::TenantUpdated(_)))
     }
 
     async fn handle(&self, event: &Event) -> Result<(), DomainError> {
         self.members.handle(event).await?;
         let one = std::slice::from_ref(event);
-        if let Some(Payload::MemberErased(erased)) = &event.payload {
-            let (tenant_id, member_id) = (&event.tenant_id, &erased.member_id);
-            self.store.forget(tenant_id, member_id).await?;
-            self.store.forget_deliveries(tenant_id, member_id).await?;
-        } else {
-            self.notify_all(one).await?;
+        match &event.payload {
+            Some(Payload::MemberErased(erased)) => {
+                let (tenant_id, member_id) = (&event.tenant_id, &erased.member_id);
+                self.store.forget(tenant_id, member_id).await?;
+                self.store.forget_deliveries(tenant_id, member_id).await?;
+            }
+            Some(Payload::TenantUpdated(tenant)) => {
+                let as_of = event
+                    .time
+                    .as_ref()
+                    .map(questline_kit::time::from_timestamp)
+                    .unwrap_or_default();
+                let (locale, zone) = (&tenant.default_locale, &tenant.time_zone);
+                self.store
+                    .keep_tenant(&tenant.tenant_id, locale, zone, as_of)
+                    .await?;
+            }
+            _ => self.notify_all(one).await?,
         }
         self.stage_webhooks(one).await
     }
 
-    /// The notices between two member events go together, in one
-    /// transaction; a member event keeps its place, so a notice after an
+    /// The notices between two other events go together, in one
+    /// transaction; any other event keeps its place, so a notice after an
     /// erasure or a change of locale sees it.
     async fn handle_all(&self, events: &[Event]) -> Result<(), DomainError> {
         for run in events.chunk_by(|a, b| notifies(a) && notifies(b)) {
@@ -97,6 +124,15 @@ impl EventHandler for Notifier {
         }
         Ok(())
     }
+}
+
+/// An event a trigger sends to the inbox, with what its template sees.
+struct Notice<'a> {
+    event: &'a Event,
+    event_type: String,
+    member_id: String,
+    fields: Map<String, Value>,
+    programme: Arc<Programme>,
 }
 
 impl Notifier {
@@ -124,35 +160,72 @@ impl Notifier {
         self.webhooks.stage(kept).await
     }
 
+    /// The events among `events` whose trigger sends to the inbox.
+    async fn notices<'a>(&self, events: &'a [Event]) -> Result<Vec<Notice<'a>>, DomainError> {
+        let mut programmes: HashMap<&str, Arc<Programme>> = HashMap::new();
+        let mut notices = Vec::new();
+        for event in events {
+            let Some(event_type) = triggered_as(event) else {
+                continue;
+            };
+            let programme = match programmes.get(event.tenant_id.as_str()) {
+                Some(p) => Arc::clone(p),
+                None => {
+                    let p = self.programmes.get(&event.tenant_id).await?;
+                    programmes.insert(&event.tenant_id, Arc::clone(&p));
+                    p
+                }
+            };
+            let sends = programme.trigger(&event_type);
+            if !sends.is_some_and(|t| t.sends_on(Channel::Inbox)) {
+                continue;
+            }
+            let fields = fields::of(event).map_err(DomainError::internal)?;
+            let member_id = fields
+                .get("member_id")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if member_id.is_empty() {
+                continue;
+            }
+            notices.push(Notice {
+                event,
+                event_type,
+                member_id: member_id.to_string(),
+                fields,
+                programme,
+            });
+        }
+        Ok(notices)
+    }
+
     /// Puts the notices among `events` in their members' inboxes, each
     /// once, in the member's locale; an erased member gets none.
     async fn notify_all(&self, events: &[Event]) -> Result<(), DomainError> {
-        let notices: Vec<(&Event, Notice)> = events
-            .iter()
-            .filter_map(|event| Some((event, notice(event.payload.as_ref()?)?)))
-            .collect();
+        let notices = self.notices(events).await?;
         // Asked side by side, so the read model answers them in one query.
         let held = futures::future::try_join_all(
             notices
                 .iter()
-                .map(|(event, notice)| self.members.held(&event.tenant_id, notice.member_id())),
+                .map(|n| self.members.held(&n.event.tenant_id, &n.member_id)),
         )
         .await?;
-        let mut letters = Vec::with_capacity(notices.len());
         let mut to = Vec::with_capacity(notices.len());
-        for ((event, notice), held) in notices.iter().zip(&held) {
+        let mut letters = Vec::with_capacity(notices.len());
+        for (notice, held) in notices.iter().zip(&held) {
             if matches!(held, Held::Erased) {
-                tracing::debug!(event_type = %event.r#type, "member erased; not notified");
+                tracing::debug!(event_type = %notice.event_type, "member erased; not notified");
                 sent("suppressed", 1);
                 continue;
             }
             to.push(Delivery {
-                tenant_id: &event.tenant_id,
-                member_id: notice.member_id(),
-                event_id: &event.event_id,
-                event_type: notice.event_type(),
+                tenant_id: &notice.event.tenant_id,
+                member_id: &notice.member_id,
+                event_id: &notice.event.event_id,
+                event_type: &notice.event_type,
             });
-            letters.push((notice, locale_of(held)));
+            let vars = variables::of(notice.fields.clone(), member_of(&notice.member_id, held));
+            letters.push((notice, locale_of(held), vars));
         }
         if to.is_empty() {
             return Ok(());
@@ -160,8 +233,25 @@ impl Notifier {
         let delivered = self
             .store
             .deliver_all(&to, |i| {
-                let (notice, locale) = letters[i];
-                self.templates.render(notice, locale)
+                let (notice, locale, vars) = &letters[i];
+                let locales = Locales {
+                    member: locale,
+                    programme: &notice.programme.default_locale,
+                };
+                let rendered = notice.programme.templates.render(
+                    &notice.event_type,
+                    Channel::Inbox,
+                    &locales,
+                    vars,
+                );
+                match rendered {
+                    Ok(rendered) => Some(rendered.content),
+                    Err(why) => {
+                        tracing::warn!(tenant_id = %notice.event.tenant_id, event_type = %notice.event_type, %why, "no template rendered; message not sent");
+                        sent("failed", 1);
+                        None
+                    }
+                }
             })
             .await
             .inspect_err(|_| sent("failed", to.len()))?;
@@ -171,9 +261,9 @@ impl Notifier {
     }
 }
 
-/// Whether the event gives a notice.
+/// Whether the event may give a notice (its trigger decides).
 fn notifies(event: &Event) -> bool {
-    event.payload.as_ref().and_then(notice).is_some()
+    triggered_as(event).is_some()
 }
 
 /// Counts notices' fate on the inbox channel (the only one so far).
@@ -182,100 +272,35 @@ fn sent(outcome: &'static str, notices: usize) {
         .increment(notices as u64);
 }
 
-/// The notice an event gives, if it is one that notifies.
-fn notice(payload: &Payload) -> Option<Notice> {
-    match payload {
-        Payload::PointsCredited(p) => Some(Notice::PointsCredited {
-            member_id: p.member_id.clone(),
-            currency: p.currency.clone(),
-            amount: p.amount,
-            balance: p.balance,
-            reason: p.reason.clone(),
-        }),
-        Payload::PointsExpired(p) => Some(Notice::PointsExpired {
-            member_id: p.member_id.clone(),
-            currency: p.currency.clone(),
-            amount: p.amount,
-            balance: p.balance,
-        }),
-        Payload::RewardRedeemed(r) => Some(Notice::RewardRedeemed {
-            member_id: r.member_id.clone(),
-            redemption_id: r.redemption_id.clone(),
-            reward_id: r.reward_id.clone(),
-            reward_name: r.reward_name.clone(),
-            currency: r.currency.clone(),
-            price: r.price,
-            voucher_code: r.voucher_code.clone(),
-        }),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::test_support;
     use crate::store::entities::message;
-    use questline_kit::events::{new_event, type_of};
+    use questline_kit::events::new_event;
     use questline_kit::paging;
-    use questline_proto::events::{PointsCredited, PointsDebited, PointsExpired, RewardRedeemed};
-
-    /// The payload `notice` reads `n` from: its inverse, so the tests' events
-    /// and the templates' tests share their fixtures.
-    fn payload(n: Notice) -> Payload {
-        match n {
-            Notice::PointsCredited {
-                member_id,
-                currency,
-                amount,
-                balance,
-                reason,
-            } => Payload::PointsCredited(PointsCredited {
-                member_id,
-                currency,
-                amount,
-                transfer_id: "t1".into(),
-                reason,
-                balance,
-            }),
-            Notice::PointsExpired {
-                member_id,
-                currency,
-                amount,
-                balance,
-            } => Payload::PointsExpired(PointsExpired {
-                member_id,
-                currency,
-                amount,
-                transfer_id: "t1".into(),
-                balance,
-            }),
-            Notice::RewardRedeemed {
-                member_id,
-                redemption_id,
-                reward_id,
-                reward_name,
-                currency,
-                price,
-                voucher_code,
-            } => Payload::RewardRedeemed(RewardRedeemed {
-                redemption_id,
-                member_id,
-                reward_id,
-                reward_name,
-                currency,
-                price,
-                voucher_code,
-            }),
-        }
-    }
+    use questline_proto::events::{PointsCredited, RewardRedeemed};
 
     fn credited() -> Payload {
-        payload(test_support::credited())
+        Payload::PointsCredited(PointsCredited {
+            member_id: "m1".into(),
+            currency: "stars".into(),
+            amount: 5,
+            transfer_id: "t1".into(),
+            reason: "purchase".into(),
+            balance: 25,
+        })
     }
 
     fn redeemed() -> Payload {
-        payload(test_support::redeemed())
+        Payload::RewardRedeemed(RewardRedeemed {
+            redemption_id: "r1".into(),
+            member_id: "m1".into(),
+            reward_id: "pastry".into(),
+            reward_name: "Pastry".into(),
+            currency: "stars".into(),
+            price: 20,
+            voucher_code: "PASTRY-7Q2X".into(),
+        })
     }
 
     /// Every message in the `acme` inbox of `member_id`, newest first.
@@ -286,18 +311,6 @@ mod tests {
             .await
             .unwrap()
             .messages
-    }
-
-    #[test]
-    fn notices_carry_the_event_type_of_their_payload() {
-        for expected in [test_support::credited(), test_support::redeemed()] {
-            let payload = payload(expected.clone());
-            let notice = notice(&payload).unwrap();
-            assert_eq!(notice.event_type(), type_of(&payload));
-            assert_eq!(notice, expected);
-        }
-        let debited = Payload::PointsDebited(PointsDebited::default());
-        assert_eq!(notice(&debited), None);
     }
 
     /// A notifier on a fresh database; identity is unreachable.
@@ -312,12 +325,7 @@ mod tests {
         let members = MemberDirectory::new(db, identity, CONSUMER);
         let settings = questline_kit::config::WebhookSettings::default();
         let webhooks = Sender::new(store.clone(), &settings).unwrap();
-        let notifier = Notifier::new(
-            store.clone(),
-            Templates::builtin().unwrap(),
-            members,
-            webhooks,
-        );
+        let notifier = Notifier::new(store.clone(), members, webhooks);
         (dir, store, notifier)
     }
 
@@ -481,5 +489,137 @@ mod tests {
             .collect();
         seen.sort();
         assert_eq!(seen, [("m1", "points.credited"), ("m3", "member.erased")]);
+    }
+
+    async fn put_template(store: &Store, event_type: &str, subject: &str, body: &str) {
+        let spec = crate::store::programme::TemplateSpec {
+            event_type,
+            channel: Channel::Inbox,
+            locale: "en",
+            subject,
+            body,
+            html: "",
+        };
+        let change = questline_kit::audit::Change::new("acme", "admin", "t".into(), "t".into());
+        store
+            .put_template("acme", &spec, "admin", None, &change)
+            .await
+            .unwrap();
+    }
+
+    async fn put_trigger(store: &Store, event_type: &str, enabled: bool) {
+        let trigger = crate::domain::triggers::Trigger {
+            event_type: event_type.into(),
+            channels: vec![Channel::Inbox],
+            purpose: crate::domain::channels::Purpose::Marketing,
+            topic: String::new(),
+            enabled,
+        };
+        let change = questline_kit::audit::Change::new("acme", "admin", "t".into(), "t".into());
+        store
+            .put_trigger("acme", &trigger, None, &change)
+            .await
+            .unwrap();
+    }
+
+    fn credit_of(member: &str, amount: i64) -> Event {
+        let mut payload = credited();
+        if let Payload::PointsCredited(p) = &mut payload {
+            p.member_id = member.into();
+            p.amount = amount;
+        }
+        new_event("acme", "ledger", member, payload)
+    }
+
+    #[tokio::test]
+    async fn the_programmes_templates_and_triggers_shape_its_messages() {
+        let (_dir, store, notifier) = notifier().await;
+        notifier.handle(&credit_of("m1", 5)).await.unwrap();
+        put_template(
+            &store,
+            "points.credited",
+            "+{{ amount }} for {{ member.member_id }}",
+            "{{ balance }}",
+        )
+        .await;
+        // Saved between batches: the next one reads it.
+        notifier.handle(&credit_of("m1", 7)).await.unwrap();
+        let titles: Vec<_> = inbox(&store, "m1")
+            .await
+            .into_iter()
+            .map(|m| m.title)
+            .collect();
+        assert_eq!(titles, ["+7 for m1", "You earned 5 stars"]);
+
+        // A disabled trigger silences even a built-in one.
+        put_trigger(&store, "points.credited", false).await;
+        notifier.handle(&credit_of("m1", 9)).await.unwrap();
+        assert_eq!(inbox(&store, "m1").await.len(), 2);
+
+        // A rule's message: sent once the programme has a trigger for it.
+        let message = |id: &str| {
+            let attributes = serde_json::json!({"store": "orchard"});
+            let payload = Payload::RuleMessage(questline_proto::events::RuleMessage {
+                member_id: "m1".into(),
+                message_type: "welcome".into(),
+                attributes: attributes
+                    .as_object()
+                    .map(questline_kit::structs::from_json),
+                ..Default::default()
+            });
+            let mut event = new_event("acme", "mechanics", "m1", payload);
+            event.event_id = id.into();
+            event
+        };
+        notifier.handle(&message("w1")).await.unwrap();
+        assert_eq!(inbox(&store, "m1").await.len(), 2);
+        put_trigger(&store, "rule.message.welcome", true).await;
+        put_template(
+            &store,
+            "rule.message.welcome",
+            "Welcome to {{ attributes.store }}",
+            "Glad you came.",
+        )
+        .await;
+        notifier.handle(&message("w2")).await.unwrap();
+        assert_eq!(inbox(&store, "m1").await[0].title, "Welcome to orchard");
+        assert_eq!(
+            inbox(&store, "m1").await[0].event_type,
+            "rule.message.welcome"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_member_without_a_locale_reads_the_programmes_default() {
+        let (_dir, store, notifier) = notifier().await;
+        let tenant = Payload::TenantUpdated(questline_proto::events::TenantUpdated {
+            tenant_id: "acme".into(),
+            default_locale: "fr".into(),
+            time_zone: "Europe/Paris".into(),
+            ..Default::default()
+        });
+        notifier
+            .handle(&new_event("acme", "identity", "acme", tenant))
+            .await
+            .unwrap();
+        notifier.handle(&credit_of("m9", 3)).await.unwrap();
+        assert_eq!(
+            inbox(&store, "m9").await[0].title,
+            "Vous avez gagné 3 stars"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_message_no_template_renders_is_skipped_not_retried() {
+        let (_dir, store, notifier) = notifier().await;
+        put_trigger(&store, "rule.message.nothing_written", true).await;
+        let payload = Payload::RuleMessage(questline_proto::events::RuleMessage {
+            member_id: "m1".into(),
+            message_type: "nothing_written".into(),
+            ..Default::default()
+        });
+        let event = new_event("acme", "mechanics", "m1", payload);
+        notifier.handle(&event).await.unwrap();
+        assert!(inbox(&store, "m1").await.is_empty());
     }
 }

@@ -3,11 +3,9 @@
 //! the proto's JSON form (field names as in the `.proto`) with the event's
 //! id, so a receiver can tie it to the engine's records.
 
-use prost::Message;
-use prost_reflect::{DynamicMessage, SerializeOptions};
 use questline_kit::DomainError;
 use questline_proto::events::Event;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::domain::webhooks::payload;
 use crate::flow::webhooks::Carried;
@@ -31,57 +29,11 @@ pub fn carried(events: &[Event]) -> Result<Vec<Carried>, DomainError> {
 
 /// The JSON body for `event`.
 pub fn body(event: &Event) -> Result<String, String> {
-    let data = data(event)?;
+    let data = Value::Object(super::fields::of(event)?);
     let timestamp = event.time.map(|t| t.to_string()).unwrap_or_default();
     let body = json!({"type": event.r#type, "timestamp": timestamp, "data": data});
     serde_json::to_string(&body).map_err(|err| err.to_string())
 }
-
-/// The payload's fields with `event_id` (and `member_id` where the event
-/// is about one member and the payload does not name it already).
-fn data(event: &Event) -> Result<Value, String> {
-    let descriptor = questline_proto::pool()
-        .get_message_by_name("questline.events.v1.Event")
-        .ok_or("the event descriptor is missing")?;
-    let message = DynamicMessage::decode(descriptor, event.encode_to_vec().as_slice())
-        .map_err(|err| err.to_string())?;
-    let options = SerializeOptions::new()
-        .use_proto_field_name(true)
-        .stringify_64_bit_integers(false)
-        .skip_default_fields(false);
-    let whole = message
-        .serialize_with_options(serde_json::value::Serializer, &options)
-        .map_err(|err| err.to_string())?;
-    // The oneof's one field set: the payload, named after its type.
-    let payload = whole
-        .as_object()
-        .and_then(|fields| {
-            fields
-                .iter()
-                .find(|(name, value)| !ENVELOPE.contains(&name.as_str()) && value.is_object())
-        })
-        .map(|(_, value)| value.clone());
-    let mut data = match payload {
-        Some(Value::Object(fields)) => fields,
-        _ => Map::new(),
-    };
-    data.insert("event_id".into(), json!(event.event_id));
-    if !event.subject.is_empty() {
-        data.entry("member_id").or_insert(json!(event.subject));
-    }
-    Ok(Value::Object(data))
-}
-
-/// The envelope's own fields, not the payload.
-const ENVELOPE: &[&str] = &[
-    "event_id",
-    "tenant_id",
-    "type",
-    "source",
-    "subject",
-    "time",
-    "trace_context",
-];
 
 #[cfg(test)]
 mod tests {

@@ -1,8 +1,11 @@
 //! `questline.notifications.v1.NotificationsService`: decode, authenticate,
 //! validate, authorise, read the store, encode the answer.
 
+mod channels;
 mod decode;
 mod encode;
+mod templates;
+mod triggers;
 mod webhooks;
 
 use questline_kit::auth::TokenVerifier;
@@ -12,6 +15,8 @@ use questline_proto::notifications::notifications_service_server::NotificationsS
 use std::sync::Arc;
 use tonic::{Request, Response};
 
+use crate::domain::channels::Channel;
+use crate::flow::programmes::Programmes;
 use crate::flow::webhooks::Sender;
 use crate::store::Store;
 
@@ -20,6 +25,10 @@ pub struct NotificationsApi {
     members: MemberDirectory,
     auth: Arc<TokenVerifier>,
     webhooks: Arc<Sender>,
+    /// The channels this installation can send on.
+    channels: Vec<Channel>,
+    /// Compiled programmes, for previews.
+    programmes: Programmes,
 }
 
 impl NotificationsApi {
@@ -28,12 +37,15 @@ impl NotificationsApi {
         members: MemberDirectory,
         auth: Arc<TokenVerifier>,
         webhooks: Arc<Sender>,
+        channels: Vec<Channel>,
     ) -> Self {
         NotificationsApi {
+            programmes: Programmes::new(store.clone()),
             store,
             members,
             auth,
             webhooks,
+            channels,
         }
     }
 }
@@ -139,5 +151,77 @@ impl NotificationsService for NotificationsApi {
         request: Request<pb::RedeliverWebhookRequest>,
     ) -> tonic::Result<Response<pb::RedeliverWebhookResponse>> {
         webhooks::redeliver(self, request).await
+    }
+
+    // Triggers and templates.
+
+    async fn put_notification_trigger(
+        &self,
+        request: Request<pb::PutNotificationTriggerRequest>,
+    ) -> tonic::Result<Response<pb::PutNotificationTriggerResponse>> {
+        triggers::put(self, request).await
+    }
+
+    async fn get_notification_trigger(
+        &self,
+        request: Request<pb::GetNotificationTriggerRequest>,
+    ) -> tonic::Result<Response<pb::GetNotificationTriggerResponse>> {
+        triggers::get(self, request).await
+    }
+
+    async fn list_notification_triggers(
+        &self,
+        request: Request<pb::ListNotificationTriggersRequest>,
+    ) -> tonic::Result<Response<pb::ListNotificationTriggersResponse>> {
+        triggers::list(self, request).await
+    }
+
+    async fn delete_notification_trigger(
+        &self,
+        request: Request<pb::DeleteNotificationTriggerRequest>,
+    ) -> tonic::Result<Response<pb::DeleteNotificationTriggerResponse>> {
+        triggers::delete(self, request).await
+    }
+
+    async fn put_message_template(
+        &self,
+        request: Request<pb::PutMessageTemplateRequest>,
+    ) -> tonic::Result<Response<pb::PutMessageTemplateResponse>> {
+        templates::put(self, request).await
+    }
+
+    async fn get_message_template(
+        &self,
+        request: Request<pb::GetMessageTemplateRequest>,
+    ) -> tonic::Result<Response<pb::GetMessageTemplateResponse>> {
+        templates::get(self, request).await
+    }
+
+    async fn list_message_templates(
+        &self,
+        request: Request<pb::ListMessageTemplatesRequest>,
+    ) -> tonic::Result<Response<pb::ListMessageTemplatesResponse>> {
+        templates::list(self, request).await
+    }
+
+    async fn list_message_template_versions(
+        &self,
+        request: Request<pb::ListMessageTemplateVersionsRequest>,
+    ) -> tonic::Result<Response<pb::ListMessageTemplateVersionsResponse>> {
+        templates::versions(self, request).await
+    }
+
+    async fn delete_message_template(
+        &self,
+        request: Request<pb::DeleteMessageTemplateRequest>,
+    ) -> tonic::Result<Response<pb::DeleteMessageTemplateResponse>> {
+        templates::delete(self, request).await
+    }
+
+    async fn preview_message_template(
+        &self,
+        request: Request<pb::PreviewMessageTemplateRequest>,
+    ) -> tonic::Result<Response<pb::PreviewMessageTemplateResponse>> {
+        templates::preview(self, request).await
     }
 }

@@ -147,3 +147,89 @@ pub mod attempt {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod template {
+    use sea_orm::entity::prelude::*;
+
+    /// One version of a programme's message template.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "message_templates")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        /// `event_type/channel/locale`: what the versions share, and the
+        /// paging key of the list.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub template_key: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version: i32,
+        pub event_type: String,
+        pub channel: String,
+        pub locale: String,
+        pub subject: String,
+        pub body: String,
+        pub html: String,
+        /// Whether this is the version members read.
+        pub current: bool,
+        /// The API client that saved it.
+        pub saved_by: String,
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod trigger {
+    use sea_orm::entity::prelude::*;
+
+    /// A programme's trigger: an event type, the channels it sends on.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "notification_triggers")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub event_type: String,
+        /// JSON list of channel names, e.g. `["inbox"]`.
+        pub channels: String,
+        pub purpose: String,
+        pub topic: String,
+        pub enabled: bool,
+        pub version: i32,
+        pub updated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod programme {
+    use sea_orm::entity::prelude::*;
+
+    /// What the consumer needs of a programme beside its templates and
+    /// triggers: their revision, and the tenant's settings from identity.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "programmes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        /// Counts changes to templates and triggers, so a consumer knows
+        /// when what it compiled is stale.
+        pub revision: i64,
+        /// From `tenant.updated`; empty until one arrives.
+        pub default_locale: String,
+        pub time_zone: String,
+        /// The time of the last `tenant.updated` kept (ms): older ones lose.
+        pub tenant_as_of: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -22,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateOutbox),
             Box::new(AddOutboxSubject),
             Box::new(IndexUnpublishedOutbox),
+            Box::new(CreateProgrammes),
         ]
     }
 }
@@ -156,6 +157,82 @@ impl MigrationTrait for CreateWebhooks {
                 .col(big_integer("latency_ms"))
                 .col(text("error"))
                 .primary_key(Index::create().col("delivery_id").col("attempt"))
+                .to_owned(),
+        )
+        .await
+    }
+}
+
+/// Message templates (every version), triggers, and each programme's
+/// revision and tenant settings.
+struct CreateProgrammes;
+
+impl MigrationName for CreateProgrammes {
+    fn name(&self) -> &str {
+        "m0003_create_programmes"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateProgrammes {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("message_templates")
+                .col(string("tenant_id"))
+                .col(string("template_key"))
+                .col(integer("version"))
+                .col(string("event_type"))
+                .col(string("channel"))
+                .col(string("locale"))
+                .col(text("subject"))
+                .col(text("body"))
+                .col(text("html"))
+                .col(boolean("current"))
+                .col(string("saved_by"))
+                .col(big_integer("created_at"))
+                .primary_key(
+                    Index::create()
+                        .col("tenant_id")
+                        .col("template_key")
+                        .col("version"),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("message_templates_current")
+                .table("message_templates")
+                .col("tenant_id")
+                .col("current")
+                .col("template_key")
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("notification_triggers")
+                .col(string("tenant_id"))
+                .col(string("event_type"))
+                .col(text("channels"))
+                .col(string("purpose"))
+                .col(string("topic"))
+                .col(boolean("enabled"))
+                .col(integer("version"))
+                .col(big_integer("updated_at"))
+                .primary_key(Index::create().col("tenant_id").col("event_type"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("programmes")
+                .col(string("tenant_id").primary_key())
+                .col(big_integer("revision"))
+                .col(string("default_locale"))
+                .col(string("time_zone"))
+                .col(big_integer("tenant_as_of"))
                 .to_owned(),
         )
         .await

@@ -4,6 +4,7 @@
 pub mod entities;
 mod export;
 pub mod migrations;
+pub mod programme;
 pub mod webhooks;
 
 use questline_kit::paging::Page;
@@ -43,11 +44,12 @@ impl Store {
 
     /// Puts each message in its member's inbox the first time its event is
     /// seen, all in one transaction; `render(i)` gives the message for
-    /// `to[i]`, called for first deliveries only. Returns how many were
-    /// new. If a render fails nothing is recorded, so the events come again.
+    /// `to[i]`, called for first deliveries only, None when it has no
+    /// words (the event is handled all the same: a template does not mend
+    /// by retrying). Returns how many were put.
     pub async fn deliver_all<F>(&self, to: &[Delivery<'_>], render: F) -> Result<usize, DomainError>
     where
-        F: Fn(usize) -> Result<Content, DomainError>,
+        F: Fn(usize) -> Option<Content>,
     {
         let event_ids: Vec<&str> = to.iter().map(|d| d.event_id).collect();
         questline_kit::db::retrying(|| async {
@@ -58,8 +60,10 @@ impl Store {
             let mut rows = Vec::with_capacity(first.len());
             for (i, delivery) in to.iter().enumerate() {
                 // An event given twice is delivered once.
-                if first.remove(delivery.event_id) {
-                    rows.push(message_of(delivery, render(i)?, now));
+                if first.remove(delivery.event_id)
+                    && let Some(content) = render(i)
+                {
+                    rows.push(message_of(delivery, content, now));
                 }
             }
             let delivered = rows.len();
@@ -146,10 +150,11 @@ pub(crate) mod tests {
         }
     }
 
-    fn content(title: &str) -> Result<Content, DomainError> {
-        Ok(Content {
+    fn content(title: &str) -> Option<Content> {
+        Some(Content {
             title: title.into(),
             body: "body".into(),
+            html: String::new(),
         })
     }
 
@@ -205,24 +210,25 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
-    async fn a_failed_render_records_nothing_so_the_events_can_come_again() {
+    async fn a_message_without_words_is_left_out_and_its_event_handled() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir).await;
         let together = [to("acme", "m1", "e1"), to("acme", "m1", "e2")];
-        let failed = store
+        let delivered = store
             .deliver_all(&together, |i| match i {
                 0 => content("fine"),
-                _ => Err(DomainError::Internal("template".into())),
+                _ => None,
             })
-            .await;
-        assert!(failed.is_err());
-        let page = store.inbox("acme", "m1", &first_page()).await.unwrap();
-        assert!(page.messages.is_empty());
-        let retried = store
-            .deliver_all(&together, |_| content("second try"))
             .await
             .unwrap();
-        assert_eq!(retried, 2);
+        assert_eq!(delivered, 1);
+        let again = store
+            .deliver_all(&together, |_| panic!("handled events do not render"))
+            .await
+            .unwrap();
+        assert_eq!(again, 0);
+        let page = store.inbox("acme", "m1", &first_page()).await.unwrap();
+        assert_eq!(page.messages.len(), 1);
     }
 
     #[tokio::test]
