@@ -750,6 +750,42 @@ async fn call(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>
                 })
                 .await,
         ),
+        "NotificationsService/GetInboxSummary" => done(
+            api.notifications
+                .get_inbox_summary(notify::GetInboxSummaryRequest {
+                    tenant_id,
+                    member_id,
+                })
+                .await,
+        ),
+        "NotificationsService/MarkInboxRead" => done(
+            api.notifications
+                .mark_inbox_read(notify::MarkInboxReadRequest {
+                    tenant_id,
+                    member_id,
+                    all: true,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        "NotificationsService/DeleteInboxMessage" => done(
+            api.notifications
+                .delete_inbox_message(notify::DeleteInboxMessageRequest {
+                    tenant_id,
+                    member_id,
+                    message_id: "01a242f4-0926-77f5-9b24-7e66a706fc16".into(),
+                })
+                .await,
+        ),
+        "NotificationsService/WatchInbox" => done(
+            api.notifications
+                .watch_inbox(notify::WatchInboxRequest {
+                    tenant_id,
+                    member_id,
+                    ..Default::default()
+                })
+                .await,
+        ),
         _ => call_for_member_data(rpc, api, t).await,
     }
 }

@@ -110,7 +110,7 @@ async fn the_loop_runs_end_to_end_in_one_trace() {
                             tenant_id,
                             member_id,
                             page_size: 10,
-                            page_token: String::new(),
+                            ..Default::default()
                         })
                         .await
                         .unwrap()
@@ -514,7 +514,7 @@ async fn a_restart_keeps_every_balance_and_delivers_pending_events() {
                         tenant_id,
                         member_id,
                         page_size: 50,
-                        page_token: String::new(),
+                        ..Default::default()
                     })
                     .await
                     .unwrap()

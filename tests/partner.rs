@@ -85,6 +85,7 @@ fn concrete(path: &str, theirs: &Theirs) -> String {
         .replace("{counter_id}", "scans_today")
         .replace("{endpoint_id}", "crm")
         .replace("{delivery_id}", "msg_0")
+        .replace("{message_id}", "01a242f4-0926-77f5-9b24-7e66a706fc16")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

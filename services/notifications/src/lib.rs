@@ -45,13 +45,20 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     );
     let webhooks = flow::webhooks::Sender::new(store.clone(), &ctx.settings.webhooks)?;
     tokio::spawn(Arc::clone(&webhooks).run(ctx.shutdown.clone()));
-    let notifier = events::Notifier::new(store.clone(), members.clone(), Arc::clone(&webhooks));
+    let feed = flow::inbox_feed::InboxFeed::new(store.clone());
+    tokio::spawn(Arc::clone(&feed).run(ctx.shutdown.clone()));
+    let notifier = events::Notifier::new(
+        store.clone(),
+        members.clone(),
+        Arc::clone(&webhooks),
+        Arc::clone(&feed),
+    );
     ctx.bus
         .subscribe(events::CONSUMER, Arc::new(notifier), ctx.shutdown.clone())
         .await?;
     let verifier = ctx.verifier(&db, KIND).await?;
     // Email, push and SMS come with their providers.
     let channels = vec![domain::channels::Channel::Inbox];
-    let api = grpc::NotificationsApi::new(store, members, verifier, webhooks, channels);
+    let api = grpc::NotificationsApi::new(store, members, verifier, webhooks, channels, feed);
     questline_kit::serve!(ctx, KIND, listener, NotificationsServiceServer::new(api))
 }

@@ -146,6 +146,7 @@ pub fn narrow(message: &MessageDescriptor, field: &FieldDescriptor, schema: &mut
         ),
         "country" => set(schema, json!({"pattern": "^([A-Za-z]{2})?$"})),
         "topic" => set(schema, json!({"pattern": OPTIONAL_ID})),
+        "message_ids" => set(schema, json!({"pattern": ID})),
         // A template's parts as saved; what renders from them is any text.
         "subject" | "body" | "html" | "title" if !message.name().ends_with("Request") => {}
         "subject" => set(schema, json!({"pattern": TEXT, "maxLength": 1000})),
@@ -198,6 +199,7 @@ pub fn narrow_list(field: &FieldDescriptor, schema: &mut Value) {
         }
         "codes" => schema["minItems"] = json!(1),
         "choices" => schema["minItems"] = json!(1),
+        "message_ids" => schema["maxItems"] = json!(500),
         _ => {}
     }
 }

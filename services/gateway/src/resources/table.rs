@@ -584,6 +584,37 @@ pub static RESOURCES: &[Resource] = &[
         "segments",
         "Whether one member is in the segment, and why not",
     ),
+    // The inbox beyond its list and stream (in `routes/inbox.rs`).
+    resource(
+        Verb::Get,
+        "/v1/members/{member_id}/inbox/summary",
+        rpc!("notifications", "NotificationsService/GetInboxSummary"),
+        "getInboxSummary",
+        "members",
+        "How many messages the member has, and how many are unread",
+    ),
+    Resource {
+        example: Some(r#"{"message_ids": ["01a242f4-0926-77f5-9b24-7e66a706fc16"]}"#),
+        ..resource(
+            Verb::Post,
+            "/v1/members/{member_id}/inbox/read",
+            rpc!("notifications", "NotificationsService/MarkInboxRead"),
+            "markInboxRead",
+            "members",
+            "Mark messages read (up to 500 ids, or `all`); marking again changes nothing. Answers how many were marked and how many stay unread",
+        )
+    },
+    Resource {
+        status: 204,
+        ..resource(
+            Verb::Delete,
+            "/v1/members/{member_id}/inbox/{message_id}",
+            rpc!("notifications", "NotificationsService/DeleteInboxMessage"),
+            "deleteInboxMessage",
+            "members",
+            "Delete one message from the member's inbox",
+        )
+    },
     // Webhooks.
     Resource {
         answer: Some("endpoint"),

@@ -8,12 +8,10 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use http::HeaderMap;
 use questline_kit::client::Outgoing;
-use questline_proto::notifications::ListInboxRequest;
 use questline_proto::notifications::notifications_service_client::NotificationsServiceClient;
+use questline_proto::notifications::{ListInboxRequest, WatchInboxRequest};
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::time::Duration;
 use utoipa::{IntoParams, ToSchema};
 
 use super::Gateway;
@@ -32,6 +30,8 @@ pub(super) struct InboxQuery {
         pattern = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$"
     )]
     page_token: Option<String>,
+    /// Only the messages not read yet.
+    unread_only: Option<bool>,
 }
 
 /// One page of a member's messages, newest first.
@@ -56,6 +56,9 @@ pub(super) struct InboxMessage {
     body: String,
     /// RFC 3339.
     created_at: Option<String>,
+    /// RFC 3339; absent while unread.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    read_at: Option<String>,
 }
 
 /// A member's messages, newest first, a page at a time.
@@ -89,6 +92,7 @@ pub(super) async fn inbox(
             member_id,
             page_size: query.page_size.unwrap_or_default(),
             page_token: query.page_token.unwrap_or_default(),
+            unread_only: query.unread_only.unwrap_or_default(),
         })
         .await?
         .into_inner();
@@ -97,9 +101,6 @@ pub(super) async fn inbox(
         next_page_token: page.next_page_token,
     }))
 }
-
-/// How often a stream looks for new messages.
-const POLL: Duration = Duration::from_secs(1);
 
 /// New messages as they arrive, as Server-Sent Events: each an event
 /// `message` whose id is the message id. Send `Last-Event-ID` to resume
@@ -113,10 +114,11 @@ const POLL: Duration = Duration::from_secs(1);
     operation_id = "streamInbox",
     params(
         ("member_id" = String, Path, description = "The member's id"),
-        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this message id"),
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this message id (empty: from now)", pattern = "^[A-Za-z0-9._:-]{0,256}$"),
     ),
     responses(
         (status = 200, description = "A stream of `message` events, kept alive by comments", content_type = "text/event-stream", body = String),
+        (status = 400, description = "An invalid `Last-Event-ID`", body = Problem, content_type = PROBLEM),
         (status = 404, description = "No such member", body = Problem, content_type = PROBLEM),
     )
 )]
@@ -127,100 +129,54 @@ pub(super) async fn stream(
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
     let Path(member_id) = member_id?;
-    let watch = Watch {
-        gateway,
-        partner,
-        member_id,
-        after: String::new(),
-        pending: VecDeque::new(),
-        ended: false,
+    let after_message_id = match headers.get("last-event-id") {
+        None => String::new(),
+        Some(value) => value
+            .to_str()
+            .map_err(|_| Problem::invalid("Last-Event-ID", "must be a message id"))?
+            .to_string(),
     };
-    // The first look answers 403 or 404 before any stream starts.
-    let newest = watch.newest().await?;
-    let after = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| newest.first().map(|m| m.message_id.clone()))
-        .unwrap_or_default();
-    let watch = Watch { after, ..watch };
-    let events = futures::stream::unfold(watch, |mut watch| async move {
-        let event = watch.next().await?;
-        Some((Ok(event), watch))
+    let mut notifications = NotificationsServiceClient::with_interceptor(
+        gateway.notifications.get(),
+        Outgoing::bearer(&partner.token),
+    );
+    // A refusal (403, 404) answers before any stream starts.
+    let watch = notifications
+        .watch_inbox(WatchInboxRequest {
+            tenant_id: partner.tenant_id,
+            member_id,
+            after_message_id,
+        })
+        .await?
+        .into_inner();
+    let events = futures::stream::unfold(Some(watch), |watch| async move {
+        let mut watch = watch?;
+        let (event, next) = match watch.message().await {
+            Ok(Some(answer)) => (message_event(answer.message), Some(watch)),
+            Ok(None) => return None,
+            // The last event: what ended the stream, as a problem.
+            Err(status) => (error_event(status), None),
+        };
+        Some((Ok(event), next))
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
-/// One member's inbox, watched for messages after `after`.
-struct Watch {
-    gateway: Gateway,
-    partner: Credentials,
-    member_id: String,
-    after: String,
-    pending: VecDeque<Event>,
-    ended: bool,
+fn message_event(message: Option<questline_proto::notifications::InboxMessage>) -> Event {
+    let message = InboxMessage::from(message.unwrap_or_default());
+    let event = Event::default()
+        .event("message")
+        .id(message.message_id.clone());
+    event.json_data(&message).unwrap_or_else(|err| {
+        tracing::error!(%err, "inbox message not written as an event");
+        Event::default().comment("a message could not be written")
+    })
 }
 
-impl Watch {
-    async fn newest(&self) -> Result<Vec<InboxMessage>, Problem> {
-        let mut notifications = NotificationsServiceClient::with_interceptor(
-            self.gateway.notifications.get(),
-            Outgoing::bearer(&self.partner.token),
-        );
-        let page = notifications
-            .list_inbox(ListInboxRequest {
-                tenant_id: self.partner.tenant_id.clone(),
-                member_id: self.member_id.clone(),
-                page_size: 100,
-                page_token: String::new(),
-            })
-            .await?
-            .into_inner();
-        Ok(page.messages.into_iter().map(InboxMessage::from).collect())
-    }
-
-    /// The next event, waiting for one; none once the stream has ended.
-    async fn next(&mut self) -> Option<Event> {
-        loop {
-            if let Some(event) = self.pending.pop_front() {
-                return Some(event);
-            }
-            if self.ended {
-                return None;
-            }
-            tokio::time::sleep(POLL).await;
-            match self.newest().await {
-                Ok(messages) => self.take(messages),
-                // Unavailable for a moment: look again at the next turn.
-                Err(problem) if problem.status.is_server_error() => {}
-                Err(problem) => {
-                    self.ended = true;
-                    let data = serde_json::to_string(&problem).unwrap_or_default();
-                    self.pending
-                        .push_back(Event::default().event("error").data(data));
-                }
-            }
-        }
-    }
-
-    /// Queues the messages after `after`, oldest first (ids are UUIDv7).
-    fn take(&mut self, newest_first: Vec<InboxMessage>) {
-        let fresh: Vec<InboxMessage> = newest_first
-            .into_iter()
-            .filter(|m| m.message_id > self.after)
-            .collect();
-        for message in fresh.into_iter().rev() {
-            self.after = message.message_id.clone();
-            let event = Event::default()
-                .event("message")
-                .id(message.message_id.clone())
-                .json_data(&message);
-            match event {
-                Ok(event) => self.pending.push_back(event),
-                Err(err) => tracing::error!(%err, "inbox message not written as an event"),
-            }
-        }
-    }
+fn error_event(status: tonic::Status) -> Event {
+    let problem = Problem::from(status);
+    let data = serde_json::to_string(&problem).unwrap_or_default();
+    Event::default().event("error").data(data)
 }
 
 impl From<questline_proto::notifications::InboxMessage> for InboxMessage {
@@ -231,6 +187,7 @@ impl From<questline_proto::notifications::InboxMessage> for InboxMessage {
             title: m.title,
             body: m.body,
             created_at: m.create_time.map(|t| t.to_string()),
+            read_at: m.read_time.map(|t| t.to_string()),
         }
     }
 }

@@ -19,13 +19,16 @@ use crate::problem::Problem;
 const ME: &str = "/v1/me";
 
 /// The member routes a member app reaches as `/v1/me...` too.
-const MIRRORED: [&str; 6] = [
+const MIRRORED: [&str; 9] = [
     "/v1/members/{member_id}",
     "/v1/members/{member_id}/consent",
     "/v1/members/{member_id}/balances",
     "/v1/members/{member_id}/history",
     "/v1/members/{member_id}/inbox",
     "/v1/members/{member_id}/inbox/stream",
+    "/v1/members/{member_id}/inbox/summary",
+    "/v1/members/{member_id}/inbox/read",
+    "/v1/members/{member_id}/inbox/{message_id}",
 ];
 
 pub(super) async fn rewrite(

@@ -107,7 +107,8 @@ pub fn of(event: &Event) -> Result<Map<String, Value>, String> {
         Some(Value::Object(fields)) => fields,
         _ => Map::new(),
     };
-    data.insert("event_id".into(), json!(event.event_id));
+    // A rule's message names the event that caused it: that one stays.
+    data.entry("event_id").or_insert(json!(event.event_id));
     if !event.subject.is_empty() {
         data.entry("member_id").or_insert(json!(event.subject));
     }

@@ -21,6 +21,7 @@ use crate::domain::channels::Channel;
 use crate::domain::templates::Locales;
 use crate::domain::variables;
 use crate::domain::webhooks::payload;
+use crate::flow::inbox_feed::InboxFeed;
 use crate::flow::programmes::{Programme, Programmes};
 use crate::flow::webhooks::Sender;
 use crate::store::{Delivery, Store};
@@ -40,15 +41,22 @@ pub struct Notifier {
     programmes: Programmes,
     members: MemberDirectory,
     webhooks: Arc<Sender>,
+    feed: Arc<InboxFeed>,
 }
 
 impl Notifier {
-    pub fn new(store: Store, members: MemberDirectory, webhooks: Arc<Sender>) -> Notifier {
+    pub fn new(
+        store: Store,
+        members: MemberDirectory,
+        webhooks: Arc<Sender>,
+        feed: Arc<InboxFeed>,
+    ) -> Notifier {
         Notifier {
             programmes: Programmes::new(store.clone()),
             store,
             members,
             webhooks,
+            feed,
         }
     }
 }
@@ -255,8 +263,9 @@ impl Notifier {
             })
             .await
             .inspect_err(|_| sent("failed", to.len()))?;
-        sent("sent", delivered);
-        tracing::debug!(delivered, "inbox messages delivered");
+        sent("sent", delivered.len());
+        tracing::debug!(delivered = delivered.len(), "inbox messages delivered");
+        self.feed.publish(&delivered);
         Ok(())
     }
 }
@@ -307,7 +316,7 @@ mod tests {
     async fn inbox(store: &Store, member_id: &str) -> Vec<message::Model> {
         let page = paging::parse(10, "").unwrap();
         store
-            .inbox("acme", member_id, &page)
+            .inbox("acme", member_id, false, &page)
             .await
             .unwrap()
             .messages
@@ -325,7 +334,8 @@ mod tests {
         let members = MemberDirectory::new(db, identity, CONSUMER);
         let settings = questline_kit::config::WebhookSettings::default();
         let webhooks = Sender::new(store.clone(), &settings).unwrap();
-        let notifier = Notifier::new(store.clone(), members, webhooks);
+        let feed = InboxFeed::new(store.clone());
+        let notifier = Notifier::new(store.clone(), members, webhooks, feed);
         (dir, store, notifier)
     }
 

@@ -1,5 +1,7 @@
 //! Work notifications does beside answering calls: keeping each
-//! programme's triggers and templates compiled, sending webhooks.
+//! programme's triggers and templates compiled, pushing new inbox messages
+//! to the members watching, sending webhooks.
 
+pub mod inbox_feed;
 pub mod programmes;
 pub mod webhooks;

@@ -14,5 +14,6 @@ pub fn message(m: message_row::Model) -> pb::InboxMessage {
         title: m.title,
         body: m.body,
         create_time: Some(to_timestamp(m.created_at)),
+        read_time: (m.read_at > 0).then(|| to_timestamp(m.read_at)),
     }
 }

@@ -2,8 +2,8 @@
 //! validate, authorise, read the store, encode the answer.
 
 mod channels;
-mod decode;
 mod encode;
+mod inbox;
 mod templates;
 mod triggers;
 mod webhooks;
@@ -16,6 +16,7 @@ use std::sync::Arc;
 use tonic::{Request, Response};
 
 use crate::domain::channels::Channel;
+use crate::flow::inbox_feed::InboxFeed;
 use crate::flow::programmes::Programmes;
 use crate::flow::webhooks::Sender;
 use crate::store::Store;
@@ -29,6 +30,7 @@ pub struct NotificationsApi {
     channels: Vec<Channel>,
     /// Compiled programmes, for previews.
     programmes: Programmes,
+    feed: Arc<InboxFeed>,
 }
 
 impl NotificationsApi {
@@ -38,6 +40,7 @@ impl NotificationsApi {
         auth: Arc<TokenVerifier>,
         webhooks: Arc<Sender>,
         channels: Vec<Channel>,
+        feed: Arc<InboxFeed>,
     ) -> Self {
         NotificationsApi {
             programmes: Programmes::new(store.clone()),
@@ -46,6 +49,7 @@ impl NotificationsApi {
             auth,
             webhooks,
             channels,
+            feed,
         }
     }
 }
@@ -58,22 +62,37 @@ impl NotificationsService for NotificationsApi {
         &self,
         request: Request<pb::ListInboxRequest>,
     ) -> tonic::Result<Response<pb::ListInboxResponse>> {
-        let caller = self.auth.caller(&request).await?;
-        let req = request.into_inner();
-        let page = decode::inbox_page(&req)?;
-        caller.require_member_access(&req.tenant_id, &req.member_id)?;
-        // Another tenant's or an erased member is NOT_FOUND, not an empty inbox.
-        self.members
-            .get(&req.tenant_id, &req.member_id, &caller.token)
-            .await?;
-        let found = self
-            .store
-            .inbox(&req.tenant_id, &req.member_id, &page)
-            .await?;
-        Ok(Response::new(pb::ListInboxResponse {
-            messages: found.messages.into_iter().map(encode::message).collect(),
-            next_page_token: found.next_page_token,
-        }))
+        inbox::list(self, request).await
+    }
+
+    async fn get_inbox_summary(
+        &self,
+        request: Request<pb::GetInboxSummaryRequest>,
+    ) -> tonic::Result<Response<pb::GetInboxSummaryResponse>> {
+        inbox::summary(self, request).await
+    }
+
+    async fn mark_inbox_read(
+        &self,
+        request: Request<pb::MarkInboxReadRequest>,
+    ) -> tonic::Result<Response<pb::MarkInboxReadResponse>> {
+        inbox::mark_read(self, request).await
+    }
+
+    async fn delete_inbox_message(
+        &self,
+        request: Request<pb::DeleteInboxMessageRequest>,
+    ) -> tonic::Result<Response<pb::DeleteInboxMessageResponse>> {
+        inbox::delete(self, request).await
+    }
+
+    type WatchInboxStream = inbox::Stream;
+
+    async fn watch_inbox(
+        &self,
+        request: Request<pb::WatchInboxRequest>,
+    ) -> tonic::Result<Response<inbox::Stream>> {
+        inbox::watch(self, request).await
     }
 
     // Members: what notifications holds about one.

@@ -17,7 +17,7 @@ use super::NotificationsApi;
 use super::channels::{channel_of, pb_channel};
 use crate::domain::channels::Channel;
 use crate::domain::templates::check::{self, Draft};
-use crate::domain::templates::{Locales, Source};
+use crate::domain::templates::{Locales, Source, canonical};
 use crate::domain::triggers::check_event_type;
 use crate::domain::variables;
 use crate::events::{known, sample};
@@ -26,17 +26,18 @@ use crate::store::programme::{TemplateSpec, template_key};
 
 type Answer<T> = tonic::Result<Response<T>>;
 
-/// A template's identity: tenant, event type, channel, locale.
+/// A template's identity: tenant, event type, channel, locale (in its
+/// usual case).
 struct TemplateRef<'a> {
     tenant_id: &'a str,
     event_type: &'a str,
     channel: Channel,
-    locale: &'a str,
+    locale: String,
 }
 
 impl TemplateRef<'_> {
     fn key(&self) -> String {
-        template_key(self.event_type, self.channel, self.locale)
+        template_key(self.event_type, self.channel, &self.locale)
     }
 }
 
@@ -59,7 +60,7 @@ fn template_ref<'a>(
         tenant_id,
         event_type,
         channel: channel?,
-        locale,
+        locale: canonical(locale),
     })
 }
 
@@ -97,6 +98,7 @@ pub(super) async fn put(
     );
     v.finish()?;
     let at = found.ok_or_else(|| DomainError::internal("a checked template ref is missing"))?;
+    caller.require_admin(&req.tenant_id)?;
     let draft = Draft {
         event_type: at.event_type,
         channel: at.channel,
@@ -104,12 +106,12 @@ pub(super) async fn put(
         body: &req.body,
         html: &req.html,
     };
-    check::check(&draft, &known(at.event_type).unwrap_or_default())?;
-    caller.require_admin(&req.tenant_id)?;
+    let example = variables::of(sample(at.event_type), variables::sample_member(&at.locale));
+    check::check(&draft, &known(at.event_type).unwrap_or_default(), &example)?;
     let spec = TemplateSpec {
         event_type: at.event_type,
         channel: at.channel,
-        locale: at.locale,
+        locale: &at.locale,
         subject: &req.subject,
         body: &req.body,
         html: &req.html,
@@ -226,7 +228,7 @@ pub(super) async fn preview(
     caller.require_admin(&req.tenant_id)?;
     let mut fields = sample(at.event_type);
     fields.extend(to_json(req.sample.clone().unwrap_or_default()));
-    let mut member = variables::sample_member(at.locale);
+    let mut member = variables::sample_member(&at.locale);
     member.extend(to_json(req.member.clone().unwrap_or_default()));
     let vars = variables::of(fields, member);
     let draft = Draft {
@@ -249,7 +251,7 @@ pub(super) async fn preview(
         let member_locale = if req.locale.is_empty() {
             programme.default_locale.as_str()
         } else {
-            at.locale
+            at.locale.as_str()
         };
         let locales = Locales {
             member: member_locale,

@@ -26,8 +26,8 @@ pub(super) async fn put(
     let caller = api.auth.caller(&request).await?;
     let req = request.into_inner();
     let spec = decode(&req)?;
-    let spec = triggers::spec(spec, &api.channels)?;
     caller.require_admin(&req.tenant_id)?;
+    let spec = triggers::spec(spec, &api.channels)?;
     let expected = (req.expected_version > 0).then_some(req.expected_version);
     let change = change(&caller, &req.tenant_id, "PutNotificationTrigger", &spec)
         .with("enabled", spec.enabled)

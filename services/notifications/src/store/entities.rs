@@ -18,6 +18,8 @@ pub mod message {
         pub title: String,
         pub body: String,
         pub created_at: i64,
+        /// When the member read it (ms); 0 while unread.
+        pub read_at: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -23,6 +23,8 @@ impl MigratorTrait for Migrator {
             Box::new(AddOutboxSubject),
             Box::new(IndexUnpublishedOutbox),
             Box::new(CreateProgrammes),
+            Box::new(AddInboxReadAt),
+            Box::new(GuardTemplates),
         ]
     }
 }
@@ -236,5 +238,79 @@ impl MigrationTrait for CreateProgrammes {
                 .to_owned(),
         )
         .await
+    }
+}
+
+/// When a member read each message (0: unread), and the index the live
+/// inbox feed looks for new messages by.
+struct AddInboxReadAt;
+
+impl MigrationName for AddInboxReadAt {
+    fn name(&self) -> &str {
+        "m0004_add_inbox_read_at"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AddInboxReadAt {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table("inbox_messages")
+                .add_column(big_integer("read_at").default(0))
+                .to_owned(),
+        )
+        .await?;
+        for (name, cols) in [
+            (
+                "inbox_messages_unread",
+                &["tenant_id", "member_id", "read_at"][..],
+            ),
+            ("inbox_messages_created", &["created_at"][..]),
+        ] {
+            let mut index = Index::create();
+            index.name(name).table("inbox_messages");
+            for col in cols {
+                index.col(*col);
+            }
+            m.create_index(index.to_owned()).await?;
+        }
+        Ok(())
+    }
+}
+
+/// At most one current version per template, held by the database under
+/// concurrent saves and deletes; and on PostgreSQL, the keys lists page
+/// by compared byte by byte, as the service compares them.
+struct GuardTemplates;
+
+impl MigrationName for GuardTemplates {
+    fn name(&self) -> &str {
+        "m0005_guard_templates"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for GuardTemplates {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let db = m.get_connection();
+        // A partial index: sea-query cannot say WHERE; both databases read it alike.
+        db.execute_unprepared(
+            "CREATE UNIQUE INDEX message_templates_one_current \
+             ON message_templates (tenant_id, template_key) WHERE \"current\"",
+        )
+        .await?;
+        if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+            for (table, column) in [
+                ("message_templates", "template_key"),
+                ("notification_triggers", "event_type"),
+            ] {
+                db.execute_unprepared(&format!(
+                    "ALTER TABLE {table} ALTER COLUMN {column} TYPE varchar COLLATE \"C\""
+                ))
+                .await?;
+            }
+        }
+        Ok(())
     }
 }

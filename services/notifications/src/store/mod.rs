@@ -3,12 +3,13 @@
 
 pub mod entities;
 mod export;
+pub mod inbox;
 pub mod migrations;
 pub mod programme;
 pub mod webhooks;
 
 use questline_kit::paging::Page;
-use questline_kit::{DomainError, inbox, new_id, time::now_ms};
+use questline_kit::{DomainError, new_id, time::now_ms};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionTrait,
@@ -46,8 +47,12 @@ impl Store {
     /// seen, all in one transaction; `render(i)` gives the message for
     /// `to[i]`, called for first deliveries only, None when it has no
     /// words (the event is handled all the same: a template does not mend
-    /// by retrying). Returns how many were put.
-    pub async fn deliver_all<F>(&self, to: &[Delivery<'_>], render: F) -> Result<usize, DomainError>
+    /// by retrying). Returns the messages put.
+    pub async fn deliver_all<F>(
+        &self,
+        to: &[Delivery<'_>],
+        render: F,
+    ) -> Result<Vec<message::Model>, DomainError>
     where
         F: Fn(usize) -> Option<Content>,
     {
@@ -55,7 +60,8 @@ impl Store {
         questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
             let mut first =
-                inbox::first_deliveries(&txn, crate::events::CONSUMER, &event_ids).await?;
+                questline_kit::inbox::first_deliveries(&txn, crate::events::CONSUMER, &event_ids)
+                    .await?;
             let now = now_ms();
             let mut rows = Vec::with_capacity(first.len());
             for (i, delivery) in to.iter().enumerate() {
@@ -66,10 +72,9 @@ impl Store {
                     rows.push(message_of(delivery, content, now));
                 }
             }
-            let delivered = rows.len();
-            questline_kit::db::insert_all(&txn, rows, None).await?;
+            questline_kit::db::insert_all(&txn, rows.clone(), None).await?;
             txn.commit().await?;
-            Ok(delivered)
+            Ok(rows)
         })
         .await
     }
@@ -84,16 +89,21 @@ impl Store {
         Ok(())
     }
 
-    /// A member's messages, newest first, resuming after `page.after`.
+    /// A member's messages (or only the unread ones), newest first,
+    /// resuming after `page.after`.
     pub async fn inbox(
         &self,
         tenant_id: &str,
         member_id: &str,
+        unread_only: bool,
         page: &Page,
     ) -> Result<InboxPage, DomainError> {
         let mut query = message::Entity::find()
             .filter(message::Column::TenantId.eq(tenant_id))
             .filter(message::Column::MemberId.eq(member_id));
+        if unread_only {
+            query = query.filter(message::Column::ReadAt.eq(0));
+        }
         if let Some(after) = &page.after {
             query = query.filter(message::Column::MessageId.lt(after.as_str()));
         }
@@ -120,6 +130,7 @@ fn message_of(to: &Delivery<'_>, content: Content, now: i64) -> message::Model {
         title: content.title,
         body: content.body,
         created_at: now,
+        read_at: 0,
     }
 }
 
@@ -164,7 +175,11 @@ pub(crate) mod tests {
 
     /// Delivers one message titled `title`; how many were new.
     async fn deliver(store: &Store, to: Delivery<'_>, title: &str) -> usize {
-        store.deliver_all(&[to], |_| content(title)).await.unwrap()
+        store
+            .deliver_all(&[to], |_| content(title))
+            .await
+            .unwrap()
+            .len()
     }
 
     #[tokio::test]
@@ -178,8 +193,11 @@ pub(crate) mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(again, 0);
-        let page = store.inbox("acme", "m1", &first_page()).await.unwrap();
+        assert!(again.is_empty());
+        let page = store
+            .inbox("acme", "m1", false, &first_page())
+            .await
+            .unwrap();
         assert_eq!(page.messages.len(), 1);
         assert_eq!(page.messages[0].title, "once");
     }
@@ -200,12 +218,18 @@ pub(crate) mod tests {
             .deliver_all(&together, |i| content(titles[i]))
             .await
             .unwrap();
-        assert_eq!(delivered, 2);
-        let m1 = store.inbox("acme", "m1", &first_page()).await.unwrap();
+        assert_eq!(delivered.len(), 2);
+        let m1 = store
+            .inbox("acme", "m1", false, &first_page())
+            .await
+            .unwrap();
         let mut m1: Vec<_> = m1.messages.iter().map(|m| m.title.as_str()).collect();
         m1.sort();
         assert_eq!(m1, ["before", "second"]);
-        let m2 = store.inbox("acme", "m2", &first_page()).await.unwrap();
+        let m2 = store
+            .inbox("acme", "m2", false, &first_page())
+            .await
+            .unwrap();
         assert_eq!(m2.messages[0].title, "to m2");
     }
 
@@ -221,13 +245,16 @@ pub(crate) mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(delivered, 1);
+        assert_eq!(delivered.len(), 1);
         let again = store
             .deliver_all(&together, |_| panic!("handled events do not render"))
             .await
             .unwrap();
-        assert_eq!(again, 0);
-        let page = store.inbox("acme", "m1", &first_page()).await.unwrap();
+        assert!(again.is_empty());
+        let page = store
+            .inbox("acme", "m1", false, &first_page())
+            .await
+            .unwrap();
         assert_eq!(page.messages.len(), 1);
     }
 
@@ -241,13 +268,16 @@ pub(crate) mod tests {
         deliver(&store, to("acme", "m2", "e4"), "another member").await;
         deliver(&store, to("globex", "m1", "e5"), "another tenant").await;
 
-        let first = store.inbox("acme", "m1", &first_page()).await.unwrap();
+        let first = store
+            .inbox("acme", "m1", false, &first_page())
+            .await
+            .unwrap();
         let titles: Vec<_> = first.messages.iter().map(|m| m.title.as_str()).collect();
         assert_eq!(titles, ["message 2", "message 1"]);
         assert!(!first.next_page_token.is_empty());
 
         let next = paging::parse(2, &first.next_page_token).unwrap();
-        let second = store.inbox("acme", "m1", &next).await.unwrap();
+        let second = store.inbox("acme", "m1", false, &next).await.unwrap();
         let titles: Vec<_> = second.messages.iter().map(|m| m.title.as_str()).collect();
         assert_eq!(titles, ["message 0"]);
         assert_eq!(second.next_page_token, "");

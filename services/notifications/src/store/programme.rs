@@ -1,5 +1,6 @@
 //! A programme's messaging: its triggers, its templates (every version
-//! kept, one current per event type, channel and locale), and a revision
+//! kept, at most one current per event type, channel and locale, which a
+//! unique index holds to under concurrent saves), and a revision
 //! counted up in the same transaction as each change, so the consumer
 //! knows when what it compiled is stale. Each change is audited.
 
@@ -86,7 +87,7 @@ impl Store {
             time_zone: Set(time_zone.into()),
             tenant_as_of: Set(as_of),
         };
-        let newer = Expr::col((programme::Entity, P::TenantAsOf)).lt(as_of);
+        let newer = Expr::col((programme::Entity, P::TenantAsOf)).lte(as_of);
         let settings = OnConflict::column(P::TenantId)
             .update_columns([P::DefaultLocale, P::TimeZone, P::TenantAsOf])
             .action_and_where(newer)
@@ -123,20 +124,37 @@ impl Store {
             }
             let what = format!("trigger {}", spec.event_type);
             expect_version(&what, version, expected_version)?;
-            let row = trigger::ActiveModel {
-                tenant_id: Set(tenant_id.into()),
-                event_type: Set(spec.event_type.clone()),
-                channels: Set(channels.clone()),
-                purpose: Set(spec.purpose.name().into()),
-                topic: Set(spec.topic.clone()),
-                enabled: Set(spec.enabled),
-                version: Set(version + 1),
-                updated_at: Set(now_ms()),
+            let row = trigger::Model {
+                tenant_id: tenant_id.into(),
+                event_type: spec.event_type.clone(),
+                channels: channels.clone(),
+                purpose: spec.purpose.name().into(),
+                topic: spec.topic.clone(),
+                enabled: spec.enabled,
+                version: version + 1,
+                updated_at: now_ms(),
             };
-            let row = match current {
-                Some(_) => row.update(&txn).await?,
-                None => row.insert(&txn).await?,
-            };
+            match current {
+                // Only over the version read: a put or delete in between
+                // makes this one try again.
+                Some(_) => {
+                    let replaced = trigger::Entity::update_many()
+                        .set(trigger::ActiveModel::from(row.clone()))
+                        .filter(trigger::Column::TenantId.eq(tenant_id))
+                        .filter(trigger::Column::EventType.eq(&spec.event_type))
+                        .filter(trigger::Column::Version.eq(version))
+                        .exec(&txn)
+                        .await?;
+                    if replaced.rows_affected == 0 {
+                        return Err(DomainError::Aborted(format!("{what} changed meanwhile")));
+                    }
+                }
+                None => {
+                    trigger::Entity::insert(trigger::ActiveModel::from(row.clone()))
+                        .exec_without_returning(&txn)
+                        .await?;
+                }
+            }
             changed(&txn, tenant_id, change).await?;
             txn.commit().await?;
             Ok(row)
@@ -210,6 +228,8 @@ impl Store {
             let txn = self.db.begin().await?;
             let current = current_template(&txn, tenant_id, &key).await?;
             let version = current.as_ref().map_or(0, |c| c.version);
+            // After a delete, numbering goes on from the last version.
+            let last = last_version(&txn, tenant_id, &key).await?;
             let same = |c: &template::Model| {
                 c.subject == spec.subject && c.body == spec.body && c.html == spec.html
             };
@@ -227,7 +247,7 @@ impl Store {
             let row = template::ActiveModel {
                 tenant_id: Set(tenant_id.into()),
                 template_key: Set(key.clone()),
-                version: Set(version + 1),
+                version: Set(last + 1),
                 event_type: Set(spec.event_type.into()),
                 channel: Set(spec.channel.name().into()),
                 locale: Set(spec.locale.into()),
@@ -319,17 +339,22 @@ impl Store {
         Ok(rows)
     }
 
-    /// Removes every version of a template; NOT_FOUND when there is none.
+    /// Retires a template: no version is current, so members read the
+    /// next one in fallback order; the versions are kept. NOT_FOUND when
+    /// none is current.
     pub async fn delete_template(
         &self,
         tenant_id: &str,
         key: &str,
         change: &Change,
     ) -> Result<(), DomainError> {
+        use template::Column as T;
         let txn = self.db.begin().await?;
-        let gone = template::Entity::delete_many()
-            .filter(template::Column::TenantId.eq(tenant_id))
-            .filter(template::Column::TemplateKey.eq(key))
+        let gone = template::Entity::update_many()
+            .col_expr(T::Current, Expr::value(false))
+            .filter(T::TenantId.eq(tenant_id))
+            .filter(T::TemplateKey.eq(key))
+            .filter(T::Current.eq(true))
             .exec(&txn)
             .await?;
         if gone.rows_affected == 0 {
@@ -339,6 +364,23 @@ impl Store {
         txn.commit().await?;
         Ok(())
     }
+}
+
+async fn last_version(
+    db: &impl ConnectionTrait,
+    tenant_id: &str,
+    key: &str,
+) -> Result<i32, DomainError> {
+    use template::Column as T;
+    let last: Option<Option<i32>> = template::Entity::find()
+        .select_only()
+        .column_as(T::Version.max(), "last")
+        .filter(T::TenantId.eq(tenant_id))
+        .filter(T::TemplateKey.eq(key))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(last.flatten().unwrap_or(0))
 }
 
 async fn current_template(

@@ -1,12 +1,15 @@
 //! A template as an admin writes it, checked before it is saved: its
-//! shape for the channel, then each part compiled, then every variable it
-//! names known to its event type. Each mistake names the part, the line
-//! and the column.
+//! shape for the channel, what the sandbox forbids, then each part
+//! compiled, every variable it names known to its event type, and every
+//! filter and test it uses known (rendered once with a sample). Each
+//! mistake names the part, the line and the column.
 
+use minijinja::{ErrorKind, UndefinedBehavior};
 use questline_kit::{DomainError, Violations};
 use serde_json::Value;
 
-use super::environment;
+use super::sandbox::{self, Capped};
+use super::{environment, render_capped};
 use crate::domain::Content;
 use crate::domain::channels::Channel;
 use crate::domain::triggers::check_event_type;
@@ -40,14 +43,23 @@ impl Draft<'_> {
 }
 
 /// Every mistake in `draft`, or Ok; `known` are the variables its event
-/// type gives.
-pub fn check(draft: &Draft<'_>, known: &[String]) -> Result<(), DomainError> {
+/// type gives, `sample` an event of the type.
+pub fn check(draft: &Draft<'_>, known: &[String], sample: &Value) -> Result<(), DomainError> {
     let mut v = Violations::new();
     check_event_type(&mut v, "event_type", draft.event_type);
     check_shape(&mut v, draft);
     v.finish()?;
-    let env = environment();
+    let mut env = environment();
+    // The sample render looks for unknown filters and tests only.
+    env.set_undefined_behavior(UndefinedBehavior::Chainable);
     for (field, source) in draft.parts() {
+        let forbidden = sandbox::forbidden(source);
+        for (line, column, why) in &forbidden {
+            v.add(field, format!("line {line}, column {column}: {why}"));
+        }
+        if !forbidden.is_empty() {
+            continue;
+        }
         match env.template_from_str(source) {
             Err(err) => {
                 v.add(field, at(source, &err));
@@ -59,6 +71,17 @@ pub fn check(draft: &Draft<'_>, known: &[String]) -> Result<(), DomainError> {
                     .filter(|name| !known.contains(name) && !GLOBALS.contains(&name.as_str()))
                     .collect();
                 unknown.sort();
+                if unknown.is_empty()
+                    && let Err(err) = template.render_captured_to(sample, &mut Capped::default())
+                    && matches!(
+                        err.kind(),
+                        ErrorKind::UnknownFilter
+                            | ErrorKind::UnknownTest
+                            | ErrorKind::UnknownFunction
+                    )
+                {
+                    v.add(field, at(source, &err));
+                }
                 for name in unknown {
                     let (line, column) = position_of(source, &name);
                     v.add(
@@ -126,7 +149,7 @@ pub fn render(
     known: &[String],
     variables: &Value,
 ) -> Result<Content, DomainError> {
-    check(draft, known)?;
+    check(draft, known, variables)?;
     let mut env = environment();
     let mut v = Violations::new();
     let mut rendered = Vec::with_capacity(3);
@@ -135,7 +158,7 @@ pub fn render(
         let name = format!("draft/{field}");
         let result = env
             .add_template_owned(name.clone(), source.to_string())
-            .and_then(|()| env.get_template(&name)?.render(variables));
+            .and_then(|()| render_capped(&env, &name, variables));
         match result {
             Ok(text) => rendered.push(text),
             Err(err) => {
@@ -157,9 +180,8 @@ fn at(source: &str, err: &minijinja::Error) -> String {
         None => err.kind().to_string(),
     };
     match (err.line(), err.range()) {
-        (Some(line), Some(range)) => {
-            let before = &source[..range.start.min(source.len())];
-            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        (Some(_), Some(range)) => {
+            let (line, column) = sandbox::position(source, range.start);
             format!("line {line}, column {column}: {what}")
         }
         (Some(line), None) => format!("line {line}: {what}"),
@@ -217,7 +239,7 @@ mod tests {
 
     /// The violations of `draft`, as "field: description".
     fn mistakes(draft: &Draft<'_>) -> Vec<String> {
-        match check(draft, &known()) {
+        match check(draft, &known(), &credited()) {
             Ok(()) => vec![],
             Err(DomainError::Invalid(v)) => v
                 .into_iter()
@@ -307,5 +329,25 @@ mod tests {
         };
         assert_eq!(v[0].field, "body");
         assert!(v[0].description.contains("line 1"), "{}", v[0].description);
+    }
+
+    #[test]
+    fn what_the_sandbox_forbids_and_unknown_filters_are_refused() {
+        let found = mistakes(&draft(
+            "{{ amount * 1000 }}",
+            "{% set x = 1 %}{{ balance|nofilter }}",
+        ));
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found[0].starts_with("subject: line 1, column 11: the `*` operator"),
+            "{found:?}"
+        );
+        assert!(
+            found[1].starts_with("body: line 1, column 3: `{% set %}`"),
+            "{found:?}"
+        );
+        let unknown = mistakes(&draft("ok", "{{ balance|nofilter }}"));
+        assert_eq!(unknown.len(), 1, "{unknown:?}");
+        assert!(unknown[0].contains("unknown filter"), "{unknown:?}");
     }
 }

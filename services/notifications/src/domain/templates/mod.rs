@@ -11,9 +11,11 @@
 //!    template in that order instead of a half-filled message.
 //! 3. Subjects and bodies are plain text (nothing is escaped, apps show
 //!    them as text); an email's HTML part escapes every variable.
-//! 4. A render has a fuel budget, so no template can spin.
+//! 4. A render has a fuel budget, so no template can spin, and runs in a
+//!    sandbox that keeps text from growing (`sandbox`).
 
 pub mod check;
+pub mod sandbox;
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use questline_kit::DomainError;
@@ -120,10 +122,12 @@ pub struct Locales<'a> {
 
 impl Locales<'_> {
     /// `fr-CA`, `fr`, then the programme's default and its language.
-    fn programme_order(&self) -> Vec<&str> {
+    fn programme_order(&self) -> Vec<String> {
         let mut order = Vec::with_capacity(4);
         for locale in [self.member, self.programme] {
-            for l in [locale, language(locale)] {
+            let locale = canonical(locale);
+            let language = language(&locale).to_string();
+            for l in [locale, language] {
                 if !l.is_empty() && !order.contains(&l) {
                     order.push(l);
                 }
@@ -133,10 +137,10 @@ impl Locales<'_> {
     }
 
     /// The same, then English.
-    fn builtin_order(&self) -> Vec<&str> {
+    fn builtin_order(&self) -> Vec<String> {
         let mut order = self.programme_order();
-        if !order.contains(&DEFAULT_LOCALE) {
-            order.push(DEFAULT_LOCALE);
+        if !order.iter().any(|l| l == DEFAULT_LOCALE) {
+            order.push(DEFAULT_LOCALE.to_string());
         }
         order
     }
@@ -144,6 +148,28 @@ impl Locales<'_> {
 
 fn language(locale: &str) -> &str {
     locale.split(['-', '_']).next().unwrap_or(locale)
+}
+
+/// A language tag in its usual case, so `FR_ca` finds `fr-CA`: the
+/// language lower, a script title (`Hant`), a region upper.
+pub fn canonical(tag: &str) -> String {
+    tag.split(['-', '_'])
+        .enumerate()
+        .map(|(i, part)| match (i, part.len()) {
+            (0, _) => part.to_ascii_lowercase(),
+            (_, 2) => part.to_ascii_uppercase(),
+            (_, 4) => {
+                let lower = part.to_ascii_lowercase();
+                let mut chars = lower.chars();
+                chars
+                    .next()
+                    .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                    .unwrap_or_default()
+            }
+            _ => part.to_ascii_lowercase(),
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 /// A programme's templates with the built-in ones, compiled.
@@ -158,6 +184,7 @@ pub(crate) fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(FUEL));
+    sandbox::restrict(&mut env);
     // Only the HTML part is escaped; subjects and bodies are text.
     env.set_auto_escape_callback(|name| {
         if name.ends_with("/html") {
@@ -215,6 +242,7 @@ impl Templates {
     ) -> Result<Rendered, String> {
         let mut failures = Vec::new();
         for locale in locales.programme_order() {
+            let locale = locale.as_str();
             let key = (event_type.to_string(), channel, locale.to_string());
             let Some(&(version, has_html)) = self.stored.get(&key) else {
                 continue;
@@ -231,6 +259,7 @@ impl Templates {
             }
         }
         for locale in locales.builtin_order() {
+            let locale = locale.as_str();
             let name = |part| builtin_name(event_type, locale, part);
             if self.env.get_template(&name("subject")).is_err() {
                 continue;
@@ -261,13 +290,26 @@ impl Templates {
         html: Option<&str>,
         variables: &Value,
     ) -> Result<Content, minijinja::Error> {
-        let part = |name: &str| self.env.get_template(name)?.render(variables);
+        let part = |name: &str| render_capped(&self.env, name, variables);
         Ok(Content {
             title: part(subject)?,
             body: part(body)?,
             html: html.map(part).transpose()?.unwrap_or_default(),
         })
     }
+}
+
+/// Renders template `name` into at most `sandbox::MAX_OUTPUT` bytes.
+pub(crate) fn render_capped(
+    env: &Environment<'static>,
+    name: &str,
+    variables: &Value,
+) -> Result<String, minijinja::Error> {
+    let mut out = sandbox::Capped::default();
+    env.get_template(name)?
+        .render_captured_to(variables, &mut out)?;
+    String::from_utf8(out.0)
+        .map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "not UTF-8"))
 }
 
 fn builtin_name(event_type: &str, locale: &str, part: &str) -> String {
@@ -362,6 +404,23 @@ mod tests {
                 }
             )
         );
+    }
+
+    #[test]
+    fn tags_match_whatever_their_case() {
+        assert_eq!(canonical("FR_ca"), "fr-CA");
+        assert_eq!(canonical("zh-hant-tw"), "zh-Hant-TW");
+        let templates = Templates::new(vec![template("fr-CA", 1, "Bravo {{ amount }}")]).unwrap();
+        let shouting = Locales {
+            member: "FR-ca",
+            programme: "en",
+        };
+        assert_eq!(title(&templates, &shouting).0, "Bravo 5");
+        let french = Locales {
+            member: "FR",
+            programme: "EN",
+        };
+        assert_eq!(title(&templates, &french).0, "Vous avez gagné 5 stars");
     }
 
     #[test]
