@@ -112,6 +112,8 @@ const TENANT_ONLY: &[&str] = &[
     "NotificationsService/ListMessageTemplateVersions",
     "NotificationsService/DeleteMessageTemplate",
     "NotificationsService/PreviewMessageTemplate",
+    "NotificationsService/GetMessagingSettings",
+    "NotificationsService/UpdateMessagingSettings",
     "MechanicsService/ListCounters",
     "MechanicsService/DeleteCounter",
     "RewardsService/CreateReward",
@@ -957,6 +959,22 @@ async fn call_for_messages(rpc: &str, api: &mut Api, t: &Target) -> Option<Resul
             })
             .await,
         ),
+        "NotificationsService/GetMessagingSettings" => done(
+            n.get_messaging_settings(notify::GetMessagingSettingsRequest { tenant_id })
+                .await,
+        ),
+        "NotificationsService/UpdateMessagingSettings" => done(
+            n.update_messaging_settings(notify::UpdateMessagingSettingsRequest {
+                tenant_id,
+                caps: vec![notify::FrequencyCap {
+                    channel,
+                    per_day: 1,
+                    per_week: 1,
+                }],
+                expected_version: 0,
+            })
+            .await,
+        ),
         "NotificationsService/PreviewMessageTemplate" => done(
             n.preview_message_template(notify::PreviewMessageTemplateRequest {
                 tenant_id,
@@ -1102,7 +1120,9 @@ async fn call_for_member_data(rpc: &str, api: &mut Api, t: &Target) -> Option<Re
             call_for_webhooks(rpc, api, t).await
         }
         rpc if rpc.starts_with("NotificationsService/")
-            && (rpc.contains("Trigger") || rpc.contains("Template")) =>
+            && (rpc.contains("Trigger")
+                || rpc.contains("Template")
+                || rpc.contains("MessagingSettings")) =>
         {
             call_for_messages(rpc, api, t).await
         }

@@ -62,18 +62,35 @@ async fn titles(api: &Api, p: &Programme, title: &str) -> Vec<String> {
     .await
 }
 
-/// Waits until the consumer has handled `credits` points credits.
-async fn handled(api: &Api, p: &Programme, credits: usize) {
-    eventually("the credits handled", || {
+/// A webhook endpoint at a closed port for `event_type`: its deliveries
+/// show which events the consumer has handled, as it stages them then.
+async fn watch_handled(api: &mut Api, p: &Programme, event_type: &str) {
+    api.notifications
+        .put_webhook_endpoint(pb::PutWebhookEndpointRequest {
+            tenant_id: p.tenant_id.clone(),
+            endpoint_id: "handled".into(),
+            url: "http://127.0.0.1:9/handled".into(),
+            event_types: vec![event_type.into()],
+            enabled: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
+/// Waits until the consumer has handled `events` of the watched type.
+async fn handled(api: &Api, p: &Programme, events: usize) {
+    eventually("the events handled", || {
         let mut n = api.notifications.clone();
         let request = pb::ListWebhookDeliveriesRequest {
             tenant_id: p.tenant_id.clone(),
             endpoint_id: "handled".into(),
+            page_size: 500,
             ..Default::default()
         };
         async move {
             let found = n.list_webhook_deliveries(request).await.ok()?;
-            (found.into_inner().deliveries.len() >= credits).then_some(())
+            (found.into_inner().deliveries.len() >= events).then_some(())
         }
     })
     .await
@@ -83,23 +100,12 @@ async fn handled(api: &Api, p: &Programme, credits: usize) {
 async fn templates_and_triggers_shape_what_members_read() {
     each_backend(|backend| async move {
         let mut h = Harness::start(backend).await;
-        // A webhook endpoint at a closed port shows which credits the
-        // consumer has handled: it stages their deliveries as it goes.
         h.settings.webhooks.allow_networks = "127.0.0.0/8".into();
         h.restart().await;
         let p = h.programme("words").await;
         let mut api = h.api(Some(&p.token));
+        watch_handled(&mut api, &p, "points.credited").await;
         let n = &mut api.notifications;
-        n.put_webhook_endpoint(pb::PutWebhookEndpointRequest {
-            tenant_id: p.tenant_id.clone(),
-            endpoint_id: "handled".into(),
-            url: "http://127.0.0.1:9/handled".into(),
-            event_types: vec!["points.credited".into()],
-            enabled: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
 
         // Refused at save, every mistake with its place; nothing stored.
         let broken = template(
@@ -290,6 +296,137 @@ async fn templates_and_triggers_shape_what_members_read() {
             .await
             .unwrap_err();
         assert_eq!(crossed.code(), Code::PermissionDenied);
+        h.cleanup().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cap_of_three_a_day_holds_under_fifty_concurrent_events() {
+    use questline_proto::mechanics as mech;
+    each_backend(|backend| async move {
+        let mut h = Harness::start(backend).await;
+        h.settings.webhooks.allow_networks = "127.0.0.0/8".into();
+        h.restart().await;
+        let p = h.programme("caps").await;
+        let mut api = h.api(Some(&p.token));
+        watch_handled(&mut api, &p, "rule.message").await;
+        let n = &mut api.notifications;
+        let mut promo = trigger(&p, "rule.message.promo", &[Channel::Inbox], true);
+        promo.purpose = MessagePurpose::Marketing as i32;
+        n.put_notification_trigger(promo).await.unwrap();
+        n.put_message_template(pb::PutMessageTemplateRequest {
+            event_type: "rule.message.promo".into(),
+            ..template(&p, "en", "A treat for you", "Come by today.")
+        })
+        .await
+        .unwrap();
+        let caps = |per_day| pb::UpdateMessagingSettingsRequest {
+            tenant_id: p.tenant_id.clone(),
+            caps: vec![pb::FrequencyCap {
+                channel: Channel::Inbox as i32,
+                per_day,
+                per_week: 0,
+            }],
+            expected_version: 0,
+        };
+        // A week's cap below a day's, or a negative one: refused.
+        let refused = n
+            .update_messaging_settings(pb::UpdateMessagingSettingsRequest {
+                caps: vec![pb::FrequencyCap {
+                    channel: Channel::Inbox as i32,
+                    per_day: 5,
+                    per_week: 2,
+                }],
+                ..caps(3)
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert_eq!(
+            n.update_messaging_settings(caps(-1))
+                .await
+                .unwrap_err()
+                .code(),
+            Code::InvalidArgument
+        );
+        let settings = n
+            .update_messaging_settings(caps(3))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(settings.settings.unwrap().version, 1);
+        // Days are the tenant's: its time zone arrives from identity.
+        eventually("the tenant's time zone", || {
+            let mut n = api.notifications.clone();
+            let request = pb::GetMessagingSettingsRequest {
+                tenant_id: p.tenant_id.clone(),
+            };
+            async move {
+                let settings = n.get_messaging_settings(request).await.ok()?.into_inner();
+                let zone = settings.settings?.time_zone;
+                (zone == "Europe/London").then_some(())
+            }
+        })
+        .await;
+
+        let rule = mech::Rule {
+            rule_id: "promo".into(),
+            name: "A promo for small baskets".into(),
+            event_types: vec!["purchase".into()],
+            condition: "event.amount == 7.0".into(),
+            time_zone: "Europe/London".into(),
+            actions: vec![mech::Action {
+                action: Some(mech::action::Action::EmitMessage(mech::EmitMessage {
+                    message_type: "promo".into(),
+                })),
+            }],
+            ..Default::default()
+        };
+        api.mechanics
+            .create_rule(mech::CreateRuleRequest {
+                tenant_id: p.tenant_id.clone(),
+                rule: Some(rule),
+                activate: true,
+            })
+            .await
+            .unwrap();
+
+        // Fifty at once; each emits the promo.
+        let tracked = (0..50).map(|i| {
+            let mut mechanics = api.mechanics.clone();
+            let request = track(&p.tenant_id, &p.member_id, &format!("basket-{i}"), 7.0);
+            async move { mechanics.track(request).await }
+        });
+        for answer in futures::future::join_all(tracked).await {
+            answer.unwrap();
+        }
+        handled(&api, &p, 50).await;
+        let inbox = api
+            .notifications
+            .clone()
+            .list_inbox(pb::ListInboxRequest {
+                tenant_id: p.tenant_id.clone(),
+                member_id: p.member_id.clone(),
+                page_size: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .messages;
+        let promos = inbox
+            .iter()
+            .filter(|m| m.event_type == "rule.message.promo")
+            .count();
+        assert_eq!(promos, 3, "{inbox:?}");
+
+        // Transactional messages are never capped.
+        api.mechanics
+            .track(track(&p.tenant_id, &p.member_id, "big-basket", 100.0))
+            .await
+            .unwrap();
+        titles(&api, &p, "You earned 10 stars").await;
         h.cleanup().await;
     })
     .await;

@@ -26,16 +26,30 @@ async fn traced<F: std::future::Future>(call: F) -> (F::Output, TraceId) {
     (call.instrument(root).await, trace_id)
 }
 
-/// The finished span of `kind` named `name` in `trace_id`.
-fn span(trace_id: TraceId, kind: SpanKind, name: &str) -> SpanData {
-    let found: Vec<SpanData> = spans()
-        .get_finished_spans()
-        .unwrap()
-        .into_iter()
-        .filter(|s| s.span_context.trace_id() == trace_id && s.span_kind == kind && s.name == name)
-        .collect();
-    assert_eq!(found.len(), 1, "{kind:?} {name} in {trace_id}");
-    found.into_iter().next().unwrap()
+/// The finished span of `kind` named `name` in `trace_id`, once it has
+/// ended: a call's span may close a moment after its answer arrives (a
+/// connection attempt it started holds it open), so it is waited for.
+async fn span(trace_id: TraceId, kind: SpanKind, name: &str) -> SpanData {
+    let what = format!("{kind:?} {name} in {trace_id}");
+    eventually(&what, || {
+        let kind = kind.clone();
+        async move {
+            let found: Vec<SpanData> = spans()
+                .get_finished_spans()
+                .unwrap()
+                .into_iter()
+                .filter(|s| {
+                    s.span_context.trace_id() == trace_id && s.span_kind == kind && s.name == name
+                })
+                .collect();
+            assert!(
+                found.len() <= 1,
+                "more than one {kind:?} {name} in {trace_id}"
+            );
+            found.into_iter().next()
+        }
+    })
+    .await
 }
 
 fn status_code(span: &SpanData) -> Option<i64> {
@@ -50,8 +64,8 @@ fn status_code(span: &SpanData) -> Option<i64> {
 
 /// The server's span and the caller's both say `code`; only the caller's,
 /// or both when the server failed, are Errors.
-fn reads_as(trace_id: TraceId, method: &str, code: Code, server_failed: bool) {
-    let server = span(trace_id, SpanKind::Server, method);
+async fn reads_as(trace_id: TraceId, method: &str, code: Code, server_failed: bool) {
+    let server = span(trace_id, SpanKind::Server, method).await;
     assert_eq!(status_code(&server), Some(code as i64), "{method}");
     assert_eq!(
         matches!(server.status, Status::Error { .. }),
@@ -59,7 +73,7 @@ fn reads_as(trace_id: TraceId, method: &str, code: Code, server_failed: bool) {
         "{method}: {:?}",
         server.status
     );
-    let client = span(trace_id, SpanKind::Client, method);
+    let client = span(trace_id, SpanKind::Client, method).await;
     assert_eq!(status_code(&client), Some(code as i64), "{method}");
     assert!(matches!(client.status, Status::Error { .. }), "{method}");
 }
@@ -82,7 +96,8 @@ async fn a_failed_call_carries_its_code_and_the_status_the_conventions_give() {
             "questline.rewards.v1.RewardsService/GetReward",
             Code::NotFound,
             false,
-        );
+        )
+        .await;
 
         let nobody = track(&p.tenant_id, "", "bad-1", 10.0);
         let (answer, trace) = traced(api.mechanics.track(nobody)).await;
@@ -92,7 +107,8 @@ async fn a_failed_call_carries_its_code_and_the_status_the_conventions_give() {
             "questline.mechanics.v1.MechanicsService/Track",
             Code::InvalidArgument,
             false,
-        );
+        )
+        .await;
 
         harness.restart_without(&[ServiceKind::Ledger]).await;
         let mut api = harness.api(Some(&p.token));
@@ -104,13 +120,15 @@ async fn a_failed_call_carries_its_code_and_the_status_the_conventions_give() {
             "questline.mechanics.v1.MechanicsService/Track",
             Code::Unavailable,
             true,
-        );
+        )
+        .await;
         // Mechanics' own call to the ledger that is down.
         let credit = span(
             trace,
             SpanKind::Client,
             "questline.ledger.v1.LedgerService/CreditBatch",
-        );
+        )
+        .await;
         assert_eq!(status_code(&credit), Some(Code::Unavailable as i64));
         assert!(matches!(credit.status, Status::Error { .. }));
 
@@ -135,7 +153,8 @@ async fn a_failed_call_carries_its_code_and_the_status_the_conventions_give() {
             trace,
             SpanKind::Server,
             "questline.rewards.v1.RewardsService/GetReward",
-        );
+        )
+        .await;
         assert_eq!(status_code(&server), Some(Code::Internal as i64));
         assert!(matches!(server.status, Status::Error { .. }));
         harness.cleanup().await;
@@ -204,19 +223,10 @@ async fn each_credit_of_a_batch_joins_the_trace_it_carries() {
         );
         for trace_id in &traces {
             let trace = TraceId::from_hex(trace_id).unwrap();
-            let credit = span(trace, SpanKind::Internal, "ledger credit");
+            let credit = span(trace, SpanKind::Internal, "ledger credit").await;
             assert_eq!(credit.parent_span_id.to_string(), "00f067aa0ba902b7");
-            // The relay publishes in its own time: wait for it.
-            let published = "ledger publish points.credited";
-            eventually(published, || async {
-                let finished = spans().get_finished_spans().unwrap();
-                finished
-                    .iter()
-                    .any(|s| s.span_context.trace_id() == trace && s.name == published)
-                    .then_some(())
-            })
-            .await;
-            span(trace, SpanKind::Producer, published);
+            // The relay publishes in its own time: `span` waits for it.
+            span(trace, SpanKind::Producer, "ledger publish points.credited").await;
         }
         harness.cleanup().await;
     })

@@ -26,7 +26,7 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
         questline_kit::meter::NOTIFICATIONS,
         &inbox,
         "outcome",
-        &["sent", "failed", "suppressed"],
+        &["sent", "failed", "suppressed", "capped"],
     );
     let webhook = [("channel", "webhook".to_string())];
     questline_kit::meter::start_at_zero(

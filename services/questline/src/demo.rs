@@ -3,7 +3,7 @@
 //! per 10 spent, a daily bonus star for a QR scan in a partner store, double
 //! stars on birthdays), a pastry for 20 stars and a pizza for 60, a
 //! thank-you message for partner scans in the programme's own words (English
-//! and French), a webhook endpoint for the brand's CRM (disabled until a
+//! and French), caps on marketing messages, a webhook endpoint for the brand's CRM (disabled until a
 //! receiver listens, see the README), and a member to try it with. Loaded through the public gRPC API, with
 //! client-chosen ids, so loading it twice changes nothing.
 
@@ -219,6 +219,7 @@ async fn programme(settings: &Settings, token: &str) -> anyhow::Result<()> {
     for template in thanks_templates() {
         notifications.put_message_template(template).await?;
     }
+    notifications.update_messaging_settings(caps()).await?;
     notifications.put_webhook_endpoint(crm_webhook()).await?;
     Ok(())
 }
@@ -263,6 +264,19 @@ fn thanks_templates() -> Vec<notify::PutMessageTemplateRequest> {
         },
     )
     .collect()
+}
+
+/// At most 3 marketing messages a day in the inbox, 10 a week.
+fn caps() -> notify::UpdateMessagingSettingsRequest {
+    notify::UpdateMessagingSettingsRequest {
+        tenant_id: TENANT.into(),
+        caps: vec![notify::FrequencyCap {
+            channel: notify::Channel::Inbox as i32,
+            per_day: 3,
+            per_week: 10,
+        }],
+        expected_version: 0,
+    }
 }
 
 /// The message a partner scan sends.

@@ -68,6 +68,7 @@ fn the_partner_walk_through_runs_as_written() {
         r#""status":"WEBHOOK_DELIVERY_STATUS_DELIVERED""#,
         r#""event_type":"rule.message.thanks_for_visiting""#,
         r#""message_count":2,"unread_count":2"#,
+        r#""caps":[{"channel":"CHANNEL_INBOX","per_day":3,"per_week":10}]"#,
         r#""marked":2,"unread_count":0"#,
         r#""source":"tenant fr v1","subject":"+25 étoiles""#,
         r#""field":"subject","description":"line 1, column 12: syntax error"#,

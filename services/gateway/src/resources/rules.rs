@@ -146,6 +146,7 @@ pub fn narrow(message: &MessageDescriptor, field: &FieldDescriptor, schema: &mut
         ),
         "country" => set(schema, json!({"pattern": "^([A-Za-z]{2})?$"})),
         "topic" => set(schema, json!({"pattern": OPTIONAL_ID})),
+        "per_day" | "per_week" => set(schema, json!({"minimum": 0, "maximum": 1000})),
         "message_ids" => set(schema, json!({"pattern": ID})),
         // A template's parts as saved; what renders from them is any text.
         "subject" | "body" | "html" | "title" if !message.name().ends_with("Request") => {}
@@ -200,6 +201,10 @@ pub fn narrow_list(field: &FieldDescriptor, schema: &mut Value) {
         "codes" => schema["minItems"] = json!(1),
         "choices" => schema["minItems"] = json!(1),
         "message_ids" => schema["maxItems"] = json!(500),
+        // A programme's caps: one per channel at most.
+        "caps" if field.parent_message().name() == "UpdateMessagingSettingsRequest" => {
+            schema["maxItems"] = json!(4)
+        }
         _ => {}
     }
 }

@@ -771,6 +771,32 @@ pub static RESOURCES: &[Resource] = &[
         )
     },
     Resource {
+        answer: Some("settings"),
+        ..resource(
+            Verb::Get,
+            "/v1/messaging-settings",
+            rpc!("notifications", "NotificationsService/GetMessagingSettings"),
+            "getMessagingSettings",
+            "messages",
+            "The programme's frequency caps per channel, and the time zone its days and weeks are counted in (admin)",
+        )
+    },
+    Resource {
+        answer: Some("settings"),
+        example: Some(r#"{"caps": [{"channel": "CHANNEL_INBOX", "per_day": 3, "per_week": 10}]}"#),
+        ..resource(
+            Verb::Put,
+            "/v1/messaging-settings",
+            rpc!(
+                "notifications",
+                "NotificationsService/UpdateMessagingSettings"
+            ),
+            "updateMessagingSettings",
+            "messages",
+            "Cap marketing messages per member and channel, a day and a week (0: no cap; transactional ones are never capped); each channel once, a week's cap no lower than a day's (admin)",
+        )
+    },
+    Resource {
         answer: Some("template"),
         example: Some(
             r#"{"subject": "You earned {{ amount }} {{ currency }}", "body": "Thanks, {{ member.attributes.nickname | default('friend') }}! Your balance is {{ balance }}."}"#,

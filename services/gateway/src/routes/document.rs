@@ -174,7 +174,11 @@ fn one_way_to_the_member(schema: &mut Value) {
 
 /// Every id in a path is an identifier, as the services check it.
 fn identifiers_in_paths(operation: &mut Value) {
-    let Some(parameters) = operation["parameters"].as_array_mut() else {
+    // `get_mut`: indexing would add `"parameters": null` where there are none.
+    let Some(parameters) = operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+    else {
         return;
     };
     for parameter in parameters.iter_mut().filter(|p| p["in"] == "path") {

@@ -114,7 +114,10 @@ fn twin(operation: &mut Value) {
     if let Some(id) = operation["operationId"].as_str() {
         operation["operationId"] = Value::String(format!("my{}", capitalised(id)));
     }
-    if let Some(parameters) = operation["parameters"].as_array_mut() {
+    if let Some(parameters) = operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+    {
         parameters.retain(|p| p["name"] != "member_id");
     }
     operation["security"] = serde_json::json!([{"bearer": []}]);

@@ -7,6 +7,7 @@
 //! 3. The words come from the first template in fallback order that renders,
 //!    never a half-filled one (`templates`).
 
+pub mod caps;
 pub mod channels;
 pub mod templates;
 #[cfg(test)]

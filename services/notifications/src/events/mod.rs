@@ -17,13 +17,15 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::domain::channels::Channel;
+use crate::domain::caps;
+use crate::domain::channels::{Channel, Purpose};
 use crate::domain::templates::Locales;
 use crate::domain::variables;
 use crate::domain::webhooks::payload;
 use crate::flow::inbox_feed::InboxFeed;
 use crate::flow::programmes::{Programme, Programmes};
 use crate::flow::webhooks::Sender;
+use crate::store::caps::Allowance;
 use crate::store::{Delivery, Store};
 
 mod fields;
@@ -141,6 +143,20 @@ struct Notice<'a> {
     member_id: String,
     fields: Map<String, Value>,
     programme: Arc<Programme>,
+    /// Marketing messages count against the programme's caps.
+    marketing: bool,
+}
+
+impl Notice<'_> {
+    /// The inbox cap this message counts against, if any.
+    fn allowance(&self, now_ms: i64) -> Option<Allowance> {
+        let cap = self
+            .programme
+            .cap(Channel::Inbox)
+            .filter(|_| self.marketing)?;
+        let windows = caps::windows(now_ms, &self.programme.time_zone);
+        Some(Allowance { cap, windows })
+    }
 }
 
 impl Notifier {
@@ -184,8 +200,10 @@ impl Notifier {
                     p
                 }
             };
-            let sends = programme.trigger(&event_type);
-            if !sends.is_some_and(|t| t.sends_on(Channel::Inbox)) {
+            let Some(trigger) = programme.trigger(&event_type) else {
+                continue;
+            };
+            if !trigger.sends_on(Channel::Inbox) {
                 continue;
             }
             let fields = fields::of(event).map_err(DomainError::internal)?;
@@ -202,6 +220,7 @@ impl Notifier {
                 member_id: member_id.to_string(),
                 fields,
                 programme,
+                marketing: trigger.purpose == Purpose::Marketing,
             });
         }
         Ok(notices)
@@ -218,6 +237,7 @@ impl Notifier {
                 .map(|n| self.members.held(&n.event.tenant_id, &n.member_id)),
         )
         .await?;
+        let now = questline_kit::time::now_ms();
         let mut to = Vec::with_capacity(notices.len());
         let mut letters = Vec::with_capacity(notices.len());
         for (notice, held) in notices.iter().zip(&held) {
@@ -231,6 +251,7 @@ impl Notifier {
                 member_id: &notice.member_id,
                 event_id: &notice.event.event_id,
                 event_type: &notice.event_type,
+                allowance: notice.allowance(now),
             });
             let vars = variables::of(notice.fields.clone(), member_of(&notice.member_id, held));
             letters.push((notice, locale_of(held), vars));
@@ -263,9 +284,14 @@ impl Notifier {
             })
             .await
             .inspect_err(|_| sent("failed", to.len()))?;
-        sent("sent", delivered.len());
-        tracing::debug!(delivered = delivered.len(), "inbox messages delivered");
-        self.feed.publish(&delivered);
+        sent("sent", delivered.messages.len());
+        sent("capped", delivered.capped);
+        tracing::debug!(
+            delivered = delivered.messages.len(),
+            capped = delivered.capped,
+            "inbox messages delivered"
+        );
+        self.feed.publish(&delivered.messages);
         Ok(())
     }
 }

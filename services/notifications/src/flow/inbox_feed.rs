@@ -127,6 +127,7 @@ mod tests {
             member_id,
             event_id,
             event_type: "points.credited",
+            allowance: None,
         };
         let content = Content {
             title: event_id.into(),
@@ -137,6 +138,7 @@ mod tests {
             .deliver_all(&[to], |_| Some(content.clone()))
             .await
             .unwrap()
+            .messages
     }
 
     #[tokio::test]

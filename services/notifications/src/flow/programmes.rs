@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::domain::DEFAULT_LOCALE;
+use crate::domain::caps::Cap;
 use crate::domain::channels::{Channel, Purpose};
 use crate::domain::templates::{Template, Templates};
 use crate::domain::triggers::{self, Trigger};
@@ -17,7 +18,10 @@ use crate::store::entities::{programme, template, trigger};
 pub struct Programme {
     revision: i64,
     pub default_locale: String,
+    /// The programme's calendar for caps; UTC until identity names one.
+    pub time_zone: String,
     triggers: HashMap<String, Trigger>,
+    caps: Vec<Cap>,
     pub templates: Templates,
 }
 
@@ -30,6 +34,14 @@ impl Programme {
             .cloned()
             .or_else(|| triggers::builtin_for(event_type))
             .filter(|t| t.enabled)
+    }
+
+    /// The cap on `channel`'s marketing messages, if it has one.
+    pub fn cap(&self, channel: Channel) -> Option<Cap> {
+        self.caps
+            .iter()
+            .find(|c| c.channel == channel && (c.per_day > 0 || c.per_week > 0))
+            .copied()
     }
 }
 
@@ -50,14 +62,11 @@ impl Programmes {
     /// The tenant's programme as it stands now.
     pub async fn get(&self, tenant_id: &str) -> Result<Arc<Programme>, DomainError> {
         let row = self.store.programme(tenant_id).await?;
-        let (revision, default_locale) = match &row {
-            Some(p) if !p.default_locale.is_empty() => (p.revision, p.default_locale.as_str()),
-            Some(p) => (p.revision, DEFAULT_LOCALE),
-            None => (0, DEFAULT_LOCALE),
-        };
+        let (revision, default_locale, time_zone) = settings_of(row.as_ref());
         if let Some(known) = self.known(tenant_id)
             && known.revision == revision
             && known.default_locale == default_locale
+            && known.time_zone == time_zone
         {
             return Ok(known);
         }
@@ -91,17 +100,38 @@ impl Programmes {
             .into_iter()
             .filter_map(template_of)
             .collect();
-        let default_locale = row
-            .map(|p| p.default_locale.as_str())
-            .filter(|l| !l.is_empty())
-            .unwrap_or(DEFAULT_LOCALE);
+        let (revision, default_locale, time_zone) = settings_of(row);
+        let caps = match row {
+            Some(p) => serde_json::from_str(&p.caps).unwrap_or_else(|err| {
+                tracing::warn!(%tenant_id, %err, "stored caps do not read back; none applied");
+                Vec::new()
+            }),
+            None => Vec::new(),
+        };
         Ok(Programme {
-            revision: row.map_or(0, |p| p.revision),
+            revision,
             default_locale: default_locale.to_string(),
+            time_zone: time_zone.to_string(),
             triggers,
+            caps,
             templates: Templates::new(templates)?,
         })
     }
+}
+
+/// The revision, default locale and time zone a programme row gives: the
+/// defaults where it is missing or identity named none.
+fn settings_of(row: Option<&programme::Model>) -> (i64, &str, &str) {
+    (
+        row.map_or(0, |p| p.revision),
+        named(row.map(|p| p.default_locale.as_str()), DEFAULT_LOCALE),
+        named(row.map(|p| p.time_zone.as_str()), "UTC"),
+    )
+}
+
+/// `given` unless it is missing or empty.
+fn named<'a>(given: Option<&'a str>, otherwise: &'static str) -> &'a str {
+    given.filter(|g| !g.is_empty()).unwrap_or(otherwise)
 }
 
 /// A stored trigger as the domain reads it; one that does not read back

@@ -4,6 +4,7 @@
 mod channels;
 mod encode;
 mod inbox;
+mod settings;
 mod templates;
 mod triggers;
 mod webhooks;
@@ -173,6 +174,20 @@ impl NotificationsService for NotificationsApi {
     }
 
     // Triggers and templates.
+
+    async fn get_messaging_settings(
+        &self,
+        request: Request<pb::GetMessagingSettingsRequest>,
+    ) -> tonic::Result<Response<pb::GetMessagingSettingsResponse>> {
+        settings::get(self, request).await
+    }
+
+    async fn update_messaging_settings(
+        &self,
+        request: Request<pb::UpdateMessagingSettingsRequest>,
+    ) -> tonic::Result<Response<pb::UpdateMessagingSettingsResponse>> {
+        settings::update(self, request).await
+    }
 
     async fn put_notification_trigger(
         &self,

@@ -228,6 +228,36 @@ pub mod programme {
         pub time_zone: String,
         /// The time of the last `tenant.updated` kept (ms): older ones lose.
         pub tenant_as_of: i64,
+        /// JSON list of frequency caps (`domain::caps::Cap`).
+        pub caps: String,
+        /// Counts changes to the settings (caps), for expected versions.
+        pub settings_version: i32,
+        pub settings_updated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod count {
+    use sea_orm::entity::prelude::*;
+
+    /// How many capped messages a member was sent on a channel in one
+    /// calendar window (`d2026-12-07`, `w2026-W50`).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "message_counts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub member_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub channel: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub period: String,
+        pub sent: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -127,6 +127,7 @@ mod tests {
             member_id,
             event_id,
             event_type: "points.credited",
+            allowance: None,
         };
         let content = Content {
             title: event_id.into(),
@@ -134,7 +135,7 @@ mod tests {
             html: String::new(),
         };
         let rows = store.deliver_all(&[to], |_| Some(content.clone())).await;
-        rows.unwrap().remove(0).message_id
+        rows.unwrap().messages.remove(0).message_id
     }
 
     #[tokio::test]

@@ -25,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateProgrammes),
             Box::new(AddInboxReadAt),
             Box::new(GuardTemplates),
+            Box::new(CreateCaps),
         ]
     }
 }
@@ -312,5 +313,52 @@ impl MigrationTrait for GuardTemplates {
             }
         }
         Ok(())
+    }
+}
+
+/// A programme's frequency caps, and how many capped messages each member
+/// was sent per channel and calendar window.
+struct CreateCaps;
+
+impl MigrationName for CreateCaps {
+    fn name(&self) -> &str {
+        "m0006_create_caps"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateCaps {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for column in [
+            text("caps").default("[]"),
+            integer("settings_version").default(0),
+            big_integer("settings_updated_at").default(0),
+        ] {
+            m.alter_table(
+                Table::alter()
+                    .table("programmes")
+                    .add_column(column)
+                    .to_owned(),
+            )
+            .await?;
+        }
+        m.create_table(
+            Table::create()
+                .table("message_counts")
+                .col(string("tenant_id"))
+                .col(string("member_id"))
+                .col(string("channel"))
+                .col(string("period"))
+                .col(integer("sent"))
+                .primary_key(
+                    Index::create()
+                        .col("tenant_id")
+                        .col("member_id")
+                        .col("channel")
+                        .col("period"),
+                )
+                .to_owned(),
+        )
+        .await
     }
 }

@@ -1,6 +1,7 @@
 //! The notifications storage: each event is recorded as handled in the same
 //! transaction as the message it produced, so a redelivery adds nothing.
 
+pub mod caps;
 pub mod entities;
 mod export;
 pub mod inbox;
@@ -18,13 +19,22 @@ use sea_orm::{
 use crate::domain::Content;
 use entities::message;
 
-/// Who a message is for and which event caused it.
+/// Who a message is for, which event caused it, and the caps it counts
+/// against (a marketing message on a capped channel).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery<'a> {
     pub tenant_id: &'a str,
     pub member_id: &'a str,
     pub event_id: &'a str,
     pub event_type: &'a str,
+    pub allowance: Option<caps::Allowance>,
+}
+
+/// What `deliver_all` did: the messages put, and how many a cap held back.
+#[derive(Debug, Default)]
+pub struct Delivered {
+    pub messages: Vec<message::Model>,
+    pub capped: usize,
 }
 
 /// One page of a member's inbox, newest first.
@@ -47,12 +57,13 @@ impl Store {
     /// seen, all in one transaction; `render(i)` gives the message for
     /// `to[i]`, called for first deliveries only, None when it has no
     /// words (the event is handled all the same: a template does not mend
-    /// by retrying). Returns the messages put.
+    /// by retrying). A message past its member's cap is left out and
+    /// counted, its event handled too.
     pub async fn deliver_all<F>(
         &self,
         to: &[Delivery<'_>],
         render: F,
-    ) -> Result<Vec<message::Model>, DomainError>
+    ) -> Result<Delivered, DomainError>
     where
         F: Fn(usize) -> Option<Content>,
     {
@@ -63,18 +74,25 @@ impl Store {
                 questline_kit::inbox::first_deliveries(&txn, crate::events::CONSUMER, &event_ids)
                     .await?;
             let now = now_ms();
-            let mut rows = Vec::with_capacity(first.len());
+            let mut done = Delivered::default();
             for (i, delivery) in to.iter().enumerate() {
                 // An event given twice is delivered once.
-                if first.remove(delivery.event_id)
-                    && let Some(content) = render(i)
-                {
-                    rows.push(message_of(delivery, content, now));
+                if !first.remove(delivery.event_id) {
+                    continue;
                 }
+                let Some(content) = render(i) else { continue };
+                if let Some(allowance) = &delivery.allowance {
+                    let (tenant_id, member_id) = (delivery.tenant_id, delivery.member_id);
+                    if !caps::take_allowance(&txn, tenant_id, member_id, allowance).await? {
+                        done.capped += 1;
+                        continue;
+                    }
+                }
+                done.messages.push(message_of(delivery, content, now));
             }
-            questline_kit::db::insert_all(&txn, rows.clone(), None).await?;
+            questline_kit::db::insert_all(&txn, done.messages.clone(), None).await?;
             txn.commit().await?;
-            Ok(rows)
+            Ok(done)
         })
         .await
     }
@@ -158,6 +176,7 @@ pub(crate) mod tests {
             member_id,
             event_id,
             event_type: "points.credited",
+            allowance: None,
         }
     }
 
@@ -179,6 +198,7 @@ pub(crate) mod tests {
             .deliver_all(&[to], |_| content(title))
             .await
             .unwrap()
+            .messages
             .len()
     }
 
@@ -193,7 +213,7 @@ pub(crate) mod tests {
             })
             .await
             .unwrap();
-        assert!(again.is_empty());
+        assert!(again.messages.is_empty());
         let page = store
             .inbox("acme", "m1", false, &first_page())
             .await
@@ -218,7 +238,7 @@ pub(crate) mod tests {
             .deliver_all(&together, |i| content(titles[i]))
             .await
             .unwrap();
-        assert_eq!(delivered.len(), 2);
+        assert_eq!(delivered.messages.len(), 2);
         let m1 = store
             .inbox("acme", "m1", false, &first_page())
             .await
@@ -245,12 +265,12 @@ pub(crate) mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(delivered.len(), 1);
+        assert_eq!(delivered.messages.len(), 1);
         let again = store
             .deliver_all(&together, |_| panic!("handled events do not render"))
             .await
             .unwrap();
-        assert!(again.is_empty());
+        assert!(again.messages.is_empty());
         let page = store
             .inbox("acme", "m1", false, &first_page())
             .await

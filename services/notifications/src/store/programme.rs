@@ -86,6 +86,7 @@ impl Store {
             default_locale: Set(default_locale.into()),
             time_zone: Set(time_zone.into()),
             tenant_as_of: Set(as_of),
+            ..Default::default()
         };
         let newer = Expr::col((programme::Entity, P::TenantAsOf)).lte(as_of);
         let settings = OnConflict::column(P::TenantId)
@@ -398,7 +399,7 @@ async fn current_template(
 }
 
 /// Counts the programme's revision up and audits `change`, in `txn`.
-async fn changed(
+pub(super) async fn changed(
     txn: &impl ConnectionTrait,
     tenant_id: &str,
     change: &Change,
@@ -410,6 +411,7 @@ async fn changed(
         default_locale: Set(String::new()),
         time_zone: Set(String::new()),
         tenant_as_of: Set(0),
+        ..Default::default()
     };
     let next = Expr::col((programme::Entity, P::Revision)).add(1);
     let bump = OnConflict::column(P::TenantId)
