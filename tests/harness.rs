@@ -125,6 +125,11 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start(backend: Backend) -> Harness {
+        Harness::start_with(backend, |_| {}).await
+    }
+
+    /// Starts every part with settings `configure` changes first.
+    pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Harness {
         spans();
         let dir = tempfile::tempdir().unwrap();
         let unique = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
@@ -162,6 +167,7 @@ impl Harness {
             settings.bus.stream = format!("QT_{unique}");
             settings.bus.subject_prefix = format!("qt{unique}");
         }
+        configure(&mut settings);
         let mut harness = Harness {
             mesh: None,
             settings,

@@ -779,6 +779,42 @@ async fn call(rpc: &str, api: &mut Api, t: &Target) -> Option<Result<(), Status>
                 })
                 .await,
         ),
+        "NotificationsService/GetMessagePreferences" => done(
+            api.notifications
+                .get_message_preferences(notify::GetMessagePreferencesRequest {
+                    tenant_id,
+                    member_id,
+                })
+                .await,
+        ),
+        "NotificationsService/UpdateMessagePreferences" => done(
+            api.notifications
+                .update_message_preferences(notify::UpdateMessagePreferencesRequest {
+                    tenant_id,
+                    member_id,
+                    topics_off: vec!["offers".into()],
+                    ..Default::default()
+                })
+                .await,
+        ),
+        "NotificationsService/ListDispatches" => done(
+            api.notifications
+                .list_dispatches(notify::ListDispatchesRequest {
+                    tenant_id,
+                    member_id,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        // A link names its member itself: the attacker forges one for the
+        // target, signed with a key of their own.
+        "NotificationsService/Unsubscribe" => done(
+            api.notifications
+                .unsubscribe(notify::UnsubscribeRequest {
+                    token: forged_unsubscribe(&tenant_id, &member_id),
+                })
+                .await,
+        ),
         "NotificationsService/WatchInbox" => done(
             api.notifications
                 .watch_inbox(notify::WatchInboxRequest {
@@ -972,6 +1008,7 @@ async fn call_for_messages(rpc: &str, api: &mut Api, t: &Target) -> Option<Resul
                     per_week: 1,
                 }],
                 expected_version: 0,
+                ..Default::default()
             })
             .await,
         ),
@@ -1184,6 +1221,15 @@ async fn segment(h: &Harness, p: &Programme, segment_id: &str) -> String {
     segment_id.into()
 }
 
+/// An unsubscribe link for `member_id`'s email about offers, signed with
+/// a key the attacker made up.
+fn forged_unsubscribe(tenant_id: &str, member_id: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let claim = serde_json::json!([tenant_id, member_id, "email", "offers"]).to_string();
+    format!("{}.{}", b64.encode(claim), b64.encode([7u8; 16]))
+}
+
 fn done<T>(answer: Result<tonic::Response<T>, Status>) -> Option<Result<(), Status>> {
     Some(answer.map(drop))
 }
@@ -1326,7 +1372,8 @@ async fn no_rpc_crosses_a_tenant_or_a_member() {
                 };
                 let code = answer.err().map(|s| s.code()).unwrap_or(Code::Ok);
                 let refusal = matches!(code, Code::NotFound | Code::PermissionDenied)
-                    || (rpc == "IdentityService/IssueToken" && code == Code::Unauthenticated);
+                    || (rpc == "IdentityService/IssueToken" && code == Code::Unauthenticated)
+                    || (rpc == "NotificationsService/Unsubscribe" && code == Code::InvalidArgument);
                 if allowed && code == Code::Ok {
                     allowed_ok += 1;
                 } else if !refusal {

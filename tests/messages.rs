@@ -329,6 +329,7 @@ async fn a_cap_of_three_a_day_holds_under_fifty_concurrent_events() {
                 per_week: 0,
             }],
             expected_version: 0,
+            ..Default::default()
         };
         // A week's cap below a day's, or a negative one: refused.
         let refused = n

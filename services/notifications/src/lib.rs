@@ -1,5 +1,5 @@
-//! The notifications service: turns domain events into in-app inbox messages
-//! and serves each member's inbox. See `domain` for the rules it keeps.
+//! The notifications service: turns domain events into inbox messages,
+//! emails, push and SMS, webhooks too, and serves each member's inbox. See `domain` for the rules it keeps.
 
 // Tests may unwrap; the lib target is still linted without this.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -28,6 +28,14 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
         "outcome",
         &["sent", "failed", "suppressed", "capped"],
     );
+    for channel in ["email", "push", "sms"] {
+        questline_kit::meter::start_at_zero(
+            questline_kit::meter::NOTIFICATIONS,
+            &[("channel", channel.to_string())],
+            "outcome",
+            &["sent", "failed", "retried", "suppressed", "capped"],
+        );
+    }
     let webhook = [("channel", "webhook".to_string())];
     questline_kit::meter::start_at_zero(
         questline_kit::meter::NOTIFICATIONS,
@@ -47,18 +55,25 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
     tokio::spawn(Arc::clone(&webhooks).run(ctx.shutdown.clone()));
     let feed = flow::inbox_feed::InboxFeed::new(store.clone());
     tokio::spawn(Arc::clone(&feed).run(ctx.shutdown.clone()));
-    let notifier = events::Notifier::new(
+    let identity =
+        flow::upstream::Identity::new(ctx.channel(ServiceKind::Identity)?, ctx.credential(KIND)?);
+    let dispatcher = flow::dispatcher::Dispatcher::new(
         store.clone(),
-        members.clone(),
-        Arc::clone(&webhooks),
-        Arc::clone(&feed),
-    );
+        &ctx.settings.messaging,
+        Arc::new(identity),
+    )?;
+    tokio::spawn(Arc::clone(&dispatcher).run(ctx.shutdown.clone()));
+    let channels = dispatcher.channels();
+    let outlets = events::Outlets {
+        webhooks: Arc::clone(&webhooks),
+        feed: Arc::clone(&feed),
+        dispatcher,
+    };
+    let notifier = events::Notifier::new(store.clone(), members.clone(), outlets);
     ctx.bus
         .subscribe(events::CONSUMER, Arc::new(notifier), ctx.shutdown.clone())
         .await?;
     let verifier = ctx.verifier(&db, KIND).await?;
-    // Email, push and SMS come with their providers.
-    let channels = vec![domain::channels::Channel::Inbox];
     let api = grpc::NotificationsApi::new(store, members, verifier, webhooks, channels, feed);
     questline_kit::serve!(ctx, KIND, listener, NotificationsServiceServer::new(api))
 }

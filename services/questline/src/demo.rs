@@ -266,7 +266,8 @@ fn thanks_templates() -> Vec<notify::PutMessageTemplateRequest> {
     .collect()
 }
 
-/// At most 3 marketing messages a day in the inbox, 10 a week.
+/// At most 3 marketing messages a day in the inbox, 10 a week; no
+/// marketing push or SMS between 21:00 and 08:00 (held until morning).
 fn caps() -> notify::UpdateMessagingSettingsRequest {
     notify::UpdateMessagingSettingsRequest {
         tenant_id: TENANT.into(),
@@ -275,6 +276,12 @@ fn caps() -> notify::UpdateMessagingSettingsRequest {
             per_day: 3,
             per_week: 10,
         }],
+        quiet_hours: Some(notify::QuietHours {
+            start: "21:00".into(),
+            end: "08:00".into(),
+            channels: vec![notify::Channel::Push as i32, notify::Channel::Sms as i32],
+            action: notify::QuietHoursAction::Hold as i32,
+        }),
         expected_version: 0,
     }
 }

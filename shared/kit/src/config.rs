@@ -93,6 +93,7 @@ pub struct Settings {
     pub server: ServerLimits,
     pub auth: AuthSettings,
     pub webhooks: WebhookSettings,
+    pub messaging: MessagingSettings,
     /// Run each service's database migrations when it starts. Turn off where a
     /// migration job runs them first (`questline migrate`); a service then
     /// refuses to start while any are pending.
@@ -223,6 +224,7 @@ impl Default for Settings {
             server: ServerLimits::default(),
             auth: AuthSettings::default(),
             webhooks: WebhookSettings::default(),
+            messaging: MessagingSettings::default(),
             migrate_on_start: true,
         }
     }
@@ -290,6 +292,69 @@ impl Default for WebhookSettings {
             retry_schedule: "5s,5m,30m,2h,5h,10h,14h,20h,24h".into(),
             timeout_ms: 15_000,
             per_endpoint: 4,
+        }
+    }
+}
+
+/// How notifications reaches members outside the app: an SMTP relay for
+/// email, and a generic HTTP provider each for push and SMS (a JSON POST
+/// signed like a webhook, so a brand puts its own gateway behind it). A
+/// channel without its provider is not offered.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MessagingSettings {
+    /// The relay, e.g. `smtp://relay.internal:25`,
+    /// `smtp://user:pass@smtp.example.com:587?tls=required` or
+    /// `smtps://…:465`; empty: no email.
+    pub smtp_url: String,
+    /// The sender, e.g. `Questline <no-reply@brand.example>`.
+    pub email_from: String,
+    /// Where members reach the gateway, for the unsubscribe links in
+    /// emails, e.g. `https://loyalty.brand.example`.
+    pub public_url: String,
+    /// The push provider's URL; empty: no push.
+    pub push_url: String,
+    /// Its signing secret (`whsec_…`).
+    pub push_secret: String,
+    /// The SMS provider's URL; empty: no SMS.
+    pub sms_url: String,
+    /// Its signing secret (`whsec_…`).
+    pub sms_secret: String,
+    /// Waits between attempts after the first, as for webhooks.
+    pub retry_schedule: String,
+    /// How long one attempt may take.
+    pub timeout_ms: u64,
+    /// Messages under way at once per channel.
+    pub per_channel: usize,
+}
+
+impl std::fmt::Debug for MessagingSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessagingSettings")
+            .field("email_from", &self.email_from)
+            .field("public_url", &self.public_url)
+            .field("push_url", &self.push_url)
+            .field("sms_url", &self.sms_url)
+            .field("retry_schedule", &self.retry_schedule)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("per_channel", &self.per_channel)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for MessagingSettings {
+    fn default() -> Self {
+        MessagingSettings {
+            smtp_url: String::new(),
+            email_from: String::new(),
+            public_url: "http://127.0.0.1:8080".into(),
+            push_url: String::new(),
+            push_secret: String::new(),
+            sms_url: String::new(),
+            sms_secret: String::new(),
+            retry_schedule: "5s,1m,10m,1h".into(),
+            timeout_ms: 15_000,
+            per_channel: 16,
         }
     }
 }

@@ -167,7 +167,8 @@ pub struct Facts {
     pub joined: String,
 }
 
-fn facts_of(member: &pb::Member) -> Map<String, Json> {
+/// The facts of a member as identity answers it.
+pub fn facts_of(member: &pb::Member) -> Map<String, Json> {
     let profile = member.profile.clone().unwrap_or_default();
     let parts = Facts {
         locale: profile.locale,

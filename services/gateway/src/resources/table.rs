@@ -615,6 +615,44 @@ pub static RESOURCES: &[Resource] = &[
             "Delete one message from the member's inbox",
         )
     },
+    // What a member lets the programme send, and what it sent.
+    Resource {
+        answer: Some("preferences"),
+        ..resource(
+            Verb::Get,
+            "/v1/members/{member_id}/message-preferences",
+            rpc!(
+                "notifications",
+                "NotificationsService/GetMessagePreferences"
+            ),
+            "getMessagePreferences",
+            "members",
+            "The channels and topics the member turned off",
+        )
+    },
+    Resource {
+        answer: Some("preferences"),
+        example: Some(r#"{"channels_off": ["CHANNEL_SMS"], "topics_off": ["offers"]}"#),
+        ..resource(
+            Verb::Put,
+            "/v1/members/{member_id}/message-preferences",
+            rpc!(
+                "notifications",
+                "NotificationsService/UpdateMessagePreferences"
+            ),
+            "updateMessagePreferences",
+            "members",
+            "Replace what the member turned off: nothing is sent on a channel off, nor about a topic off (each at most once; up to 100 topics)",
+        )
+    },
+    resource(
+        Verb::Get,
+        "/v1/members/{member_id}/dispatches",
+        rpc!("notifications", "NotificationsService/ListDispatches"),
+        "listDispatches",
+        "members",
+        "The member's emails, push and SMS, newest first: each one's status, and why one waits or was not sent (quiet hours, no consent, a channel or topic turned off, a cap)",
+    ),
     // Webhooks.
     Resource {
         answer: Some("endpoint"),
@@ -778,12 +816,14 @@ pub static RESOURCES: &[Resource] = &[
             rpc!("notifications", "NotificationsService/GetMessagingSettings"),
             "getMessagingSettings",
             "messages",
-            "The programme's frequency caps per channel, and the time zone its days and weeks are counted in (admin)",
+            "The programme's frequency caps per channel, the time zone its days and weeks are counted in, and its quiet hours (admin)",
         )
     },
     Resource {
         answer: Some("settings"),
-        example: Some(r#"{"caps": [{"channel": "CHANNEL_INBOX", "per_day": 3, "per_week": 10}]}"#),
+        example: Some(
+            r#"{"caps": [{"channel": "CHANNEL_INBOX", "per_day": 3, "per_week": 10}], "quiet_hours": {"start": "21:00", "end": "08:00", "channels": ["CHANNEL_PUSH", "CHANNEL_SMS"], "action": "QUIET_HOURS_ACTION_HOLD"}}"#,
+        ),
         ..resource(
             Verb::Put,
             "/v1/messaging-settings",
@@ -793,7 +833,7 @@ pub static RESOURCES: &[Resource] = &[
             ),
             "updateMessagingSettings",
             "messages",
-            "Cap marketing messages per member and channel, a day and a week (0: no cap; transactional ones are never capped); each channel once, a week's cap no lower than a day's (admin)",
+            "Cap marketing messages per member and channel, a day and a week (0: no cap; transactional ones are never capped); each channel once, a week's cap no lower than a day's. Quiet hours (HH:MM to HH:MM in the member's time zone, else the programme's) hold or drop marketing email, push or SMS (admin)",
         )
     },
     Resource {

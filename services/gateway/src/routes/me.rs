@@ -19,7 +19,7 @@ use crate::problem::Problem;
 const ME: &str = "/v1/me";
 
 /// The member routes a member app reaches as `/v1/me...` too.
-const MIRRORED: [&str; 9] = [
+const MIRRORED: [&str; 11] = [
     "/v1/members/{member_id}",
     "/v1/members/{member_id}/consent",
     "/v1/members/{member_id}/balances",
@@ -29,6 +29,8 @@ const MIRRORED: [&str; 9] = [
     "/v1/members/{member_id}/inbox/summary",
     "/v1/members/{member_id}/inbox/read",
     "/v1/members/{member_id}/inbox/{message_id}",
+    "/v1/members/{member_id}/message-preferences",
+    "/v1/members/{member_id}/dispatches",
 ];
 
 pub(super) async fn rewrite(

@@ -13,6 +13,7 @@ mod limits;
 mod me;
 mod redemptions;
 mod traced;
+mod unsubscribe;
 
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::middleware;
@@ -111,6 +112,7 @@ pub fn router(gateway: Gateway) -> Router {
         .routes(routes!(balances::balances))
         .routes(routes!(redemptions::redeem))
         .routes(routes!(inbox::inbox))
+        .routes(routes!(unsubscribe::page, unsubscribe::unsubscribe))
         .split_for_parts();
     let api = crate::resources::router(api);
     let budget = gateway.request_budget;

@@ -19,14 +19,19 @@ use std::sync::Arc;
 
 use crate::domain::caps;
 use crate::domain::channels::{Channel, Purpose};
+use crate::domain::quiet_hours::Quiet;
+use crate::domain::respect::{self, Preferences};
 use crate::domain::templates::Locales;
+use crate::domain::triggers::Trigger;
+use crate::domain::unsubscribe::Unsubscribe;
 use crate::domain::variables;
 use crate::domain::webhooks::payload;
+use crate::flow::dispatcher::Dispatcher;
 use crate::flow::inbox_feed::InboxFeed;
 use crate::flow::programmes::{Programme, Programmes};
 use crate::flow::webhooks::Sender;
 use crate::store::caps::Allowance;
-use crate::store::{Delivery, Store};
+use crate::store::{Delivery, Fate, Store};
 
 mod fields;
 mod webhook;
@@ -44,21 +49,25 @@ pub struct Notifier {
     members: MemberDirectory,
     webhooks: Arc<Sender>,
     feed: Arc<InboxFeed>,
+    dispatcher: Arc<Dispatcher>,
+}
+
+/// What the consumer hands messages to.
+pub struct Outlets {
+    pub webhooks: Arc<Sender>,
+    pub feed: Arc<InboxFeed>,
+    pub dispatcher: Arc<Dispatcher>,
 }
 
 impl Notifier {
-    pub fn new(
-        store: Store,
-        members: MemberDirectory,
-        webhooks: Arc<Sender>,
-        feed: Arc<InboxFeed>,
-    ) -> Notifier {
+    pub fn new(store: Store, members: MemberDirectory, outlets: Outlets) -> Notifier {
         Notifier {
             programmes: Programmes::new(store.clone()),
             store,
             members,
-            webhooks,
-            feed,
+            webhooks: outlets.webhooks,
+            feed: outlets.feed,
+            dispatcher: outlets.dispatcher,
         }
     }
 }
@@ -74,6 +83,14 @@ fn locale_of(held: &Held) -> &str {
         .get("locale")
         .and_then(|l| l.as_str())
         .unwrap_or("")
+}
+
+/// The member's facts from the read model, if known here.
+fn facts_of(held: &Held) -> Option<&Map<String, Value>> {
+    match held {
+        Held::Known(member) => Some(&member.facts),
+        _ => None,
+    }
 }
 
 /// `member` in a template: what the read model holds, or just the id.
@@ -102,6 +119,9 @@ impl EventHandler for Notifier {
                 let (tenant_id, member_id) = (&event.tenant_id, &erased.member_id);
                 self.store.forget(tenant_id, member_id).await?;
                 self.store.forget_deliveries(tenant_id, member_id).await?;
+                self.store.forget_dispatches(tenant_id, member_id).await?;
+                self.store.forget_preferences(tenant_id, member_id).await?;
+                self.store.forget_counts(tenant_id, member_id).await?;
             }
             Some(Payload::TenantUpdated(tenant)) => {
                 let as_of = event
@@ -136,27 +156,74 @@ impl EventHandler for Notifier {
     }
 }
 
-/// An event a trigger sends to the inbox, with what its template sees.
+/// An event a trigger sends, with what its templates see.
 struct Notice<'a> {
     event: &'a Event,
     event_type: String,
     member_id: String,
     fields: Map<String, Value>,
     programme: Arc<Programme>,
-    /// Marketing messages count against the programme's caps.
-    marketing: bool,
+    trigger: Trigger,
 }
 
 impl Notice<'_> {
-    /// The inbox cap this message counts against, if any.
-    fn allowance(&self, now_ms: i64) -> Option<Allowance> {
-        let cap = self
-            .programme
-            .cap(Channel::Inbox)
-            .filter(|_| self.marketing)?;
+    fn marketing(&self) -> bool {
+        self.trigger.purpose == Purpose::Marketing
+    }
+
+    /// The cap this message counts against on `channel`, if any.
+    fn allowance(&self, channel: Channel, now_ms: i64) -> Option<Allowance> {
+        let cap = self.programme.cap(channel).filter(|_| self.marketing())?;
         let windows = caps::windows(now_ms, &self.programme.time_zone);
         Some(Allowance { cap, windows })
     }
+
+    /// What becomes of the message on `channel` for a member with these
+    /// facts and preferences, `offered` the channels with a provider.
+    fn fate(&self, to: &Recipient<'_>, channel: Channel, offered: &[Channel], now_ms: i64) -> Fate {
+        let (purpose, topic) = (self.trigger.purpose, self.trigger.topic.as_str());
+        if !offered.contains(&channel) {
+            return Fate::Refused("CHANNEL_NOT_CONFIGURED");
+        }
+        if let Some(refusal) = respect::refusal(channel, purpose, topic, to.facts, to.preferences) {
+            return Fate::Refused(refusal.reason());
+        }
+        let zone = respect::zone_of(to.facts, &self.programme.time_zone);
+        let quiet = self.programme.quiet_hours.as_ref();
+        match quiet.map(|q| q.judge(channel, purpose, now_ms, zone)) {
+            Some(Quiet::HoldUntil(ends)) => Fate::Send {
+                due_at: ends,
+                reason: "QUIET_HOURS",
+            },
+            Some(Quiet::Drop) => Fate::Refused("QUIET_HOURS"),
+            _ => Fate::Send {
+                due_at: now_ms,
+                reason: "",
+            },
+        }
+    }
+
+    /// The token of a marketing email's unsubscribe link; none on other
+    /// channels, nor on a transactional email (a receipt, a voucher code).
+    fn unsubscribe_token(&self, channel: Channel) -> String {
+        if channel != Channel::Email || !self.marketing() {
+            return String::new();
+        }
+        Unsubscribe {
+            tenant_id: self.event.tenant_id.clone(),
+            member_id: self.member_id.clone(),
+            channel,
+            topic: self.trigger.topic.clone(),
+        }
+        .token(&self.programme.unsubscribe_key)
+    }
+}
+
+/// What is known of the member a notice is for.
+struct Recipient<'a> {
+    facts: &'a Map<String, Value>,
+    preferences: &'a Preferences,
+    locale: &'a str,
 }
 
 impl Notifier {
@@ -184,7 +251,7 @@ impl Notifier {
         self.webhooks.stage(kept).await
     }
 
-    /// The events among `events` whose trigger sends to the inbox.
+    /// The events among `events` that a trigger sends.
     async fn notices<'a>(&self, events: &'a [Event]) -> Result<Vec<Notice<'a>>, DomainError> {
         let mut programmes: HashMap<&str, Arc<Programme>> = HashMap::new();
         let mut notices = Vec::new();
@@ -203,9 +270,6 @@ impl Notifier {
             let Some(trigger) = programme.trigger(&event_type) else {
                 continue;
             };
-            if !trigger.sends_on(Channel::Inbox) {
-                continue;
-            }
             let fields = fields::of(event).map_err(DomainError::internal)?;
             let member_id = fields
                 .get("member_id")
@@ -220,14 +284,40 @@ impl Notifier {
                 member_id: member_id.to_string(),
                 fields,
                 programme,
-                marketing: trigger.purpose == Purpose::Marketing,
+                trigger,
             });
         }
         Ok(notices)
     }
 
-    /// Puts the notices among `events` in their members' inboxes, each
-    /// once, in the member's locale; an erased member gets none.
+    /// The preferences of the members `notices` are for, by tenant and member.
+    async fn preferences(
+        &self,
+        notices: &[Notice<'_>],
+    ) -> Result<HashMap<(String, String), Preferences>, DomainError> {
+        let mut by_tenant: HashMap<&str, Vec<&str>> = HashMap::new();
+        for n in notices {
+            by_tenant
+                .entry(n.event.tenant_id.as_str())
+                .or_default()
+                .push(&n.member_id);
+        }
+        let mut all = HashMap::new();
+        for (tenant_id, member_ids) in by_tenant {
+            let found = self.store.preferences_among(tenant_id, &member_ids).await?;
+            all.extend(
+                found
+                    .into_iter()
+                    .map(|(m, p)| ((tenant_id.to_string(), m), p)),
+            );
+        }
+        Ok(all)
+    }
+
+    /// Puts the notices among `events` in their members' inboxes and
+    /// stages them on their other channels, each once per channel, in the
+    /// member's locale, as far as the member lets them; an erased member
+    /// gets none.
     async fn notify_all(&self, events: &[Event]) -> Result<(), DomainError> {
         let notices = self.notices(events).await?;
         // Asked side by side, so the read model answers them in one query.
@@ -237,24 +327,40 @@ impl Notifier {
                 .map(|n| self.members.held(&n.event.tenant_id, &n.member_id)),
         )
         .await?;
+        let preferences = self.preferences(&notices).await?;
+        let offered = self.dispatcher.channels();
+        let (none, nothing_off) = (Map::new(), Preferences::default());
         let now = questline_kit::time::now_ms();
         let mut to = Vec::with_capacity(notices.len());
         let mut letters = Vec::with_capacity(notices.len());
         for (notice, held) in notices.iter().zip(&held) {
             if matches!(held, Held::Erased) {
                 tracing::debug!(event_type = %notice.event_type, "member erased; not notified");
-                sent("suppressed", 1);
+                sent(Channel::Inbox, "suppressed", 1);
                 continue;
             }
-            to.push(Delivery {
-                tenant_id: &notice.event.tenant_id,
-                member_id: &notice.member_id,
-                event_id: &notice.event.event_id,
-                event_type: &notice.event_type,
-                allowance: notice.allowance(now),
-            });
+            let key = (notice.event.tenant_id.clone(), notice.member_id.clone());
+            let recipient = Recipient {
+                facts: facts_of(held).unwrap_or(&none),
+                preferences: preferences.get(&key).unwrap_or(&nothing_off),
+                locale: locale_of(held),
+            };
             let vars = variables::of(notice.fields.clone(), member_of(&notice.member_id, held));
-            letters.push((notice, locale_of(held), vars));
+            for &channel in &notice.trigger.channels {
+                to.push(Delivery {
+                    tenant_id: &notice.event.tenant_id,
+                    member_id: &notice.member_id,
+                    event_id: &notice.event.event_id,
+                    event_type: &notice.event_type,
+                    channel,
+                    purpose: notice.trigger.purpose,
+                    topic: &notice.trigger.topic,
+                    allowance: notice.allowance(channel, now),
+                    fate: notice.fate(&recipient, channel, &offered, now),
+                    unsubscribe_token: notice.unsubscribe_token(channel),
+                });
+                letters.push((notice, recipient.locale, channel, vars.clone()));
+            }
         }
         if to.is_empty() {
             return Ok(());
@@ -262,36 +368,58 @@ impl Notifier {
         let delivered = self
             .store
             .deliver_all(&to, |i| {
-                let (notice, locale, vars) = &letters[i];
+                let (notice, locale, channel, vars) = &letters[i];
                 let locales = Locales {
                     member: locale,
                     programme: &notice.programme.default_locale,
                 };
                 let rendered = notice.programme.templates.render(
                     &notice.event_type,
-                    Channel::Inbox,
+                    *channel,
                     &locales,
                     vars,
                 );
                 match rendered {
                     Ok(rendered) => Some(rendered.content),
                     Err(why) => {
-                        tracing::warn!(tenant_id = %notice.event.tenant_id, event_type = %notice.event_type, %why, "no template rendered; message not sent");
-                        sent("failed", 1);
+                        tracing::warn!(tenant_id = %notice.event.tenant_id, event_type = %notice.event_type, channel = channel.name(), %why, "no template rendered; message not sent");
+                        sent(*channel, "failed", 1);
                         None
                     }
                 }
             })
             .await
-            .inspect_err(|_| sent("failed", to.len()))?;
-        sent("sent", delivered.messages.len());
-        sent("capped", delivered.capped);
+            .inspect_err(|_| sent(Channel::Inbox, "failed", to.len()))?;
+        sent(Channel::Inbox, "sent", delivered.messages.len());
+        for d in &delivered.dispatches {
+            if d.status == crate::store::dispatches::SUPPRESSED {
+                let channel = Channel::parse(&d.channel).unwrap_or(Channel::Inbox);
+                sent(
+                    channel,
+                    if d.reason == "CAPPED" {
+                        "capped"
+                    } else {
+                        "suppressed"
+                    },
+                    1,
+                );
+            }
+        }
         tracing::debug!(
             delivered = delivered.messages.len(),
+            staged = delivered.dispatches.len(),
             capped = delivered.capped,
-            "inbox messages delivered"
+            refused = delivered.refused,
+            "notices delivered"
         );
         self.feed.publish(&delivered.messages);
+        if delivered
+            .dispatches
+            .iter()
+            .any(|d| d.status == crate::store::dispatches::PENDING)
+        {
+            self.dispatcher.wake();
+        }
         Ok(())
     }
 }
@@ -301,9 +429,10 @@ fn notifies(event: &Event) -> bool {
     triggered_as(event).is_some()
 }
 
-/// Counts notices' fate on the inbox channel (the only one so far).
-fn sent(outcome: &'static str, notices: usize) {
-    metrics::counter!(questline_kit::meter::NOTIFICATIONS, "channel" => "inbox", "outcome" => outcome)
+/// Counts notices' fate on a channel as the consumer decides it (the
+/// dispatcher counts what its attempts lead to).
+fn sent(channel: Channel, outcome: &'static str, notices: usize) {
+    metrics::counter!(questline_kit::meter::NOTIFICATIONS, "channel" => channel.name(), "outcome" => outcome)
         .increment(notices as u64);
 }
 
@@ -357,11 +486,23 @@ mod tests {
             .unwrap();
         let store = Store::new(db.clone());
         let identity = questline_kit::client::channel("http://127.0.0.1:9").unwrap();
-        let members = MemberDirectory::new(db, identity, CONSUMER);
+        let members = MemberDirectory::new(db, identity.clone(), CONSUMER);
         let settings = questline_kit::config::WebhookSettings::default();
         let webhooks = Sender::new(store.clone(), &settings).unwrap();
         let feed = InboxFeed::new(store.clone());
-        let notifier = Notifier::new(store.clone(), members, webhooks, feed);
+        let messaging = questline_kit::config::MessagingSettings::default();
+        let credential = Arc::new(questline_kit::credential::ServiceCredential::new(
+            String::new(),
+            identity.clone(),
+        ));
+        let directory = Arc::new(crate::flow::upstream::Identity::new(identity, credential));
+        let dispatcher = Dispatcher::new(store.clone(), &messaging, directory).unwrap();
+        let outlets = Outlets {
+            webhooks,
+            feed,
+            dispatcher,
+        };
+        let notifier = Notifier::new(store.clone(), members, outlets);
         (dir, store, notifier)
     }
 

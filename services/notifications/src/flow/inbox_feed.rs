@@ -117,28 +117,10 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Content;
-    use crate::store::Delivery;
-    use crate::store::tests::store;
+    use crate::store::tests::{put, store, to};
 
     async fn deliver(store: &Store, member_id: &str, event_id: &str) -> Vec<message::Model> {
-        let to = Delivery {
-            tenant_id: "acme",
-            member_id,
-            event_id,
-            event_type: "points.credited",
-            allowance: None,
-        };
-        let content = Content {
-            title: event_id.into(),
-            body: String::new(),
-            html: String::new(),
-        };
-        store
-            .deliver_all(&[to], |_| Some(content.clone()))
-            .await
-            .unwrap()
-            .messages
+        put(store, to("acme", member_id, event_id), event_id).await
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use crate::domain::DEFAULT_LOCALE;
 use crate::domain::caps::Cap;
 use crate::domain::channels::{Channel, Purpose};
+use crate::domain::quiet_hours::QuietHours;
 use crate::domain::templates::{Template, Templates};
 use crate::domain::triggers::{self, Trigger};
 use crate::store::Store;
@@ -22,6 +23,9 @@ pub struct Programme {
     pub time_zone: String,
     triggers: HashMap<String, Trigger>,
     caps: Vec<Cap>,
+    pub quiet_hours: Option<QuietHours>,
+    /// What the programme's unsubscribe links are signed with.
+    pub unsubscribe_key: Vec<u8>,
     pub templates: Templates,
 }
 
@@ -61,7 +65,10 @@ impl Programmes {
 
     /// The tenant's programme as it stands now.
     pub async fn get(&self, tenant_id: &str) -> Result<Arc<Programme>, DomainError> {
-        let row = self.store.programme(tenant_id).await?;
+        let mut row = self.store.programme(tenant_id).await?;
+        if row.as_ref().is_none_or(|p| p.unsubscribe_key.is_empty()) {
+            row = Some(self.store.with_unsubscribe_key(tenant_id).await?);
+        }
         let (revision, default_locale, time_zone) = settings_of(row.as_ref());
         if let Some(known) = self.known(tenant_id)
             && known.revision == revision
@@ -108,12 +115,16 @@ impl Programmes {
             }),
             None => Vec::new(),
         };
+        let quiet_hours = row.and_then(crate::store::caps::quiet_hours_of);
+        let unsubscribe_key = row.map(unsubscribe_key_of).unwrap_or_default();
         Ok(Programme {
             revision,
             default_locale: default_locale.to_string(),
             time_zone: time_zone.to_string(),
             triggers,
             caps,
+            quiet_hours,
+            unsubscribe_key,
             templates: Templates::new(templates)?,
         })
     }
@@ -127,6 +138,14 @@ fn settings_of(row: Option<&programme::Model>) -> (i64, &str, &str) {
         named(row.map(|p| p.default_locale.as_str()), DEFAULT_LOCALE),
         named(row.map(|p| p.time_zone.as_str()), "UTC"),
     )
+}
+
+/// The key a programme row holds, as bytes; empty when it has none.
+pub fn unsubscribe_key_of(row: &programme::Model) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(&row.unsubscribe_key)
+        .unwrap_or_default()
 }
 
 /// `given` unless it is missing or empty.

@@ -20,6 +20,7 @@ use crate::domain::webhooks::endpoint::EndpointSpec;
 use crate::domain::webhooks::schedule::{self, Schedule};
 use crate::domain::webhooks::signature::{self, Secret};
 use crate::domain::webhooks::{Verdict, verdict};
+use crate::flow::sending::{describe, jitter, millis, truncated};
 use crate::store::Store;
 use crate::store::entities::{attempt, delivery, endpoint};
 use crate::store::webhooks::{AttemptDone, DELIVERED, Due, FAILED, PENDING};
@@ -31,8 +32,6 @@ const POLL: Duration = Duration::from_secs(1);
 /// How long a claim outlives an attempt's timeout: a sender that died
 /// mid-attempt leaves the delivery to another after it.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
-/// Most bytes of a receiver's error kept in the log.
-const MOST_ERROR_BYTES: usize = 300;
 
 pub struct Sender {
     store: Store,
@@ -360,48 +359,6 @@ fn secrets_in_force(endpoint: &endpoint::Model, at_ms: i64) -> Result<Vec<Secret
 }
 
 /// A number in [0, 1) from the system's randomness (0 if it fails).
-fn jitter() -> f64 {
-    let mut bytes = [0u8; 4];
-    match getrandom::fill(&mut bytes) {
-        Ok(()) => f64::from(u32::from_le_bytes(bytes)) / (f64::from(u32::MAX) + 1.0),
-        Err(_) => 0.0,
-    }
-}
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn truncated(mut text: String) -> String {
-    if text.len() > MOST_ERROR_BYTES {
-        let mut end = MOST_ERROR_BYTES;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
-    text
-}
-
-/// Why no answer came, in words for the delivery log.
-fn describe(err: reqwest::Error) -> String {
-    use std::error::Error;
-    let mut words = if err.is_timeout() {
-        "no answer within the timeout".to_string()
-    } else if err.is_connect() {
-        "could not connect".to_string()
-    } else {
-        "the request failed".to_string()
-    };
-    let mut source = err.source();
-    while let Some(cause) = source {
-        words.push_str(": ");
-        words.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    words
-}
-
 /// Counts what attempts led to on the webhook channel.
 fn count(status: &str) {
     let outcome = match status {

@@ -29,7 +29,7 @@ const MOST_MARKED: usize = 500;
 const MOST_RESUMED: u64 = 500;
 
 /// Checks the member's ids, the caller's access, and that the member exists.
-async fn member(
+pub(super) async fn member(
     api: &NotificationsApi,
     caller: &Caller,
     tenant_id: &str,

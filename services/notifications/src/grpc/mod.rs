@@ -4,6 +4,7 @@
 mod channels;
 mod encode;
 mod inbox;
+mod preferences;
 mod settings;
 mod templates;
 mod triggers;
@@ -71,6 +72,34 @@ impl NotificationsService for NotificationsApi {
         request: Request<pb::GetInboxSummaryRequest>,
     ) -> tonic::Result<Response<pb::GetInboxSummaryResponse>> {
         inbox::summary(self, request).await
+    }
+
+    async fn get_message_preferences(
+        &self,
+        request: Request<pb::GetMessagePreferencesRequest>,
+    ) -> tonic::Result<Response<pb::GetMessagePreferencesResponse>> {
+        preferences::get(self, request).await
+    }
+
+    async fn update_message_preferences(
+        &self,
+        request: Request<pb::UpdateMessagePreferencesRequest>,
+    ) -> tonic::Result<Response<pb::UpdateMessagePreferencesResponse>> {
+        preferences::update(self, request).await
+    }
+
+    async fn list_dispatches(
+        &self,
+        request: Request<pb::ListDispatchesRequest>,
+    ) -> tonic::Result<Response<pb::ListDispatchesResponse>> {
+        preferences::list_dispatches(self, request).await
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: Request<pb::UnsubscribeRequest>,
+    ) -> tonic::Result<Response<pb::UnsubscribeResponse>> {
+        preferences::unsubscribe(self, request).await
     }
 
     async fn mark_inbox_read(

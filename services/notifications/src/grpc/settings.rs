@@ -1,4 +1,5 @@
-//! The programme's messaging settings: frequency caps. Admins only.
+//! The programme's messaging settings: frequency caps and quiet hours.
+//! Admins only.
 
 use questline_kit::audit::Change;
 use questline_kit::time::to_timestamp;
@@ -10,6 +11,8 @@ use tonic::{Request, Response};
 use super::NotificationsApi;
 use super::channels::{channel_of, pb_channel};
 use crate::domain::caps::{self, Cap};
+use crate::domain::quiet_hours::{self, QuietHours};
+use crate::store::caps::quiet_hours_of;
 use crate::store::entities::programme;
 
 type Answer<T> = tonic::Result<Response<T>>;
@@ -34,9 +37,12 @@ pub(super) async fn update(
 ) -> Answer<pb::UpdateMessagingSettingsResponse> {
     let caller = api.auth.caller(&request).await?;
     let req = request.get_ref();
-    let caps = decode(req)?;
+    let (caps, quiet) = decode(req)?;
     caller.require_admin(&req.tenant_id)?;
     caps::check(&caps)?;
+    if let Some(quiet) = &quiet {
+        quiet_hours::check(quiet)?;
+    }
     let expected = (req.expected_version > 0).then_some(req.expected_version);
     let change = Change::by(
         &caller,
@@ -48,18 +54,24 @@ pub(super) async fn update(
     .with(
         "caps",
         serde_json::to_value(&caps).map_err(DomainError::internal)?,
+    )
+    .with(
+        "quiet_hours",
+        serde_json::to_value(&quiet).map_err(DomainError::internal)?,
     );
     let row = api
         .store
-        .put_caps(&req.tenant_id, &caps, expected, &change)
+        .put_settings(&req.tenant_id, &caps, quiet.as_ref(), expected, &change)
         .await?;
     Ok(Response::new(pb::UpdateMessagingSettingsResponse {
         settings: Some(encode(&req.tenant_id, Some(&row))?),
     }))
 }
 
-/// The caps asked for, every field checked at once.
-fn decode(req: &pb::UpdateMessagingSettingsRequest) -> Result<Vec<Cap>, DomainError> {
+/// The caps and quiet hours asked for, every field checked at once.
+fn decode(
+    req: &pb::UpdateMessagingSettingsRequest,
+) -> Result<(Vec<Cap>, Option<QuietHours>), DomainError> {
     let mut v = Violations::new();
     v.id("tenant_id", &req.tenant_id);
     if req.expected_version < 0 {
@@ -88,8 +100,46 @@ fn decode(req: &pb::UpdateMessagingSettingsRequest) -> Result<Vec<Cap>, DomainEr
             });
         }
     }
+    let quiet = req.quiet_hours.as_ref().map(|q| quiet_of(q, &mut v));
     v.finish()?;
-    Ok(caps)
+    Ok((caps, quiet))
+}
+
+/// Quiet hours as the request gives them; mistakes go to `v`.
+fn quiet_of(q: &pb::QuietHours, v: &mut Violations) -> QuietHours {
+    let mut at = |field: &str, text: &str| {
+        quiet_hours::minutes(text).unwrap_or_else(|| {
+            v.add(&format!("quiet_hours.{field}"), "must be HH:MM, e.g. 21:00");
+            0
+        })
+    };
+    let (start, end) = (at("start", &q.start), at("end", &q.end));
+    let mut channels = Vec::with_capacity(q.channels.len());
+    for (i, n) in q.channels.iter().enumerate() {
+        match channel_of(*n) {
+            Some(c) => channels.push(c),
+            None => {
+                v.add(
+                    &format!("quiet_hours.channels[{i}]"),
+                    "must be EMAIL, PUSH or SMS",
+                );
+            }
+        }
+    }
+    let hold = match pb::QuietHoursAction::try_from(q.action) {
+        Ok(pb::QuietHoursAction::Hold) => true,
+        Ok(pb::QuietHoursAction::Drop) => false,
+        _ => {
+            v.add("quiet_hours.action", "must be HOLD or DROP");
+            true
+        }
+    };
+    QuietHours {
+        start,
+        end,
+        channels,
+        hold,
+    }
 }
 
 fn encode(
@@ -115,6 +165,16 @@ fn encode(
             })
             .collect(),
         time_zone: time_zone.into(),
+        quiet_hours: row.and_then(quiet_hours_of).map(|q| pb::QuietHours {
+            start: quiet_hours::clock(q.start),
+            end: quiet_hours::clock(q.end),
+            channels: q.channels.iter().map(|c| pb_channel(*c) as i32).collect(),
+            action: if q.hold {
+                pb::QuietHoursAction::Hold
+            } else {
+                pb::QuietHoursAction::Drop
+            } as i32,
+        }),
         version: row.map_or(0, |p| p.settings_version),
         update_time: row
             .filter(|p| p.settings_updated_at > 0)

@@ -14,6 +14,20 @@ use super::Store;
 use super::entities::{count, programme};
 use super::programme::changed;
 use crate::domain::caps::{Cap, Windows};
+use crate::domain::quiet_hours::QuietHours;
+
+/// The quiet hours a programme row holds; None when it has none (or they
+/// do not read back, which is logged).
+pub fn quiet_hours_of(row: &programme::Model) -> Option<QuietHours> {
+    if row.quiet_hours.is_empty() {
+        return None;
+    }
+    serde_json::from_str(&row.quiet_hours)
+        .inspect_err(|err| {
+            tracing::warn!(tenant_id = %row.tenant_id, %err, "stored quiet hours do not read back; none applied");
+        })
+        .ok()
+}
 
 /// A message's claim on its member's caps: the channel's cap and the
 /// windows it counts in.
@@ -24,23 +38,32 @@ pub struct Allowance {
 }
 
 impl Store {
-    /// Replaces the programme's caps; the same caps again change nothing.
-    pub async fn put_caps(
+    /// Replaces the programme's caps and quiet hours; the same again
+    /// changes nothing.
+    pub async fn put_settings(
         &self,
         tenant_id: &str,
         caps: &[Cap],
+        quiet_hours: Option<&QuietHours>,
         expected_version: Option<i32>,
         change: &Change,
     ) -> Result<programme::Model, DomainError> {
         use programme::Column as P;
         let text = serde_json::to_string(caps).map_err(DomainError::internal)?;
+        let quiet = match quiet_hours {
+            Some(q) => serde_json::to_string(q).map_err(DomainError::internal)?,
+            None => String::new(),
+        };
         questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
             let current = programme::Entity::find_by_id(tenant_id.to_string())
                 .one(&txn)
                 .await?;
             let version = current.as_ref().map_or(0, |p| p.settings_version);
-            if let Some(p) = current.as_ref().filter(|p| p.caps == text) {
+            if let Some(p) = current
+                .as_ref()
+                .filter(|p| p.caps == text && p.quiet_hours == quiet)
+            {
                 return Ok(p.clone());
             }
             expect_version("messaging settings", version, expected_version)?;
@@ -48,6 +71,7 @@ impl Store {
             changed(&txn, tenant_id, change).await?;
             let moved = programme::Entity::update_many()
                 .col_expr(P::Caps, Expr::value(text.clone()))
+                .col_expr(P::QuietHours, Expr::value(quiet.clone()))
                 .col_expr(P::SettingsVersion, Expr::value(version + 1))
                 .col_expr(P::SettingsUpdatedAt, Expr::value(now_ms()))
                 .filter(P::TenantId.eq(tenant_id))
@@ -67,6 +91,18 @@ impl Store {
             Ok(row)
         })
         .await
+    }
+}
+
+impl Store {
+    /// Deletes an erased member's counts.
+    pub async fn forget_counts(&self, tenant_id: &str, member_id: &str) -> Result<(), DomainError> {
+        count::Entity::delete_many()
+            .filter(count::Column::TenantId.eq(tenant_id))
+            .filter(count::Column::MemberId.eq(member_id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
     }
 }
 
@@ -158,7 +194,6 @@ impl Key<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Content;
     use crate::domain::channels::Channel;
     use crate::store::Delivery;
     use crate::store::tests::store;
@@ -182,20 +217,13 @@ mod tests {
         let to: Vec<Delivery<'_>> = events
             .iter()
             .map(|event_id| Delivery {
-                tenant_id: "acme",
-                member_id: "m1",
-                event_id,
                 event_type: "rule.message.promo",
                 allowance: Some(allowance.clone()),
+                ..crate::store::tests::to("acme", "m1", event_id)
             })
             .collect();
-        let content = Content {
-            title: "Promo".into(),
-            body: String::new(),
-            html: String::new(),
-        };
         let done = store
-            .deliver_all(&to, |_| Some(content.clone()))
+            .deliver_all(&to, |_| crate::store::tests::content("Promo"))
             .await
             .unwrap();
         (done.messages.len(), done.capped)

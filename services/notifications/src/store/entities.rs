@@ -233,6 +233,11 @@ pub mod programme {
         /// Counts changes to the settings (caps), for expected versions.
         pub settings_version: i32,
         pub settings_updated_at: i64,
+        /// JSON quiet hours (`domain::quiet_hours::QuietHours`); empty: none.
+        pub quiet_hours: String,
+        /// Base64 of the key unsubscribe links are signed with; empty
+        /// until the first email needs one.
+        pub unsubscribe_key: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -258,6 +263,73 @@ pub mod count {
         #[sea_orm(primary_key, auto_increment = false)]
         pub period: String,
         pub sent: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod dispatch {
+    use sea_orm::entity::prelude::*;
+
+    /// One message to a member by email, push or SMS, and its fate: sent,
+    /// waiting (for its time or a retry), failed, or not sent and why.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "dispatches")]
+    pub struct Model {
+        /// UUIDv7: orders a member's log by time.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub dispatch_id: String,
+        pub tenant_id: String,
+        pub member_id: String,
+        pub event_id: String,
+        pub event_type: String,
+        pub channel: String,
+        pub purpose: String,
+        pub topic: String,
+        pub subject: String,
+        pub body: String,
+        pub html: String,
+        /// An email's unsubscribe token; empty on other channels.
+        pub unsubscribe_token: String,
+        /// `PENDING`, `SENT`, `FAILED` or `SUPPRESSED`.
+        pub status: String,
+        /// Why it waits or was not sent (`QUIET_HOURS`, `NO_CONSENT`, ...).
+        pub reason: String,
+        /// Not before (ms): quiet hours' end, the next retry, or the end of
+        /// the lease of an attempt under way.
+        pub due_at: i64,
+        pub attempts: i32,
+        pub last_error: String,
+        pub created_at: i64,
+        pub sent_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod preference {
+    use sea_orm::entity::prelude::*;
+
+    /// What a member turned off (`domain::respect::Preferences`).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "message_preferences")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub member_id: String,
+        /// JSON list of channel names.
+        pub channels_off: String,
+        /// JSON list of topics.
+        pub topics_off: String,
+        pub version: i32,
+        pub updated_at: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -117,25 +117,11 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Content;
-    use crate::store::Delivery;
-    use crate::store::tests::store;
+    use crate::store::tests::{put, store, to};
 
     async fn deliver(store: &Store, member_id: &str, event_id: &str) -> String {
-        let to = Delivery {
-            tenant_id: "acme",
-            member_id,
-            event_id,
-            event_type: "points.credited",
-            allowance: None,
-        };
-        let content = Content {
-            title: event_id.into(),
-            body: String::new(),
-            html: String::new(),
-        };
-        let rows = store.deliver_all(&[to], |_| Some(content.clone())).await;
-        rows.unwrap().messages.remove(0).message_id
+        let put = put(store, to("acme", member_id, event_id), event_id).await;
+        put[0].message_id.clone()
     }
 
     #[tokio::test]

@@ -26,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(AddInboxReadAt),
             Box::new(GuardTemplates),
             Box::new(CreateCaps),
+            Box::new(CreateDispatches),
         ]
     }
 }
@@ -357,6 +358,94 @@ impl MigrationTrait for CreateCaps {
                         .col("channel")
                         .col("period"),
                 )
+                .to_owned(),
+        )
+        .await
+    }
+}
+
+/// Messages by email, push and SMS (each with its fate), members'
+/// preferences, and the programme's quiet hours and unsubscribe key.
+struct CreateDispatches;
+
+impl MigrationName for CreateDispatches {
+    fn name(&self) -> &str {
+        "m0007_create_dispatches"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateDispatches {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for column in [
+            text("quiet_hours").default(""),
+            text("unsubscribe_key").default(""),
+        ] {
+            m.alter_table(
+                Table::alter()
+                    .table("programmes")
+                    .add_column(column)
+                    .to_owned(),
+            )
+            .await?;
+        }
+        m.create_table(
+            Table::create()
+                .table("dispatches")
+                .col(string("dispatch_id").primary_key())
+                .col(string("tenant_id"))
+                .col(string("member_id"))
+                .col(string("event_id"))
+                .col(string("event_type"))
+                .col(string("channel"))
+                .col(string("purpose"))
+                .col(string("topic"))
+                .col(text("subject"))
+                .col(text("body"))
+                .col(text("html"))
+                .col(string("unsubscribe_token"))
+                .col(string("status"))
+                .col(string("reason"))
+                .col(big_integer("due_at"))
+                .col(integer("attempts"))
+                .col(text("last_error"))
+                .col(big_integer("created_at"))
+                .col(big_integer("sent_at"))
+                .to_owned(),
+        )
+        .await?;
+        // The same event never goes twice on a channel.
+        unique_index(
+            m,
+            "dispatches_event",
+            "dispatches",
+            &["tenant_id", "event_id", "channel"],
+        )
+        .await?;
+        for (name, cols) in [
+            ("dispatches_due", &["status", "due_at"][..]),
+            (
+                "dispatches_member",
+                &["tenant_id", "member_id", "dispatch_id"][..],
+            ),
+        ] {
+            let mut index = Index::create();
+            index.name(name).table("dispatches");
+            for col in cols {
+                index.col(*col);
+            }
+            m.create_index(index.to_owned()).await?;
+        }
+        m.create_table(
+            Table::create()
+                .table("message_preferences")
+                .col(string("tenant_id"))
+                .col(string("member_id"))
+                .col(text("channels_off"))
+                .col(text("topics_off"))
+                .col(integer("version"))
+                .col(big_integer("updated_at"))
+                .primary_key(Index::create().col("tenant_id").col("member_id"))
                 .to_owned(),
         )
         .await

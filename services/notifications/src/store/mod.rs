@@ -2,10 +2,12 @@
 //! transaction as the message it produced, so a redelivery adds nothing.
 
 pub mod caps;
+pub mod dispatches;
 pub mod entities;
 mod export;
 pub mod inbox;
 pub mod migrations;
+pub mod preferences;
 pub mod programme;
 pub mod webhooks;
 
@@ -17,24 +19,45 @@ use sea_orm::{
 };
 
 use crate::domain::Content;
-use entities::message;
+use crate::domain::channels::{Channel, Purpose};
+use entities::{dispatch, message};
+use std::collections::HashSet;
 
-/// Who a message is for, which event caused it, and the caps it counts
-/// against (a marketing message on a capped channel).
+/// Who a message is for, which event caused it, on which channel, the
+/// caps it counts against (a marketing message on a capped channel), and
+/// what becomes of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery<'a> {
     pub tenant_id: &'a str,
     pub member_id: &'a str,
     pub event_id: &'a str,
     pub event_type: &'a str,
+    pub channel: Channel,
+    pub purpose: Purpose,
+    pub topic: &'a str,
     pub allowance: Option<caps::Allowance>,
+    pub fate: Fate,
+    /// An email's unsubscribe token.
+    pub unsubscribe_token: String,
 }
 
-/// What `deliver_all` did: the messages put, and how many a cap held back.
+/// What becomes of a message, judged before it is rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Goes at `due_at` (now, or when quiet hours end: `reason` says so).
+    Send { due_at: i64, reason: &'static str },
+    /// Not sent, for this reason; recorded off the inbox, never rendered.
+    Refused(&'static str),
+}
+
+/// What `deliver_all` did: the inbox messages put, the other channels'
+/// dispatches staged, and how many a cap or the member's wishes held back.
 #[derive(Debug, Default)]
 pub struct Delivered {
     pub messages: Vec<message::Model>,
+    pub dispatches: Vec<dispatch::Model>,
     pub capped: usize,
+    pub refused: usize,
 }
 
 /// One page of a member's inbox, newest first.
@@ -70,27 +93,43 @@ impl Store {
         let event_ids: Vec<&str> = to.iter().map(|d| d.event_id).collect();
         questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
-            let mut first =
+            let first =
                 questline_kit::inbox::first_deliveries(&txn, crate::events::CONSUMER, &event_ids)
                     .await?;
             let now = now_ms();
             let mut done = Delivered::default();
+            // An event given twice is delivered once on each channel.
+            let mut seen = HashSet::new();
             for (i, delivery) in to.iter().enumerate() {
-                // An event given twice is delivered once.
-                if !first.remove(delivery.event_id) {
+                if !first.contains(delivery.event_id)
+                    || !seen.insert((delivery.event_id, delivery.channel))
+                {
                     continue;
                 }
-                let Some(content) = render(i) else { continue };
+                if let Fate::Refused(reason) = delivery.fate {
+                    done.refused += 1;
+                    done.record_refusal(delivery, reason, now);
+                    continue;
+                }
+                let Some(content) = render(i) else {
+                    done.record_refusal(delivery, "NO_TEMPLATE", now);
+                    continue;
+                };
                 if let Some(allowance) = &delivery.allowance {
                     let (tenant_id, member_id) = (delivery.tenant_id, delivery.member_id);
                     if !caps::take_allowance(&txn, tenant_id, member_id, allowance).await? {
                         done.capped += 1;
+                        done.record_refusal(delivery, "CAPPED", now);
                         continue;
                     }
                 }
-                done.messages.push(message_of(delivery, content, now));
+                match delivery.channel {
+                    Channel::Inbox => done.messages.push(message_of(delivery, content, now)),
+                    _ => done.dispatches.push(dispatch_of(delivery, content, now)),
+                }
             }
             questline_kit::db::insert_all(&txn, done.messages.clone(), None).await?;
+            questline_kit::db::insert_all(&txn, done.dispatches.clone(), None).await?;
             txn.commit().await?;
             Ok(done)
         })
@@ -138,6 +177,48 @@ impl Store {
     }
 }
 
+impl Delivered {
+    /// Keeps a refusal in the channel's log (the inbox has none).
+    fn record_refusal(&mut self, to: &Delivery<'_>, reason: &'static str, now: i64) {
+        if to.channel == Channel::Inbox {
+            return;
+        }
+        let mut row = dispatch_of(to, Content::default(), now);
+        row.status = dispatches::SUPPRESSED.into();
+        row.reason = reason.into();
+        row.due_at = 0;
+        self.dispatches.push(row);
+    }
+}
+
+fn dispatch_of(to: &Delivery<'_>, content: Content, now: i64) -> dispatch::Model {
+    let (due_at, reason) = match to.fate {
+        Fate::Send { due_at, reason } => (due_at, reason),
+        Fate::Refused(reason) => (0, reason),
+    };
+    dispatch::Model {
+        dispatch_id: new_id(),
+        tenant_id: to.tenant_id.into(),
+        member_id: to.member_id.into(),
+        event_id: to.event_id.into(),
+        event_type: to.event_type.into(),
+        channel: to.channel.name().into(),
+        purpose: to.purpose.name().into(),
+        topic: to.topic.into(),
+        subject: content.title,
+        body: content.body,
+        html: content.html,
+        unsubscribe_token: to.unsubscribe_token.clone(),
+        status: dispatches::PENDING.into(),
+        reason: reason.into(),
+        due_at,
+        attempts: 0,
+        last_error: String::new(),
+        created_at: now,
+        sent_at: 0,
+    }
+}
+
 fn message_of(to: &Delivery<'_>, content: Content, now: i64) -> message::Model {
     message::Model {
         message_id: new_id(),
@@ -170,17 +251,30 @@ pub(crate) mod tests {
         )
     }
 
-    fn to<'a>(tenant_id: &'a str, member_id: &'a str, event_id: &'a str) -> Delivery<'a> {
+    /// A transactional inbox message about a points credit.
+    pub(crate) fn to<'a>(
+        tenant_id: &'a str,
+        member_id: &'a str,
+        event_id: &'a str,
+    ) -> Delivery<'a> {
         Delivery {
             tenant_id,
             member_id,
             event_id,
             event_type: "points.credited",
+            channel: Channel::Inbox,
+            purpose: Purpose::Transactional,
+            topic: "",
             allowance: None,
+            fate: Fate::Send {
+                due_at: 0,
+                reason: "",
+            },
+            unsubscribe_token: String::new(),
         }
     }
 
-    fn content(title: &str) -> Option<Content> {
+    pub(crate) fn content(title: &str) -> Option<Content> {
         Some(Content {
             title: title.into(),
             body: "body".into(),
@@ -192,14 +286,17 @@ pub(crate) mod tests {
         paging::parse(2, "").unwrap()
     }
 
-    /// Delivers one message titled `title`; how many were new.
-    async fn deliver(store: &Store, to: Delivery<'_>, title: &str) -> usize {
+    /// Delivers one message titled `title`; the messages put (none if seen).
+    pub(crate) async fn put(store: &Store, to: Delivery<'_>, title: &str) -> Vec<message::Model> {
         store
             .deliver_all(&[to], |_| content(title))
             .await
             .unwrap()
             .messages
-            .len()
+    }
+
+    async fn deliver(store: &Store, to: Delivery<'_>, title: &str) -> usize {
+        put(store, to, title).await.len()
     }
 
     #[tokio::test]

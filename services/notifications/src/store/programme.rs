@@ -53,6 +53,41 @@ impl Store {
             .await?)
     }
 
+    /// The programme's row with its unsubscribe key, drawn at random the
+    /// first time one is needed (the row made if missing); once set, a key
+    /// is never replaced, so every link sent stays good.
+    pub async fn with_unsubscribe_key(
+        &self,
+        tenant_id: &str,
+    ) -> Result<programme::Model, DomainError> {
+        use base64::Engine;
+        use programme::Column as P;
+        let mut key = [0u8; crate::domain::unsubscribe::KEY_BYTES];
+        getrandom::fill(&mut key).map_err(DomainError::internal)?;
+        let key = base64::engine::general_purpose::STANDARD.encode(key);
+        let row = programme::ActiveModel {
+            tenant_id: Set(tenant_id.into()),
+            revision: Set(0),
+            default_locale: Set(String::new()),
+            time_zone: Set(String::new()),
+            tenant_as_of: Set(0),
+            ..Default::default()
+        };
+        programme::Entity::insert(row)
+            .on_conflict(OnConflict::column(P::TenantId).do_nothing().to_owned())
+            .exec_without_returning(&self.db)
+            .await?;
+        programme::Entity::update_many()
+            .col_expr(P::UnsubscribeKey, Expr::value(key))
+            .filter(P::TenantId.eq(tenant_id))
+            .filter(P::UnsubscribeKey.eq(""))
+            .exec(&self.db)
+            .await?;
+        self.programme(tenant_id)
+            .await?
+            .ok_or_else(|| DomainError::internal("the programme row vanished"))
+    }
+
     /// The programme's triggers and current templates.
     pub async fn programme_parts(&self, tenant_id: &str) -> Result<ProgrammeParts, DomainError> {
         let triggers = trigger::Entity::find()
