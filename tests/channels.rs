@@ -441,3 +441,144 @@ async fn an_email_arrives_in_the_members_language_and_its_link_unsubscribes() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn bad_preferences_settings_and_links_are_refused_and_change_nothing() {
+    each_backend(|backend| async move {
+        let h = Harness::start(backend).await;
+        let p = h.programme("refusals").await;
+        let api = h.api(Some(&p.token));
+        let mut n = api.notifications.clone();
+        let many: Vec<String> = (0..101).map(|i| format!("topic-{i}")).collect();
+        for (channels_off, topics_off, field) in [
+            (vec![0], vec![], "channels_off[0]"),
+            (
+                vec![Channel::Sms as i32, Channel::Sms as i32],
+                vec![],
+                "channels_off[1]",
+            ),
+            (vec![], vec!["".to_string()], "topics_off[0]"),
+            (vec![], vec!["no spaces".to_string()], "topics_off[0]"),
+            (
+                vec![],
+                vec!["a".to_string(), "a".to_string()],
+                "topics_off[1]",
+            ),
+            (vec![], many.clone(), "topics_off"),
+        ] {
+            let refused = n
+                .update_message_preferences(pb::UpdateMessagePreferencesRequest {
+                    tenant_id: p.tenant_id.clone(),
+                    member_id: p.member_id.clone(),
+                    channels_off,
+                    topics_off,
+                    expected_version: 0,
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+            let named = questline_tests::violations(&refused);
+            assert!(
+                named.iter().any(|v| v.starts_with(field)),
+                "{field}: {named:?}"
+            );
+        }
+        let get = pb::GetMessagePreferencesRequest {
+            tenant_id: p.tenant_id.clone(),
+            member_id: p.member_id.clone(),
+        };
+        let untouched = n
+            .get_message_preferences(get.clone())
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(untouched.preferences.unwrap().version, 0);
+
+        // Two apps change them from the same version: one wins, one is ABORTED.
+        let change = |topic: &str, expected_version| pb::UpdateMessagePreferencesRequest {
+            tenant_id: p.tenant_id.clone(),
+            member_id: p.member_id.clone(),
+            topics_off: vec![topic.into()],
+            expected_version,
+            ..Default::default()
+        };
+        n.update_message_preferences(change("points", 0))
+            .await
+            .unwrap();
+        let (mut first, mut second) = (api.notifications.clone(), api.notifications.clone());
+        let (a, b) = tokio::join!(
+            first.update_message_preferences(change("offers", 1)),
+            second.update_message_preferences(change("news", 1)),
+        );
+        let codes = [a.is_ok(), b.is_ok()];
+        assert_eq!(codes.iter().filter(|ok| **ok).count(), 1, "{a:?} {b:?}");
+        let loser = a.err().or(b.err()).unwrap();
+        assert_eq!(loser.code(), tonic::Code::Aborted);
+        let after = n.get_message_preferences(get).await.unwrap().into_inner();
+        assert_eq!(after.preferences.unwrap().version, 2);
+
+        // Quiet hours that are not a window of HH:MM on email, push or SMS.
+        let refused = n
+            .update_messaging_settings(pb::UpdateMessagingSettingsRequest {
+                tenant_id: p.tenant_id.clone(),
+                quiet_hours: Some(pb::QuietHours {
+                    start: "25:00".into(),
+                    end: "9:00".into(),
+                    channels: vec![0],
+                    action: 0,
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+        let named = questline_tests::violations(&refused);
+        for field in [
+            "quiet_hours.start",
+            "quiet_hours.end",
+            "quiet_hours.channels[0]",
+            "quiet_hours.action",
+        ] {
+            assert!(
+                named.iter().any(|v| v.starts_with(field)),
+                "{field}: {named:?}"
+            );
+        }
+        let inbox_quiet = n
+            .update_messaging_settings(pb::UpdateMessagingSettingsRequest {
+                tenant_id: p.tenant_id.clone(),
+                quiet_hours: Some(pb::QuietHours {
+                    start: "21:00".into(),
+                    end: "21:00".into(),
+                    channels: vec![Channel::Inbox as i32],
+                    action: pb::QuietHoursAction::Drop as i32,
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(inbox_quiet.code(), tonic::Code::InvalidArgument);
+        let settings = n
+            .get_messaging_settings(pb::GetMessagingSettingsRequest {
+                tenant_id: p.tenant_id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .settings
+            .unwrap();
+        assert!(settings.quiet_hours.is_none());
+        assert_eq!(settings.version, 0);
+
+        // Links: empty, not one, or huge.
+        for token in [String::new(), "not-a-link".into(), "a".repeat(10_000)] {
+            let refused = n
+                .unsubscribe(pb::UnsubscribeRequest { token })
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+        }
+        h.cleanup().await;
+    })
+    .await;
+}

@@ -129,7 +129,6 @@ impl Sender {
     /// endpoint by endpoint, so one endpoint's backlog crowds out no other.
     async fn look(self: Arc<Self>) -> Result<(), DomainError> {
         let now = now_ms();
-        let lease = now + millis(self.timeout + LEASE_MARGIN);
         for key in self.store.due_endpoints(now, LOOK).await? {
             let room = self.room(&key);
             if room == 0 {
@@ -139,21 +138,54 @@ impl Sender {
                 let Some(slot) = Slot::take(&self, &key) else {
                     break;
                 };
+                let lease = self.lease();
                 if !self.store.claim(&due.delivery, lease).await? {
                     continue;
                 }
-                let sender = Arc::clone(&self);
-                tokio::spawn(async move {
-                    let id = due.delivery.delivery_id.clone();
-                    if let Err(err) = sender.attempt(due, lease).await {
-                        tracing::warn!(%err, delivery_id = %id, "webhooks: recording an attempt failed");
-                    }
-                    drop(slot);
-                    sender.wake();
-                });
+                tokio::spawn(Arc::clone(&self).work(due, lease, slot));
             }
         }
         Ok(())
+    }
+
+    /// Makes the claimed attempt, then, holding the same slot, takes the
+    /// endpoint's next due delivery until none is left: a backlog drains
+    /// without a look over every endpoint after each attempt.
+    async fn work(self: Arc<Self>, first: Due, lease: i64, slot: Slot) {
+        let mut next = Some((first, lease));
+        while let Some((due, lease)) = next.take() {
+            let id = due.delivery.delivery_id.clone();
+            if let Err(err) = self.attempt(due, lease).await {
+                tracing::warn!(%err, delivery_id = %id, "webhooks: recording an attempt failed");
+                break;
+            }
+            next = match self.next_due(&slot.key).await {
+                Ok(found) => found,
+                Err(err) => {
+                    tracing::warn!(%err, "webhooks: looking for the endpoint's next delivery failed");
+                    None
+                }
+            };
+        }
+        drop(slot);
+    }
+
+    /// Claims the endpoint's next due delivery, if there is one no other
+    /// attempt took first.
+    async fn next_due(&self, key: &(String, String)) -> Result<Option<(Due, i64)>, DomainError> {
+        let most = self.per_endpoint as u64;
+        for due in self.store.due(key, now_ms(), most).await? {
+            let lease = self.lease();
+            if self.store.claim(&due.delivery, lease).await? {
+                return Ok(Some((due, lease)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Until when a claim made now holds its delivery.
+    fn lease(&self) -> i64 {
+        now_ms() + millis(self.timeout + LEASE_MARGIN)
     }
 
     /// How many more attempts `key`'s endpoint may have under way here.
