@@ -160,6 +160,21 @@ pub async fn unique_index(
     m.create_index(index.to_owned()).await
 }
 
+/// Creates the index `name` on `table(cols)`.
+pub async fn index(
+    m: &SchemaManager<'_>,
+    name: &str,
+    table: &str,
+    cols: &[&'static str],
+) -> Result<(), DbErr> {
+    let mut index = Index::create();
+    index.name(name).table(table.to_string());
+    for col in cols {
+        index.col(*col);
+    }
+    m.create_index(index.to_owned()).await
+}
+
 fn sqlite_path(url: &str) -> Option<&str> {
     let rest = url.strip_prefix("sqlite://")?;
     let path = rest.split('?').next().unwrap_or(rest);

@@ -29,8 +29,6 @@ use crate::store::Store;
 use crate::store::dispatches::{FAILED, Outcome, PENDING, SENT, SUPPRESSED};
 use crate::store::entities::dispatch;
 
-/// The longest wait between looks.
-const POLL: Duration = Duration::from_secs(1);
 /// How long a claim outlives an attempt's timeout.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// The wait after a failure on this side (identity, the database).
@@ -83,16 +81,8 @@ impl Dispatcher {
 
     /// Sends due dispatches until `shutdown`.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        loop {
-            if let Err(err) = Arc::clone(&self).look().await {
-                tracing::warn!(%err, "messaging: looking for due messages failed");
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(POLL) => {}
-            }
-        }
+        let look = || Arc::clone(&self).look();
+        super::sending::keep_looking("messaging", &self.wake, shutdown, look).await;
     }
 
     async fn look(self: Arc<Self>) -> Result<(), DomainError> {

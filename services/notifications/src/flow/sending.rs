@@ -1,7 +1,36 @@
-//! What every sender shares: jitter for retries, and errors in words
-//! short enough for a log.
+//! What every sender shares: the loop that looks for due work, jitter
+//! for retries, and errors in words short enough for a log.
 
+use questline_kit::DomainError;
 use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// The longest wait between looks.
+pub const POLL: Duration = Duration::from_secs(1);
+
+/// Runs `look` (a sender's look for due work) now, again whenever `wake`
+/// is notified, and at least once a second, until `shutdown`.
+pub async fn keep_looking<F, Fut>(
+    what: &str,
+    wake: &Notify,
+    shutdown: CancellationToken,
+    mut look: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), DomainError>>,
+{
+    loop {
+        if let Err(err) = look().await {
+            tracing::warn!(%err, "{what}: looking for due work failed");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
 
 /// Most bytes of a receiver's error kept in the log.
 const MOST_ERROR_BYTES: usize = 300;

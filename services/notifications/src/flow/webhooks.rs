@@ -20,15 +20,13 @@ use crate::domain::webhooks::endpoint::EndpointSpec;
 use crate::domain::webhooks::schedule::{self, Schedule};
 use crate::domain::webhooks::signature::{self, Secret};
 use crate::domain::webhooks::{Verdict, verdict};
-use crate::flow::sending::{describe, jitter, millis, truncated};
+use crate::flow::sending::{POLL, describe, jitter, millis, truncated};
 use crate::store::Store;
 use crate::store::entities::{attempt, delivery, endpoint};
 use crate::store::webhooks::{AttemptDone, DELIVERED, Due, FAILED, PENDING};
 
 /// Most endpoints with due deliveries looked at per look.
 const LOOK: u64 = 200;
-/// The longest wait between looks.
-const POLL: Duration = Duration::from_secs(1);
 /// How long a claim outlives an attempt's timeout: a sender that died
 /// mid-attempt leaves the delivery to another after it.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
@@ -113,16 +111,8 @@ impl Sender {
 
     /// Sends due deliveries until `shutdown`.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        loop {
-            if let Err(err) = Arc::clone(&self).look().await {
-                tracing::warn!(%err, "webhooks: looking for due deliveries failed");
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(POLL) => {}
-            }
-        }
+        let look = || Arc::clone(&self).look();
+        super::sending::keep_looking("webhooks", &self.wake, shutdown, look).await;
     }
 
     /// Starts an attempt for every due delivery whose endpoint has room,

@@ -1,7 +1,7 @@
 //! Schema of notifications, portable between SQLite and PostgreSQL.
 
 use questline_kit::access::CreateAccessBlocks;
-use questline_kit::db::unique_index;
+use questline_kit::db::{index, unique_index};
 use questline_kit::inbox::CreateInbox;
 use questline_kit::members::CreateMemberSnapshots;
 use questline_kit::outbox::{AddOutboxSubject, CreateOutbox, IndexUnpublishedOutbox};
@@ -143,12 +143,7 @@ impl MigrationTrait for CreateWebhooks {
             ("webhook_deliveries_log", &["tenant_id", "delivery_id"][..]),
             ("webhook_deliveries_member", &["tenant_id", "member_id"][..]),
         ] {
-            let mut index = Index::create();
-            index.name(name).table("webhook_deliveries");
-            for col in cols {
-                index.col(*col);
-            }
-            m.create_index(index.to_owned()).await?;
+            index(m, name, "webhook_deliveries", cols).await?;
         }
         m.create_table(
             Table::create()
@@ -429,12 +424,7 @@ impl MigrationTrait for CreateDispatches {
                 &["tenant_id", "member_id", "dispatch_id"][..],
             ),
         ] {
-            let mut index = Index::create();
-            index.name(name).table("dispatches");
-            for col in cols {
-                index.col(*col);
-            }
-            m.create_index(index.to_owned()).await?;
+            index(m, name, "dispatches", cols).await?;
         }
         m.create_table(
             Table::create()
