@@ -7,7 +7,7 @@ use sea_orm::{
     EntityTrait, IntoActiveModel,
 };
 use sea_orm_migration::MigratorTrait;
-use sea_orm_migration::prelude::{Index, SchemaManager};
+use sea_orm_migration::prelude::{ColumnDef, Index, SchemaManager, Table};
 use std::future::Future;
 use std::time::Duration;
 
@@ -158,6 +158,17 @@ pub async fn unique_index(
         index.col(*col);
     }
     m.create_index(index.to_owned()).await
+}
+
+/// Adds `column` to `table` (SQLite alters one column per statement).
+pub async fn add_column(
+    m: &SchemaManager<'_>,
+    table: &str,
+    mut column: ColumnDef,
+) -> Result<(), DbErr> {
+    let mut alter = Table::alter();
+    alter.table(table.to_string()).add_column(&mut column);
+    m.alter_table(alter).await
 }
 
 /// Creates the index `name` on `table(cols)`.

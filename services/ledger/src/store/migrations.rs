@@ -1,7 +1,7 @@
 //! Schema of the ledger, portable between SQLite and PostgreSQL.
 
 use questline_kit::access::CreateAccessBlocks;
-use questline_kit::db::unique_index;
+use questline_kit::db::{add_column, unique_index};
 use questline_kit::inbox::CreateInbox;
 use questline_kit::members::CreateMemberSnapshots;
 use questline_kit::outbox::{AddOutboxSubject, CreateOutbox, IndexUnpublishedOutbox};
@@ -170,13 +170,7 @@ impl MigrationTrait for AddCurrencyPolicy {
                 .to_owned(),
         ];
         for column in columns {
-            m.alter_table(
-                Table::alter()
-                    .table("currencies")
-                    .add_column(column)
-                    .to_owned(),
-            )
-            .await?;
+            add_column(m, "currencies", column).await?;
         }
         Ok(())
     }
@@ -212,8 +206,7 @@ impl MigrationTrait for CreateLegsAndLots {
             ("transfers", string_null("reverses")),
         ];
         for (table, column) in added {
-            m.alter_table(Table::alter().table(table).add_column(column).to_owned())
-                .await?;
+            add_column(m, table, column).await?;
         }
         create_legs(m).await?;
         create_lots(m).await?;

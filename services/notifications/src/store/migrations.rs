@@ -1,7 +1,7 @@
 //! Schema of notifications, portable between SQLite and PostgreSQL.
 
 use questline_kit::access::CreateAccessBlocks;
-use questline_kit::db::{index, unique_index};
+use questline_kit::db::{add_column, index, unique_index};
 use questline_kit::inbox::CreateInbox;
 use questline_kit::members::CreateMemberSnapshots;
 use questline_kit::outbox::{AddOutboxSubject, CreateOutbox, IndexUnpublishedOutbox};
@@ -326,17 +326,11 @@ impl MigrationName for CreateCaps {
 impl MigrationTrait for CreateCaps {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for column in [
-            text("caps").default("[]"),
-            integer("settings_version").default(0),
-            big_integer("settings_updated_at").default(0),
+            text("caps").default("[]").to_owned(),
+            integer("settings_version").default(0).to_owned(),
+            big_integer("settings_updated_at").default(0).to_owned(),
         ] {
-            m.alter_table(
-                Table::alter()
-                    .table("programmes")
-                    .add_column(column)
-                    .to_owned(),
-            )
-            .await?;
+            add_column(m, "programmes", column).await?;
         }
         m.create_table(
             Table::create()
@@ -373,16 +367,10 @@ impl MigrationName for CreateDispatches {
 impl MigrationTrait for CreateDispatches {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for column in [
-            text("quiet_hours").default(""),
-            text("unsubscribe_key").default(""),
+            text("quiet_hours").default("").to_owned(),
+            text("unsubscribe_key").default("").to_owned(),
         ] {
-            m.alter_table(
-                Table::alter()
-                    .table("programmes")
-                    .add_column(column)
-                    .to_owned(),
-            )
-            .await?;
+            add_column(m, "programmes", column).await?;
         }
         m.create_table(
             Table::create()

@@ -3,6 +3,7 @@
 //! and verdicts. Rules of m0001 become version 1 of the same rule, with one
 //! award-points action, read in UTC.
 
+use questline_kit::db::add_column;
 use sea_orm::{ConnectionTrait, Statement};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, integer, string, text};
@@ -47,8 +48,7 @@ impl MigrationTrait for RulesEngine {
             ("awards", integer("rule_version").default(1).to_owned()),
         ];
         for (table, column) in added {
-            m.alter_table(Table::alter().table(table).add_column(column).to_owned())
-                .await?;
+            add_column(m, table, column).await?;
         }
         m.create_index(
             Index::create()
