@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use questline_proto::identity::{ConsentChoice, ConsentPurpose, UpdateConsentRequest};
 use questline_proto::notifications::{self as pb, Channel, DispatchStatus, MessagePurpose};
-use questline_tests::{Api, Harness, Programme, each_backend, track};
+use questline_tests::{Api, Harness, Programme, each_backend, eventually, track};
 use sha2::Sha256;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,6 +35,7 @@ async fn receive(State(p): State<Arc<Provider>>, headers: HeaderMap, body: Strin
 async fn start_provider(provider: Arc<Provider>) -> String {
     let app = axum::Router::new()
         .route("/push", axum::routing::post(receive))
+        .route("/hooks", axum::routing::post(|| async { "ok" }))
         .with_state(provider);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let at = listener.local_addr().unwrap();
@@ -129,6 +130,50 @@ async fn dispatches(api: &Api, p: &Programme, member_id: &str) -> Vec<pb::Dispat
         .dispatches
 }
 
+/// A brand's endpoint (the receiver at `url`) hearing what became of each
+/// message and every change of preferences.
+async fn analytics_endpoint(api: &mut Api, p: &Programme, url: &str) {
+    let types = ["message.dispatched", "message_preferences.changed"];
+    let request = pb::PutWebhookEndpointRequest {
+        tenant_id: p.tenant_id.clone(),
+        endpoint_id: "analytics".into(),
+        url: url.into(),
+        description: "the brand's analytics".into(),
+        event_types: types.iter().map(|t| t.to_string()).collect(),
+        enabled: true,
+        expected_version: 0,
+    };
+    api.notifications
+        .put_webhook_endpoint(request)
+        .await
+        .unwrap();
+}
+
+/// The events the analytics endpoint was sent so far: type and data.
+async fn announced(api: &Api, p: &Programme) -> Vec<(String, serde_json::Value)> {
+    let request = pb::ListWebhookDeliveriesRequest {
+        tenant_id: p.tenant_id.clone(),
+        endpoint_id: "analytics".into(),
+        page_size: 100,
+        ..Default::default()
+    };
+    let mut n = api.notifications.clone();
+    let found = n.list_webhook_deliveries(request).await.unwrap();
+    let bodies = found.into_inner().deliveries.into_iter().map(|d| {
+        let body: serde_json::Value = serde_json::from_str(&d.payload).unwrap();
+        (d.event_type, body["data"].clone())
+    });
+    bodies.collect()
+}
+
+/// What was announced about one dispatch.
+fn about(log: &[(String, serde_json::Value)], dispatch_id: &str) -> Vec<serde_json::Value> {
+    log.iter()
+        .filter(|(t, d)| t == "message.dispatched" && d["dispatch_id"] == dispatch_id)
+        .map(|(_, d)| d.clone())
+        .collect()
+}
+
 /// Tracks a purchase worth 5 stars; the member's dispatch for it once
 /// settled (sent, not sent, or held for a reason).
 async fn purchase(api: &Api, p: &Programme, member_id: &str, event_id: &str) -> pb::Dispatch {
@@ -179,11 +224,13 @@ async fn push_waits_for_consent_preferences_and_quiet_hours() {
         let h = Harness::start_with(backend, |s| {
             s.messaging.push_url = url.clone();
             s.messaging.push_secret = secret.clone();
+            s.webhooks.allow_networks = "127.0.0.0/8".into();
         })
         .await;
         let p = h.programme("push").await;
         let mut api = h.api(Some(&p.token));
         points_trigger(&mut api, &p, &[Channel::Inbox, Channel::Push]).await;
+        analytics_endpoint(&mut api, &p, &url.replace("/push", "/hooks")).await;
 
         // No push consent: recorded as not sent, the provider hears nothing.
         let first = purchase(&api, &p, &p.member_id, "before-consent").await;
@@ -229,6 +276,11 @@ async fn push_waits_for_consent_preferences_and_quiet_hours() {
         assert_eq!(held.due_time.unwrap().seconds, ends.as_second());
         tokio::time::sleep(Duration::from_secs(2)).await;
         assert!(provider.bodies_of(&secret, &held.dispatch_id).is_empty());
+        let waiting = announced(&api, &p).await;
+        assert!(
+            about(&waiting, &held.dispatch_id).is_empty(),
+            "held is not settled"
+        );
         let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
         let after = loop {
             let d = dispatches(&api, &p, &p.member_id).await;
@@ -244,9 +296,96 @@ async fn push_waits_for_consent_preferences_and_quiet_hours() {
         };
         assert!(after.send_time.unwrap().seconds >= ends.as_second());
         assert_eq!(provider.bodies_of(&secret, &held.dispatch_id).len(), 1);
+        announced_as_they_settled(&api, &p, [&first, &sent, &muted, &held]).await;
         h.cleanup().await;
     })
     .await;
+}
+
+/// The brand's endpoint heard each dispatch once, as it settled, and both
+/// changes of preferences.
+async fn announced_as_they_settled(
+    api: &Api,
+    p: &Programme,
+    [first, sent, muted, held]: [&pb::Dispatch; 4],
+) {
+    let log = eventually("the held push announced", || async {
+        let log = announced(api, p).await;
+        (about(&log, &held.dispatch_id).len() == 1).then_some(log)
+    })
+    .await;
+    let one = |d: &pb::Dispatch| {
+        let found = about(&log, &d.dispatch_id);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let d = &found[0];
+        assert_eq!(
+            (d["channel"].as_str(), d["purpose"].as_str()),
+            (Some("push"), Some("marketing"))
+        );
+        assert_eq!(d["topic"], "points");
+        (
+            d["status"].as_str().unwrap().to_string(),
+            d["reason"].as_str().unwrap().to_string(),
+            d["attempts"].as_i64(),
+        )
+    };
+    assert_eq!(
+        one(first),
+        ("SUPPRESSED".into(), "NO_CONSENT".into(), Some(0))
+    );
+    assert_eq!(one(sent), ("SENT".into(), "".into(), Some(1)));
+    assert_eq!(
+        one(muted),
+        ("SUPPRESSED".into(), "TOPIC_OFF".into(), Some(0))
+    );
+    // Held through quiet hours, its reason stays on the record.
+    assert_eq!(one(held), ("SENT".into(), "QUIET_HOURS".into(), Some(1)));
+    // In the inbox: put (its message's id), or held back by the topic.
+    let inbox: Vec<_> = log
+        .iter()
+        .filter(|(t, d)| t == "message.dispatched" && d["channel"] == "inbox")
+        .map(|(_, d)| {
+            (
+                d["status"].as_str().unwrap(),
+                d["reason"].as_str().unwrap(),
+                d["dispatch_id"] != "",
+            )
+        })
+        .collect();
+    assert!(
+        inbox.iter().filter(|i| **i == ("SENT", "", true)).count() >= 3,
+        "{inbox:?}"
+    );
+    assert_eq!(
+        inbox
+            .iter()
+            .filter(|i| **i == ("SUPPRESSED", "TOPIC_OFF", false))
+            .count(),
+        1
+    );
+    let mut changes: Vec<_> = log
+        .iter()
+        .filter(|(t, _)| t == "message_preferences.changed")
+        .map(|(_, d)| {
+            (
+                d["version"].as_i64(),
+                d["topics_off"].clone(),
+                d["change"].clone(),
+            )
+        })
+        .collect();
+    changes.sort_by_key(|c| c.0);
+    assert_eq!(
+        changes,
+        [
+            (
+                Some(1),
+                serde_json::json!(["points"]),
+                serde_json::json!("api")
+            ),
+            (Some(2), serde_json::json!([]), serde_json::json!("api")),
+        ]
+    );
 }
 
 /// Sets quiet hours from an hour ago to the next whole minute at least

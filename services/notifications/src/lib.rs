@@ -43,9 +43,11 @@ pub async fn run(ctx: Context, listener: TcpListener) -> anyhow::Result<()> {
         "outcome",
         &["sent", "failed", "retried"],
     );
-    // Its outbox carries the audit of admin changes to webhooks.
-    let db = ctx.open::<store::migrations::Migrator>(KIND).await?.db;
-    let store = store::Store::new(db.clone());
+    // Its outbox carries the audit of admin changes, what became of each
+    // message, and members' changed preferences.
+    let base = ctx.open::<store::migrations::Migrator>(KIND).await?;
+    let db = base.db.clone();
+    let store = store::Store::new(base.db, base.relay);
     let members = MemberDirectory::new(
         db.clone(),
         ctx.channel(ServiceKind::Identity)?,

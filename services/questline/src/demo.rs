@@ -289,15 +289,23 @@ fn caps() -> notify::UpdateMessagingSettingsRequest {
 /// The message a partner scan sends.
 const THANKS: &str = "thanks_for_visiting";
 
-/// Where the brand's CRM hears of stars and rewards: a receiver on this
+/// Where the brand's CRM hears of stars, rewards, each message's fate and
+/// members' message preferences: a receiver on this
 /// machine, so the endpoint starts disabled (the README's tour enables it).
 fn crm_webhook() -> PutWebhookEndpointRequest {
     PutWebhookEndpointRequest {
         tenant_id: TENANT.into(),
         endpoint_id: "crm".into(),
         url: "http://127.0.0.1:8099/questline".into(),
-        description: "The brand's CRM: stars earned and rewards redeemed".into(),
-        event_types: vec!["points.credited".into(), "reward.redeemed".into()],
+        description: "The brand's CRM: stars, rewards and messages".into(),
+        event_types: [
+            "points.credited",
+            "reward.redeemed",
+            "message.dispatched",
+            "message_preferences.changed",
+        ]
+        .map(String::from)
+        .to_vec(),
         enabled: false,
         expected_version: 0,
     }

@@ -21,6 +21,8 @@ pub fn type_of(payload: &Payload) -> &'static str {
         Payload::RuleMessage(_) => "rule.message",
         Payload::RuleChanged(_) => "rule.changed",
         Payload::SegmentChanged(_) => "segment.changed",
+        Payload::MessageDispatched(_) => "message.dispatched",
+        Payload::MessagePreferencesChanged(_) => "message_preferences.changed",
     }
 }
 

@@ -34,6 +34,7 @@ use crate::store::caps::Allowance;
 use crate::store::{Delivery, Fate, Store};
 
 mod fields;
+pub mod published;
 mod webhook;
 
 use fields::triggered_as;
@@ -484,7 +485,10 @@ mod tests {
         let db = questline_kit::db::connect::<crate::store::migrations::Migrator>(&url)
             .await
             .unwrap();
-        let store = Store::new(db.clone());
+        let bus: Arc<dyn questline_kit::bus::EventBus> =
+            Arc::new(questline_kit::bus::MemoryBus::default());
+        let relay = questline_kit::outbox::Relay::new(db.clone(), bus, published::SOURCE);
+        let store = Store::new(db.clone(), relay);
         let identity = questline_kit::client::channel("http://127.0.0.1:9").unwrap();
         let members = MemberDirectory::new(db, identity.clone(), CONSUMER);
         let settings = questline_kit::config::WebhookSettings::default();

@@ -14,6 +14,7 @@ use super::inbox::member;
 use crate::domain::channels::{Channel, Purpose};
 use crate::domain::respect::{MOST_TOPICS_OFF, Preferences};
 use crate::domain::unsubscribe;
+use crate::events::published::PreferencesChange;
 use crate::flow::programmes::unsubscribe_key_of;
 use crate::store::dispatches::{FAILED, PENDING, SENT, SUPPRESSED};
 use crate::store::entities::dispatch;
@@ -119,8 +120,10 @@ pub(super) async fn unsubscribe(
     // An erased member's old link: nothing to turn off, nothing to keep.
     let held = api.members.held(&claim.tenant_id, &claim.member_id).await?;
     if !matches!(held, Held::Erased) {
+        let (tenant_id, member_id) = (&claim.tenant_id, &claim.member_id);
+        let by_link = PreferencesChange::UnsubscribeLink;
         api.store
-            .amend_preferences(&claim.tenant_id, &claim.member_id, |p| {
+            .amend_preferences(tenant_id, member_id, by_link, |p| {
                 opt_out(p, channel, &topic)
             })
             .await?;

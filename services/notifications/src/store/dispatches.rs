@@ -4,13 +4,18 @@
 //! FAILED, or SUPPRESSED with the reason.
 
 use questline_kit::DomainError;
+use questline_kit::outbox;
 use questline_kit::paging::Page;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
 
 use super::Store;
 use super::entities::dispatch;
 use crate::domain::channels::{Channel, Purpose};
+use crate::events::published;
 
 pub const PENDING: &str = "PENDING";
 pub const SENT: &str = "SENT";
@@ -74,32 +79,32 @@ impl Store {
 
     /// Records where an attempt under the lease `lease_until` left `d`;
     /// false when the lease was lost (the member erased meanwhile, or the
-    /// attempt outlived its lease and another took it).
+    /// attempt outlived its lease and another took it). A dispatch that
+    /// settles (sent, failed, suppressed) is announced as
+    /// `message.dispatched` in the same transaction.
     pub async fn finish_dispatch(
         &self,
         d: &dispatch::Model,
         lease_until: i64,
         outcome: Outcome,
     ) -> Result<bool, DomainError> {
-        use dispatch::Column as D;
-        let mut update = dispatch::Entity::update_many()
-            .col_expr(D::Status, Expr::value(outcome.status))
-            .col_expr(D::DueAt, Expr::value(outcome.due_at))
-            .col_expr(D::SentAt, Expr::value(outcome.sent_at))
-            .col_expr(D::LastError, Expr::value(outcome.error));
-        if !outcome.reason.is_empty() {
-            update = update.col_expr(D::Reason, Expr::value(outcome.reason));
+        let settled = settled(d, &outcome);
+        let finished = questline_kit::db::retrying(|| async {
+            let txn = self.db.begin().await?;
+            if !record(&txn, d, lease_until, &outcome).await? {
+                return Ok(false);
+            }
+            if let Some(settled) = &settled {
+                outbox::stage(&txn, &published::dispatch_settled(settled)).await?;
+            }
+            txn.commit().await?;
+            Ok(true)
+        })
+        .await?;
+        if finished && settled.is_some() {
+            self.relay.wake();
         }
-        if !outcome.counted {
-            update = update.col_expr(D::Attempts, Expr::value(d.attempts));
-        }
-        let done = update
-            .filter(D::DispatchId.eq(d.dispatch_id.as_str()))
-            .filter(D::Status.eq(PENDING))
-            .filter(D::DueAt.eq(lease_until))
-            .exec(&self.db)
-            .await?;
-        Ok(done.rows_affected == 1)
+        Ok(finished)
     }
 
     /// A member's dispatches (of one channel, if given), newest first.
@@ -140,5 +145,141 @@ impl Store {
             .exec(&self.db)
             .await?;
         Ok(())
+    }
+}
+
+/// `d` as the attempt leaves it, if that settles it.
+fn settled(d: &dispatch::Model, outcome: &Outcome) -> Option<dispatch::Model> {
+    if outcome.status == PENDING {
+        return None;
+    }
+    let mut row = d.clone();
+    row.status = outcome.status.into();
+    if !outcome.reason.is_empty() {
+        row.reason = outcome.reason.into();
+    }
+    row.attempts = d.attempts + i32::from(outcome.counted);
+    row.sent_at = outcome.sent_at;
+    Some(row)
+}
+
+/// Writes the outcome over the lease; false when the lease was lost.
+async fn record(
+    txn: &impl ConnectionTrait,
+    d: &dispatch::Model,
+    lease_until: i64,
+    outcome: &Outcome,
+) -> Result<bool, DomainError> {
+    use dispatch::Column as D;
+    let mut update = dispatch::Entity::update_many()
+        .col_expr(D::Status, Expr::value(outcome.status))
+        .col_expr(D::DueAt, Expr::value(outcome.due_at))
+        .col_expr(D::SentAt, Expr::value(outcome.sent_at))
+        .col_expr(D::LastError, Expr::value(outcome.error.as_str()));
+    if !outcome.reason.is_empty() {
+        update = update.col_expr(D::Reason, Expr::value(outcome.reason));
+    }
+    if !outcome.counted {
+        update = update.col_expr(D::Attempts, Expr::value(d.attempts));
+    }
+    let done = update
+        .filter(D::DispatchId.eq(d.dispatch_id.as_str()))
+        .filter(D::Status.eq(PENDING))
+        .filter(D::DueAt.eq(lease_until))
+        .exec(txn)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::{content, store, to};
+    use crate::store::{Delivery, Fate};
+
+    fn email(event_id: &str) -> Delivery<'_> {
+        Delivery {
+            channel: Channel::Email,
+            fate: Fate::Send {
+                due_at: 0,
+                reason: "",
+            },
+            ..to("acme", "m1", event_id)
+        }
+    }
+
+    fn outcome(status: &'static str, reason: &'static str, due_at: i64, counted: bool) -> Outcome {
+        Outcome {
+            status,
+            reason,
+            due_at,
+            sent_at: if status == SENT { due_at } else { 0 },
+            error: String::new(),
+            counted,
+        }
+    }
+
+    /// The one dispatch due at `now`, claimed until `lease`.
+    async fn claim(store: &Store, now: i64, lease: i64) -> dispatch::Model {
+        let due = store
+            .due_dispatches(Channel::Email, Purpose::Transactional, now, 1)
+            .await
+            .unwrap();
+        assert!(store.claim_dispatch(&due[0], lease).await.unwrap());
+        due[0].clone()
+    }
+
+    #[tokio::test]
+    async fn a_dispatch_is_announced_when_it_settles_never_while_it_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        store
+            .deliver_all(&[email("e1")], |_| content("hi"))
+            .await
+            .unwrap();
+        assert!(store.settled().await.is_empty(), "still to send");
+
+        let first = claim(&store, 1_000, 5_000).await;
+        let retry = outcome(PENDING, "", 9_000, true);
+        assert!(store.finish_dispatch(&first, 5_000, retry).await.unwrap());
+        assert!(store.settled().await.is_empty(), "a retry is not settled");
+
+        let second = claim(&store, 10_000, 20_000).await;
+        let sent = outcome(SENT, "", 10_500, true);
+        assert!(
+            store
+                .finish_dispatch(&second, 20_000, sent.clone())
+                .await
+                .unwrap()
+        );
+        let settled = store.settled().await;
+        assert_eq!(settled.len(), 1);
+        assert_eq!(settled[0].dispatch_id, first.dispatch_id);
+        assert_eq!(
+            (settled[0].status.as_str(), settled[0].attempts),
+            ("SENT", 2)
+        );
+        assert_eq!(settled[0].channel, "email");
+
+        // The lease is spent: a late second answer changes and announces nothing.
+        assert!(!store.finish_dispatch(&second, 20_000, sent).await.unwrap());
+        assert_eq!(store.settled().await.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_suppression_found_at_sending_is_announced_with_its_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        store
+            .deliver_all(&[email("e1")], |_| content("hi"))
+            .await
+            .unwrap();
+        let due = claim(&store, 1_000, 5_000).await;
+        let withdrawn = outcome(SUPPRESSED, "NO_CONSENT", 0, false);
+        assert!(store.finish_dispatch(&due, 5_000, withdrawn).await.unwrap());
+        let settled = store.settled().await;
+        let seen = (settled[0].status.as_str(), settled[0].reason.as_str());
+        assert_eq!(seen, ("SUPPRESSED", "NO_CONSENT"));
+        assert_eq!(settled[0].attempts, 0, "the provider was never tried");
     }
 }

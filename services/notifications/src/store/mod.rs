@@ -11,8 +11,10 @@ pub mod preferences;
 pub mod programme;
 pub mod webhooks;
 
+use questline_kit::outbox::{self, Relay};
 use questline_kit::paging::Page;
 use questline_kit::{DomainError, new_id, time::now_ms};
+use questline_proto::events::Event;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionTrait,
@@ -20,6 +22,7 @@ use sea_orm::{
 
 use crate::domain::Content;
 use crate::domain::channels::{Channel, Purpose};
+use crate::events::published;
 use entities::{dispatch, message};
 use std::collections::HashSet;
 
@@ -58,6 +61,8 @@ pub struct Delivered {
     pub dispatches: Vec<dispatch::Model>,
     pub capped: usize,
     pub refused: usize,
+    /// `message.dispatched` for what settled: inbox messages and refusals.
+    pub settled: Vec<Event>,
 }
 
 /// One page of a member's inbox, newest first.
@@ -69,11 +74,13 @@ pub struct InboxPage {
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Woken when a change staged events in the outbox.
+    relay: Relay,
 }
 
 impl Store {
-    pub fn new(db: DatabaseConnection) -> Store {
-        Store { db }
+    pub fn new(db: DatabaseConnection, relay: Relay) -> Store {
+        Store { db, relay }
     }
 
     /// Puts each message in its member's inbox the first time its event is
@@ -81,7 +88,9 @@ impl Store {
     /// `to[i]`, called for first deliveries only, None when it has no
     /// words (the event is handled all the same: a template does not mend
     /// by retrying). A message past its member's cap is left out and
-    /// counted, its event handled too.
+    /// counted, its event handled too. What settles here (inbox messages,
+    /// refusals) is announced as `message.dispatched` in the same
+    /// transaction; dispatches still to send are announced when they settle.
     pub async fn deliver_all<F>(
         &self,
         to: &[Delivery<'_>],
@@ -91,7 +100,7 @@ impl Store {
         F: Fn(usize) -> Option<Content>,
     {
         let event_ids: Vec<&str> = to.iter().map(|d| d.event_id).collect();
-        questline_kit::db::retrying(|| async {
+        let delivered = questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
             let first =
                 questline_kit::inbox::first_deliveries(&txn, crate::events::CONSUMER, &event_ids)
@@ -124,16 +133,21 @@ impl Store {
                     }
                 }
                 match delivery.channel {
-                    Channel::Inbox => done.messages.push(message_of(delivery, content, now)),
+                    Channel::Inbox => done.put_message(delivery, content, now),
                     _ => done.dispatches.push(dispatch_of(delivery, content, now)),
                 }
             }
             questline_kit::db::insert_all(&txn, done.messages.clone(), None).await?;
             questline_kit::db::insert_all(&txn, done.dispatches.clone(), None).await?;
+            outbox::stage_all(&txn, &done.settled).await?;
             txn.commit().await?;
             Ok(done)
         })
-        .await
+        .await?;
+        if !delivered.settled.is_empty() {
+            self.relay.wake();
+        }
+        Ok(delivered)
     }
 
     /// Deletes every message of an erased member.
@@ -178,15 +192,24 @@ impl Store {
 }
 
 impl Delivered {
+    fn put_message(&mut self, to: &Delivery<'_>, content: Content, now: i64) {
+        let message = message_of(to, content, now);
+        self.settled
+            .push(published::inbox_settled(to, &message.message_id, ""));
+        self.messages.push(message);
+    }
+
     /// Keeps a refusal in the channel's log (the inbox has none).
     fn record_refusal(&mut self, to: &Delivery<'_>, reason: &'static str, now: i64) {
         if to.channel == Channel::Inbox {
+            self.settled.push(published::inbox_settled(to, "", reason));
             return;
         }
         let mut row = dispatch_of(to, Content::default(), now);
         row.status = dispatches::SUPPRESSED.into();
         row.reason = reason.into();
         row.due_at = 0;
+        self.settled.push(published::dispatch_settled(&row));
         self.dispatches.push(row);
     }
 }
@@ -238,17 +261,19 @@ pub(crate) mod tests {
     use super::*;
     use crate::domain::Content;
     use questline_kit::paging;
+    use questline_proto::events::{MessageDispatched, event::Payload};
 
     pub(crate) async fn store(dir: &tempfile::TempDir) -> Store {
         let url = format!(
             "sqlite://{}?mode=rwc",
             dir.path().join("notifications.db").display()
         );
-        Store::new(
-            questline_kit::db::connect::<migrations::Migrator>(&url)
-                .await
-                .unwrap(),
-        )
+        let db = questline_kit::db::connect::<migrations::Migrator>(&url)
+            .await
+            .unwrap();
+        let bus: std::sync::Arc<dyn questline_kit::bus::EventBus> =
+            std::sync::Arc::new(questline_kit::bus::MemoryBus::default());
+        Store::new(db.clone(), Relay::new(db, bus, published::SOURCE))
     }
 
     /// A transactional inbox message about a points credit.
@@ -284,6 +309,113 @@ pub(crate) mod tests {
 
     fn first_page() -> Page {
         paging::parse(2, "").unwrap()
+    }
+
+    impl Store {
+        /// Every domain event staged so far (audit entries aside), in order.
+        pub(crate) async fn staged(&self) -> Vec<Event> {
+            use outbox::entity::{Column, Entity};
+            Entity::find()
+                .filter(Column::EventType.ne("audit.recorded"))
+                .order_by_asc(Column::EventId)
+                .all(&self.db)
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| questline_kit::events::decode(&row.payload).unwrap())
+                .collect()
+        }
+
+        /// The `message.dispatched` staged so far, in order.
+        pub(crate) async fn settled(&self) -> Vec<MessageDispatched> {
+            let staged = self.staged().await;
+            let settled = staged.into_iter().filter_map(|e| match e.payload {
+                Some(Payload::MessageDispatched(d)) => Some(d),
+                _ => None,
+            });
+            settled.collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn what_settles_is_announced_once_with_its_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let capped = Delivery {
+            fate: Fate::Refused("CAPPED"),
+            ..to("acme", "m1", "e2")
+        };
+        let email = |event_id, fate| Delivery {
+            channel: Channel::Email,
+            purpose: Purpose::Marketing,
+            topic: "offers",
+            fate,
+            ..to("acme", "m1", event_id)
+        };
+        let now = Fate::Send {
+            due_at: 0,
+            reason: "",
+        };
+        let together = [
+            to("acme", "m1", "e1"),
+            capped,
+            email("e3", now),
+            email("e4", Fate::Refused("NO_CONSENT")),
+        ];
+        let delivered = store
+            .deliver_all(&together, |_| content("hi"))
+            .await
+            .unwrap();
+        let settled = store.settled().await;
+        let summary: Vec<_> = settled
+            .iter()
+            .map(|d| {
+                (
+                    d.event_id.as_str(),
+                    d.channel.as_str(),
+                    d.status.as_str(),
+                    d.reason.as_str(),
+                )
+            })
+            .collect();
+        // The email still to send settles when its attempt ends.
+        assert_eq!(
+            summary,
+            [
+                ("e1", "inbox", "SENT", ""),
+                ("e2", "inbox", "SUPPRESSED", "CAPPED"),
+                ("e4", "email", "SUPPRESSED", "NO_CONSENT"),
+            ]
+        );
+        assert_eq!(settled[0].dispatch_id, delivered.messages[0].message_id);
+        assert_eq!(settled[1].dispatch_id, "");
+        let refused = delivered
+            .dispatches
+            .iter()
+            .find(|d| d.event_id == "e4")
+            .unwrap();
+        assert_eq!(settled[2].dispatch_id, refused.dispatch_id);
+        assert_eq!(
+            (settled[2].purpose.as_str(), settled[2].topic.as_str()),
+            ("marketing", "offers")
+        );
+        assert_eq!(settled[0].event_type, "points.credited");
+        let staged = store.staged().await;
+        assert!(
+            staged
+                .iter()
+                .all(|e| e.subject == "m1" && e.r#type == "message.dispatched")
+        );
+
+        store
+            .deliver_all(&together, |_| content("again"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.settled().await.len(),
+            3,
+            "a redelivery announces nothing"
+        );
     }
 
     /// Delivers one message titled `title`; the messages put (none if seen).

@@ -2,6 +2,7 @@
 //! apps changing them at once cannot lose one's change.
 
 use questline_kit::db::expect_version;
+use questline_kit::outbox;
 use questline_kit::{DomainError, time::now_ms};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -12,6 +13,7 @@ use std::collections::HashMap;
 use super::Store;
 use super::entities::preference;
 use crate::domain::respect::Preferences;
+use crate::events::published::{self, PreferencesChange};
 
 /// A member's preferences as stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -55,6 +57,7 @@ impl Store {
     }
 
     /// Replaces a member's preferences; the same again changes nothing.
+    /// A change is announced as `message_preferences.changed`.
     pub async fn put_preferences(
         &self,
         tenant_id: &str,
@@ -66,22 +69,27 @@ impl Store {
             let txn = self.db.begin().await?;
             let stored = self.preferences_in(&txn, tenant_id, member_id).await?;
             if stored.preferences == *wanted {
-                return Ok(stored);
+                return Ok((stored, false));
             }
             expect_version("message preferences", stored.version, expected_version)?;
             let written = write(&txn, tenant_id, member_id, wanted, stored.version).await?;
+            let change = (tenant_id, member_id, PreferencesChange::Api);
+            announce(&txn, change, &written).await?;
             txn.commit().await?;
-            Ok(written)
+            Ok((written, true))
         })
         .await
+        .map(|answer| self.relay.woken(answer))
     }
 
     /// Changes a member's preferences by `change` whatever their version
-    /// (an unsubscribe link adds one opt-out; it cannot lose another's).
+    /// (an unsubscribe link adds one opt-out; it cannot lose another's),
+    /// announced as `message_preferences.changed` by `how`.
     pub async fn amend_preferences(
         &self,
         tenant_id: &str,
         member_id: &str,
+        how: PreferencesChange,
         change: impl Fn(&mut Preferences),
     ) -> Result<Stored, DomainError> {
         questline_kit::db::retrying(|| async {
@@ -93,13 +101,15 @@ impl Store {
             wanted.channels_off.sort();
             wanted.topics_off.sort();
             if wanted == stored.preferences {
-                return Ok(stored);
+                return Ok((stored, false));
             }
             let written = write(&txn, tenant_id, member_id, &wanted, stored.version).await?;
+            announce(&txn, (tenant_id, member_id, how), &written).await?;
             txn.commit().await?;
-            Ok(written)
+            Ok((written, true))
         })
         .await
+        .map(|answer| self.relay.woken(answer))
     }
 
     /// Deletes an erased member's preferences.
@@ -180,6 +190,18 @@ async fn write(
     })
 }
 
+/// Stages `message_preferences.changed` for what `change` wrote.
+async fn announce(
+    txn: &impl ConnectionTrait,
+    (tenant_id, member_id, how): (&str, &str, PreferencesChange),
+    written: &Stored,
+) -> Result<(), DomainError> {
+    let prefs = &written.preferences;
+    let event = published::preferences_changed(tenant_id, member_id, prefs, written.version, how);
+    outbox::stage(txn, &event).await?;
+    Ok(())
+}
+
 fn stored_of(row: &preference::Model) -> Result<Stored, DomainError> {
     Ok(Stored {
         preferences: Preferences {
@@ -189,4 +211,80 @@ fn stored_of(row: &preference::Model) -> Result<Stored, DomainError> {
         version: row.version,
         updated_at: row.updated_at,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::channels::Channel;
+    use crate::store::tests::store;
+    use questline_proto::events::{MessagePreferencesChanged, event::Payload};
+
+    async fn changes(store: &Store) -> Vec<MessagePreferencesChanged> {
+        let staged = store.staged().await;
+        let changes = staged.into_iter().filter_map(|e| match e.payload {
+            Some(Payload::MessagePreferencesChanged(c)) => Some(c),
+            _ => None,
+        });
+        changes.collect()
+    }
+
+    fn push_off() -> Preferences {
+        Preferences {
+            channels_off: vec![Channel::Push],
+            topics_off: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_change_is_announced_and_the_same_again_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let wanted = push_off();
+        let put = store.put_preferences("acme", "m1", &wanted, Some(0));
+        assert_eq!(put.await.unwrap().version, 1);
+        let again = store.put_preferences("acme", "m1", &wanted, None);
+        assert_eq!(again.await.unwrap().version, 1);
+        let seen = changes(&store).await;
+        assert_eq!(seen.len(), 1);
+        assert_eq!((seen[0].member_id.as_str(), seen[0].version), ("m1", 1));
+        assert_eq!(seen[0].channels_off, ["push"]);
+        assert_eq!(seen[0].change, "api");
+    }
+
+    #[tokio::test]
+    async fn a_refused_change_announces_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let wanted = push_off();
+        let stale = store.put_preferences("acme", "m1", &wanted, Some(3));
+        assert!(matches!(stale.await, Err(DomainError::Aborted(_))));
+        assert!(changes(&store).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_unsubscribe_link_is_announced_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        store
+            .put_preferences("acme", "m1", &push_off(), None)
+            .await
+            .unwrap();
+        let link = PreferencesChange::UnsubscribeLink;
+        let offers_off = |p: &mut Preferences| p.topics_off.push("offers".into());
+        let amended = store.amend_preferences("acme", "m1", link, offers_off);
+        assert_eq!(amended.await.unwrap().version, 2);
+        // The same click again changes nothing and says nothing.
+        let again = store.amend_preferences("acme", "m1", link, |p| {
+            if !p.topics_off.contains(&"offers".to_string()) {
+                p.topics_off.push("offers".into());
+            }
+        });
+        assert_eq!(again.await.unwrap().version, 2);
+        let seen = changes(&store).await;
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[1].change, "unsubscribe_link");
+        assert_eq!(seen[1].channels_off, ["push"]);
+        assert_eq!(seen[1].topics_off, ["offers"]);
+    }
 }

@@ -16,9 +16,9 @@ use sea_orm::{
 
 use super::Store;
 use super::entities::{programme, template, trigger};
-use super::webhooks::SOURCE;
 use crate::domain::channels::Channel;
 use crate::domain::triggers::Trigger;
+use crate::events::published::SOURCE;
 
 /// A template's identity across its versions.
 pub fn template_key(event_type: &str, channel: Channel, locale: &str) -> String {

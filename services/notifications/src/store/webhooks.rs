@@ -21,9 +21,7 @@ use super::Store;
 use super::entities::{attempt, delivery, endpoint};
 use crate::domain::webhooks::endpoint::EndpointSpec;
 use crate::domain::webhooks::signature::Secret;
-
-/// The source of the events notifications stages.
-pub const SOURCE: &str = "notifications";
+use crate::events::published::SOURCE;
 
 /// A delivery's states, as stored.
 pub const PENDING: &str = "pending";

@@ -13,6 +13,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "rule.message",
     "rule.changed",
     "segment.changed",
+    "message.dispatched",
+    "message_preferences.changed",
 ];
 
 /// Whether webhooks carry events of `event_type`.
