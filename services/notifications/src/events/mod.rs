@@ -6,7 +6,9 @@
 //! is never notified again. `tenant.updated` keeps the programme's default
 //! locale. Every event webhooks carry is staged for the tenant's endpoints
 //! that want it, in the batch's order (an erasure's forgetting comes after
-//! what preceded it). Every other event is acknowledged and left alone.
+//! what preceded it); this service's own `message.dispatched` and
+//! `message_preferences.changed` come back for that alone. Every other
+//! event is acknowledged and left alone.
 
 use async_trait::async_trait;
 use questline_kit::DomainError;
@@ -140,16 +142,19 @@ impl EventHandler for Notifier {
         self.stage_webhooks(one).await
     }
 
-    /// The notices between two other events go together, in one
-    /// transaction; any other event keeps its place, so a notice after an
-    /// erasure or a change of locale sees it.
+    /// The notices between two events that change what a notice reads go
+    /// together, in one transaction, with the events webhooks alone carry
+    /// (this service's own `message.dispatched` among them); an erasure, a
+    /// member's change or a change of locale keeps its place, so a notice
+    /// after it sees it.
     async fn handle_all(&self, events: &[Event]) -> Result<(), DomainError> {
-        for run in events.chunk_by(|a, b| notifies(a) && notifies(b)) {
+        let joins = |e: &Event| !self.changes_what_notices_read(e);
+        for run in events.chunk_by(|a, b| joins(a) && joins(b)) {
             match run {
                 [event] => self.handle(event).await?,
-                notices => {
-                    self.notify_all(notices).await?;
-                    self.stage_webhooks(notices).await?;
+                run => {
+                    self.notify_all(run).await?;
+                    self.stage_webhooks(run).await?;
                 }
             }
         }
@@ -422,6 +427,14 @@ impl Notifier {
             self.dispatcher.wake();
         }
         Ok(())
+    }
+}
+
+impl Notifier {
+    /// Whether handling `event` changes what a later notice reads: the
+    /// member read model (erasure included) or the programme's locale.
+    fn changes_what_notices_read(&self, event: &Event) -> bool {
+        self.members.wants(event) || matches!(event.payload, Some(Payload::TenantUpdated(_)))
     }
 }
 

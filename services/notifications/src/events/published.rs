@@ -11,6 +11,7 @@ use questline_proto::events::{
 
 use crate::domain::respect::Preferences;
 use crate::store::Delivery;
+use crate::store::dispatches::{SENT, SUPPRESSED};
 use crate::store::entities::dispatch;
 
 /// The `source` of the events it writes.
@@ -33,14 +34,17 @@ pub fn dispatch_settled(d: &dispatch::Model) -> Event {
     new_event(&d.tenant_id, SOURCE, &d.member_id, payload)
 }
 
-/// An inbox message put (`message_id`, SENT) or held back (`reason`,
-/// SUPPRESSED, nothing stored).
-pub fn inbox_settled(to: &Delivery<'_>, message_id: &str, reason: &str) -> Event {
-    let status = if reason.is_empty() {
-        "SENT"
-    } else {
-        "SUPPRESSED"
-    };
+/// An inbox message put: `message_id` is the stored message.
+pub fn inbox_put(to: &Delivery<'_>, message_id: &str) -> Event {
+    inbox_settled(to, message_id, SENT, "")
+}
+
+/// An inbox message held back for `reason`; nothing was stored.
+pub fn inbox_held_back(to: &Delivery<'_>, reason: &str) -> Event {
+    inbox_settled(to, "", SUPPRESSED, reason)
+}
+
+fn inbox_settled(to: &Delivery<'_>, message_id: &str, status: &str, reason: &str) -> Event {
     let payload = Payload::MessageDispatched(MessageDispatched {
         member_id: to.member_id.into(),
         dispatch_id: message_id.into(),

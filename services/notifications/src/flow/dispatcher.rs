@@ -307,6 +307,7 @@ fn failed(d: &dispatch::Model, error: String) -> Outcome {
     }
 }
 
+/// Judged again and not sent: the provider was not tried.
 fn suppressed(reason: &'static str) -> Outcome {
     Outcome {
         status: SUPPRESSED,
@@ -314,7 +315,7 @@ fn suppressed(reason: &'static str) -> Outcome {
         due_at: 0,
         sent_at: 0,
         error: String::new(),
-        counted: true,
+        counted: false,
     }
 }
 
@@ -430,6 +431,7 @@ mod tests {
         let (_d, withdrawn, provider) = dispatcher(Some(member(false, "")), vec![]).await;
         let outcome = withdrawn.attempt(&dispatch(Channel::Push, 0)).await;
         assert_eq!((outcome.status, outcome.reason), (SUPPRESSED, "NO_CONSENT"));
+        assert!(!outcome.counted, "the provider was not tried");
         assert!(provider.sent_to.lock().unwrap().is_empty());
         // Erased meanwhile.
         let (_d, erased, _) = dispatcher(None, vec![]).await;

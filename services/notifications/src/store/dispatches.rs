@@ -88,20 +88,21 @@ impl Store {
         lease_until: i64,
         outcome: Outcome,
     ) -> Result<bool, DomainError> {
-        let settled = settled(d, &outcome);
+        let left = left_by(d, &outcome);
+        let settles = outcome.status != PENDING;
         let finished = questline_kit::db::retrying(|| async {
             let txn = self.db.begin().await?;
-            if !record(&txn, d, lease_until, &outcome).await? {
+            if !record(&txn, &left, lease_until).await? {
                 return Ok(false);
             }
-            if let Some(settled) = &settled {
-                outbox::stage(&txn, &published::dispatch_settled(settled)).await?;
+            if settles {
+                outbox::stage(&txn, &published::dispatch_settled(&left)).await?;
             }
             txn.commit().await?;
             Ok(true)
         })
         .await?;
-        if finished && settled.is_some() {
+        if finished && settles {
             self.relay.wake();
         }
         Ok(finished)
@@ -148,42 +149,37 @@ impl Store {
     }
 }
 
-/// `d` as the attempt leaves it, if that settles it.
-fn settled(d: &dispatch::Model, outcome: &Outcome) -> Option<dispatch::Model> {
-    if outcome.status == PENDING {
-        return None;
-    }
+/// `d` (as read before its claim) as the attempt leaves it: the reason
+/// kept unless the outcome gives one, the attempt counted only when the
+/// provider was tried.
+fn left_by(d: &dispatch::Model, outcome: &Outcome) -> dispatch::Model {
     let mut row = d.clone();
     row.status = outcome.status.into();
     if !outcome.reason.is_empty() {
         row.reason = outcome.reason.into();
     }
     row.attempts = d.attempts + i32::from(outcome.counted);
+    row.due_at = outcome.due_at;
     row.sent_at = outcome.sent_at;
-    Some(row)
+    row.last_error = outcome.error.clone();
+    row
 }
 
-/// Writes the outcome over the lease; false when the lease was lost.
+/// Writes `left` over the lease; false when the lease was lost.
 async fn record(
     txn: &impl ConnectionTrait,
-    d: &dispatch::Model,
+    left: &dispatch::Model,
     lease_until: i64,
-    outcome: &Outcome,
 ) -> Result<bool, DomainError> {
     use dispatch::Column as D;
-    let mut update = dispatch::Entity::update_many()
-        .col_expr(D::Status, Expr::value(outcome.status))
-        .col_expr(D::DueAt, Expr::value(outcome.due_at))
-        .col_expr(D::SentAt, Expr::value(outcome.sent_at))
-        .col_expr(D::LastError, Expr::value(outcome.error.as_str()));
-    if !outcome.reason.is_empty() {
-        update = update.col_expr(D::Reason, Expr::value(outcome.reason));
-    }
-    if !outcome.counted {
-        update = update.col_expr(D::Attempts, Expr::value(d.attempts));
-    }
-    let done = update
-        .filter(D::DispatchId.eq(d.dispatch_id.as_str()))
+    let done = dispatch::Entity::update_many()
+        .col_expr(D::Status, Expr::value(left.status.as_str()))
+        .col_expr(D::Reason, Expr::value(left.reason.as_str()))
+        .col_expr(D::Attempts, Expr::value(left.attempts))
+        .col_expr(D::DueAt, Expr::value(left.due_at))
+        .col_expr(D::SentAt, Expr::value(left.sent_at))
+        .col_expr(D::LastError, Expr::value(left.last_error.as_str()))
+        .filter(D::DispatchId.eq(left.dispatch_id.as_str()))
         .filter(D::Status.eq(PENDING))
         .filter(D::DueAt.eq(lease_until))
         .exec(txn)

@@ -73,8 +73,8 @@ impl Store {
             }
             expect_version("message preferences", stored.version, expected_version)?;
             let written = write(&txn, tenant_id, member_id, wanted, stored.version).await?;
-            let change = (tenant_id, member_id, PreferencesChange::Api);
-            announce(&txn, change, &written).await?;
+            let how = PreferencesChange::Api;
+            announce(&txn, tenant_id, member_id, how, &written).await?;
             txn.commit().await?;
             Ok((written, true))
         })
@@ -104,7 +104,7 @@ impl Store {
                 return Ok((stored, false));
             }
             let written = write(&txn, tenant_id, member_id, &wanted, stored.version).await?;
-            announce(&txn, (tenant_id, member_id, how), &written).await?;
+            announce(&txn, tenant_id, member_id, how, &written).await?;
             txn.commit().await?;
             Ok((written, true))
         })
@@ -193,7 +193,9 @@ async fn write(
 /// Stages `message_preferences.changed` for what `change` wrote.
 async fn announce(
     txn: &impl ConnectionTrait,
-    (tenant_id, member_id, how): (&str, &str, PreferencesChange),
+    tenant_id: &str,
+    member_id: &str,
+    how: PreferencesChange,
     written: &Stored,
 ) -> Result<(), DomainError> {
     let prefs = &written.preferences;
