@@ -12,6 +12,7 @@ use questline_kit::DomainError;
 use questline_kit::config::MessagingSettings;
 use questline_kit::time::now_ms;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -33,6 +34,14 @@ use crate::store::entities::dispatch;
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// The wait after a failure on this side (identity, the database).
 const NOT_YET: Duration = Duration::from_secs(30);
+/// How long a dispatch may be due on a channel without a provider here
+/// before it is settled as not sent: long enough for a rolling change of
+/// the operator's providers to reach every replica.
+const STRANDED_AFTER: Duration = Duration::from_secs(3600);
+/// How often stranded dispatches are looked for.
+const STRANDED_EVERY_MS: i64 = 60_000;
+/// Most stranded dispatches settled by one look, per channel and purpose.
+const STRANDED_BATCH: u64 = 100;
 
 pub struct Dispatcher {
     store: Store,
@@ -45,6 +54,8 @@ pub struct Dispatcher {
     public_url: String,
     wake: Notify,
     busy: Mutex<HashMap<Channel, usize>>,
+    /// When stranded dispatches are next looked for (ms).
+    next_stranded_look: AtomicI64,
 }
 
 impl Dispatcher {
@@ -66,6 +77,7 @@ impl Dispatcher {
             public_url: settings.public_url.trim_end_matches('/').into(),
             wake: Notify::new(),
             busy: Mutex::new(HashMap::new()),
+            next_stranded_look: AtomicI64::new(0),
         }))
     }
 
@@ -88,6 +100,13 @@ impl Dispatcher {
     async fn look(self: Arc<Self>) -> Result<(), DomainError> {
         let now = now_ms();
         let lease = now + millis(self.timeout + LEASE_MARGIN);
+        if self
+            .next_stranded_look
+            .fetch_max(now + STRANDED_EVERY_MS, Ordering::Relaxed)
+            <= now
+        {
+            self.settle_stranded(now, lease).await?;
+        }
         for channel in self.channels() {
             let room = self.room(channel);
             if channel == Channel::Inbox || room == 0 {
@@ -139,6 +158,31 @@ impl Dispatcher {
                     drop(slot);
                     dispatcher.wake();
                 });
+            }
+        }
+        Ok(())
+    }
+
+    /// Settles as not sent (`CHANNEL_NOT_CONFIGURED`) the dispatches due
+    /// for over `STRANDED_AFTER` on a channel that has no provider here —
+    /// staged before the operator removed it — so every message settles
+    /// and is announced once.
+    async fn settle_stranded(&self, now: i64, lease: i64) -> Result<(), DomainError> {
+        let offered = self.channels();
+        let stranded = Channel::ALL.into_iter().filter(|c| !offered.contains(c));
+        let overdue = now - millis(STRANDED_AFTER);
+        for channel in stranded {
+            for purpose in [Purpose::Transactional, Purpose::Marketing] {
+                let due = self
+                    .store
+                    .due_dispatches(channel, purpose, overdue, STRANDED_BATCH);
+                for due in due.await? {
+                    if self.store.claim_dispatch(&due, lease).await? {
+                        let outcome = suppressed("CHANNEL_NOT_CONFIGURED");
+                        count(channel, &outcome);
+                        self.store.finish_dispatch(&due, lease, outcome).await?;
+                    }
+                }
             }
         }
         Ok(())
@@ -490,5 +534,35 @@ mod tests {
         assert_eq!(spent.status, FAILED);
         let refused = dispatcher.attempt(&dispatch(Channel::Push, 0)).await;
         assert_eq!((refused.status, refused.error.as_str()), (FAILED, "400"));
+    }
+
+    #[tokio::test]
+    async fn dispatches_stranded_without_a_provider_settle_after_an_hour() {
+        use crate::store::Fate;
+        use crate::store::tests::{content, to};
+        let (_d, dispatcher, _) = dispatcher(Some(member(true, "")), vec![]).await;
+        let email = |event_id, due_at| crate::store::Delivery {
+            channel: Channel::Email,
+            fate: Fate::Send { due_at, reason: "" },
+            ..to("acme", "m1", event_id)
+        };
+        // No email provider here: one staged long ago, one just now.
+        let fresh = now_ms();
+        let staged = [email("old", 1_000), email("new", fresh)];
+        let store = &dispatcher.store;
+        store.deliver_all(&staged, |_| content("hi")).await.unwrap();
+        Arc::clone(&dispatcher).look().await.unwrap();
+        let settled = store.settled().await;
+        assert_eq!(settled.len(), 1, "{settled:?}");
+        assert_eq!(settled[0].event_id, "old");
+        let seen = (settled[0].status.as_str(), settled[0].reason.as_str());
+        assert_eq!(seen, ("SUPPRESSED", "CHANNEL_NOT_CONFIGURED"));
+        assert_eq!(settled[0].attempts, 0);
+        let waiting = store.due_dispatches(Channel::Email, Purpose::Transactional, fresh, 10);
+        assert_eq!(
+            waiting.await.unwrap().len(),
+            1,
+            "the new one waits its hour"
+        );
     }
 }
