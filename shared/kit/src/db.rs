@@ -7,7 +7,7 @@ use sea_orm::{
     EntityTrait, IntoActiveModel,
 };
 use sea_orm_migration::MigratorTrait;
-use sea_orm_migration::prelude::{ColumnDef, Index, SchemaManager, Table};
+use sea_orm_migration::prelude::{ColumnDef, Index, IndexCreateStatement, SchemaManager, Table};
 use std::future::Future;
 use std::time::Duration;
 
@@ -152,12 +152,8 @@ pub async fn unique_index(
     table: &str,
     cols: &[&'static str],
 ) -> Result<(), DbErr> {
-    let mut index = Index::create();
-    index.name(name).table(table.to_string()).unique();
-    for col in cols {
-        index.col(*col);
-    }
-    m.create_index(index.to_owned()).await
+    m.create_index(index_on(name, table, cols).unique().to_owned())
+        .await
 }
 
 /// Adds `column` to `table` (SQLite alters one column per statement).
@@ -178,12 +174,17 @@ pub async fn index(
     table: &str,
     cols: &[&'static str],
 ) -> Result<(), DbErr> {
+    m.create_index(index_on(name, table, cols)).await
+}
+
+/// The statement creating the index `name` on `table(cols)`.
+fn index_on(name: &str, table: &str, cols: &[&'static str]) -> IndexCreateStatement {
     let mut index = Index::create();
     index.name(name).table(table.to_string());
     for col in cols {
         index.col(*col);
     }
-    m.create_index(index.to_owned()).await
+    index
 }
 
 fn sqlite_path(url: &str) -> Option<&str> {

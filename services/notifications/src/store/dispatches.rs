@@ -225,14 +225,20 @@ mod tests {
         due[0].clone()
     }
 
-    #[tokio::test]
-    async fn a_dispatch_is_announced_when_it_settles_never_while_it_waits() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir).await;
+    /// A fresh store holding one email dispatch, due at once.
+    async fn with_one_email(dir: &tempfile::TempDir) -> Store {
+        let store = store(dir).await;
         store
             .deliver_all(&[email("e1")], |_| content("hi"))
             .await
             .unwrap();
+        store
+    }
+
+    #[tokio::test]
+    async fn a_dispatch_is_announced_when_it_settles_never_while_it_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = with_one_email(&dir).await;
         assert!(store.settled().await.is_empty(), "still to send");
 
         let first = claim(&store, 1_000, 5_000).await;
@@ -265,11 +271,7 @@ mod tests {
     #[tokio::test]
     async fn a_suppression_found_at_sending_is_announced_with_its_reason() {
         let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir).await;
-        store
-            .deliver_all(&[email("e1")], |_| content("hi"))
-            .await
-            .unwrap();
+        let store = with_one_email(&dir).await;
         let due = claim(&store, 1_000, 5_000).await;
         let withdrawn = outcome(SUPPRESSED, "NO_CONSENT", 0, false);
         assert!(store.finish_dispatch(&due, 5_000, withdrawn).await.unwrap());
