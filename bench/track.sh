@@ -52,39 +52,15 @@ for n in "${PGBENCH_CLIENTS[@]}" "${TRACK_CLIENTS[@]}" "$SECONDS_PER_RUN" "$RUNS
 done
 [[ ${#PGBENCH_CLIENTS[@]} -gt 0 && ${#TRACK_CLIENTS[@]} -gt 0 ]] || die "no client counts given"
 
-admin() { psql -X -q -v ON_ERROR_STOP=1 "$PG/postgres" "$@"; }
-# Before every measured part: no part pays for the dirty pages of the one before it.
-settle() { admin -c "CHECKPOINT" >&2 && sync; }
-db_of() { printf 'ql_bench_track_%s_%s' "$1" "$$"; }
-
-SCRATCH=""
-ENGINE=""
-cleanup() {
-    if [[ -n "$ENGINE" ]]; then kill "$ENGINE" 2>/dev/null || true; wait "$ENGINE" 2>/dev/null || true; fi
-    local db part dbs=("$PGBENCH_DB")
-    for part in "${PARTS[@]}"; do dbs+=("$(db_of "$part")"); done
-    for db in "${dbs[@]}"; do
-        admin -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || say "could not drop database $db"
-    done
-    if [[ -n "$SCRATCH" ]]; then rm -rf "$SCRATCH"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-admin -Atc "SELECT 1" >/dev/null || die "cannot reach PostgreSQL at the PG server URL"
-SCRATCH="$(mktemp -d)"
+BENCH=track
+# shellcheck source=bench/postgres.sh
+source "$ROOT/bench/postgres.sh"
+open_scratch
 
 say "building questline and track-load (release)"
 (cd "$ROOT" && cargo build --release --locked -q -p questline -p questline-bench --bin questline --bin track-load)
 
-say "preparing pgbench (scale 10) and the engine's databases"
-admin -c "CREATE DATABASE $PGBENCH_DB" >/dev/null
-pgbench -i -q -s 10 "$PG/$PGBENCH_DB" >/dev/null 2>&1 || die "pgbench -i failed"
-for part in "${PARTS[@]}"; do
-    admin -c "CREATE DATABASE $(db_of "$part")" >/dev/null
-    upper="$(tr '[:lower:]' '[:upper:]' <<<"$part")"
-    export "QUESTLINE__${upper}__DATABASE_URL=$PG/$(db_of "$part")"
-done
+prepare_databases
 
 # shellcheck source=bench/engine.sh
 source "$ROOT/bench/engine.sh"

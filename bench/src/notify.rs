@@ -7,6 +7,10 @@
 //! that pgbench is measured against. Prints one line:
 //! `eps=… seconds=… inbox_s=… webhooks_s=… events=… bad_signatures=…`.
 
+// Shared with track-load, which signs members up with the identity client.
+#[allow(dead_code)]
+mod sign_in;
+
 use anyhow::Context;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -16,8 +20,6 @@ use clap::Parser;
 use hmac::{Hmac, Mac};
 use questline_kit::config::{BusKind, BusSettings};
 use questline_proto::events::{PointsCredited, event::Payload};
-use questline_proto::identity::IssueTokenRequest;
-use questline_proto::identity::identity_service_client::IdentityServiceClient;
 use questline_proto::notifications::notifications_service_client::NotificationsServiceClient;
 use questline_proto::notifications::{GetWebhookSecretRequest, PutWebhookEndpointRequest};
 use sea_orm::{ConnectionTrait, Database, Statement};
@@ -28,6 +30,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 use tonic::transport::Endpoint;
+
+use sign_in::sign_in;
 
 #[derive(Parser, Debug)]
 #[command(name = "notify-load")]
@@ -159,19 +163,7 @@ async fn main() -> anyhow::Result<()> {
 
 /// Points the run's endpoint at the receiver; its secret's bytes.
 async fn endpoint(args: &Args, url: &str) -> anyhow::Result<Vec<u8>> {
-    let identity = Endpoint::from_shared(args.identity.clone())?
-        .connect()
-        .await?;
-    let issued = IdentityServiceClient::new(identity)
-        .issue_token(IssueTokenRequest {
-            api_key: args.api_key.clone(),
-            tenant_id: String::new(),
-        })
-        .await
-        .context("exchanging the API key")?
-        .into_inner();
-    let bearer: tonic::metadata::MetadataValue<_> =
-        format!("Bearer {}", issued.access_token).parse()?;
+    let bearer = sign_in(&args.identity, &args.api_key).await?.bearer;
     let channel = Endpoint::from_shared(args.notifications.clone())?
         .connect()
         .await?;

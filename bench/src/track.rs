@@ -7,13 +7,13 @@
 //! (and with `--timeline`, one per second of an open loop on stderr).
 
 // Shared with ledger-load, which reads every field of its summary.
+mod sign_in;
 #[allow(dead_code)]
 mod stats;
 
 use anyhow::Context;
 use clap::Parser;
-use questline_proto::identity::identity_service_client::IdentityServiceClient;
-use questline_proto::identity::{IssueTokenRequest, UpsertMemberRequest};
+use questline_proto::identity::UpsertMemberRequest;
 use questline_proto::mechanics::TrackRequest;
 use questline_proto::mechanics::mechanics_service_client::MechanicsServiceClient;
 use std::io::Write;
@@ -25,6 +25,7 @@ use tokio::time::Instant;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 
+use sign_in::{SignedIn, sign_in};
 use stats::Tally;
 
 #[derive(Parser, Debug)]
@@ -129,25 +130,17 @@ async fn main() -> anyhow::Result<()> {
 
 /// Exchanges the key, signs the members up, opens the connections.
 async fn prepare(args: &Args) -> anyhow::Result<Load> {
-    let identity = Endpoint::from_shared(args.identity.clone())?
-        .connect()
-        .await?;
-    let mut identity = IdentityServiceClient::new(identity);
-    let issued = identity
-        .issue_token(IssueTokenRequest {
-            api_key: args.api_key.clone(),
-            tenant_id: String::new(),
-        })
-        .await
-        .context("exchanging the API key")?
-        .into_inner();
-    let bearer: MetadataValue<Ascii> = format!("Bearer {}", issued.access_token).parse()?;
+    let SignedIn {
+        mut identity,
+        tenant_id,
+        bearer,
+    } = sign_in(&args.identity, &args.api_key).await?;
     let mut members = vec![args.member_id.clone()];
     if args.members > 0 {
         members.clear();
         for n in 0..args.members {
             let mut call = tonic::Request::new(UpsertMemberRequest {
-                tenant_id: issued.tenant_id.clone(),
+                tenant_id: tenant_id.clone(),
                 external_id: format!("load-{n}"),
                 profile: None,
             });
@@ -165,7 +158,7 @@ async fn prepare(args: &Args) -> anyhow::Result<Load> {
         channels,
         bearer,
         request: TrackRequest {
-            tenant_id: issued.tenant_id,
+            tenant_id,
             event_id: args.event_id.clone(),
             member_id: members[0].clone(),
             event_type: "purchase".into(),
