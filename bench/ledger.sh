@@ -11,6 +11,8 @@
 #   SECONDS_PER_RUN  length of every measured part         (20)
 #   RUNS             repetitions; the table shows medians  (3)
 #   WALLETS          member wallets in the ledger's workload (1000)
+#   BINARIES         a directory holding a ledger-load built earlier, measured
+#                    as it is (nothing is built): two builds side by side
 #
 # Progress goes to stderr; the Markdown table alone goes to stdout.
 set -euo pipefail
@@ -63,11 +65,16 @@ trap 'exit 130' INT TERM
 admin -Atc "SELECT 1" >/dev/null || die "cannot reach PostgreSQL at the PG server URL"
 SCRATCH="$(mktemp -d)"
 
-say "building ledger-load (release)..."
-(cd "$ROOT" && cargo build --quiet --release -p questline-bench)
-TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
-    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-BIN="$TARGET_DIR/release/ledger-load"
+if [[ -n "${BINARIES:-}" ]]; then
+    BIN="$BINARIES/ledger-load"
+    say "measuring $BIN"
+else
+    say "building ledger-load (release)..."
+    (cd "$ROOT" && cargo build --quiet --release -p questline-bench)
+    TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
+        sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+    BIN="$TARGET_DIR/release/ledger-load"
+fi
 [[ -x "$BIN" ]] || die "ledger-load was not built"
 
 # A numeric field of ledger-load's JSON line.

@@ -21,6 +21,9 @@
 #   RATES            instead of the sweep: each side held at each of these
 #                    rates (open loop), the machine's CPU per event against
 #                    per pgbench transaction, and Track's p50/p99
+#   BINARIES         a directory holding questline and track-load built
+#                    earlier, measured as they are (nothing is built): two
+#                    builds compared side by side on the same day
 #
 # Progress goes to stderr; the Markdown table alone goes to stdout.
 set -euo pipefail
@@ -57,8 +60,14 @@ BENCH=track
 source "$ROOT/bench/postgres.sh"
 open_scratch
 
-say "building questline and track-load (release)"
-(cd "$ROOT" && cargo build --release --locked -q -p questline -p questline-bench --bin questline --bin track-load)
+if [[ -n "${BINARIES:-}" ]]; then
+    RELEASE="$BINARIES"
+    say "measuring the binaries in $RELEASE"
+else
+    RELEASE="$TARGET/release"
+    say "building questline and track-load (release)"
+    (cd "$ROOT" && cargo build --release --locked -q -p questline -p questline-bench --bin questline --bin track-load)
+fi
 
 prepare_databases
 
@@ -72,7 +81,7 @@ med() { printf '%s\n' "$@" | median; }
 
 # track EVENT_PREFIX CLIENTS SECONDS [track-load options...]
 track() {
-    "$TARGET/release/track-load" --mechanics http://127.0.0.1:18153 --identity http://127.0.0.1:18151 \
+    "$RELEASE/track-load" --mechanics http://127.0.0.1:18153 --identity http://127.0.0.1:18151 \
         --api-key "$KEY" --members "$MEMBERS" --fresh --event-id "$1" \
         --clients "$2" --seconds "$3" "${@:4}"
 }

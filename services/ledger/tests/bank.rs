@@ -42,6 +42,18 @@ fn a_batch_that_waits_too_long_for_a_lock_changes_nothing_and_can_be_retried() {
     on_postgres("ql_locked", |url| Box::pin(locked_elsewhere(url)));
 }
 
+#[test]
+fn a_batch_is_answered_while_the_one_read_behind_it_waits_for_a_lock() {
+    on_postgres("ql_behind", |url| {
+        Box::pin(answered_while_behind_waits(url))
+    });
+}
+
+#[test]
+fn a_batch_that_loses_a_race_drops_the_reads_sent_behind_it() {
+    on_postgres("ql_dropped", |url| Box::pin(reads_behind_a_lost_race(url)));
+}
+
 /// Runs `test` on a database of its own on the PostgreSQL of
 /// `QUESTLINE_TEST_POSTGRES_URL`, dropped afterwards; nothing without it.
 fn on_postgres(prefix: &str, test: impl FnOnce(&str) -> futures::future::BoxFuture<'_, ()>) {
@@ -119,6 +131,116 @@ async fn locked_elsewhere(url: &str) {
     let retried = store.transfer(transfer("spend", &spend)).await.unwrap();
     assert_eq!(retried.wallet.total, SEED - 30);
     assert_eq!(one_number(&other, wallets).await, SEED - 30);
+}
+
+/// The transfer stored under `key` takes `seconds` longer to write and,
+/// with `fail_once`, its first write fails as a lost race would (a unique
+/// violation; `write_tries`, a sequence, survives the rollback): the
+/// batch's writes are on their way long enough for the next batch's reads
+/// to go out behind them.
+async fn slow_write(db: &DatabaseConnection, key: &str, seconds: f64, fail_once: bool) {
+    let setup = format!(
+        "CREATE SEQUENCE write_tries;
+         CREATE FUNCTION slow_write() RETURNS trigger AS $$
+         BEGIN
+             IF NEW.idempotency_key = '{key}' THEN
+                 PERFORM pg_sleep({seconds});
+                 IF nextval('write_tries') = 1 AND {fail_once} THEN
+                     RAISE EXCEPTION 'lost a race' USING ERRCODE = 'unique_violation';
+                 END IF;
+             END IF;
+             RETURN NEW;
+         END $$ LANGUAGE plpgsql;
+         CREATE TRIGGER slow_write BEFORE INSERT ON transfers
+             FOR EACH ROW EXECUTE FUNCTION slow_write();"
+    );
+    db.execute_unprepared(&setup).await.unwrap();
+}
+
+/// A store with the bank's currency and wallets 0 and 1 seeded.
+async fn seeded(url: &str) -> (Store, DatabaseConnection) {
+    let store = replica(url).await;
+    let spec = CurrencySpec::validate(TENANT, "pts", "Points", ExpiryPolicy::Never, "", 0).unwrap();
+    let change = questline_kit::audit::Change::new(TENANT, "bank", "test".into(), "test".into());
+    store.create_currency(TENANT, &spec, &change).await.unwrap();
+    for w in 0..2 {
+        let seed = [("system:issuance".to_string(), wallet(w), SEED)];
+        store
+            .transfer(transfer(&format!("seed-{w}"), &seed))
+            .await
+            .unwrap();
+    }
+    (store, Database::connect(url).await.unwrap())
+}
+
+/// The batch behind a slow write reads a wallet another writer holds: its
+/// reads went out behind the slow batch's COMMIT and wait there, yet the
+/// slow batch is answered at once, and the one behind once the row is free.
+async fn answered_while_behind_waits(url: &str) {
+    let (store, other) = seeded(url).await;
+    slow_write(&other, "slow", 0.5, false).await;
+    let stalled = other.begin().await.unwrap();
+    let lock = format!(
+        "SELECT 1 FROM accounts WHERE owner = '{}' FOR UPDATE",
+        wallet(1)
+    );
+    stalled.execute_unprepared(&lock).await.unwrap();
+
+    let spend = |key: &str, w: usize| {
+        let store = store.clone();
+        let legs = [(wallet(w), "system:redemption".to_string(), 10)];
+        let command = transfer(key, &legs);
+        tokio::spawn(async move { store.transfer(command).await })
+    };
+    let slow = spend("slow", 0);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let behind = spend("behind", 1);
+    let answered = tokio::time::timeout(Duration::from_secs(3), slow).await;
+    let slow = answered.expect("the slow batch waited for the one behind it");
+    assert_eq!(slow.unwrap().unwrap().wallet.total, SEED - 10);
+    assert!(
+        !behind.is_finished(),
+        "the batch behind did not wait for the lock"
+    );
+    stalled.rollback().await.unwrap();
+    let behind = tokio::time::timeout(Duration::from_secs(10), behind).await;
+    assert_eq!(behind.unwrap().unwrap().unwrap().wallet.total, SEED - 10);
+    assert_eq!(
+        one_number(&other, "SELECT COUNT(*) FROM transfers").await,
+        4
+    );
+}
+
+/// The slow batch fails once as a lost race while the batch behind it has
+/// its reads out: both are carried out, each once, and the one behind
+/// sees what the slow one spent (both spend from one wallet).
+async fn reads_behind_a_lost_race(url: &str) {
+    let (store, other) = seeded(url).await;
+    slow_write(&other, "doomed", 0.3, true).await;
+    let spend = |key: &str, amount: i64| {
+        let store = store.clone();
+        let legs = [(wallet(0), "system:redemption".to_string(), amount)];
+        let command = transfer(key, &legs);
+        tokio::spawn(async move { store.transfer(command).await })
+    };
+    let doomed = spend("doomed", 30);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let behind = spend("behind", 60);
+    let doomed = doomed.await.unwrap().unwrap();
+    let behind = behind.await.unwrap().unwrap();
+    assert_eq!(doomed.wallet.total, SEED - 30);
+    assert_eq!(behind.wallet.total, SEED - 90);
+    let tries = one_number(&other, "SELECT last_value FROM write_tries").await;
+    assert_eq!(tries, 2, "the doomed write failed once, then passed");
+    assert_eq!(
+        one_number(&other, "SELECT COUNT(*) FROM transfers").await,
+        4
+    );
+    let wallets =
+        "SELECT COALESCE(SUM(balance), 0)::BIGINT FROM accounts WHERE owner LIKE 'member:%'";
+    assert_eq!(one_number(&other, wallets).await, 2 * SEED - 90);
+    let books = "SELECT COALESCE(SUM(balance), 0)::BIGINT FROM accounts";
+    assert_eq!(one_number(&other, books).await, 0);
 }
 
 async fn replica(url: &str) -> Store {

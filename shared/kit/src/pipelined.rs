@@ -6,10 +6,12 @@
 //! sea-orm, sends one statement at a time; everything off the hot path
 //! stays there.
 
-use futures::future::{self, Either};
+use futures::future;
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Row, Statement};
@@ -49,7 +51,8 @@ pub struct Link<S> {
 
 /// An open connection with its statements prepared.
 pub struct Session<S> {
-    pub client: Client,
+    /// Shared with the flights on their way (`Sent`), which outlive a borrow.
+    client: Arc<Client>,
     pub sql: S,
     pub begin: Statement,
     pub commit: Statement,
@@ -137,7 +140,7 @@ impl<S: Statements> Session<S> {
             begin: client.prepare("BEGIN").await.map_err(failed)?,
             commit: client.prepare("COMMIT").await.map_err(failed)?,
             rollback: client.prepare("ROLLBACK").await.map_err(failed)?,
-            client,
+            client: Arc::new(client),
             owner,
         })
     }
@@ -175,16 +178,27 @@ where
 /// Statements sent together, answered together, in order.
 #[derive(Default)]
 pub struct Flight<'a> {
-    statements: Vec<(&'a Statement, Vec<Param<'a>>)>,
+    statements: Vec<(Statement, Vec<Param<'a>>)>,
 }
+
+/// A flight sent and not answered yet. A flight sent after it on the same
+/// session goes out behind it, and the server runs it after this one: the
+/// ledger sends its next batch's reads behind the last batch's COMMIT.
+pub struct Sent<'a> {
+    queries: Vec<Query<'a>>,
+    owner: &'static str,
+    started: Instant,
+}
+
+type Query<'a> = Pin<Box<dyn Future<Output = Result<Vec<Row>, tokio_postgres::Error>> + Send + 'a>>;
 
 /// The rows of each statement of a flight, by its place in the flight.
 pub struct Answers(Vec<Vec<Row>>);
 
 impl<'a> Flight<'a> {
     /// Adds a statement; returns its place among the answers.
-    pub fn add(&mut self, statement: &'a Statement, params: Vec<Param<'a>>) -> usize {
-        self.statements.push((statement, params));
+    pub fn add(&mut self, statement: &Statement, params: Vec<Param<'a>>) -> usize {
+        self.statements.push((statement.clone(), params));
         self.statements.len() - 1
     }
 
@@ -192,35 +206,50 @@ impl<'a> Flight<'a> {
     /// answers. The first failure is the flight's: the ones after it only
     /// report the transaction aborted.
     pub async fn send<S>(self, session: &Session<S>) -> Result<Answers, DomainError> {
-        let failed = |err| failed(err, session.owner);
-        let params: Vec<Vec<&(dyn ToSql + Sync)>> = self
-            .statements
-            .iter()
-            .map(|(_, p)| {
-                p.iter()
-                    .map(|b| b.as_ref() as &(dyn ToSql + Sync))
-                    .collect()
-            })
-            .collect();
+        self.start(session).await?.answers().await
+    }
+
+    /// Sends every statement at once on `session`, without waiting for
+    /// the answers (`Sent::answers`).
+    pub async fn start<S>(self, session: &Session<S>) -> Result<Sent<'a>, DomainError> {
         // A query is sent when first polled. One that fails then was not
         // sent (its parameters did not encode, or the connection is gone):
         // the flight stops there, for a COMMIT sent behind it would commit
         // what went before. The caller drops the connection, and the
         // server rolls the open transaction back.
-        let started = std::time::Instant::now();
-        let mut sent = Vec::with_capacity(params.len());
-        for ((statement, _), p) in self.statements.iter().zip(&params) {
-            let mut query = Box::pin(session.client.query(*statement, p));
+        let started = Instant::now();
+        let mut queries: Vec<Query<'a>> = Vec::with_capacity(self.statements.len());
+        for (statement, params) in self.statements {
+            let client = Arc::clone(&session.client);
+            let mut query: Query<'a> = Box::pin(async move {
+                let params: Vec<&(dyn ToSql + Sync)> = params
+                    .iter()
+                    .map(|b| b.as_ref() as &(dyn ToSql + Sync))
+                    .collect();
+                client.query(&statement, &params).await
+            });
             match futures::poll!(query.as_mut()) {
-                Poll::Ready(Err(err)) => return Err(failed(err)),
-                Poll::Ready(Ok(rows)) => sent.push(Either::Left(future::ready(Ok(rows)))),
-                Poll::Pending => sent.push(Either::Right(query)),
+                Poll::Ready(Err(err)) => return Err(failed(err, session.owner)),
+                Poll::Ready(Ok(rows)) => queries.push(Box::pin(future::ready(Ok(rows)))),
+                Poll::Pending => queries.push(query),
             }
         }
-        let mut answers = Vec::with_capacity(params.len());
+        Ok(Sent {
+            queries,
+            owner: session.owner,
+            started,
+        })
+    }
+}
+
+impl Sent<'_> {
+    /// Every statement's rows, once all are answered; the first failure
+    /// is the flight's.
+    pub async fn answers(self) -> Result<Answers, DomainError> {
+        let results = future::join_all(self.queries).await;
+        crate::meter::observe_flight(self.owner, self.started.elapsed());
+        let mut answers = Vec::with_capacity(results.len());
         let mut first_failure = None;
-        let results = future::join_all(sent).await;
-        crate::meter::observe_flight(session.owner, started.elapsed());
         for result in results {
             match result {
                 Ok(rows) => answers.push(rows),
@@ -231,7 +260,7 @@ impl<'a> Flight<'a> {
             }
         }
         match first_failure {
-            Some(err) => Err(failed(err)),
+            Some(err) => Err(failed(err, self.owner)),
             None => Ok(Answers(answers)),
         }
     }
@@ -297,6 +326,71 @@ mod tests {
                     .await?,
             ))
         }
+    }
+
+    /// A flight sent behind one not answered yet runs after it, in a
+    /// transaction of its own: it sees the first's rows once committed,
+    /// and each flight reports its own failure.
+    #[tokio::test]
+    async fn a_flight_sent_behind_another_runs_after_it_and_answers_alone() {
+        let Some(url) = crate::test_postgres_url() else {
+            return;
+        };
+        let behind_table = format!("{}_behind", table());
+        let observer = connect(&url).await;
+        observer
+            .batch_execute(&format!(
+                "CREATE TABLE {behind_table} (n int4 CHECK (n > 0))"
+            ))
+            .await
+            .unwrap();
+        struct Behind(Statement, Statement);
+        impl Statements for Behind {
+            async fn prepare(client: &Client) -> Result<Self, tokio_postgres::Error> {
+                let table = format!("{}_behind", table());
+                let insert = format!("INSERT INTO {table} VALUES ($1)");
+                let sum = format!("SELECT COALESCE(SUM(n), 0)::int4 FROM {table}");
+                Ok(Behind(
+                    client.prepare(&insert).await?,
+                    client.prepare(&sum).await?,
+                ))
+            }
+        }
+        let mut link: Link<Behind> = Link::new(&url, "test", "behind").unwrap();
+        let session = link.session().await.unwrap();
+        let flight = |n: i32| {
+            let mut flight = Flight::default();
+            flight.add(&session.begin, Vec::new());
+            flight.add(&session.sql.0, vec![Box::new(n)]);
+            flight.add(&session.commit, Vec::new());
+            flight
+        };
+        let summing = || {
+            let mut flight = Flight::default();
+            flight.add(&session.sql.1, Vec::new());
+            flight
+        };
+        let sum = |answers: &mut Answers| answers.rows(Some(0), |r| r.try_get::<_, i32>(0));
+
+        let first = flight(2).start(session).await.unwrap();
+        let second = summing().start(session).await.unwrap();
+        assert!(first.answers().await.is_ok());
+        assert_eq!(sum(&mut second.answers().await.unwrap()).unwrap(), [2]);
+
+        let failing = flight(-1).start(session).await.unwrap();
+        let fresh = flight(5).start(session).await.unwrap();
+        let behind = summing().start(session).await.unwrap();
+        assert!(matches!(
+            failing.answers().await,
+            Err(DomainError::Internal(_))
+        ));
+        assert!(fresh.answers().await.is_ok());
+        assert_eq!(sum(&mut behind.answers().await.unwrap()).unwrap(), [7]);
+        drop(link);
+        observer
+            .batch_execute(&format!("DROP TABLE {behind_table}"))
+            .await
+            .unwrap();
     }
 
     fn table() -> String {

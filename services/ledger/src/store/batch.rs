@@ -7,9 +7,11 @@ use questline_proto::events::Event;
 use sea_orm::{DatabaseConnection, DbBackend, TransactionTrait};
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
+use std::pin::pin;
+use tokio::sync::mpsc;
 
-use super::committer::Job;
-use super::load::{self, Commands, Known, Members};
+use super::committer::{Clock, Job, LINGER, MAX_WEIGHT, waiting, weight};
+use super::load::{self, Commands, Known, Members, Plan};
 use super::pipelined::{self, Link, Session};
 use super::stepwise::{self, Stepwise};
 use super::write::Rows;
@@ -26,19 +28,48 @@ pub type Answers = Vec<Result<Answer, DomainError>>;
 pub struct Writer {
     engine: Engine,
     known: Known,
+    clock: Clock,
 }
 
 enum Engine {
     /// One statement at a time through sea-orm (SQLite).
     Stepwise(DatabaseConnection),
-    /// Two flights per batch, on a connection of its own (PostgreSQL).
+    /// Two flights per batch, on a connection of its own (PostgreSQL);
+    /// one when the batch's reads went out behind the last one's COMMIT.
     Pipelined(Box<Link>),
+}
+
+/// A batch to carry out: its jobs and, on PostgreSQL, its locked reads
+/// when they went out ahead of it.
+///
+/// While a batch's writes and COMMIT are on their way, the jobs waiting
+/// behind it, or the first to arrive before the COMMIT is answered, become
+/// the next batch, and its locked reads are sent right behind that COMMIT
+/// on the same connection. The server runs them once
+/// the COMMIT is done, so they see its balances and keys, and the next
+/// batch pays one round trip instead of two. A batch that commits, voids
+/// or reverses (whose accounts are known only after a first read) goes
+/// the usual way.
+pub struct Batch {
+    pub jobs: Vec<Job>,
+    ahead: Option<Ahead>,
+}
+
+struct Ahead {
+    plan: Plan,
+    locked: pipelined::Locked,
+}
+
+impl Batch {
+    pub fn of(jobs: Vec<Job>) -> Batch {
+        Batch { jobs, ahead: None }
+    }
 }
 
 impl Writer {
     /// The writer to `db`, opened from `url` (on PostgreSQL it keeps
     /// a connection of its own).
-    pub fn open(db: DatabaseConnection, url: &str) -> anyhow::Result<Writer> {
+    pub fn open(db: DatabaseConnection, url: &str, clock: Clock) -> anyhow::Result<Writer> {
         let engine = match db.get_database_backend() {
             DbBackend::Postgres => {
                 Engine::Pipelined(Box::new(Link::new(url, "ledger", "committer")?))
@@ -48,21 +79,40 @@ impl Writer {
         Ok(Writer {
             engine,
             known: Known::default(),
+            clock,
         })
     }
 
-    /// Carries out `jobs`; the answers, and whether events were staged.
-    pub async fn commit(&mut self, jobs: &[Job], now: i64) -> Result<(Answers, bool), DomainError> {
+    /// Carries out `batch`; the answers, and whether events were staged.
+    /// On PostgreSQL, the jobs in the `queue` behind it may become `next`,
+    /// their reads sent ahead.
+    pub async fn commit(
+        &mut self,
+        batch: &mut Batch,
+        queue: &mut mpsc::Receiver<Job>,
+        next: &mut Option<Batch>,
+    ) -> Result<(Answers, bool), DomainError> {
+        let jobs = &batch.jobs;
+        let mut ahead = batch.ahead.take();
         let mut attempt = 1;
         loop {
             let known = &mut self.known;
+            let clock = &self.clock;
             let outcome = match &mut self.engine {
-                Engine::Stepwise(db) => guarded(stepwise_batch(db, jobs, now, known)).await,
+                Engine::Stepwise(db) => guarded(stepwise_batch(db, jobs, clock(), known)).await,
                 Engine::Pipelined(link) => {
-                    let batch = async |session: &Session| {
-                        guarded(pipelined_batch(session, jobs, now, known)).await
-                    };
-                    link.carry(batch).await
+                    let ahead = ahead.take();
+                    let batch = pipelined_batch(link, jobs, ahead, known, clock, queue, next);
+                    let outcome = guarded(batch).await;
+                    if let Err(err) = &outcome {
+                        // Their reads went out on a connection about to be
+                        // rolled back or dropped: they are read again.
+                        if let Some(next) = next.as_mut() {
+                            next.ahead = None;
+                        }
+                        link.abandon(err).await;
+                    }
+                    outcome
                 }
             };
             if outcome.is_err() {
@@ -117,18 +167,108 @@ async fn stepwise_batch(
 }
 
 async fn pipelined_batch(
-    session: &Session,
+    link: &mut Link,
     jobs: &[Job],
-    now: i64,
+    ahead: Option<Ahead>,
     known: &mut Known,
+    clock: &Clock,
+    queue: &mut mpsc::Receiver<Job>,
+    next: &mut Option<Batch>,
 ) -> Result<(Answers, bool), DomainError> {
-    let mut batch = pipelined::Batch::new(session);
-    let commands = Commands::of(jobs);
-    let (mut book, members) = load::book(&mut batch, &commands, now, known).await?;
+    let session = link.session().await?;
+    let (batch, (mut book, members)) = match ahead {
+        Some(Ahead { plan, locked }) => {
+            let mut batch = pipelined::Batch::resumed(session);
+            let found = batch.found(locked).await?;
+            (batch, plan.book(found, known)?)
+        }
+        None => {
+            let mut batch = pipelined::Batch::new(session);
+            let read = load::book(&mut batch, &Commands::of(jobs), clock(), known).await?;
+            (batch, read)
+        }
+    };
     let (answers, events) = carry_out(&mut book, &members, jobs);
-    batch.write(&Rows::of(&book, &events)?).await?;
+    let rows = Rows::of(&book, &events)?;
+    let mut written = pin!(batch.send_write(&rows).await?.answers());
     known.opened(&book);
+    let mut sent_ahead = true;
+    let mut answered = None;
+    if next.is_none() {
+        let jobs = behind(queue, &mut written, &mut answered).await;
+        if !jobs.is_empty() {
+            let (behind, sent) = read_ahead(session, jobs, known, clock()).await;
+            *next = Some(behind);
+            sent_ahead = sent;
+        }
+    }
+    let written = match answered {
+        Some(done) => done,
+        None => written.await,
+    };
+    if !sent_ahead {
+        // Part of the next batch's reads may have gone out, in a
+        // transaction of their own: the connection goes, and with it that
+        // transaction; the next batch reads afresh.
+        link.abandon(&DomainError::internal("reads sent in part"))
+            .await;
+    }
+    written?;
     Ok((answers, !events.is_empty()))
+}
+
+/// The jobs that arrive in the `queue` while a batch's writes are on their
+/// way: from the first, those that follow within `LINGER` (a request's
+/// commands come in a burst, and half a burst would leave the rest to the
+/// batch after), or until the writes are answered (then `answered`).
+async fn behind<W: Future + Unpin>(
+    queue: &mut mpsc::Receiver<Job>,
+    written: &mut W,
+    answered: &mut Option<W::Output>,
+) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    let mut deadline = None;
+    while answered.is_none() && weight(&jobs) < MAX_WEIGHT {
+        let lingered = async {
+            match deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            job = queue.recv() => {
+                let Some(job) = job else { break };
+                jobs.push(job);
+                jobs = waiting(queue, jobs);
+                deadline.get_or_insert_with(|| tokio::time::Instant::now() + LINGER);
+            }
+            done = &mut *written => *answered = Some(done),
+            () = lingered => break,
+        }
+    }
+    jobs
+}
+
+/// The batch of `jobs`, with its locked reads sent on `session` when it
+/// needs no first step; and whether sending failed part way.
+async fn read_ahead(session: &Session, jobs: Vec<Job>, known: &Known, now: i64) -> (Batch, bool) {
+    let Some(plan) = load::plan_at_once(&Commands::of(&jobs), known, now) else {
+        return (Batch::of(jobs), true);
+    };
+    match pipelined::Batch::new(session)
+        .send_locked(&plan.wanted)
+        .await
+    {
+        Ok(locked) => {
+            let ahead = Some(Ahead { plan, locked });
+            (Batch { jobs, ahead }, true)
+        }
+        Err(err) => {
+            tracing::warn!(%err, "the next ledger batch's reads could not be sent ahead");
+            (Batch::of(jobs), false)
+        }
+    }
 }
 
 /// Applies every job to the book in arrival order, unless a member it

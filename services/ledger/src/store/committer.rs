@@ -11,14 +11,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
-use super::batch::Writer;
+use super::batch::{Batch, Writer};
 use crate::domain::book::{Answer, Command};
 
 /// Legs (or other rows) a batch may hold before the next waits its turn.
-const MAX_WEIGHT: usize = 512;
+pub(super) const MAX_WEIGHT: usize = 512;
 const QUEUE: usize = 4096;
-/// How long a batch may wait for the callers of the last one to come back.
-const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
+/// How long a batch may wait for the callers of the last one to come back,
+/// and for the rest of a burst arriving behind a batch being written.
+pub(super) const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 type Reply = oneshot::Sender<Result<Answer, DomainError>>;
@@ -50,9 +51,9 @@ impl Committer {
         relay: outbox::Relay,
         clock: Clock,
     ) -> anyhow::Result<Committer> {
-        let writer = Writer::open(db, url)?;
+        let writer = Writer::open(db, url, clock)?;
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(queue, writer, relay, clock));
+        tokio::spawn(run(queue, writer, relay));
         Ok(Committer { jobs })
     }
 
@@ -76,26 +77,30 @@ impl Committer {
     }
 }
 
-async fn run(
-    mut queue: mpsc::Receiver<Job>,
-    mut writer: Writer,
-    relay: outbox::Relay,
-    clock: Clock,
-) {
+async fn run(mut queue: mpsc::Receiver<Job>, mut writer: Writer, relay: outbox::Relay) {
     let mut answered = 0;
-    while let Some(jobs) = next_batch(&mut queue, answered).await {
-        answered = jobs.len();
-        match writer.commit(&jobs, clock()).await {
+    let mut next: Option<Batch> = None;
+    loop {
+        let mut batch = match next.take() {
+            Some(batch) => batch,
+            None => match next_batch(&mut queue, answered).await {
+                Some(jobs) => Batch::of(jobs),
+                None => return,
+            },
+        };
+        answered = batch.jobs.len();
+        let outcome = writer.commit(&mut batch, &mut queue, &mut next).await;
+        match outcome {
             Ok((answers, staged)) => {
                 if staged {
                     relay.wake();
                 }
-                for (job, answer) in jobs.into_iter().zip(answers) {
+                for (job, answer) in batch.jobs.into_iter().zip(answers) {
                     let _ = job.reply.send(answer);
                 }
             }
             Err(err) => {
-                for job in jobs {
+                for job in batch.jobs {
                     let _ = job.reply.send(Err(err.clone()));
                 }
             }
@@ -111,21 +116,30 @@ async fn run(
 async fn next_batch(queue: &mut mpsc::Receiver<Job>, answered: usize) -> Option<Vec<Job>> {
     let first = queue.recv().await?;
     let deadline = tokio::time::Instant::now() + LINGER;
-    let mut weight = first.command.weight();
-    let mut jobs = vec![first];
-    while weight < MAX_WEIGHT {
-        let job = match queue.try_recv() {
-            Ok(job) => job,
-            Err(_) if jobs.len() < answered => {
-                match tokio::time::timeout_at(deadline, queue.recv()).await {
-                    Ok(Some(job)) => job,
-                    _ => break,
-                }
+    let mut jobs = waiting(queue, vec![first]);
+    while jobs.len() < answered && weight(&jobs) < MAX_WEIGHT {
+        match tokio::time::timeout_at(deadline, queue.recv()).await {
+            Ok(Some(job)) => {
+                jobs.push(job);
+                jobs = waiting(queue, jobs);
             }
-            Err(_) => break,
-        };
+            _ => break,
+        }
+    }
+    Some(jobs)
+}
+
+/// `jobs` and those already waiting behind them, up to `MAX_WEIGHT`.
+pub(super) fn waiting(queue: &mut mpsc::Receiver<Job>, mut jobs: Vec<Job>) -> Vec<Job> {
+    let mut weight = weight(&jobs);
+    while weight < MAX_WEIGHT {
+        let Ok(job) = queue.try_recv() else { break };
         weight += job.command.weight();
         jobs.push(job);
     }
-    Some(jobs)
+    jobs
+}
+
+pub(super) fn weight(jobs: &[Job]) -> usize {
+    jobs.iter().map(|j| j.command.weight()).sum()
 }

@@ -46,7 +46,9 @@ pub struct Referenced {
 }
 
 /// Everything the second step reads; every list names each thing once.
-pub struct Wanted<'a> {
+/// It owns what it names, so the reads can go out ahead of the batch
+/// before (see `batch::Next`).
+pub struct Wanted {
     /// `(tenant, code)` of currencies this committer has not seen yet.
     pub currencies: Vec<(String, String)>,
     /// System accounts this committer has not seen yet; read unlocked.
@@ -58,13 +60,13 @@ pub struct Wanted<'a> {
     /// Wallets the batch may draw from: their due pending holds, if any
     /// points are held.
     pub drawn: Vec<AccountKey>,
-    pub hold_ids: Vec<&'a str>,
-    pub transfer_ids: Vec<&'a str>,
+    pub hold_ids: Vec<String>,
+    pub transfer_ids: Vec<String>,
     /// `(tenant, idempotency key)` of transfers and of holds.
-    pub transfer_keys: Vec<(&'a str, &'a str)>,
-    pub hold_keys: Vec<(&'a str, &'a str)>,
+    pub transfer_keys: Vec<(String, String)>,
+    pub hold_keys: Vec<(String, String)>,
     /// `(tenant, member)` of every member a transfer names.
-    pub members: Vec<(&'a str, &'a str)>,
+    pub members: Vec<(String, String)>,
     pub now: i64,
 }
 
@@ -138,11 +140,11 @@ fn named_members(command: &Command) -> impl Iterator<Item = (&str, &str)> {
 pub trait Reads: Send {
     async fn referenced(
         &mut self,
-        hold_ids: &[&str],
-        transfer_ids: &[&str],
+        hold_ids: &[String],
+        transfer_ids: &[String],
     ) -> Result<Referenced, DomainError>;
 
-    async fn locked(&mut self, wanted: &Wanted<'_>) -> Result<Found, DomainError>;
+    async fn locked(&mut self, wanted: &Wanted) -> Result<Found, DomainError>;
 }
 
 /// A batch's commands, and those among them whose members are checked.
@@ -172,15 +174,7 @@ pub async fn book<R: Reads>(
     now: i64,
     known: &mut Known,
 ) -> Result<(Book, Members), DomainError> {
-    let commands = &batch.all;
-    // Each once: a retry may share its first try's batch, and a lookup of a
-    // key twice would find its transfer twice.
-    let hold_ids = distinct(commands.iter().filter_map(|c| c.hold_id()));
-    let transfer_ids = distinct(
-        commands
-            .iter()
-            .filter_map(|c| c.reversed_transfer().map(|(_, id)| id)),
-    );
+    let (hold_ids, transfer_ids) = referenced_ids(batch);
     let mut first = Book::new(now);
     if !hold_ids.is_empty() || !transfer_ids.is_empty() {
         add_referenced(
@@ -188,17 +182,56 @@ pub async fn book<R: Reads>(
             reads.referenced(&hold_ids, &transfer_ids).await?,
         )?;
     }
-    let (wanted, touched) = wanted(batch, &first, known, hold_ids, transfer_ids, now);
-    let mut found = reads.locked(&wanted).await?;
-    known.learn(&found, &wanted.system)?;
-    let members = std::mem::take(&mut found.members)
-        .into_iter()
-        .map(|(tenant, member, erased)| ((tenant, member), erased))
-        .collect();
-    Ok((
-        filled(found, &wanted, &touched, known, now)?,
-        Members(members),
-    ))
+    let plan = plan(batch, &first, known, hold_ids, transfer_ids, now);
+    let found = reads.locked(&plan.wanted).await?;
+    plan.book(found, known)
+}
+
+/// The plan of a batch that commits, voids and reverses nothing: it needs
+/// no first step, so its locked reads may go out at once. `None` for any
+/// other batch.
+pub fn plan_at_once(batch: &Commands<'_>, known: &Known, now: i64) -> Option<Plan> {
+    let (hold_ids, transfer_ids) = referenced_ids(batch);
+    let at_once = hold_ids.is_empty() && transfer_ids.is_empty();
+    at_once.then(|| plan(batch, &Book::new(now), known, hold_ids, transfer_ids, now))
+}
+
+/// The holds and the reversed transfers a batch names, each once: a retry
+/// may share its first try's batch, and a lookup of a key twice would find
+/// its transfer twice.
+fn referenced_ids(batch: &Commands<'_>) -> (Vec<String>, Vec<String>) {
+    let commands = &batch.all;
+    let hold_ids = distinct(commands.iter().filter_map(|c| c.hold_id()));
+    let transfer_ids = distinct(
+        commands
+            .iter()
+            .filter_map(|c| c.reversed_transfer().map(|(_, id)| id)),
+    );
+    (owned(hold_ids), owned(transfer_ids))
+}
+
+/// A batch's second step: what it reads under its locks, and the
+/// currencies and system accounts it touches, known or not.
+pub struct Plan {
+    pub wanted: Wanted,
+    touched: Touched,
+}
+
+impl Plan {
+    /// The batch's book from what its second step `found`.
+    pub fn book(
+        &self,
+        mut found: Found,
+        known: &mut Known,
+    ) -> Result<(Book, Members), DomainError> {
+        known.learn(&found, &self.wanted.system)?;
+        let members = std::mem::take(&mut found.members)
+            .into_iter()
+            .map(|(tenant, member, erased)| ((tenant, member), erased))
+            .collect();
+        let book = filled(found, &self.wanted, &self.touched, known)?;
+        Ok((book, Members(members)))
+    }
 }
 
 /// The currencies and system accounts a batch touches, known or not.
@@ -209,14 +242,14 @@ struct Touched {
 
 /// What the second step reads for the `batch`, once the holds and
 /// transfers they name are in `first`.
-fn wanted<'a>(
-    batch: &Commands<'a>,
+fn plan(
+    batch: &Commands<'_>,
     first: &Book,
     known: &Known,
-    hold_ids: Vec<&'a str>,
-    transfer_ids: Vec<&'a str>,
+    hold_ids: Vec<String>,
+    transfer_ids: Vec<String>,
     now: i64,
-) -> (Wanted<'a>, Touched) {
+) -> Plan {
     let commands = &batch.all;
     let keys: BTreeSet<AccountKey> = commands.iter().flat_map(|c| c.accounts(first)).collect();
     let drawn: Vec<AccountKey> = distinct(commands.iter().flat_map(|c| c.drawn(first)));
@@ -247,29 +280,31 @@ fn wanted<'a>(
         drawn,
         hold_ids,
         transfer_ids,
-        transfer_keys: distinct(commands.iter().filter_map(|c| c.transfer_key())),
-        hold_keys: distinct(commands.iter().filter_map(|c| c.hold_key())),
-        members: distinct(
+        transfer_keys: owned_pairs(distinct(commands.iter().filter_map(|c| c.transfer_key()))),
+        hold_keys: owned_pairs(distinct(commands.iter().filter_map(|c| c.hold_key()))),
+        members: owned_pairs(distinct(
             batch
                 .checking_members
                 .iter()
                 .flat_map(|&c| named_members(c)),
-        ),
+        )),
         now,
     };
-    (wanted, Touched { currencies, system })
+    Plan {
+        wanted,
+        touched: Touched { currencies, system },
+    }
 }
 
 /// The batch's book from what the second step `found` and what the
 /// committer `known` already.
 fn filled(
     found: Found,
-    wanted: &Wanted<'_>,
+    wanted: &Wanted,
     touched: &Touched,
     known: &Known,
-    now: i64,
 ) -> Result<Book, DomainError> {
-    let mut book = Book::new(now);
+    let mut book = Book::new(wanted.now);
     for key in &touched.currencies {
         let (tenant, code) = key;
         if let Some(currency) = known.currencies.get(key) {
@@ -336,6 +371,17 @@ fn add_referenced(book: &mut Book, referenced: Referenced) -> Result<(), DomainE
 
 fn distinct<T: Ord>(items: impl Iterator<Item = T>) -> Vec<T> {
     items.collect::<BTreeSet<T>>().into_iter().collect()
+}
+
+fn owned(ids: Vec<&str>) -> Vec<String> {
+    ids.into_iter().map(str::to_string).collect()
+}
+
+fn owned_pairs(pairs: Vec<(&str, &str)>) -> Vec<(String, String)> {
+    pairs
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }
 
 fn fill(

@@ -23,20 +23,20 @@ pub struct Stepwise<'a, C>(pub &'a C);
 impl<C: ConnectionTrait + Sync> Reads for Stepwise<'_, C> {
     async fn referenced(
         &mut self,
-        hold_ids: &[&str],
-        transfer_ids: &[&str],
+        hold_ids: &[String],
+        transfer_ids: &[String],
     ) -> Result<Referenced, DomainError> {
         let c = self.0;
         let mut found = Referenced::default();
         if !hold_ids.is_empty() {
             found.holds = hold::Entity::find()
-                .filter(hold::Column::HoldId.is_in(hold_ids.iter().copied()))
+                .filter(hold::Column::HoldId.is_in(hold_ids.iter().map(String::as_str)))
                 .all(c)
                 .await?;
         }
         if !transfer_ids.is_empty() {
             let rows = transfer::Entity::find()
-                .filter(transfer::Column::TransferId.is_in(transfer_ids.iter().copied()))
+                .filter(transfer::Column::TransferId.is_in(transfer_ids.iter().map(String::as_str)))
                 .all(c)
                 .await?;
             found.transfers = transfers(c, rows).await?;
@@ -44,7 +44,7 @@ impl<C: ConnectionTrait + Sync> Reads for Stepwise<'_, C> {
         Ok(found)
     }
 
-    async fn locked(&mut self, wanted: &Wanted<'_>) -> Result<Found, DomainError> {
+    async fn locked(&mut self, wanted: &Wanted) -> Result<Found, DomainError> {
         let c = self.0;
         let mut found = Found {
             currencies: currencies(c, &wanted.currencies).await?,
@@ -109,18 +109,14 @@ async fn currencies<C: ConnectionTrait>(
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    let pairs: Vec<(&str, &str)> = wanted
-        .iter()
-        .map(|(t, code)| (t.as_str(), code.as_str()))
-        .collect();
-    let filter = pairs_in(currency::Column::TenantId, currency::Column::Code, &pairs);
+    let filter = pairs_in(currency::Column::TenantId, currency::Column::Code, wanted);
     Ok(currency::Entity::find().filter(filter).all(c).await?)
 }
 
 /// Rows of `E` stored under `(tenant, key)` pairs, found by its unique index.
 async fn by_key<E: EntityTrait, C: ConnectionTrait>(
     c: &C,
-    keys: &[(&str, &str)],
+    keys: &[(String, String)],
     tenant: E::Column,
     key: E::Column,
 ) -> Result<Vec<E::Model>, DomainError> {
@@ -133,7 +129,7 @@ async fn by_key<E: EntityTrait, C: ConnectionTrait>(
 /// `(tenant, member, erased)` of the read model's rows among `pairs`.
 async fn members<C: ConnectionTrait>(
     c: &C,
-    pairs: &[(&str, &str)],
+    pairs: &[(String, String)],
 ) -> Result<Vec<(String, String, bool)>, DomainError> {
     use questline_kit::members::entity::{Column, Entity};
     if pairs.is_empty() {
@@ -152,11 +148,11 @@ async fn members<C: ConnectionTrait>(
 /// `(a, b) IN ((…), …)`: row values, so the planner looks every pair up in
 /// the unique index, whatever statistics it has (an `IN` on the second
 /// column alone may end up a filter over all the tenant's rows).
-fn pairs_in<A: IntoColumnRef, B: IntoColumnRef>(a: A, b: B, pairs: &[(&str, &str)]) -> Expr {
+fn pairs_in<A: IntoColumnRef, B: IntoColumnRef>(a: A, b: B, pairs: &[(String, String)]) -> Expr {
     Expr::tuple([Expr::col(a), Expr::col(b)]).is_in(
         pairs
             .iter()
-            .map(|(x, y)| Expr::tuple([Expr::val(*x), Expr::val(*y)])),
+            .map(|(x, y)| Expr::tuple([Expr::val(x.as_str()), Expr::val(y.as_str())])),
     )
 }
 

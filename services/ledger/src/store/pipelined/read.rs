@@ -4,7 +4,7 @@
 use questline_kit::DomainError;
 use tokio_postgres::Statement;
 
-use super::{Answers, Flight, Param, Session, decode};
+use super::{Answers, Flight, Param, Sent, Session, decode};
 use crate::domain::book::AccountKey;
 use crate::store::load::{Found, Reads, Referenced, Tallied, Wanted};
 use crate::store::{entities::transfer, rows};
@@ -25,7 +25,7 @@ impl<'s> Batch<'s> {
     }
 
     /// A flight that opens the transaction if no flight did yet.
-    pub(super) fn flight(&mut self) -> Flight<'s> {
+    pub(super) fn flight<'a>(&mut self) -> Flight<'a> {
         let mut flight = Flight::default();
         if !std::mem::replace(&mut self.begun, true) {
             flight.add(&self.session.begin, Vec::new());
@@ -34,12 +34,29 @@ impl<'s> Batch<'s> {
     }
 }
 
+/// A batch's locked reads, sent and not answered yet: where each
+/// statement's rows will be among the answers.
+pub struct Locked {
+    sent: Sent<'static>,
+    currencies: Option<usize>,
+    system: Option<usize>,
+    accounts: Option<usize>,
+    holds: Option<usize>,
+    transfers: Option<usize>,
+    tallies: (Option<usize>, Option<usize>),
+    replays: Option<usize>,
+    replayed_holds: Option<usize>,
+    lots: Option<usize>,
+    due_holds: Option<usize>,
+    members: Option<usize>,
+}
+
 #[async_trait::async_trait]
 impl Reads for Batch<'_> {
     async fn referenced(
         &mut self,
-        hold_ids: &[&str],
-        transfer_ids: &[&str],
+        hold_ids: &[String],
+        transfer_ids: &[String],
     ) -> Result<Referenced, DomainError> {
         let session = self.session;
         let mut flight = self.flight();
@@ -57,17 +74,29 @@ impl Reads for Batch<'_> {
         referenced(&mut answers, holds, transfers, tallies)
     }
 
-    async fn locked(&mut self, w: &Wanted<'_>) -> Result<Found, DomainError> {
+    async fn locked(&mut self, wanted: &Wanted) -> Result<Found, DomainError> {
+        let locked = self.send_locked(wanted).await?;
+        self.found(locked).await
+    }
+}
+
+impl<'s> Batch<'s> {
+    /// A batch whose locked reads went out earlier (`send_locked`), in
+    /// the transaction they opened.
+    pub fn resumed(session: &'s Session) -> Batch<'s> {
+        Batch {
+            session,
+            begun: true,
+        }
+    }
+
+    /// Sends the locked reads, without waiting for their answers.
+    pub async fn send_locked(&mut self, w: &Wanted) -> Result<Locked, DomainError> {
         let session = self.session;
         let sql = &session.sql;
         let mut f = self.flight();
         let currencies = add_if(&mut f, &sql.currencies, &w.currencies, || {
-            let (t, c): (Vec<&str>, Vec<&str>) = w
-                .currencies
-                .iter()
-                .map(|(t, c)| (t.as_str(), c.as_str()))
-                .unzip();
-            vec![Box::new(t), Box::new(c)]
+            pairs(&w.currencies)
         });
         let system = add_if(&mut f, &sql.accounts, &w.system, || keys(&w.system));
         let accounts = add_if(&mut f, &sql.lock_accounts, &w.locked, || keys(&w.locked));
@@ -89,23 +118,40 @@ impl Reads for Batch<'_> {
             params
         });
         let members = add_if(&mut f, &sql.members, &w.members, || pairs(&w.members));
-        let mut answers = f.send(session).await?;
-        let replays = answers.rows(replays, decode::transfer)?;
-        Ok(Found {
-            currencies: answers.rows(currencies, decode::currency)?,
-            system: answers.rows(system, decode::account)?,
-            accounts: answers.rows(accounts, decode::account)?,
-            referenced: referenced(&mut answers, holds, transfers, tallies)?,
-            replays: self.tallied(replays).await?,
-            replayed_holds: answers.rows(replayed_holds, decode::hold)?,
-            lots: answers.rows(lots, decode::lot)?,
-            due_holds: answers.rows(due_holds, decode::hold)?,
-            members: answers.rows(members, decode::member)?,
+        Ok(Locked {
+            sent: f.start(session).await?,
+            currencies,
+            system,
+            accounts,
+            holds,
+            transfers,
+            tallies,
+            replays,
+            replayed_holds,
+            lots,
+            due_holds,
+            members,
         })
     }
-}
 
-impl Batch<'_> {
+    /// What the locked reads found, once answered.
+    pub async fn found(&mut self, locked: Locked) -> Result<Found, DomainError> {
+        let l = locked;
+        let mut answers = l.sent.answers().await?;
+        let replays = answers.rows(l.replays, decode::transfer)?;
+        Ok(Found {
+            currencies: answers.rows(l.currencies, decode::currency)?,
+            system: answers.rows(l.system, decode::account)?,
+            accounts: answers.rows(l.accounts, decode::account)?,
+            referenced: referenced(&mut answers, l.holds, l.transfers, l.tallies)?,
+            replays: self.tallied(replays).await?,
+            replayed_holds: answers.rows(l.replayed_holds, decode::hold)?,
+            lots: answers.rows(l.lots, decode::lot)?,
+            due_holds: answers.rows(l.due_holds, decode::hold)?,
+            members: answers.rows(l.members, decode::member)?,
+        })
+    }
+
     /// Replayed transfers with their legs and reversal tallies: one more
     /// flight, only for a batch that holds replays.
     async fn tallied(&mut self, found: Vec<transfer::Model>) -> Result<Tallied, DomainError> {
@@ -113,7 +159,7 @@ impl Batch<'_> {
             return Ok(Vec::new());
         }
         let session = self.session;
-        let ids: Vec<&str> = found.iter().map(|t| t.transfer_id.as_str()).collect();
+        let ids: Vec<String> = found.iter().map(|t| t.transfer_id.clone()).collect();
         let mut flight = self.flight();
         let (legs, reversal_legs) = add_tallies(&mut flight, session, &ids);
         let mut answers = flight.send(session).await?;
@@ -126,7 +172,7 @@ impl Batch<'_> {
 /// Adds `statement` when there is something to look up; returns its place.
 fn add_if<'a, T>(
     flight: &mut Flight<'a>,
-    statement: &'a Statement,
+    statement: &Statement,
     wanted: &[T],
     params: impl FnOnce() -> Vec<Param<'a>>,
 ) -> Option<usize> {
@@ -134,10 +180,10 @@ fn add_if<'a, T>(
 }
 
 /// Where the legs of `transfer_ids` and of their reversals will be answered.
-fn add_tallies<'a>(
-    flight: &mut Flight<'a>,
-    session: &'a Session,
-    transfer_ids: &[&'a str],
+fn add_tallies(
+    flight: &mut Flight<'_>,
+    session: &Session,
+    transfer_ids: &[String],
 ) -> (Option<usize>, Option<usize>) {
     let sql = &session.sql;
     let legs = add_if(flight, &sql.legs_by_id, transfer_ids, || ids(transfer_ids));
@@ -162,20 +208,23 @@ fn referenced(
     })
 }
 
-fn ids<'a>(ids: &[&'a str]) -> Vec<Param<'a>> {
+// Parameters own their values: a batch's reads may be answered after the
+// batch that planned them has moved on (`Locked`).
+
+fn ids(ids: &[String]) -> Vec<Param<'static>> {
     vec![Box::new(ids.to_vec())]
 }
 
 /// `(tenants, currencies, owners)` columns of account keys.
-fn keys(keys: &[AccountKey]) -> Vec<Param<'_>> {
-    let tenants: Vec<&str> = keys.iter().map(|k| k.tenant_id.as_str()).collect();
-    let currencies: Vec<&str> = keys.iter().map(|k| k.currency.as_str()).collect();
+fn keys(keys: &[AccountKey]) -> Vec<Param<'static>> {
+    let tenants: Vec<String> = keys.iter().map(|k| k.tenant_id.clone()).collect();
+    let currencies: Vec<String> = keys.iter().map(|k| k.currency.clone()).collect();
     let owners: Vec<String> = keys.iter().map(|k| k.owner.key()).collect();
     vec![Box::new(tenants), Box::new(currencies), Box::new(owners)]
 }
 
-/// `(tenants, idempotency keys)` or `(tenants, members)` columns.
-fn pairs<'a>(pairs: &[(&'a str, &'a str)]) -> Vec<Param<'a>> {
-    let (tenants, keys): (Vec<&str>, Vec<&str>) = pairs.iter().copied().unzip();
+/// `(tenants, codes)`, `(tenants, idempotency keys)` or `(tenants, members)` columns.
+fn pairs(pairs: &[(String, String)]) -> Vec<Param<'static>> {
+    let (tenants, keys): (Vec<String>, Vec<String>) = pairs.iter().cloned().unzip();
     vec![Box::new(tenants), Box::new(keys)]
 }

@@ -3,13 +3,14 @@
 
 use questline_kit::{DomainError, columns};
 
-use super::Batch;
+use super::{Batch, Sent};
 use crate::store::write::Rows;
 
 impl Batch<'_> {
-    /// Writes `rows` and commits. Every answer is checked: after a failed
-    /// statement the server answers COMMIT by rolling back, without an error.
-    pub async fn write(mut self, rows: &Rows) -> Result<(), DomainError> {
+    /// Sends `rows` and COMMIT, without waiting for the answers. Every
+    /// answer must be checked: after a failed statement the server answers
+    /// COMMIT by rolling back, without an error.
+    pub async fn send_write<'r>(mut self, rows: &'r Rows) -> Result<Sent<'r>, DomainError> {
         let session = self.session;
         let sql = &session.sql;
         let mut f = self.flight();
@@ -41,6 +42,6 @@ impl Batch<'_> {
             );
         }
         f.add(&session.commit, Vec::new());
-        f.send(session).await.map(drop)
+        f.start(session).await
     }
 }
