@@ -46,8 +46,8 @@ pub struct Referenced {
 }
 
 /// Everything the second step reads; every list names each thing once.
-/// It owns what it names, so the reads can go out ahead of the batch
-/// before (see `batch::Next`).
+/// It owns what it names: a batch's reads may go out while the batch
+/// before it commits, and be answered after (`batch::Batch`).
 pub struct Wanted {
     /// `(tenant, code)` of currencies this committer has not seen yet.
     pub currencies: Vec<(String, String)>,
