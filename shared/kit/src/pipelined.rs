@@ -185,6 +185,9 @@ pub struct Flight<'a> {
 /// session goes out behind it, and the server runs it after this one: the
 /// ledger sends its next batch's reads behind the last batch's COMMIT.
 pub struct Sent<'a> {
+    /// The connection it went out on: its answers belong to that
+    /// connection's transaction, and to no other.
+    client: Arc<Client>,
     queries: Vec<Query<'a>>,
     owner: &'static str,
     started: Instant,
@@ -235,6 +238,7 @@ impl<'a> Flight<'a> {
             }
         }
         Ok(Sent {
+            client: Arc::clone(&session.client),
             queries,
             owner: session.owner,
             started,
@@ -243,6 +247,12 @@ impl<'a> Flight<'a> {
 }
 
 impl Sent<'_> {
+    /// Whether it went out on `session`'s connection (not on one since
+    /// dropped and replaced).
+    pub fn sent_on<S>(&self, session: &Session<S>) -> bool {
+        Arc::ptr_eq(&self.client, &session.client)
+    }
+
     /// Every statement's rows, once all are answered; the first failure
     /// is the flight's.
     pub async fn answers(self) -> Result<Answers, DomainError> {
@@ -374,6 +384,9 @@ mod tests {
 
         let first = flight(2).start(session).await.unwrap();
         let second = summing().start(session).await.unwrap();
+        let mut elsewhere: Link<Behind> = Link::new(&url, "test", "elsewhere").unwrap();
+        assert!(second.sent_on(session));
+        assert!(!second.sent_on(elsewhere.session().await.unwrap()));
         assert!(first.answers().await.is_ok());
         assert_eq!(sum(&mut second.answers().await.unwrap()).unwrap(), [2]);
 
@@ -386,7 +399,7 @@ mod tests {
         ));
         assert!(fresh.answers().await.is_ok());
         assert_eq!(sum(&mut behind.answers().await.unwrap()).unwrap(), [7]);
-        drop(link);
+        drop((link, elsewhere));
         observer
             .batch_execute(&format!("DROP TABLE {behind_table}"))
             .await

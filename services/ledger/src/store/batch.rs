@@ -176,6 +176,9 @@ async fn pipelined_batch(
     next: &mut Option<Batch>,
 ) -> Result<(Answers, bool), DomainError> {
     let session = link.session().await?;
+    // Reads sent on a connection that has since closed and been replaced
+    // hold no locks any more, and their transaction is gone: read again.
+    let ahead = ahead.filter(|a| a.locked.sent_on(session));
     let (batch, (mut book, members)) = match ahead {
         Some(Ahead { plan, locked }) => {
             let mut batch = pipelined::Batch::resumed(session);
@@ -197,9 +200,9 @@ async fn pipelined_batch(
     if next.is_none() {
         let jobs = behind(queue, &mut written, &mut answered).await;
         if !jobs.is_empty() {
-            let (behind, sent) = read_ahead(session, jobs, known, clock()).await;
-            *next = Some(behind);
-            sent_ahead = sent;
+            // Kept before reading ahead, so a panic there loses no job.
+            let behind = next.insert(Batch::of(jobs));
+            sent_ahead = read_ahead(session, behind, known, clock()).await;
         }
     }
     let written = match answered {
@@ -250,23 +253,23 @@ async fn behind<W: Future + Unpin>(
     jobs
 }
 
-/// The batch of `jobs`, with its locked reads sent on `session` when it
-/// needs no first step; and whether sending failed part way.
-async fn read_ahead(session: &Session, jobs: Vec<Job>, known: &Known, now: i64) -> (Batch, bool) {
-    let Some(plan) = load::plan_at_once(&Commands::of(&jobs), known, now) else {
-        return (Batch::of(jobs), true);
+/// Sends the locked reads of `batch` on `session` when it needs no first
+/// step; false if sending failed part way.
+async fn read_ahead(session: &Session, batch: &mut Batch, known: &Known, now: i64) -> bool {
+    let Some(plan) = load::plan_at_once(&Commands::of(&batch.jobs), known, now) else {
+        return true;
     };
     match pipelined::Batch::new(session)
         .send_locked(&plan.wanted)
         .await
     {
         Ok(locked) => {
-            let ahead = Some(Ahead { plan, locked });
-            (Batch { jobs, ahead }, true)
+            batch.ahead = Some(Ahead { plan, locked });
+            true
         }
         Err(err) => {
             tracing::warn!(%err, "the next ledger batch's reads could not be sent ahead");
-            (Batch::of(jobs), false)
+            false
         }
     }
 }

@@ -51,6 +51,13 @@ pub struct Locked {
     members: Option<usize>,
 }
 
+impl Locked {
+    /// Whether the reads went out on `session`.
+    pub fn sent_on(&self, session: &Session) -> bool {
+        self.sent.sent_on(session)
+    }
+}
+
 #[async_trait::async_trait]
 impl Reads for Batch<'_> {
     async fn referenced(
