@@ -14,7 +14,7 @@ use questline_kit::DomainError;
 use questline_kit::bus::MemoryBus;
 use questline_kit::fingerprint::Fields;
 use questline_kit::outbox;
-use questline_ledger::domain::book::{Answer, Command};
+use questline_ledger::domain::book::{Answer, Command, Transfer};
 use questline_ledger::domain::currency::CurrencySpec;
 use questline_ledger::domain::expiry::ExpiryPolicy;
 use questline_ledger::domain::hold::HoldStatus;
@@ -186,15 +186,9 @@ async fn answered_while_behind_waits(url: &str) {
     );
     stalled.execute_unprepared(&lock).await.unwrap();
 
-    let spend = |key: &str, w: usize| {
-        let store = store.clone();
-        let legs = [(wallet(w), "system:redemption".to_string(), 10)];
-        let command = transfer(key, &legs);
-        tokio::spawn(async move { store.transfer(command).await })
-    };
-    let slow = spend("slow", 0);
+    let slow = spend(&store, "slow", 0, 10);
     tokio::time::sleep(Duration::from_millis(150)).await;
-    let behind = spend("behind", 1);
+    let behind = spend(&store, "behind", 1, 10);
     let answered = tokio::time::timeout(Duration::from_secs(3), slow).await;
     let slow = answered.expect("the slow batch waited for the one behind it");
     assert_eq!(slow.unwrap().unwrap().wallet.total, SEED - 10);
@@ -217,15 +211,9 @@ async fn answered_while_behind_waits(url: &str) {
 async fn reads_behind_a_lost_race(url: &str) {
     let (store, other) = seeded(url).await;
     slow_write(&other, "doomed", 0.3, true).await;
-    let spend = |key: &str, amount: i64| {
-        let store = store.clone();
-        let legs = [(wallet(0), "system:redemption".to_string(), amount)];
-        let command = transfer(key, &legs);
-        tokio::spawn(async move { store.transfer(command).await })
-    };
-    let doomed = spend("doomed", 30);
+    let doomed = spend(&store, "doomed", 0, 30);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let behind = spend("behind", 60);
+    let behind = spend(&store, "behind", 0, 60);
     let doomed = doomed.await.unwrap().unwrap();
     let behind = behind.await.unwrap().unwrap();
     assert_eq!(doomed.wallet.total, SEED - 30);
@@ -241,6 +229,19 @@ async fn reads_behind_a_lost_race(url: &str) {
     assert_eq!(one_number(&other, wallets).await, 2 * SEED - 90);
     let books = "SELECT COALESCE(SUM(balance), 0)::BIGINT FROM accounts";
     assert_eq!(one_number(&other, books).await, 0);
+}
+
+/// Spends `amount` of wallet `w` under `key`, in a task of its own.
+fn spend(
+    store: &Store,
+    key: &str,
+    w: usize,
+    amount: i64,
+) -> tokio::task::JoinHandle<Result<Transfer, DomainError>> {
+    let store = store.clone();
+    let legs = [(wallet(w), "system:redemption".to_string(), amount)];
+    let command = transfer(key, &legs);
+    tokio::spawn(async move { store.transfer(command).await })
 }
 
 async fn replica(url: &str) -> Store {

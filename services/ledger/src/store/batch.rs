@@ -10,7 +10,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use tokio::sync::mpsc;
 
-use super::committer::{Clock, Job, LINGER, MAX_WEIGHT, waiting, weight};
+use super::committer::{Clock, Gathered, Job, LINGER};
 use super::load::{self, Commands, Known, Members, Plan};
 use super::pipelined::{self, Link, Session};
 use super::stepwise::{self, Stepwise};
@@ -229,9 +229,9 @@ async fn behind<W: Future + Unpin>(
     written: &mut W,
     answered: &mut Option<W::Output>,
 ) -> Vec<Job> {
-    let mut jobs = Vec::new();
+    let mut gathered = Gathered::default();
     let mut deadline = None;
-    while answered.is_none() && weight(&jobs) < MAX_WEIGHT {
+    while answered.is_none() && !gathered.full() {
         let lingered = async {
             match deadline {
                 Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -242,15 +242,14 @@ async fn behind<W: Future + Unpin>(
             biased;
             job = queue.recv() => {
                 let Some(job) = job else { break };
-                jobs.push(job);
-                jobs = waiting(queue, jobs);
+                gathered.take(job, queue);
                 deadline.get_or_insert_with(|| tokio::time::Instant::now() + LINGER);
             }
             done = &mut *written => *answered = Some(done),
             () = lingered => break,
         }
     }
-    jobs
+    gathered.jobs
 }
 
 /// Sends the locked reads of `batch` on `session` when it needs no first

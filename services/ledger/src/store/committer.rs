@@ -15,7 +15,7 @@ use super::batch::{Batch, Writer};
 use crate::domain::book::{Answer, Command};
 
 /// Legs (or other rows) a batch may hold before the next waits its turn.
-pub(super) const MAX_WEIGHT: usize = 512;
+const MAX_WEIGHT: usize = 512;
 const QUEUE: usize = 4096;
 /// How long a batch may wait for the callers of the last one to come back,
 /// and for the rest of a burst arriving behind a batch being written.
@@ -114,32 +114,41 @@ async fn run(mut queue: mpsc::Receiver<Job>, mut writer: Writer, relay: outbox::
 /// Without it a busy ledger alternates a batch of one with a batch of all
 /// the rest, paying a whole transaction for the one.
 async fn next_batch(queue: &mut mpsc::Receiver<Job>, answered: usize) -> Option<Vec<Job>> {
-    let first = queue.recv().await?;
+    let mut gathered = Gathered::default();
+    gathered.take(queue.recv().await?, queue);
     let deadline = tokio::time::Instant::now() + LINGER;
-    let mut jobs = waiting(queue, vec![first]);
-    while jobs.len() < answered && weight(&jobs) < MAX_WEIGHT {
+    while gathered.jobs.len() < answered && !gathered.full() {
         match tokio::time::timeout_at(deadline, queue.recv()).await {
-            Ok(Some(job)) => {
-                jobs.push(job);
-                jobs = waiting(queue, jobs);
-            }
+            Ok(Some(job)) => gathered.take(job, queue),
             _ => break,
         }
     }
-    Some(jobs)
+    Some(gathered.jobs)
 }
 
-/// `jobs` and those already waiting behind them, up to `MAX_WEIGHT`.
-pub(super) fn waiting(queue: &mut mpsc::Receiver<Job>, mut jobs: Vec<Job>) -> Vec<Job> {
-    let mut weight = weight(&jobs);
-    while weight < MAX_WEIGHT {
-        let Ok(job) = queue.try_recv() else { break };
-        weight += job.command.weight();
-        jobs.push(job);
+/// The jobs gathered for a batch, and their weight.
+#[derive(Default)]
+pub(super) struct Gathered {
+    pub jobs: Vec<Job>,
+    weight: usize,
+}
+
+impl Gathered {
+    /// Adds `job`, then those already waiting behind it, up to `MAX_WEIGHT`.
+    pub fn take(&mut self, job: Job, queue: &mut mpsc::Receiver<Job>) {
+        self.add(job);
+        while !self.full() {
+            let Ok(job) = queue.try_recv() else { break };
+            self.add(job);
+        }
     }
-    jobs
-}
 
-pub(super) fn weight(jobs: &[Job]) -> usize {
-    jobs.iter().map(|j| j.command.weight()).sum()
+    pub fn full(&self) -> bool {
+        self.weight >= MAX_WEIGHT
+    }
+
+    fn add(&mut self, job: Job) {
+        self.weight += job.command.weight();
+        self.jobs.push(job);
+    }
 }
