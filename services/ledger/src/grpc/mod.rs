@@ -5,6 +5,7 @@
 
 mod accounts;
 mod balances;
+mod credit_batch;
 mod currencies;
 mod decode;
 mod encode;
@@ -111,7 +112,7 @@ impl LedgerService for LedgerApi {
         &self,
         request: Request<pb::CreditBatchRequest>,
     ) -> tonic::Result<Response<pb::CreditBatchResponse>> {
-        transfers::credit_batch(self, request).await
+        credit_batch::credit_batch(self, request).await
     }
 
     async fn debit(

@@ -3,11 +3,8 @@
 //! write comes from the brand's backend.
 
 use questline_kit::auth::{Caller, Duty};
-use questline_kit::{DomainError, Violations};
 use questline_proto::ledger as pb;
-use std::collections::BTreeMap;
 use tonic::{Request, Response};
-use tracing::Instrument;
 
 use super::{LedgerApi, decode, encode};
 use crate::domain::book::{Command, Transfer};
@@ -29,90 +26,11 @@ pub(super) async fn credit(
 }
 
 /// A credit's answer: its transfer and the wallet's balance after it.
-fn credited(transfer: Transfer, currency: &str) -> pb::CreditResponse {
+pub(super) fn credited(transfer: Transfer, currency: &str) -> pb::CreditResponse {
     let wallet = transfer.wallet;
     pb::CreditResponse {
         transfer: Some(encode::transfer(transfer)),
         balance: Some(encode::balance(currency, wallet)),
-    }
-}
-
-/// Most credits one `CreditBatch` may hold.
-pub const MAX_BATCH: usize = 1000;
-
-/// Every credit of the batch goes to the committer at once, so they share
-/// its transactions; each is answered on its own.
-pub(super) async fn credit_batch(
-    api: &LedgerApi,
-    request: Request<pb::CreditBatchRequest>,
-) -> tonic::Result<Response<pb::CreditBatchResponse>> {
-    let caller = api.auth.caller(&request).await?;
-    let req = request.into_inner();
-    Violations::new()
-        .id("tenant_id", &req.tenant_id)
-        .check(!req.credits.is_empty(), "credits", "is required")
-        .check(
-            req.credits.len() <= MAX_BATCH,
-            "credits",
-            "must hold at most 1000 credits",
-        )
-        .finish()?;
-    caller.require_server_or(&req.tenant_id, &[Duty::CreditAwards])?;
-    let tenant_id = req.tenant_id;
-    let credits = req.credits.into_iter().map(|credit| {
-        let span = credit_span(&credit.trace_context);
-        credit_one(api, &caller, &tenant_id, credit).instrument(span)
-    });
-    let outcomes = futures::future::join_all(credits).await;
-    Ok(Response::new(pb::CreditBatchResponse { outcomes }))
-}
-
-/// One credit of a batch: in the trace of the work it belongs to when it
-/// names one (mechanics sends each event's awards so), else in the batch's.
-fn credit_span(trace_context: &BTreeMap<String, String>) -> tracing::Span {
-    let span = tracing::info_span!(
-        "credit",
-        otel.name = "ledger credit",
-        questline.service = "ledger"
-    );
-    if !trace_context.is_empty() {
-        questline_kit::telemetry::adopt_context(&span, trace_context);
-    }
-    span
-}
-
-async fn credit_one(
-    api: &LedgerApi,
-    caller: &Caller,
-    tenant_id: &str,
-    mut credit: pb::CreditRequest,
-) -> pb::CreditOutcome {
-    if credit.tenant_id.is_empty() {
-        credit.tenant_id = tenant_id.to_string();
-    }
-    let answer = async {
-        if credit.tenant_id != tenant_id {
-            return Err(DomainError::invalid("tenant_id", "must be the batch's tenant").into());
-        }
-        let spec = decode::credit(&credit)?;
-        post(api, caller, spec, &[Duty::CreditAwards]).await
-    }
-    .await;
-    let idempotency_key = credit.idempotency_key;
-    match answer {
-        Ok(transfer) => pb::CreditOutcome {
-            idempotency_key,
-            credited: Some(credited(transfer, &credit.currency)),
-            error: None,
-        },
-        Err(status) => pb::CreditOutcome {
-            idempotency_key,
-            credited: None,
-            error: Some(pb::CreditError {
-                code: questline_kit::error::code_name(status.code()),
-                message: status.message().to_string(),
-            }),
-        },
     }
 }
 

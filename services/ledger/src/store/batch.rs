@@ -10,7 +10,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use tokio::sync::mpsc;
 
-use super::committer::{Clock, Gathered, Job, LINGER};
+use super::committer::{Arrival, Clock, Gathered, Job, LINGER};
 use super::load::{self, Commands, Known, Members, Plan};
 use super::pipelined::{self, Link, Session};
 use super::stepwise::{self, Stepwise};
@@ -52,6 +52,8 @@ enum Engine {
 /// the usual way.
 pub struct Batch {
     pub jobs: Vec<Job>,
+    /// How many requests' arrivals the jobs came in.
+    pub arrivals: usize,
     ahead: Option<Ahead>,
 }
 
@@ -61,8 +63,12 @@ struct Ahead {
 }
 
 impl Batch {
-    pub fn of(jobs: Vec<Job>) -> Batch {
-        Batch { jobs, ahead: None }
+    pub fn of(gathered: Gathered) -> Batch {
+        Batch {
+            jobs: gathered.jobs,
+            arrivals: gathered.arrivals,
+            ahead: None,
+        }
     }
 }
 
@@ -89,7 +95,7 @@ impl Writer {
     pub async fn commit(
         &mut self,
         batch: &mut Batch,
-        queue: &mut mpsc::Receiver<Job>,
+        queue: &mut mpsc::Receiver<Arrival>,
         next: &mut Option<Batch>,
     ) -> Result<(Answers, bool), DomainError> {
         let jobs = &batch.jobs;
@@ -172,7 +178,7 @@ async fn pipelined_batch(
     ahead: Option<Ahead>,
     known: &mut Known,
     clock: &Clock,
-    queue: &mut mpsc::Receiver<Job>,
+    queue: &mut mpsc::Receiver<Arrival>,
     next: &mut Option<Batch>,
 ) -> Result<(Answers, bool), DomainError> {
     let session = link.session().await?;
@@ -198,10 +204,10 @@ async fn pipelined_batch(
     let mut sent_ahead = true;
     let mut answered = None;
     if next.is_none() {
-        let jobs = behind(queue, &mut written, &mut answered).await;
-        if !jobs.is_empty() {
+        let gathered = behind(queue, &mut written, &mut answered).await;
+        if !gathered.jobs.is_empty() {
             // Kept before reading ahead, so a panic there loses no job.
-            let behind = next.insert(Batch::of(jobs));
+            let behind = next.insert(Batch::of(gathered));
             sent_ahead = read_ahead(session, behind, known, clock()).await;
         }
     }
@@ -225,10 +231,10 @@ async fn pipelined_batch(
 /// commands come in a burst, and half a burst would leave the rest to the
 /// batch after), or until the writes are answered (then `answered`).
 async fn behind<W: Future + Unpin>(
-    queue: &mut mpsc::Receiver<Job>,
+    queue: &mut mpsc::Receiver<Arrival>,
     written: &mut W,
     answered: &mut Option<W::Output>,
-) -> Vec<Job> {
+) -> Gathered {
     let mut gathered = Gathered::default();
     let mut deadline = None;
     while answered.is_none() && !gathered.full() {
@@ -240,16 +246,16 @@ async fn behind<W: Future + Unpin>(
         };
         tokio::select! {
             biased;
-            job = queue.recv() => {
-                let Some(job) = job else { break };
-                gathered.take(job, queue);
+            arrival = queue.recv() => {
+                let Some(arrival) = arrival else { break };
+                gathered.take(arrival, queue);
                 deadline.get_or_insert_with(|| tokio::time::Instant::now() + LINGER);
             }
             done = &mut *written => *answered = Some(done),
             () = lingered => break,
         }
     }
-    gathered.jobs
+    gathered
 }
 
 /// Sends the locked reads of `batch` on `session` when it needs no first

@@ -36,10 +36,14 @@ pub struct Job {
     reply: Reply,
 }
 
+/// The jobs of one request, handed over together: a batch takes them
+/// whole (only a request heavier than `MAX_WEIGHT` comes in parts).
+pub(super) type Arrival = Vec<Job>;
+
 /// Where requests hand their commands to the committing task.
 #[derive(Clone)]
 pub struct Committer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Arrival>,
 }
 
 impl Committer {
@@ -63,32 +67,87 @@ impl Committer {
         audit: Option<Change>,
         check_members: bool,
     ) -> Result<Answer, DomainError> {
+        let trace = questline_kit::telemetry::current_context();
+        let (job, answer) = Job::new(command, audit, trace, check_members);
+        self.hand_over(vec![job]).await?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    /// Hands one request's commands over together, each with the trace it
+    /// belongs to: they are batched as one arrival (see `next_batch`), and
+    /// each is answered on its own, in order.
+    pub async fn submit_together(
+        &self,
+        commands: Vec<(Command, BTreeMap<String, String>)>,
+        check_members: bool,
+    ) -> Vec<Result<Answer, DomainError>> {
+        let mut answers = Vec::with_capacity(commands.len());
+        let mut arrival = Vec::new();
+        let mut weight = 0;
+        for (command, trace) in commands {
+            weight += command.weight();
+            let (job, answer) = Job::new(command, None, trace, check_members);
+            arrival.push(job);
+            answers.push(answer);
+            if weight >= MAX_WEIGHT {
+                // A batch takes whole arrivals: a large request goes in parts.
+                if self.hand_over(std::mem::take(&mut arrival)).await.is_err() {
+                    break;
+                }
+                weight = 0;
+            }
+        }
+        if !arrival.is_empty() {
+            // Refused only once the committer is gone: the answers say so.
+            let _ = self.hand_over(arrival).await;
+        }
+        let mut results = Vec::with_capacity(answers.len());
+        for answer in answers {
+            results.push(answer.await.unwrap_or_else(|_| Err(gone())));
+        }
+        results
+    }
+
+    async fn hand_over(&self, arrival: Arrival) -> Result<(), DomainError> {
+        self.jobs.send(arrival).await.map_err(|_| gone())
+    }
+}
+
+fn gone() -> DomainError {
+    DomainError::Unavailable("the ledger is shutting down".into())
+}
+
+impl Job {
+    fn new(
+        command: Command,
+        audit: Option<Change>,
+        trace: BTreeMap<String, String>,
+        check_members: bool,
+    ) -> (Job, oneshot::Receiver<Result<Answer, DomainError>>) {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             command,
             audit,
-            trace: questline_kit::telemetry::current_context(),
+            trace,
             check_members,
             reply,
         };
-        let gone = || DomainError::Unavailable("the ledger is shutting down".into());
-        self.jobs.send(job).await.map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+        (job, answer)
     }
 }
 
-async fn run(mut queue: mpsc::Receiver<Job>, mut writer: Writer, relay: outbox::Relay) {
+async fn run(mut queue: mpsc::Receiver<Arrival>, mut writer: Writer, relay: outbox::Relay) {
     let mut answered = 0;
     let mut next: Option<Batch> = None;
     loop {
         let mut batch = match next.take() {
             Some(batch) => batch,
             None => match next_batch(&mut queue, answered).await {
-                Some(jobs) => Batch::of(jobs),
+                Some(gathered) => Batch::of(gathered),
                 None => return,
             },
         };
-        answered = batch.jobs.len();
+        answered = batch.arrivals;
         let outcome = writer.commit(&mut batch, &mut queue, &mut next).await;
         match outcome {
             Ok((answers, staged)) => {
@@ -108,38 +167,42 @@ async fn run(mut queue: mpsc::Receiver<Job>, mut writer: Writer, relay: outbox::
     }
 }
 
-/// The next waiting jobs, up to `MAX_WEIGHT`; `None` once the queue closed.
-/// Callers just answered tend to send their next request at once: while
-/// fewer than `answered` are waiting, it lingers up to `LINGER` for them.
-/// Without it a busy ledger alternates a batch of one with a batch of all
-/// the rest, paying a whole transaction for the one.
-async fn next_batch(queue: &mut mpsc::Receiver<Job>, answered: usize) -> Option<Vec<Job>> {
+/// The next waiting arrivals, up to `MAX_WEIGHT`; `None` once the queue
+/// closed. Callers just answered tend to send their next request at once:
+/// while fewer than `answered` arrivals are waiting, it lingers up to
+/// `LINGER` for them. Without it a busy ledger alternates a batch of one
+/// with a batch of all the rest, paying a whole transaction for the one.
+/// Counted in arrivals, not jobs: a caller sending its credits together
+/// (`CreditBatch`) sends nothing more until they are answered.
+async fn next_batch(queue: &mut mpsc::Receiver<Arrival>, answered: usize) -> Option<Gathered> {
     let mut gathered = Gathered::default();
     gathered.take(queue.recv().await?, queue);
     let deadline = tokio::time::Instant::now() + LINGER;
-    while gathered.jobs.len() < answered && !gathered.full() {
+    while gathered.arrivals < answered && !gathered.full() {
         match tokio::time::timeout_at(deadline, queue.recv()).await {
-            Ok(Some(job)) => gathered.take(job, queue),
+            Ok(Some(arrival)) => gathered.take(arrival, queue),
             _ => break,
         }
     }
-    Some(gathered.jobs)
+    Some(gathered)
 }
 
-/// The jobs gathered for a batch, and their weight.
+/// The arrivals gathered for a batch: their jobs, how many, their weight.
 #[derive(Default)]
 pub(super) struct Gathered {
     pub jobs: Vec<Job>,
+    pub arrivals: usize,
     weight: usize,
 }
 
 impl Gathered {
-    /// Adds `job`, then those already waiting behind it, up to `MAX_WEIGHT`.
-    pub fn take(&mut self, job: Job, queue: &mut mpsc::Receiver<Job>) {
-        self.add(job);
+    /// Adds `arrival`, then those already waiting behind it, up to
+    /// `MAX_WEIGHT`.
+    pub fn take(&mut self, arrival: Arrival, queue: &mut mpsc::Receiver<Arrival>) {
+        self.add(arrival);
         while !self.full() {
-            let Ok(job) = queue.try_recv() else { break };
-            self.add(job);
+            let Ok(arrival) = queue.try_recv() else { break };
+            self.add(arrival);
         }
     }
 
@@ -147,8 +210,50 @@ impl Gathered {
         self.weight >= MAX_WEIGHT
     }
 
-    fn add(&mut self, job: Job) {
-        self.weight += job.command.weight();
-        self.jobs.push(job);
+    fn add(&mut self, arrival: Arrival) {
+        self.arrivals += 1;
+        self.weight += arrival.iter().map(|j| j.command.weight()).sum::<usize>();
+        self.jobs.extend(arrival);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::Instant;
+
+    fn arrival(jobs: usize) -> Arrival {
+        (0..jobs)
+            .map(|i| {
+                let command = Command::VoidHold {
+                    tenant_id: "t".into(),
+                    hold_id: format!("h{i}"),
+                };
+                Job::new(command, None, BTreeMap::new(), false).0
+            })
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_sent_together_is_one_arrival_and_waits_for_no_other() {
+        let (jobs, mut queue) = mpsc::channel(QUEUE);
+        jobs.send(arrival(10)).await.unwrap();
+        let started = Instant::now();
+        // The last batch answered one request (of any size): one is enough.
+        let gathered = next_batch(&mut queue, 1).await.unwrap();
+        assert_eq!((gathered.arrivals, gathered.jobs.len()), (1, 10));
+        assert_eq!(Instant::now(), started, "no linger");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fewer_arrivals_than_the_last_batch_answered_linger_for_the_rest() {
+        let (jobs, mut queue) = mpsc::channel(QUEUE);
+        jobs.send(arrival(10)).await.unwrap();
+        let late = jobs.clone();
+        tokio::spawn(async move { late.send(arrival(1)).await.unwrap() });
+        let started = Instant::now();
+        let gathered = next_batch(&mut queue, 3).await.unwrap();
+        assert_eq!((gathered.arrivals, gathered.jobs.len()), (2, 11));
+        assert_eq!(Instant::now() - started, LINGER, "lingered its whole time");
     }
 }

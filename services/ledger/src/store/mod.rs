@@ -19,6 +19,7 @@ mod write;
 use questline_kit::error::same_or_exists;
 use questline_kit::{DomainError, outbox, time::now_ms};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use committer::Clock;
@@ -118,6 +119,16 @@ impl Store {
         command: Command,
     ) -> Result<Transfer, DomainError> {
         transfer_of(self.committer.submit(command, None, true).await?)
+    }
+
+    /// `transfer_checking_members` for one request's commands together,
+    /// each with the trace it belongs to; each answered on its own.
+    pub async fn transfers_checking_members(
+        &self,
+        commands: Vec<(Command, BTreeMap<String, String>)>,
+    ) -> Vec<Result<Transfer, DomainError>> {
+        let answers = self.committer.submit_together(commands, true).await;
+        answers.into_iter().map(|a| transfer_of(a?)).collect()
     }
 
     pub async fn hold_command(&self, command: Command) -> Result<Hold, DomainError> {

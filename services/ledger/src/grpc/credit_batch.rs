@@ -1,0 +1,173 @@
+//! `CreditBatch`: many credits of one tenant handed to the committer as
+//! one arrival, so they share its transactions and no linger waits for
+//! more; each is answered on its own, in its own trace when it names one.
+
+use questline_kit::auth::{Caller, Duty};
+use questline_kit::telemetry::{adopt_context, context_map};
+use questline_kit::{DomainError, Violations};
+use questline_proto::ledger as pb;
+use std::collections::BTreeMap;
+use tonic::{Request, Response};
+
+use super::transfers::credited;
+use super::{LedgerApi, decode};
+use crate::domain::book::{Command, Transfer};
+use crate::domain::requests::TransferSpec;
+use crate::store;
+
+/// Most credits one `CreditBatch` may hold.
+pub const MAX_BATCH: usize = 1000;
+
+pub(super) async fn credit_batch(
+    api: &LedgerApi,
+    request: Request<pb::CreditBatchRequest>,
+) -> tonic::Result<Response<pb::CreditBatchResponse>> {
+    let caller = api.auth.caller(&request).await?;
+    let req = request.into_inner();
+    Violations::new()
+        .id("tenant_id", &req.tenant_id)
+        .check(!req.credits.is_empty(), "credits", "is required")
+        .check(
+            req.credits.len() <= MAX_BATCH,
+            "credits",
+            "must hold at most 1000 credits",
+        )
+        .finish()?;
+    caller.require_server_or(&req.tenant_id, &[Duty::CreditAwards])?;
+    let spans: Vec<tracing::Span> = req
+        .credits
+        .iter()
+        .map(|c| credit_span(&c.trace_context))
+        .collect();
+    let specs = req
+        .credits
+        .iter()
+        .map(|c| decode_one(&req.tenant_id, c))
+        .collect();
+    let posted = post_together(api, &caller, specs, &spans).await;
+    let outcomes = req
+        .credits
+        .into_iter()
+        .zip(posted)
+        .map(|(credit, answer)| outcome(credit, answer))
+        .collect();
+    Ok(Response::new(pb::CreditBatchResponse { outcomes }))
+}
+
+/// One credit of a batch: in the trace of the work it belongs to when it
+/// names one (mechanics sends each event's awards so), else in the batch's.
+fn credit_span(trace_context: &BTreeMap<String, String>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "credit",
+        otel.name = "ledger credit",
+        questline.service = "ledger"
+    );
+    if !trace_context.is_empty() {
+        adopt_context(&span, trace_context);
+    }
+    span
+}
+
+/// A credit's spec; its tenant, when named, must be the batch's.
+fn decode_one(tenant_id: &str, credit: &pb::CreditRequest) -> Result<TransferSpec, DomainError> {
+    if credit.tenant_id.is_empty() {
+        let named = pb::CreditRequest {
+            tenant_id: tenant_id.to_string(),
+            ..credit.clone()
+        };
+        return decode::credit(&named);
+    }
+    if credit.tenant_id != tenant_id {
+        return Err(DomainError::invalid(
+            "tenant_id",
+            "must be the batch's tenant",
+        ));
+    }
+    decode::credit(credit)
+}
+
+type Answer = tonic::Result<Transfer>;
+
+/// Posts every decoded spec together; those naming a member the read model
+/// lacks go again, together, once identity has been asked about them.
+async fn post_together(
+    api: &LedgerApi,
+    caller: &Caller,
+    specs: Vec<Result<TransferSpec, DomainError>>,
+    spans: &[tracing::Span],
+) -> Vec<Answer> {
+    let mut answers: Vec<Option<Answer>> = Vec::with_capacity(specs.len());
+    let mut ready = Vec::new();
+    for (i, spec) in specs.into_iter().enumerate() {
+        match spec {
+            Ok(spec) => {
+                ready.push((i, spec));
+                answers.push(None);
+            }
+            Err(err) => answers.push(Some(Err(err.into()))),
+        }
+    }
+    let mut again = Vec::new();
+    for (i, spec) in post(api, &mut answers, ready, spans).await {
+        match api
+            .known_members(caller, &spec.tenant_id, spec.members())
+            .await
+        {
+            Ok(()) => again.push((i, spec)),
+            Err(status) => answers[i] = Some(Err(status)),
+        }
+    }
+    for (i, _) in post(api, &mut answers, again, spans).await {
+        answers[i] = Some(Err(DomainError::NotFound("member not found".into()).into()));
+    }
+    answers
+        .into_iter()
+        .map(|a| a.unwrap_or_else(|| Err(DomainError::internal("a credit went unanswered").into())))
+        .collect()
+}
+
+/// Hands `specs` (each with its place in the batch) to the committer as
+/// one arrival and files their answers; gives back those refused only
+/// because a member is not in the read model yet.
+async fn post(
+    api: &LedgerApi,
+    answers: &mut [Option<Answer>],
+    specs: Vec<(usize, TransferSpec)>,
+    spans: &[tracing::Span],
+) -> Vec<(usize, TransferSpec)> {
+    if specs.is_empty() {
+        return specs;
+    }
+    let commands = specs
+        .iter()
+        .map(|(i, spec)| (Command::Transfer(spec.clone()), context_map(&spans[*i])))
+        .collect();
+    let posted = api.store.transfers_checking_members(commands).await;
+    let mut unseen = Vec::new();
+    for ((i, spec), answer) in specs.into_iter().zip(posted) {
+        match answer {
+            Err(err) if store::is_unseen(&err) => unseen.push((i, spec)),
+            answer => answers[i] = Some(answer.map_err(Into::into)),
+        }
+    }
+    unseen
+}
+
+fn outcome(credit: pb::CreditRequest, answer: Answer) -> pb::CreditOutcome {
+    let idempotency_key = credit.idempotency_key;
+    match answer {
+        Ok(transfer) => pb::CreditOutcome {
+            idempotency_key,
+            credited: Some(credited(transfer, &credit.currency)),
+            error: None,
+        },
+        Err(status) => pb::CreditOutcome {
+            idempotency_key,
+            credited: None,
+            error: Some(pb::CreditError {
+                code: questline_kit::error::code_name(status.code()),
+                message: status.message().to_string(),
+            }),
+        },
+    }
+}
