@@ -8,6 +8,7 @@ use questline_kit::{DomainError, Violations};
 use questline_proto::ledger as pb;
 use std::collections::BTreeMap;
 use tonic::{Request, Response};
+use tracing::Instrument;
 
 use super::transfers::credited;
 use super::{LedgerApi, decode};
@@ -34,19 +35,22 @@ pub(super) async fn credit_batch(
         )
         .finish()?;
     caller.require_server_or(&req.tenant_id, &[Duty::CreditAwards])?;
-    let spans: Vec<tracing::Span> = req
-        .credits
+    let mut credits = req.credits;
+    for credit in &mut credits {
+        if credit.tenant_id.is_empty() {
+            credit.tenant_id.clone_from(&req.tenant_id);
+        }
+    }
+    let spans: Vec<tracing::Span> = credits
         .iter()
         .map(|c| credit_span(&c.trace_context))
         .collect();
-    let specs = req
-        .credits
+    let specs = credits
         .iter()
         .map(|c| decode_one(&req.tenant_id, c))
         .collect();
     let posted = post_together(api, &caller, specs, &spans).await;
-    let outcomes = req
-        .credits
+    let outcomes = credits
         .into_iter()
         .zip(posted)
         .map(|(credit, answer)| outcome(credit, answer))
@@ -68,15 +72,8 @@ fn credit_span(trace_context: &BTreeMap<String, String>) -> tracing::Span {
     span
 }
 
-/// A credit's spec; its tenant, when named, must be the batch's.
+/// A credit's spec; it must be of the batch's tenant.
 fn decode_one(tenant_id: &str, credit: &pb::CreditRequest) -> Result<TransferSpec, DomainError> {
-    if credit.tenant_id.is_empty() {
-        let named = pb::CreditRequest {
-            tenant_id: tenant_id.to_string(),
-            ..credit.clone()
-        };
-        return decode::credit(&named);
-    }
     if credit.tenant_id != tenant_id {
         return Err(DomainError::invalid(
             "tenant_id",
@@ -107,33 +104,46 @@ async fn post_together(
             Err(err) => answers.push(Some(Err(err.into()))),
         }
     }
+    let unseen = post(api, &mut answers, ready, spans, Unseen::Return).await;
+    // Identity is asked about each unseen credit's members, in its trace.
+    let asked = unseen.into_iter().map(|(i, spec)| {
+        async move {
+            let known = api.known_members(caller, &spec.tenant_id, spec.members());
+            (i, known.await, spec)
+        }
+        .instrument(spans[i].clone())
+    });
     let mut again = Vec::new();
-    for (i, spec) in post(api, &mut answers, ready, spans).await {
-        match api
-            .known_members(caller, &spec.tenant_id, spec.members())
-            .await
-        {
+    for (i, known, spec) in futures::future::join_all(asked).await {
+        match known {
             Ok(()) => again.push((i, spec)),
             Err(status) => answers[i] = Some(Err(status)),
         }
     }
-    for (i, _) in post(api, &mut answers, again, spans).await {
-        answers[i] = Some(Err(DomainError::NotFound("member not found".into()).into()));
-    }
+    post(api, &mut answers, again, spans, Unseen::Answer).await;
     answers
         .into_iter()
         .map(|a| a.unwrap_or_else(|| Err(DomainError::internal("a credit went unanswered").into())))
         .collect()
 }
 
+/// What `post` does with a credit refused only because a member is not in
+/// the read model yet: give it back for one more try, or answer so.
+#[derive(PartialEq)]
+enum Unseen {
+    Return,
+    Answer,
+}
+
 /// Hands `specs` (each with its place in the batch) to the committer as
-/// one arrival and files their answers; gives back those refused only
-/// because a member is not in the read model yet.
+/// one arrival and files their answers; with `Unseen::Return`, gives back
+/// instead those refused only because a member is not in the read model.
 async fn post(
     api: &LedgerApi,
     answers: &mut [Option<Answer>],
     specs: Vec<(usize, TransferSpec)>,
     spans: &[tracing::Span],
+    unseen_go: Unseen,
 ) -> Vec<(usize, TransferSpec)> {
     if specs.is_empty() {
         return specs;
@@ -146,7 +156,9 @@ async fn post(
     let mut unseen = Vec::new();
     for ((i, spec), answer) in specs.into_iter().zip(posted) {
         match answer {
-            Err(err) if store::is_unseen(&err) => unseen.push((i, spec)),
+            Err(err) if unseen_go == Unseen::Return && store::is_unseen(&err) => {
+                unseen.push((i, spec));
+            }
             answer => answers[i] = Some(answer.map_err(Into::into)),
         }
     }

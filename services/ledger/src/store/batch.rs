@@ -226,10 +226,10 @@ async fn pipelined_batch(
     Ok((answers, !events.is_empty()))
 }
 
-/// The jobs that arrive in the `queue` while a batch's writes are on their
-/// way: from the first, those that follow within `LINGER` (a request's
-/// commands come in a burst, and half a burst would leave the rest to the
-/// batch after), or until the writes are answered (then `answered`).
+/// The arrivals in the `queue` while a batch's writes are on their way:
+/// from the first, those that follow within `LINGER` (single requests come
+/// in bursts, and half a burst would leave the rest to the batch after),
+/// or until the writes are answered (then `answered`).
 async fn behind<W: Future + Unpin>(
     queue: &mut mpsc::Receiver<Arrival>,
     written: &mut W,

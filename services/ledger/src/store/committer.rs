@@ -75,31 +75,24 @@ impl Committer {
 
     /// Hands one request's commands over together, each with the trace it
     /// belongs to: they are batched as one arrival (see `next_batch`), and
-    /// each is answered on its own, in order.
+    /// each is answered on its own, in order — `UNAVAILABLE` for those the
+    /// committer, once gone, never took.
     pub async fn submit_together(
         &self,
         commands: Vec<(Command, BTreeMap<String, String>)>,
         check_members: bool,
     ) -> Vec<Result<Answer, DomainError>> {
         let mut answers = Vec::with_capacity(commands.len());
-        let mut arrival = Vec::new();
-        let mut weight = 0;
-        for (command, trace) in commands {
-            weight += command.weight();
+        let jobs = commands.into_iter().map(|(command, trace)| {
             let (job, answer) = Job::new(command, None, trace, check_members);
-            arrival.push(job);
             answers.push(answer);
-            if weight >= MAX_WEIGHT {
-                // A batch takes whole arrivals: a large request goes in parts.
-                if self.hand_over(std::mem::take(&mut arrival)).await.is_err() {
-                    break;
-                }
-                weight = 0;
+            job
+        });
+        for arrival in arrivals(jobs) {
+            if self.hand_over(arrival).await.is_err() {
+                // The rest are dropped: their answers say the ledger is gone.
+                break;
             }
-        }
-        if !arrival.is_empty() {
-            // Refused only once the committer is gone: the answers say so.
-            let _ = self.hand_over(arrival).await;
         }
         let mut results = Vec::with_capacity(answers.len());
         for answer in answers {
@@ -111,6 +104,25 @@ impl Committer {
     async fn hand_over(&self, arrival: Arrival) -> Result<(), DomainError> {
         self.jobs.send(arrival).await.map_err(|_| gone())
     }
+}
+
+/// `jobs` cut into arrivals of at most `MAX_WEIGHT` (a heavier job alone),
+/// since a batch takes whole arrivals.
+fn arrivals(jobs: impl Iterator<Item = Job>) -> Vec<Arrival> {
+    let mut cut: Vec<Arrival> = Vec::new();
+    let mut weight = 0;
+    for job in jobs {
+        let w = job.command.weight();
+        match cut.last_mut() {
+            Some(last) if weight + w <= MAX_WEIGHT => last.push(job),
+            _ => {
+                cut.push(vec![job]);
+                weight = 0;
+            }
+        }
+        weight += w;
+    }
+    cut
 }
 
 fn gone() -> DomainError {
@@ -167,7 +179,8 @@ async fn run(mut queue: mpsc::Receiver<Arrival>, mut writer: Writer, relay: outb
     }
 }
 
-/// The next waiting arrivals, up to `MAX_WEIGHT`; `None` once the queue
+/// The next waiting arrivals, up to `MAX_WEIGHT` (passed by at most one
+/// arrival); `None` once the queue
 /// closed. Callers just answered tend to send their next request at once:
 /// while fewer than `answered` arrivals are waiting, it lingers up to
 /// `LINGER` for them. Without it a busy ledger alternates a batch of one
@@ -238,11 +251,23 @@ mod tests {
     async fn a_request_sent_together_is_one_arrival_and_waits_for_no_other() {
         let (jobs, mut queue) = mpsc::channel(QUEUE);
         jobs.send(arrival(10)).await.unwrap();
+        let last = next_batch(&mut queue, 0).await.unwrap();
+        // Its caller comes back with fewer commands than it was answered
+        // for: one arrival, as many as the last batch answered.
+        jobs.send(arrival(5)).await.unwrap();
         let started = Instant::now();
-        // The last batch answered one request (of any size): one is enough.
-        let gathered = next_batch(&mut queue, 1).await.unwrap();
-        assert_eq!((gathered.arrivals, gathered.jobs.len()), (1, 10));
+        let gathered = next_batch(&mut queue, Batch::of(last).arrivals)
+            .await
+            .unwrap();
+        assert_eq!((gathered.arrivals, gathered.jobs.len()), (1, 5));
         assert_eq!(Instant::now(), started, "no linger");
+    }
+
+    #[test]
+    fn a_heavy_request_is_cut_into_arrivals_no_heavier_than_a_batch() {
+        let cut = arrivals(arrival(MAX_WEIGHT * 2 + 1).into_iter());
+        let sizes: Vec<usize> = cut.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [MAX_WEIGHT, MAX_WEIGHT, 1]);
     }
 
     #[tokio::test(start_paused = true)]
