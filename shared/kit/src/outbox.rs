@@ -257,7 +257,7 @@ pub struct Relay {
 const BATCH: u64 = 100;
 const POLL: Duration = Duration::from_secs(1);
 /// How long a look waits after a wake-up for more commits to join it.
-const GATHER: Duration = Duration::from_millis(20);
+const GATHER: Duration = Duration::from_millis(50);
 /// How long before its commit a row may have been staged and still be
 /// found by a quick look, in ms.
 const LATE_COMMIT_MS: i64 = 250;

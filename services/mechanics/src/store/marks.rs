@@ -31,7 +31,7 @@ pub(super) const MOST: usize = 256;
 /// How long a batch of marks gathers: the time a replay may find a
 /// credited event still pending (it asks the ledger again, which answers
 /// the first transfers).
-pub(super) const GATHER: Duration = Duration::from_millis(10);
+pub(super) const GATHER: Duration = Duration::from_millis(50);
 
 /// One event's marks: (tenant, event) and its awards, each with its transfer.
 pub struct Marks {
