@@ -75,13 +75,15 @@ impl Tracker {
             t
         };
         let seen = self.lookup.submit(Asked::of(t)).await?;
-        let mut tracked = match seen.tracked {
-            Some(first) => first,
-            None => self.judge(token, t, seen).await?,
+        let (mut tracked, judged) = match seen.tracked {
+            Some(first) => (first, false),
+            None => (self.judge(token, t, seen).await?, true),
         };
         same_request(&tracked.event.fingerprint, &t.fingerprint)?;
         if EventStatus::parse(&tracked.event.status)? != EventStatus::Applied {
-            self.finish(token, &mut tracked).await?;
+            // A replay that resumes an event mostly comes within the marks'
+            // window, its credits made already: not timed again.
+            self.finish(token, &mut tracked, judged).await?;
         }
         Ok(tracked)
     }
@@ -158,7 +160,13 @@ impl Tracker {
     /// Credits every award not yet carried by the ledger, then hands over
     /// the marks of the awards and the event applied: the answer waits for
     /// the ledger's durable credit, not for the marks (`store::marks`).
-    pub async fn finish(&self, token: &str, tracked: &mut Tracked) -> Result<(), DomainError> {
+    /// With `timed`, the credit's latency since the record is observed.
+    pub async fn finish(
+        &self,
+        token: &str,
+        tracked: &mut Tracked,
+        timed: bool,
+    ) -> Result<(), DomainError> {
         let mut credited = false;
         for award in tracked
             .awards
@@ -170,7 +178,7 @@ impl Tracker {
         }
         self.store.applied(tracked).await?;
         tracked.event.status = EventStatus::Applied.as_str().into();
-        if credited {
+        if credited && timed {
             let since_recorded = now_ms().saturating_sub(tracked.event.created_at);
             metrics::histogram!(EVENT_CREDIT_LATENCY).record(since_recorded as f64 / 1000.0);
         }

@@ -66,7 +66,7 @@ pub async fn sweep(tracker: &Tracker, credential: &ServiceCredential) -> Result<
         from = last.event.created_at;
         for mut tracked in fresh {
             let outcome = match credential.token(&tracked.event.tenant_id).await {
-                Ok(token) => tracker.finish(&token, &mut tracked).await,
+                Ok(token) => tracker.finish(&token, &mut tracked, true).await,
                 Err(err) => Err(err),
             };
             let counted = match outcome {
