@@ -445,6 +445,17 @@ impl Violations {
         self.check(ok, field, "must be a BCP 47 language tag, e.g. en or fr-FR")
     }
 
+    /// A batch's list of `len` items: at least one, at most `most`.
+    pub fn batch(&mut self, field: &str, len: usize, most: usize) -> &mut Self {
+        if len == 0 {
+            self.add(field, "is required")
+        } else if len > most {
+            self.add(field, format!("must hold at most {most} {field}"))
+        } else {
+            self
+        }
+    }
+
     pub fn positive(&mut self, field: &str, value: i64) -> &mut Self {
         self.check(value > 0, field, "must be greater than zero")
     }

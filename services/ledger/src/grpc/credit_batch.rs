@@ -27,12 +27,7 @@ pub(super) async fn credit_batch(
     let req = request.into_inner();
     Violations::new()
         .id("tenant_id", &req.tenant_id)
-        .check(!req.credits.is_empty(), "credits", "is required")
-        .check(
-            req.credits.len() <= MAX_BATCH,
-            "credits",
-            "must hold at most 1000 credits",
-        )
+        .batch("credits", req.credits.len(), MAX_BATCH)
         .finish()?;
     caller.require_server_or(&req.tenant_id, &[Duty::CreditAwards])?;
     let mut credits = req.credits;

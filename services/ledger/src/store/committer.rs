@@ -180,10 +180,9 @@ async fn run(mut queue: mpsc::Receiver<Arrival>, mut writer: Writer, relay: outb
 }
 
 /// The next waiting arrivals, up to `MAX_WEIGHT` (passed by at most one
-/// arrival); `None` once the queue
-/// closed. Callers just answered tend to send their next request at once:
-/// while fewer than `answered` arrivals are waiting, it lingers up to
-/// `LINGER` for them. Without it a busy ledger alternates a batch of one
+/// arrival); `None` once the queue closed. Callers just answered tend to
+/// send their next request at once: while fewer than `answered` arrivals
+/// are waiting, it lingers up to `LINGER` for them. Without it a busy ledger alternates a batch of one
 /// with a batch of all the rest, paying a whole transaction for the one.
 /// Counted in arrivals, not jobs: a caller sending its credits together
 /// (`CreditBatch`) sends nothing more until they are answered.
@@ -256,9 +255,7 @@ mod tests {
         // for: one arrival, as many as the last batch answered.
         jobs.send(arrival(5)).await.unwrap();
         let started = Instant::now();
-        let gathered = next_batch(&mut queue, Batch::of(last).arrivals)
-            .await
-            .unwrap();
+        let gathered = next_batch(&mut queue, last.arrivals).await.unwrap();
         assert_eq!((gathered.arrivals, gathered.jobs.len()), (1, 5));
         assert_eq!(Instant::now(), started, "no linger");
     }

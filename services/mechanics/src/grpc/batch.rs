@@ -24,12 +24,7 @@ pub(super) async fn track_batch(
     let req = request.into_inner();
     Violations::new()
         .id("tenant_id", &req.tenant_id)
-        .check(!req.events.is_empty(), "events", "is required")
-        .check(
-            req.events.len() <= MAX_BATCH,
-            "events",
-            "must hold at most 1000 events",
-        )
+        .batch("events", req.events.len(), MAX_BATCH)
         .finish()?;
     caller.require_server(&req.tenant_id)?;
     let tenant_id = req.tenant_id;

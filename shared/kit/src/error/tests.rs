@@ -148,3 +148,16 @@ fn many_violations_fit_in_one_status() {
     assert_eq!(details.field_violations.len(), MAX_VIOLATIONS);
     assert!(status.message().len() < 8 * 1024);
 }
+
+#[test]
+fn a_batch_holds_one_item_to_its_most() {
+    let said = |len| match Violations::new().batch("credits", len, 1000).finish() {
+        Ok(()) => String::new(),
+        Err(DomainError::Invalid(list)) => list[0].description.clone(),
+        Err(other) => panic!("{other:?}"),
+    };
+    assert_eq!(said(0), "is required");
+    assert_eq!(said(1), "");
+    assert_eq!(said(1000), "");
+    assert_eq!(said(1001), "must hold at most 1000 credits");
+}
